@@ -1,0 +1,155 @@
+"""Sequences → patterns → arrays.
+
+A *pattern* is a list of symbol indices (the input) and the index of the symbol that
+follows (the target). Padding inside an index array is -1. Everything here is NumPy:
+data is built once, on the host, before anything is compiled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+FRAMINGS = ("timesteps", "features")
+ENCODINGS = ("scaled", "onehot")
+PAD = -1
+
+
+class DataError(ValueError):
+    """Bad user data (unknown symbol, impossible size); the CLI prints it as one line."""
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """An ordered set of symbols with maps both ways (order = first appearance)."""
+
+    symbols: tuple[str, ...]
+
+    @classmethod
+    def from_sequence(cls, sequence: str) -> "Vocab":
+        return cls(tuple(dict.fromkeys(sequence)))
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self.symbols)}
+
+    def encode(self, text) -> np.ndarray:
+        idx = self.index
+        unknown = sorted({s for s in text if s not in idx})
+        if unknown:
+            raise DataError(
+                f"unknown symbol(s) {', '.join(map(repr, unknown))}; "
+                f"the vocabulary is {''.join(self.symbols)!r}"
+            )
+        return np.array([idx[s] for s in text], dtype=np.int32)
+
+    def decode(self, indices) -> list[str]:
+        return [self.symbols[i] for i in np.asarray(indices).ravel() if i != PAD]
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """Input index windows (N, T) with PAD at the front, and target indices (N,)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """True where a time step holds a real symbol, False where it is padding."""
+        return self.x != PAD
+
+
+def windows(seq: np.ndarray, n: int) -> Patterns:
+    """Every window of n consecutive symbols and the symbol after it, in order.
+
+    For A–Z and n = 2 that is the notebook's 24 pairs AB -> C … XY -> Z.
+    """
+    if not 1 <= n < len(seq):
+        raise DataError(f"window {n} is impossible for a sequence of {len(seq)} symbols; "
+                        f"allowed: 1 to {len(seq) - 1}")
+    idx = np.arange(len(seq) - n)[:, None] + np.arange(n)[None, :]
+    return Patterns(seq[idx].astype(np.int32), seq[n:].astype(np.int32))
+
+
+def pad_front(seqs: list[np.ndarray], length: int) -> np.ndarray:
+    """Keras ``pad_sequences`` default: pad (and truncate) at the front."""
+    out = np.full((len(seqs), length), PAD, dtype=np.int32)
+    for i, s in enumerate(seqs):
+        s = s[-length:]
+        out[i, length - len(s):] = s
+    return out
+
+
+def random_subsequences(seq: np.ndarray, count: int, max_len: int,
+                        rng: np.random.RandomState) -> Patterns:
+    """The tutorial's variable-length sampling, generalised from 26 letters to len(seq).
+
+    start = randint(V - 2); end = randint(start, min(start + max_len, V - 1)) (upper bounds
+    exclusive); input = seq[start:end + 1] (1 … max_len symbols), target = seq[end + 1].
+    With ``RandomState(7)`` and A–Z this draws exactly the tutorial's 1000 samples.
+    """
+    v = len(seq)
+    if v < 3:
+        raise DataError(f"variable-length sampling needs at least 3 symbols, got {v}")
+    xs, ys = [], []
+    for _ in range(count):
+        start = rng.randint(v - 2)
+        end = rng.randint(start, min(start + max_len, v - 1))
+        xs.append(seq[start:end + 1])
+        ys.append(seq[end + 1])
+    return Patterns(pad_front(xs, max_len), np.array(ys, dtype=np.int32))
+
+
+def encode(x: np.ndarray, vocab_size: int, encoding: str, framing: str) -> np.ndarray:
+    """Index windows (N, T) → model input (N, steps, features), float32.
+
+    scaled: index / vocabulary size, one feature per symbol (the notebook's encoding);
+    onehot: one vector per symbol. Padding becomes 0 (scaled) or the zero vector (onehot).
+    timesteps: (N, T, F); features: the T symbols concatenated into one step, (N, 1, T·F).
+    """
+    if encoding == "scaled":
+        feats = (x / float(vocab_size))[..., None]
+        feats = np.where(x[..., None] == PAD, 0.0, feats)
+    elif encoding == "onehot":
+        feats = (x[..., None] == np.arange(vocab_size)).astype(np.float64)
+    else:
+        raise DataError(f"unknown encoding {encoding!r}; allowed: {', '.join(ENCODINGS)}")
+    if framing == "features":
+        feats = feats.reshape(len(x), 1, -1)
+    elif framing != "timesteps":
+        raise DataError(f"unknown framing {framing!r}; allowed: {', '.join(FRAMINGS)}")
+    return feats.astype(np.float32)
+
+
+def step_mask(x: np.ndarray, framing: str) -> np.ndarray:
+    """Per-time-step mask (N, steps): with features framing the one step is always real."""
+    if framing == "features":
+        return np.ones((len(x), 1), dtype=bool)
+    return x != PAD
+
+
+def stream_layout(n_samples: int, batch_size: int) -> np.ndarray:
+    """Order in which to feed one long sequence of samples to a stateful model in batches.
+
+    Keras's stateful rule: sample i of batch k+1 continues sample i of batch k. So the
+    sequence is cut into ``batch_size`` contiguous streams and batch k holds the k-th
+    sample of every stream. Returns indices (n_batches, batch_size); e.g. 6 samples,
+    batch 2 → [[0, 3], [1, 4], [2, 5]]. (Feeding samples 0,1 | 2,3 | 4,5 instead — the
+    usual mistake — makes sample 2 continue sample 0.)
+    """
+    if batch_size < 1 or n_samples % batch_size:
+        raise DataError(
+            f"a stateful model needs the batch size to divide the number of samples: "
+            f"{n_samples} samples do not split into batches of {batch_size}; choose a "
+            f"batch size that divides {n_samples}"
+        )
+    return np.arange(n_samples).reshape(batch_size, -1).T.copy()

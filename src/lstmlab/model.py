@@ -1,0 +1,105 @@
+"""LSTM(units) → Dense(V, softmax), exactly as Keras 3 defines it, as pure functions.
+
+Parameters are a pytree with Keras's arrays and names:
+``{"lstm": {"kernel" (F, 4U), "recurrent_kernel" (U, 4U), "bias" (4U)},
+   "dense": {"kernel" (U, V), "bias" (V)}}``, gate order i, f, c, o.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.nn import initializers as init
+
+ACTIVATIONS = ("sigmoid", "hard_sigmoid")
+# Above this many time steps the cell runs under lax.scan; below, it is unrolled in Python
+# (T is static), which compiles to one fused block and is ~2x faster for the tutorial's T ≤ 5.
+UNROLL_MAX_STEPS = 16
+
+
+def hard_sigmoid(x):
+    """Keras 2's recurrent activation (the seed notebook's default): clip(0.2x + 0.5, 0, 1)."""
+    return jnp.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def recurrent_activation(name: str):
+    return {"sigmoid": jax.nn.sigmoid, "hard_sigmoid": hard_sigmoid}[name]
+
+
+def init_params(key, n_features: int, units: int, vocab_size: int):
+    """Keras defaults: glorot_uniform kernels, orthogonal recurrent kernel, zero biases with
+    the forget-gate slice at 1 (``unit_forget_bias``)."""
+    k1, k2, k3 = jax.random.split(key, 3)
+    glorot, ortho = init.glorot_uniform(), init.orthogonal()
+    bias = jnp.zeros(4 * units).at[units:2 * units].set(1.0)
+    return {
+        "lstm": {
+            "kernel": glorot(k1, (n_features, 4 * units), jnp.float32),
+            "recurrent_kernel": ortho(k2, (units, 4 * units), jnp.float32),
+            "bias": bias,
+        },
+        "dense": {
+            "kernel": glorot(k3, (units, vocab_size), jnp.float32),
+            "bias": jnp.zeros(vocab_size, jnp.float32),
+        },
+    }
+
+
+def zero_state(batch: int, units: int):
+    z = jnp.zeros((batch, units), jnp.float32)
+    return (z, z)
+
+
+def lstm_step(p, state, x_t, m_t, act):
+    """One LSTM step for a batch. m_t (B,) or None: where False, h and c stay unchanged
+    (Keras ``Masking`` semantics)."""
+    h, c = state
+    z = x_t @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"]
+    zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
+    c_new = act(zf) * c + act(zi) * jnp.tanh(zc)
+    h_new = act(zo) * jnp.tanh(c_new)
+    if m_t is not None:
+        keep = m_t[:, None]
+        h_new, c_new = jnp.where(keep, h_new, h), jnp.where(keep, c_new, c)
+    return h_new, c_new
+
+
+def lstm(p, x, mask=None, state=None, activation="sigmoid"):
+    """Run the LSTM over x (B, T, F) from ``state`` (zeros if None) → final (h, c)."""
+    act = recurrent_activation(activation)
+    batch, steps, _ = x.shape
+    if state is None:
+        state = zero_state(batch, p["recurrent_kernel"].shape[0])
+    if steps <= UNROLL_MAX_STEPS:
+        for t in range(steps):
+            state = lstm_step(p, state, x[:, t], None if mask is None else mask[:, t], act)
+        return state
+    xs = jnp.swapaxes(x, 0, 1)
+    ms = None if mask is None else jnp.swapaxes(mask, 0, 1)
+
+    def body(s, inp):
+        x_t, m_t = inp
+        return lstm_step(p, s, x_t, m_t, act), None
+
+    state, _ = jax.lax.scan(body, state, (xs, ms))
+    return state
+
+
+def logits_fn(params, x, mask=None, state=None, activation="sigmoid"):
+    """Logits (B, V) of the next symbol, and the LSTM's final state."""
+    h, c = lstm(params["lstm"], x, mask, state, activation)
+    return h @ params["dense"]["kernel"] + params["dense"]["bias"], (h, c)
+
+
+def keras_weights(params) -> list[np.ndarray]:
+    """The arrays of Keras's ``model.get_weights()`` for LSTM → Dense, in that order."""
+    return [np.asarray(params["lstm"][k]) for k in ("kernel", "recurrent_kernel", "bias")] + \
+        [np.asarray(params["dense"][k]) for k in ("kernel", "bias")]
+
+
+def from_keras_weights(arrays) -> dict:
+    """Inverse of :func:`keras_weights`: Keras's ``get_weights()`` list → lstmlab params."""
+    k, rk, b, dk, db = (jnp.asarray(a, jnp.float32) for a in arrays)
+    return {"lstm": {"kernel": k, "recurrent_kernel": rk, "bias": b},
+            "dense": {"kernel": dk, "bias": db}}
