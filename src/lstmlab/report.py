@@ -119,6 +119,9 @@ def results(res: Result) -> None:
     for start, strings in res.generated.items():
         out.print(f"Generated from {start!r} (reset, then feed back the argmax "
                   f"{cfg.length} times): {strings[0]}", markup=False)
+    if cfg.order_test and cfg.stateful:
+        out.print("Within-batch order test: not run — a stateful model's samples depend "
+                  "on each other by design.", markup=False)
     if res.order_diff is not None:
         out.print(f"Within-batch order test: largest |gradient difference| between the "
                   f"samples in order and shuffled = {res.order_diff:.2e}", markup=False)

@@ -1,0 +1,85 @@
+"""Training speed per preset: lstmlab (compile and training seconds, median of several
+runs) and, when Keras 3 is installed (``pip install -e ".[compare]"``), Keras 3 on the JAX
+backend training the same experiment in the same process, with the ratio.
+
+    python benchmarks/bench.py                         # every preset, Keras on timestep-window
+    python benchmarks/bench.py --keras all             # Keras on every preset (~5 minutes)
+    python benchmarks/bench.py timestep-window --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+from lstmlab import PRESETS, experiments, train
+
+
+def lstmlab_times(cfg, repeats):
+    ds = experiments.prepare(cfg)
+    spec = experiments.spec_of(cfg, len(ds.patterns), len(ds.vocab))
+    order = None if ds.order is None else ds.order.reshape(-1)
+    runs = [train.fit(spec, train.replica_keys(cfg.seed, cfg.seeds), ds.x, ds.patterns.y,
+                      ds.mask, order) for _ in range(repeats)]
+    return (statistics.median(r.compile_s for r in runs),
+            statistics.median(r.train_s for r in runs))
+
+
+def keras_time(cfg):
+    """Keras 3 as the tutorial uses it; fit() compiles inside, so this includes it."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    ds = experiments.prepare(cfg)
+    x, y = ds.x, keras.utils.to_categorical(ds.patterns.y, len(ds.vocab))
+    batch = cfg.batch_size or len(x)
+    keras.utils.set_random_seed(cfg.seed)
+    if cfg.stateful:
+        inp = keras.Input(batch_shape=(batch,) + x.shape[1:])
+    else:
+        inp = keras.Input(x.shape[1:])
+    layers = [inp]
+    if ds.mask is not None and not ds.mask.all():
+        layers.append(keras.layers.Masking(0.0))  # Keras masks by value
+    layers += [keras.layers.LSTM(cfg.units, stateful=cfg.stateful),
+               keras.layers.Dense(len(ds.vocab), activation="softmax")]
+    net = keras.Sequential(layers)
+    net.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    t0 = time.perf_counter()
+    if cfg.stateful:  # the tutorial's loop: one epoch at a time, reset after each
+        for _ in range(cfg.epochs):
+            net.fit(x, y, epochs=1, batch_size=batch, shuffle=False, verbose=0)
+            for layer in net.layers:
+                if hasattr(layer, "reset_states"):
+                    layer.reset_states()
+    else:
+        net.fit(x, y, epochs=cfg.epochs, batch_size=batch, shuffle=cfg.shuffle, verbose=0)
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("presets", nargs="*", default=list(PRESETS))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--keras", nargs="*", default=["timestep-window"],
+                    help="presets to train with Keras too ('all', or none to skip)")
+    args = ap.parse_args()
+    try:
+        import importlib.util
+        has_keras = importlib.util.find_spec("keras") is not None
+    except ImportError:
+        has_keras = False
+    keras_for = list(PRESETS) if args.keras == ["all"] else args.keras
+    print(f"{'preset':16} {'compile s':>10} {'train s':>9} {'keras s':>9} {'ratio':>7}")
+    for name in args.presets:
+        cfg = PRESETS[name]
+        c, t = lstmlab_times(cfg, args.repeats)
+        k = keras_time(cfg) if has_keras and name in keras_for else None
+        ks = f"{k:9.2f} {k / t:6.0f}x" if k is not None else f"{'-':>9} {'-':>7}"
+        print(f"{name:16} {c:10.2f} {t:9.3f} {ks}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Independent float64 NumPy implementation of Keras's LSTM → Dense(softmax), written
+from the equations (not from lstmlab's code), for the tests to compare against."""
+
+import numpy as np
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def hard_sigmoid(z):
+    return np.clip(0.2 * z + 0.5, 0.0, 1.0)
+
+
+def to64(params):
+    return {k: {kk: np.asarray(vv, np.float64) for kk, vv in v.items()} for k, v in params.items()}
+
+
+def lstm_forward(params, x, mask=None, h=None, c=None, act=sigmoid):
+    """x (B, T, F) → logits (B, V), final (h, c). Masked steps keep h and c."""
+    p = to64(params)
+    W, U, b = p["lstm"]["kernel"], p["lstm"]["recurrent_kernel"], p["lstm"]["bias"]
+    n = U.shape[0]
+    B, T, _ = x.shape
+    h = np.zeros((B, n)) if h is None else np.array(h, np.float64)
+    c = np.zeros((B, n)) if c is None else np.array(c, np.float64)
+    for t in range(T):
+        z = x[:, t].astype(np.float64) @ W + h @ U + b
+        i = act(z[:, :n])
+        f = act(z[:, n:2 * n])
+        g = np.tanh(z[:, 2 * n:3 * n])
+        o = act(z[:, 3 * n:])
+        c_new = f * c + i * g
+        h_new = o * np.tanh(c_new)
+        if mask is not None:
+            m = mask[:, t][:, None]
+            h_new = np.where(m, h_new, h)
+            c_new = np.where(m, c_new, c)
+        h, c = h_new, c_new
+    logits = h @ p["dense"]["kernel"] + p["dense"]["bias"]
+    return logits, (h, c)
+
+
+def softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def mean_xent(params, x, y, mask=None, act=sigmoid):
+    logits, _ = lstm_forward(params, x, mask, act=act)
+    p = softmax(logits)
+    return float(-np.mean(np.log(p[np.arange(len(y)), y])))
