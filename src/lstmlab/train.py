@@ -9,7 +9,9 @@ move between them; the chunk size never changes the numbers (the program is the 
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -136,31 +138,47 @@ def replica_keys(seed: int, replicas: int):
 
 
 def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
-        on_progress: Callable[[int, np.ndarray], None] | None = None) -> FitResult:
-    """Train ``len(keys)`` replicas in one compiled program.
+        on_progress: Callable[[int, np.ndarray], None] | None = None,
+        workers: int | None = None) -> FitResult:
+    """Train ``len(keys)`` replicas, ``vmap``-ed into one compiled program.
 
     x (N, T, F) float32, y (N,) int, mask (N, T) bool or None; ``order`` fixes the sample
     order (stateful). ``on_progress(epochs_done, history_so_far)`` is called between chunks.
+
+    The replicas are split into ``workers`` equal groups (default: one per CPU core) that
+    run the same compiled program from separate threads: XLA runs one program on one core
+    here, and the groups are independent, so this nearly halves the time on 2 cores. The
+    last group is padded with copies of the last key, whose results are dropped.
     """
     x, y = jnp.asarray(x), jnp.asarray(y)
     mask = None if mask is None or bool(np.all(mask)) else jnp.asarray(mask)
     init, chunk = make_chunk_fn(spec, x, y, mask, order)
+    n_rep = len(keys)
+    groups = max(1, min(n_rep, workers or os.cpu_count() or 1))
+    size = -(-n_rep // groups)
+    keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], groups * size - n_rep, axis=0)])
     carry, epoch_keys = jax.jit(jax.vmap(init))(keys)
+    parts = [jax.tree.map(lambda a: a[g * size:(g + 1) * size], (carry, epoch_keys))
+             for g in range(groups)]
     ce = chunk_epochs(spec.epochs)
     t0 = time.perf_counter()
-    run = jax.jit(jax.vmap(chunk)).lower(carry, epoch_keys[:, :ce]).compile()
+    run = jax.jit(jax.vmap(chunk)).lower(parts[0][0], parts[0][1][:, :ce]).compile()
     compile_s = time.perf_counter() - t0
+
+    def run_group(g, start):
+        carry_g, keys_g = parts[g]
+        carry_g, h = run(carry_g, keys_g[:, start:start + ce])
+        parts[g] = (jax.block_until_ready(carry_g), keys_g)
+        return np.asarray(h)
 
     hist = []
     t0 = time.perf_counter()
-    for start in range(0, spec.epochs, ce):
-        carry, h = run(carry, epoch_keys[:, start:start + ce])
-        if on_progress is not None:
-            hist.append(np.asarray(h))
-            on_progress(start + ce, np.concatenate(hist, axis=1))
-        else:
-            hist.append(h)
-    jax.block_until_ready(carry)
+    with ThreadPoolExecutor(groups) as pool:
+        for start in range(0, spec.epochs, ce):
+            hist.append(np.concatenate(list(pool.map(run_group, range(groups),
+                                                     [start] * groups)))[:n_rep])
+            if on_progress is not None:
+                on_progress(start + ce, np.concatenate(hist, axis=1))
     train_s = time.perf_counter() - t0
-    history = np.concatenate([np.asarray(h) for h in hist], axis=1)
-    return FitResult(carry[0], history, compile_s, train_s)
+    params = jax.tree.map(lambda *a: jnp.concatenate(a)[:n_rep], *[p[0][0] for p in parts])
+    return FitResult(params, np.concatenate(hist, axis=1), compile_s, train_s)
