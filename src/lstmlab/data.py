@@ -153,3 +153,29 @@ def stream_layout(n_samples: int, batch_size: int) -> np.ndarray:
             f"batch size that divides {n_samples}"
         )
     return np.arange(n_samples).reshape(batch_size, -1).T.copy()
+
+
+def best_achievable(p: Patterns) -> float:
+    """The highest accuracy any model can reach on these patterns: where the same input is
+    followed by different symbols, at best the most frequent one is predicted."""
+    _, inputs = np.unique(p.x, axis=0, return_inverse=True)
+    pairs, counts = np.unique(np.stack([inputs.ravel(), p.y]), axis=1, return_counts=True)
+    best = np.zeros(inputs.max() + 1, dtype=np.int64)
+    np.maximum.at(best, pairs[0], counts)
+    return float(best.sum() / len(p))
+
+
+def read_text_file(path) -> str:
+    """A UTF-8 text file's characters (line ends kept as symbols), or a one-line error."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    if not text:
+        raise DataError(f"{path} is empty")
+    return text

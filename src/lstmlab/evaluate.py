@@ -1,6 +1,6 @@
-"""Using trained parameters: probabilities, accuracy, stateful evaluation, generation, and
-the within-batch order test. All functions take one replica's params (no leading axis);
-``jax.vmap`` them for many replicas."""
+"""Using trained parameters: probabilities, accuracy, stateful evaluation, generation, the
+within-batch order test, and statistics over seeds. Model functions take one replica's
+params (no leading axis); ``jax.vmap`` them for many replicas."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from scipy import stats
 
 from . import model
 from .train import batch_loss
@@ -43,36 +45,52 @@ def accuracy(probs, y) -> float:
     return float(np.mean(np.argmax(np.asarray(probs), -1) == np.asarray(y)))
 
 
-def generate(params, first: int, length: int, encode_one, activation="sigmoid",
-             stateful=True, window=1):
-    """Greedy generation of ``length`` symbols after ``first``.
+@partial(jax.jit, static_argnames=("units", "activation"))
+def state_trajectory(params, steps, units, activation="sigmoid"):
+    """h and c after each step while a model reads ``steps`` (T, F) one at a time from a
+    reset, as a stateful model does: (T, units) each."""
+    def step(state, x_t):
+        state = model.lstm(params["lstm"], x_t[None, None], None, state, activation)
+        return state, state
 
-    stateful: reset, feed one symbol, take the argmax, feed it back, carrying the state
-    (the tutorial's demo). Otherwise: a window model slides its window over what it
-    generated (padding at the front until it is full is not needed for window 1).
-    ``encode_one(indices)`` turns a list of indices into a (1, T, F) input.
-    """
-    units = params["lstm"]["recurrent_kernel"].shape[0]
-    out = [first]
-    state = model.zero_state(1, units)
-    for _ in range(length):
-        if stateful:
-            logits, state = _step_logits(params, encode_one(out[-1:]), state, activation)
-        else:
-            logits, _ = _step_logits(params, encode_one(out[-window:]), None, activation)
-        out.append(int(jnp.argmax(logits[0])))
-    return out
+    _, (h, c) = jax.lax.scan(step, model.zero_state(1, units), steps)
+    return h[:, 0], c[:, 0]
+
+
+def read_states(params, steps, units, activation="sigmoid"):
+    """The state (h, c), each (1, units), after reading ``steps`` from a reset."""
+    h, c = state_trajectory(params, steps, units, activation)
+    return h[-1:], c[-1:]
 
 
 @partial(jax.jit, static_argnames="activation")
-def _step_logits(params, x, state, activation):
-    return model.logits_fn(params, x, None, state, activation)
+def next_probs(params, state, activation="sigmoid"):
+    """Next-symbol probabilities (V,) from a state: the Dense softmax on h."""
+    h = state[0]
+    return jax.nn.softmax(h @ params["dense"]["kernel"] + params["dense"]["bias"])[0]
 
 
-def order_test(params, x, y, mask=None, activation="sigmoid", seed=0) -> float:
+@partial(jax.jit, static_argnames=("length", "units", "activation"))
+def generate_stateful(params, start_steps, symbol_steps, length, units, activation="sigmoid"):
+    """The tutorial's stateful generation: reset, read ``start_steps`` (T, F), then ``length``
+    times take the argmax and feed its encoding (a row of ``symbol_steps`` (V, F)) back,
+    carrying the state. Returns the generated indices (length,)."""
+    state = read_states(params, start_steps, units, activation)
+
+    def step(state, _):
+        k = jnp.argmax(next_probs(params, state, activation))
+        return model.lstm(params["lstm"], symbol_steps[k][None, None], None, state,
+                          activation), k
+
+    _, out = jax.lax.scan(step, state, None, length=length)
+    return out
+
+
+def order_test(params, x, y, mask=None, activation="sigmoid", seed=0) -> tuple[float, float]:
     """Largest |difference| between the batch gradient with the samples in order and in a
-    random permutation. A stateless LSTM treats the samples of a batch independently, so
-    this is rounding-level (the sum is merely added up in another order)."""
+    random permutation, and the largest |gradient| entry (its scale). A stateless LSTM
+    treats the samples of a batch independently, so the difference is rounding-level (the
+    sum is merely added up in another order)."""
     perm = np.random.default_rng(seed).permutation(len(y))
     w = jnp.ones(len(y), jnp.float32)
 
@@ -83,4 +101,49 @@ def order_test(params, x, y, mask=None, activation="sigmoid", seed=0) -> float:
 
     g1, g2 = grad(np.arange(len(y))), grad(perm)
     diffs = jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)), g1, g2)
-    return float(max(jax.tree.leaves(diffs)))
+    scale = max(float(jnp.max(jnp.abs(a))) for a in jax.tree.leaves(g1))
+    return float(max(jax.tree.leaves(diffs))), scale
+
+
+def continues(sequence: str, generated: str) -> bool:
+    """Does ``generated`` follow ``sequence`` from the first occurrence of its first symbol,
+    as far as the sequence goes?"""
+    pos = sequence.find(generated[:1])
+    if pos < 0:
+        return False
+    m = min(len(generated), len(sequence) - pos)
+    return generated[:m] == sequence[pos:pos + m]
+
+
+# Statistics over seeds. Accuracies: mean with a Student-t 95% interval over seeds (n-1
+# degrees of freedom). Shares of seeds (a yes/no per seed): the Wilson score interval,
+# which stays sensible at 0/n and n/n where a t-interval collapses to a point.
+CI_METHOD = "95% CI: Student-t interval over seeds for means, Wilson score interval for shares"
+
+
+def t_interval(values, level=0.95) -> tuple[float, float]:
+    v = np.asarray(values, np.float64)
+    if len(v) < 2:
+        return (float("nan"), float("nan"))
+    if np.all(v == v[0]):  # scipy returns nan for a zero-width interval
+        return (float(v[0]), float(v[0]))
+    lo, hi = stats.t.interval(level, len(v) - 1, loc=v.mean(), scale=stats.sem(v))
+    return (float(lo), float(hi))
+
+
+def wilson_interval(successes: int, n: int, level=0.95) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    ci = stats.binomtest(successes, n).proportion_ci(level, method="wilson")
+    return (float(ci.low), float(ci.high))
+
+
+def summarize(values) -> dict:
+    """Mean, sd, min, max, 95% t-interval, and the share of seeds at 100% (with its
+    Wilson interval) of a per-seed metric in [0, 1]."""
+    v = np.asarray(values, np.float64)
+    full = int(np.sum(v >= 1.0 - 1e-9))
+    return {"n": len(v), "mean": float(v.mean()),
+            "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+            "min": float(v.min()), "max": float(v.max()), "ci95": list(t_interval(v)),
+            "share_100": full / len(v), "share_100_ci95": list(wilson_interval(full, len(v)))}

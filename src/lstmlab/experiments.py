@@ -37,11 +37,12 @@ class Config:
     lr: float = 1e-3
     activation: str = "sigmoid"
     seed: int = 7
-    seeds: int = 1
+    seeds: int = 10             # replicas trained together (initialization, shuffling)
     probe: int = 0              # random patterns to test on, from a separate generator
     order_test: bool = False
     generate: bool = False
-    start: str = "K"            # the second generation start (the first is the first symbol)
+    start: str = ""             # the second generation start ("": the symbol 40% into the
+                                # sequence, which for A–Z is the tutorial's K)
     length: int = 25
     note: str = ""
 
@@ -150,11 +151,22 @@ class Result:
     probe: data.Patterns | None = None
     probe_probs: np.ndarray | None = None  # (S, P, V)
     generated: dict[str, list[str]] = field(default_factory=dict)  # start → per replica
-    order_diff: float | None = None
+    order_diff: tuple[float, float] | None = None  # (largest difference, gradient scale)
+    states: np.ndarray | None = None       # (2, T, units): h, c of replica 0 reading the
+                                           # sequence after a reset (stateful only)
+    cached: bool = False
 
     @property
     def accuracy(self) -> np.ndarray:
+        """Per replica: accuracy on the training patterns with the final weights."""
         return np.mean(self.probs.argmax(-1) == self.dataset.patterns.y, axis=-1)
+
+    @property
+    def loss(self) -> np.ndarray:
+        """Per replica: cross-entropy on the training patterns with the final weights."""
+        y = self.dataset.patterns.y
+        p = self.probs[:, np.arange(len(y)), y]
+        return -np.mean(np.log(np.maximum(p, 1e-30)), axis=-1)
 
     @property
     def probe_accuracy(self) -> np.ndarray | None:
@@ -162,8 +174,28 @@ class Result:
             return None
         return np.mean(self.probe_probs.argmax(-1) == self.probe.y, axis=-1)
 
+    def generation_ok(self, start: str) -> np.ndarray:
+        """Per replica: did generation from ``start`` follow the training sequence?"""
+        return np.array([evaluate.continues(self.config.sequence, g)
+                         for g in self.generated[start]])
+
     def replica_params(self, r: int):
         return jax.tree.map(lambda a: a[r], self.params)
+
+    def model(self, r: int = 0):
+        """Replica ``r`` as a :class:`lstmlab.artifacts.Model` (predict, generate, save)."""
+        from .artifacts import Model, ModelInfo
+        c = self.config
+        info = ModelInfo(vocab=self.dataset.vocab.symbols, window=c.window,
+                         framing=c.framing, encoding=c.encoding, mask=c.mask, units=c.units,
+                         activation=c.activation, stateful=c.stateful,
+                         variable_length=c.samples > 0, experiment=c.name, replica=r,
+                         accuracy=float(self.accuracy[r]))
+        return Model(self.replica_params(r), info)
+
+    def best(self):
+        """The replica with the highest accuracy (then the lowest loss), as a Model."""
+        return self.model(int(np.lexsort((self.loss, -self.accuracy))[0]))
 
 
 def spec_of(cfg: Config, n_samples: int, vocab_size: int) -> train.TrainSpec:
@@ -173,23 +205,60 @@ def spec_of(cfg: Config, n_samples: int, vocab_size: int) -> train.TrainSpec:
                            activation=cfg.activation)
 
 
+def generation_starts(cfg: Config) -> list[str]:
+    """Where generation starts: the sequence's beginning and ``cfg.start``'s first place in
+    it, each as long as the model's input window (one symbol for stateful and
+    variable-length models)."""
+    w = 1 if cfg.stateful or cfg.samples else cfg.window
+    starts = []
+    for s in (cfg.sequence[0], cfg.start or cfg.sequence[int(0.4 * len(cfg.sequence))]):
+        pos = cfg.sequence.find(s)
+        if pos < 0:
+            raise ConfigError(f"start {s!r} is not in the sequence; allowed: one of "
+                              f"{''.join(dict.fromkeys(cfg.sequence))!r}")
+        if pos + w > len(cfg.sequence):
+            raise ConfigError(f"start {s!r} leaves fewer than {w} symbols (the window) "
+                              f"before the end of the sequence; choose an earlier start")
+        starts.append(cfg.sequence[pos:pos + w])
+    return list(dict.fromkeys(starts))
+
+
 def prepare(cfg: Config) -> Dataset:
     """Validate every setting and build the data; cheap, so a CLI checks all experiments
     before it trains any."""
     validate(cfg)
     try:
         ds = build_dataset(cfg)
-        if cfg.generate:
-            ds.vocab.encode(cfg.start)
     except DataError as e:
         raise ConfigError(str(e)) from None
     validate(cfg, len(ds.patterns))
+    if cfg.generate:
+        generation_starts(cfg)
     return ds
 
 
-def run(cfg: Config, on_progress=None, dataset: Dataset | None = None) -> Result:
-    """Build the data (unless given, from :func:`prepare`), train ``cfg.seeds`` replicas
-    in one program, evaluate and probe."""
+def resolve(experiment: str | Config, **overrides) -> Config:
+    """A preset name or a Config, with overrides applied."""
+    if isinstance(experiment, str):
+        if experiment not in PRESETS:
+            raise ConfigError(f"unknown experiment {experiment!r}; allowed: "
+                              f"{', '.join(PRESETS)}")
+        experiment = PRESETS[experiment]
+    try:
+        return experiment.replace(**overrides)
+    except TypeError as e:
+        raise ConfigError(str(e)) from None
+
+
+def run(experiment: str | Config = "timestep-window", *, on_progress=None,
+        dataset: Dataset | None = None, **overrides) -> Result:
+    """Train and evaluate one experiment: a preset name or a :class:`Config`, with any
+    setting overridden, e.g. ``lstmlab.run("timestep-window", seeds=5, epochs=200)``.
+
+    ``cfg.seeds`` replicas are trained in one compiled program; the result holds their
+    accuracy, history, predictions, probes and parameters (``.model(r)``, ``.best()``).
+    """
+    cfg = resolve(experiment, **overrides)
     ds = dataset or prepare(cfg)
     spec = spec_of(cfg, len(ds.patterns), len(ds.vocab))
     keys = train.replica_keys(cfg.seed, cfg.seeds)
@@ -213,28 +282,14 @@ def run(cfg: Config, on_progress=None, dataset: Dataset | None = None) -> Result
         res.probe_probs = np.asarray(jax.vmap(
             lambda p: evaluate.probabilities(p, px, pm, act))(fit.params))
     if cfg.generate:
-        res.generated = generations(cfg, ds, res)
+        res.generated = {s: [res.model(r).generate(s, cfg.length) for r in range(cfg.seeds)]
+                         for s in generation_starts(cfg)}
     if cfg.order_test and not cfg.stateful:
-        res.order_diff = max(
-            evaluate.order_test(res.replica_params(r), x, jnp.asarray(ds.patterns.y), mask,
-                                act, seed=cfg.seed)
-            for r in range(cfg.seeds))
+        tests = [evaluate.order_test(res.replica_params(r), x, jnp.asarray(ds.patterns.y),
+                                     mask, act, seed=cfg.seed) for r in range(cfg.seeds)]
+        res.order_diff = (max(t[0] for t in tests), max(t[1] for t in tests))
+    if cfg.stateful:
+        steps = res.model(0)._encode_steps(ds.vocab.encode(cfg.sequence))
+        res.states = np.stack(evaluate.state_trajectory(res.replica_params(0), steps,
+                                                        cfg.units, act))
     return res
-
-
-def generations(cfg: Config, ds: Dataset, res: Result) -> dict[str, list[str]]:
-    """Greedy generation from the first symbol and from ``cfg.start``, per replica."""
-    vocab = ds.vocab
-    starts = list(dict.fromkeys([cfg.sequence[0], cfg.start]))
-    window = 1 if cfg.stateful else cfg.window
-
-    def encode_one(indices):
-        idx = data.pad_front([np.asarray(indices)], window)
-        return jnp.asarray(data.encode(idx, len(vocab), cfg.encoding, cfg.framing))
-
-    out = {}
-    for s in starts:
-        out[s] = ["".join(vocab.decode(evaluate.generate(
-            res.replica_params(r), vocab.index[s], cfg.length, encode_one, cfg.activation,
-            cfg.stateful, window))) for r in range(cfg.seeds)]
-    return out

@@ -1,149 +1,242 @@
-"""What the user sees in the terminal: the notebook's output, a progress bar, a summary."""
+"""report.md and report.html of a run, from its results alone (fresh or from records).
+
+Both documents are rendered from one list of blocks, so they hold the same content. The
+HTML embeds its images (base64 PNG) and loads nothing: it opens from disk. Every piece of
+text is escaped — sequences and symbols are user input.
+"""
 
 from __future__ import annotations
 
-import sys
+import base64
+import html
+import io
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-from .experiments import Config, Dataset, Result
+from . import findings as findings_mod
+from .artifacts import atomic_write
+from .evaluate import CI_METHOD, summarize
+from .experiments import Result
 
-MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
-
-# Piped output gets a width that fits the summary table, not rich's 80-column default.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 132)
-err = Console(stderr=True, highlight=False)
+# -- plots (matplotlib's object API with the Agg canvas: no global pyplot state) ----------
 
 
-def batch_label(cfg: Config, n_samples: int | None = None) -> str:
-    if cfg.batch_size is None:
-        return "all" if n_samples is None else f"all ({n_samples})"
-    return str(cfg.batch_size)
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return buf.getvalue()
 
 
-def header(cfg: Config) -> None:
-    parts = [f"window {cfg.window}", cfg.framing, cfg.encoding, f"LSTM({cfg.units})",
-             f"{cfg.epochs} epochs", f"batch {batch_label(cfg)}", f"seed {cfg.seed}"]
-    if cfg.seeds > 1:
-        parts.append(f"{cfg.seeds} seeds")
-    if cfg.stateful:
-        parts.append("stateful")
-    out.rule(f"[bold]{cfg.name}[/bold]")
-    out.print(" · ".join(parts) + (f"  ({cfg.note})" if cfg.note else ""), markup=False)
+def plot_curves(res: Result) -> bytes:
+    """Loss and accuracy over epochs: the median over seeds and the min–max band."""
+    fig = Figure(figsize=(9, 3.2))
+    epochs = np.arange(1, res.history.shape[1] + 1)
+    for i, label in enumerate(("training loss", "training accuracy")):
+        ax = fig.add_subplot(1, 2, i + 1)
+        h = res.history[:, :, i]
+        ax.fill_between(epochs, h.min(0), h.max(0), alpha=0.25, label="min–max over seeds")
+        ax.plot(epochs, np.median(h, 0), lw=1.5, label="median")
+        ax.set_xlabel("epoch")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
 
 
-def _listing(lines: list[str]) -> None:
-    for line in lines[:MAX_LINES]:
-        out.print(line, markup=False)
-    if len(lines) > MAX_LINES:
-        out.print(f"… ({len(lines) - MAX_LINES} more)", markup=False)
+def plot_accuracy_distribution(res: Result) -> bytes:
+    fig = Figure(figsize=(5, 2.6))
+    ax = fig.add_subplot()
+    acc = 100 * res.accuracy
+    ax.hist(acc, bins=np.linspace(min(acc.min(), 90) - 1, 101, 24), edgecolor="black")
+    ax.set_xlabel("final accuracy on the training patterns (%)")
+    ax.set_ylabel("seeds")
+    ax.set_title(f"{res.config.name}: {len(acc)} seeds")
+    return _png(fig)
 
 
-def patterns(ds: Dataset) -> None:
-    """The notebook's pattern pairs, ``AB -> C``."""
-    p, vocab = ds.patterns, ds.vocab
-    _listing([f"{''.join(vocab.decode(x))} -> {vocab.symbols[y]}" for x, y in zip(p.x, p.y)])
+def plot_states(res: Result) -> bytes:
+    """h and c of replica 0 while it reads the sequence after a reset (stateful)."""
+    fig = Figure(figsize=(10, 5))
+    labels = list(res.config.sequence)
+    for i, name in enumerate(("hidden state h", "cell state c")):
+        ax = fig.add_subplot(2, 1, i + 1)
+        s = res.states[i].T  # units × steps
+        lim = float(np.abs(s).max()) or 1.0
+        im = ax.imshow(s, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                       interpolation="nearest")
+        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_ylabel("unit")
+        ax.set_title(f"{name} after reading each symbol (replica 0)")
+        fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    return _png(fig)
 
 
-class TrainingProgress:
-    """A progress bar over epochs with loss and accuracy (replica mean); --verbose adds
-    the notebook's epoch log instead."""
-
-    def __init__(self, cfg: Config, quiet: bool, verbose: bool):
-        self.cfg, self.quiet, self.verbose = cfg, quiet, verbose
-        self.logged = 0
-        self.bar = None
-        if not quiet and not verbose:
-            self.bar = Progress(TextColumn("training"), BarColumn(),
-                                TextColumn("{task.completed}/{task.total} epochs"),
-                                TextColumn("loss {task.fields[loss]:.4f} acc {task.fields[acc]:.4f}"),
-                                TimeElapsedColumn(), console=err, transient=True)
-            self.task = self.bar.add_task("train", total=cfg.epochs, loss=float("nan"),
-                                          acc=0.0)
-
-    def __enter__(self):
-        if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-    def __call__(self, done: int, history: np.ndarray) -> None:
-        mean = history.mean(axis=0)  # over replicas
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done, loss=float(mean[-1, 0]),
-                            acc=float(mean[-1, 1]))
-        if self.verbose:
-            for e in range(self.logged, done):
-                out.print(f"Epoch {e + 1}/{self.cfg.epochs}")
-                out.print(f" - loss: {mean[e, 0]:.4f} - acc: {mean[e, 1]:.4f}")
-            self.logged = done
+def probe_by_length(res: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Input lengths, probe accuracy per length (mean over seeds), patterns per length."""
+    lengths = (res.probe.x != -1).sum(1)
+    correct = res.probe_probs.argmax(-1) == res.probe.y  # seeds × probes
+    ls = np.unique(lengths)
+    return ls, np.array([correct[:, lengths == n].mean() for n in ls]), \
+        np.array([(lengths == n).sum() for n in ls])
 
 
-def _predictions(px, py, probs, vocab) -> list[str]:
+def plot_probe_by_length(res: Result) -> bytes:
+    ls, acc, counts = probe_by_length(res)
+    fig = Figure(figsize=(5, 2.6))
+    ax = fig.add_subplot()
+    ax.bar(ls, 100 * acc)
+    for n, a, c in zip(ls, acc, counts):
+        ax.text(n, 100 * a + 1, f"n={c}", ha="center", fontsize=8)
+    ax.set_ylim(0, 110)
+    ax.set_xlabel("input length (symbols)")
+    ax.set_ylabel("probe accuracy (%)")
+    ax.set_title("probe accuracy by input length (mean over seeds)")
+    return _png(fig)
+
+
+# -- content --------------------------------------------------------------------------
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def summary_rows(results: list[Result]) -> tuple[list[str], list[list[str]]]:
+    header = ["experiment", "framing", "window", "units", "epochs", "batch", "seeds",
+              "accuracy: mean [95% CI]", "min–max", "at 100%", "compile s", "train s", ""]
+    rows = []
+    for r in results:
+        c, s = r.config, summarize(r.accuracy)
+        ci = "" if s["n"] < 2 else f" [{100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}]"
+        rows.append([c.name, c.framing, str(c.window), str(c.units), str(c.epochs),
+                     "all" if c.batch_size is None else str(c.batch_size), str(c.seeds),
+                     f"{100 * s['mean']:.2f}%{ci}",
+                     f"{100 * s['min']:.1f}–{100 * s['max']:.1f}%",
+                     f"{round(s['share_100'] * s['n'])}/{s['n']}", f"{r.compile_s:.2f}",
+                     f"{r.train_s:.2f}", "cached" if r.cached else ""])
+    return header, rows
+
+
+def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[tuple]:
+    """The report as blocks: ("h", level, text), ("p", text), ("table", header, rows),
+    ("img", file name, alt, png bytes)."""
+    out: list[tuple] = [("h", 1, title)]
+    out.append(("h", 2, "Findings: the tutorial's claims, checked"))
+    out.append(("table", ["claim", "measurement", "verdict"],
+                [[f.claim, f.measurement, f.verdict] for f in findings_mod.from_results(results)]))
+    out.append(("p", f"Verdicts are computed by the rules in lstmlab/findings.py. {CI_METHOD}."))
+    out.append(("h", 2, "Summary"))
+    out.append(("table", *summary_rows(results)))
+    for r in results:
+        c, vocab = r.config, r.dataset.vocab
+        out.append(("h", 2, c.name))
+        settings = ", ".join(f"{k}={v}" for k, v in asdict(c).items()
+                             if k not in ("name", "note", "sequence"))
+        out.append(("p", f"{c.note} Sequence: {c.sequence}. Settings: {settings}."))
+        out.append(("img", f"{c.name}-curves.png", f"{c.name}: loss and accuracy",
+                    plot_curves(r)))
+        out.append(("img", f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",
+                    plot_accuracy_distribution(r)))
+        if r.probe is not None:
+            s = summarize(r.probe_accuracy)
+            out.append(("p", f"Probe ({len(r.probe)} random patterns from a separate "
+                        f"generator): mean accuracy {_pct(s['mean'])}, 95% CI "
+                        f"{_pct(s['ci95'][0])}–{_pct(s['ci95'][1])} over {s['n']} seeds."))
+            if c.samples:
+                ls, acc, counts = probe_by_length(r)
+                out.append(("table", ["input length", "probe patterns", "accuracy"],
+                            [[str(n), str(k), _pct(a)] for n, a, k in zip(ls, acc, counts)]))
+                out.append(("img", f"{c.name}-probe-by-length.png",
+                            "probe accuracy by input length", plot_probe_by_length(r)))
+        if r.states is not None:
+            out.append(("img", f"{c.name}-states.png", "hidden and cell state heatmap",
+                        plot_states(r)))
+        for start, strings in r.generated.items():
+            ok = r.generation_ok(start)
+            out.append(("p", f"Generated from {start} (replica 0): {strings[0]} — "
+                        f"{int(ok.sum())}/{len(ok)} seeds continue the sequence."))
+        if r.order_diff is not None:
+            out.append(("p", f"Within-batch order test: the batch gradient with the samples "
+                        f"in order and shuffled differs by at most {r.order_diff[0]:.2e} "
+                        f"(largest gradient entry {r.order_diff[1]:.2e}): rounding, so the "
+                        f"samples of a batch are independent."))
+        rows = []
+        for x, y, p in zip(r.dataset.patterns.x, r.dataset.patterns.y, r.probs[0]):
+            k = int(p.argmax())
+            rows.append(["".join(vocab.decode(x)), vocab.symbols[y], vocab.symbols[k],
+                         f"{p[k]:.3f}", "" if k == y else "✗ wrong"])
+        shown = rows[:60]
+        out.append(("p", f"Predictions of replica 0 on the training patterns "
+                    f"({sum(row[4] != '' for row in rows)} wrong of {len(rows)}"
+                    + (f"; first {len(shown)} shown" if len(rows) > len(shown) else "")
+                    + "):"))
+        out.append(("table", ["input", "target", "prediction", "probability", ""], shown))
+    return out
+
+
+# -- rendering ------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+
+
+def render_md(blocks_: list[tuple], plots_dir: str = "plots") -> str:
     lines = []
-    for x, y, p in zip(px, py, probs):
-        pred = int(np.argmax(p))
-        mark = "" if pred == y else f"   ✗ expected {vocab.symbols[y]}"
-        lines.append(f"{vocab.decode(x)} -> {vocab.symbols[pred]}{mark}")
-    return lines
+    for b in blocks_:
+        if b[0] == "h":
+            lines += ["#" * b[1] + " " + b[2], ""]
+        elif b[0] == "p":
+            lines += [b[1], ""]
+        elif b[0] == "table":
+            lines.append("| " + " | ".join(_md_cell(h) for h in b[1]) + " |")
+            lines.append("|" + "---|" * len(b[1]))
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b[2]]
+            lines.append("")
+        elif b[0] == "img":
+            lines += [f"![{b[2]}]({plots_dir}/{b[1]})", ""]
+    return "\n".join(lines)
 
 
-def _accuracy_line(label: str, acc: np.ndarray) -> str:
-    line = f"{label}: {100 * acc[0]:.2f}%"
-    if len(acc) > 1:
-        line += (f"  (replica 0; over {len(acc)} seeds: mean {100 * acc.mean():.2f}% "
-                 f"± {100 * acc.std(ddof=1):.2f}, min {100 * acc.min():.2f}%, "
-                 f"max {100 * acc.max():.2f}%)")
-    return line
+CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+       "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
+       "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}"
+       "th{background:#f3f3f3}img{max-width:100%}")
 
 
-def results(res: Result) -> None:
-    """Accuracy, predictions (wrong ones marked), probes, generation, order test."""
-    cfg, vocab, p = res.config, res.dataset.vocab, res.dataset.patterns
-    out.print(_accuracy_line("Model Accuracy", res.accuracy), markup=False)
-    wrong = int(np.sum(res.probs[0].argmax(-1) != p.y))
-    _listing(_predictions(p.x, p.y, res.probs[0], vocab))
-    if wrong:
-        out.print(f"{wrong} of {len(p)} patterns predicted wrongly", markup=False)
-    if res.probe is not None:
-        out.print(f"Probe: {len(res.probe)} random patterns from a separate generator",
-                  markup=False)
-        _listing(_predictions(res.probe.x, res.probe.y, res.probe_probs[0], vocab))
-        out.print(_accuracy_line("Probe Accuracy", res.probe_accuracy), markup=False)
-    for start, strings in res.generated.items():
-        out.print(f"Generated from {start!r} (reset, then feed back the argmax "
-                  f"{cfg.length} times): {strings[0]}", markup=False)
-    if cfg.order_test and cfg.stateful:
-        out.print("Within-batch order test: not run — a stateful model's samples depend "
-                  "on each other by design.", markup=False)
-    if res.order_diff is not None:
-        out.print(f"Within-batch order test: largest |gradient difference| between the "
-                  f"samples in order and shuffled = {res.order_diff:.2e}", markup=False)
-        out.print("  This is rounding-level: a stateless LSTM processes each sample of a "
-                  "batch from a zero state, independently of the others, so it does not "
-                  "use context across the samples of a batch.", markup=False)
+def render_html(blocks_: list[tuple]) -> str:
+    e = html.escape
+    parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
+             f"<title>{e(blocks_[0][2])}</title><style>{CSS}</style></head><body>"]
+    for b in blocks_:
+        if b[0] == "h":
+            parts.append(f"<h{b[1]}>{e(b[2])}</h{b[1]}>")
+        elif b[0] == "p":
+            parts.append(f"<p>{e(b[1])}</p>")
+        elif b[0] == "table":
+            parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in b[1]) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>"
+                      for row in b[2]]
+            parts.append("</table>")
+        elif b[0] == "img":
+            data = base64.b64encode(b[3]).decode("ascii")
+            parts.append(f"<img alt='{e(b[2])}' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
 
 
-def summary(results_: list[Result]) -> None:
-    t = Table(title="Summary")
-    for col in ("experiment", "framing", "window", "units", "epochs", "batch",
-                "accuracy", "compile s", "training s"):
-        t.add_column(col, justify="left" if col in ("experiment", "framing") else "right")
-    for r in results_:
-        c = r.config
-        acc = f"{100 * r.accuracy[0]:.2f}%" if c.seeds == 1 else \
-            f"{100 * r.accuracy.mean():.2f}% (mean of {c.seeds})"
-        t.add_row(c.name, c.framing, str(c.window), str(c.units), str(c.epochs),
-                  batch_label(c, len(r.dataset.patterns)), acc, f"{r.compile_s:.2f}",
-                  f"{r.train_s:.2f}")
-    out.print(t)
-
-
-def error(message: str) -> None:
-    print(f"lstmlab: error: {message}", file=sys.stderr)
+def write(run_dir: Path, results: list[Result]) -> list[Path]:
+    """Write report.md (with plots/*.png) and report.html into ``run_dir``."""
+    bl = blocks(results, f"lstmlab report: {run_dir.name}")
+    for b in bl:
+        if b[0] == "img":
+            atomic_write(run_dir / "plots" / b[1], b[3])
+    atomic_write(run_dir / "report.md", render_md(bl))
+    atomic_write(run_dir / "report.html", render_html(bl))
+    return [run_dir / "report.md", run_dir / "report.html"]

@@ -1,0 +1,181 @@
+"""What the user sees in the terminal: the notebook's output, a progress bar, a summary."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .data import best_achievable
+from .evaluate import CI_METHOD, summarize
+from .experiments import Config, Dataset, Result
+from .report import summary_rows
+
+MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
+
+# Piped output gets a width that fits the summary table, not rich's 80-column default.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 132)
+err = Console(stderr=True, highlight=False)
+
+
+def batch_label(cfg: Config, n_samples: int | None = None) -> str:
+    if cfg.batch_size is None:
+        return "all" if n_samples is None else f"all ({n_samples})"
+    return str(cfg.batch_size)
+
+
+def header(cfg: Config) -> None:
+    parts = [f"window {cfg.window}", cfg.framing, cfg.encoding, f"LSTM({cfg.units})",
+             f"{cfg.epochs} epochs", f"batch {batch_label(cfg)}", f"seed {cfg.seed}"]
+    if cfg.seeds > 1:
+        parts.append(f"{cfg.seeds} seeds")
+    if cfg.stateful:
+        parts.append("stateful")
+    out.rule(f"[bold]{cfg.name}[/bold]")
+    out.print(" · ".join(parts) + (f"  ({cfg.note})" if cfg.note else ""), markup=False)
+
+
+def _listing(lines: list[str]) -> None:
+    for line in lines[:MAX_LINES]:
+        out.print(line, markup=False)
+    if len(lines) > MAX_LINES:
+        out.print(f"… ({len(lines) - MAX_LINES} more)", markup=False)
+
+
+def patterns(ds: Dataset) -> None:
+    """The notebook's pattern pairs, ``AB -> C``."""
+    p, vocab = ds.patterns, ds.vocab
+    _listing([f"{''.join(vocab.decode(x))} -> {vocab.symbols[y]}" for x, y in zip(p.x, p.y)])
+
+
+class TrainingProgress:
+    """A progress bar over epochs with loss and accuracy (replica mean); --verbose adds
+    the notebook's epoch log instead."""
+
+    def __init__(self, cfg: Config, quiet: bool, verbose: bool):
+        self.cfg, self.quiet, self.verbose = cfg, quiet, verbose
+        self.logged = 0
+        self.bar = None
+        if not quiet and not verbose:
+            self.bar = Progress(TextColumn("training"), BarColumn(),
+                                TextColumn("{task.completed}/{task.total} epochs"),
+                                TextColumn("loss {task.fields[loss]:.4f} acc {task.fields[acc]:.4f}"),
+                                TimeElapsedColumn(), console=err, transient=True)
+            self.task = self.bar.add_task("train", total=cfg.epochs, loss=float("nan"),
+                                          acc=0.0)
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def __call__(self, done: int, history: np.ndarray) -> None:
+        mean = history.mean(axis=0)  # over replicas
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, loss=float(mean[-1, 0]),
+                            acc=float(mean[-1, 1]))
+        if self.verbose:
+            for e in range(self.logged, done):
+                out.print(f"Epoch {e + 1}/{self.cfg.epochs}")
+                out.print(f" - loss: {mean[e, 0]:.4f} - acc: {mean[e, 1]:.4f}")
+            self.logged = done
+
+
+def _predictions(px, py, probs, vocab) -> list[str]:
+    lines = []
+    for x, y, p in zip(px, py, probs):
+        pred = int(np.argmax(p))
+        mark = "" if pred == y else f"   ✗ expected {vocab.symbols[y]}"
+        lines.append(f"{vocab.decode(x)} -> {vocab.symbols[pred]}{mark}")
+    return lines
+
+
+def _accuracy_line(label: str, acc: np.ndarray) -> str:
+    line = f"{label}: {100 * acc[0]:.2f}%"
+    if len(acc) > 1:
+        s = summarize(acc)
+        line += (f"  (replica 0; over {s['n']} seeds: mean {100 * s['mean']:.2f}%, "
+                 f"sd {100 * s['sd']:.2f}, min {100 * s['min']:.2f}%, max "
+                 f"{100 * s['max']:.2f}%, 95% CI {100 * s['ci95'][0]:.2f}–"
+                 f"{100 * s['ci95'][1]:.2f}% (t-interval), "
+                 f"{round(s['share_100'] * s['n'])}/{s['n']} at 100%)")
+    return line
+
+
+def results(res: Result) -> None:
+    """Accuracy, predictions (wrong ones marked), probes, generation, order test."""
+    cfg, vocab, p = res.config, res.dataset.vocab, res.dataset.patterns
+    if res.cached:
+        out.print("(cached: finished earlier in this run directory with the same settings; "
+                  "not trained again)", markup=False)
+    out.print(_accuracy_line("Model Accuracy", res.accuracy), markup=False)
+    best = best_achievable(p)
+    if best < 1.0:
+        out.print(f"Best achievable accuracy on these patterns: {100 * best:.2f}% (the same "
+                  f"input is followed by different symbols in the data)", markup=False)
+    wrong = int(np.sum(res.probs[0].argmax(-1) != p.y))
+    _listing(_predictions(p.x, p.y, res.probs[0], vocab))
+    if wrong:
+        out.print(f"{wrong} of {len(p)} patterns predicted wrongly", markup=False)
+    if res.probe is not None:
+        out.print(f"Probe: {len(res.probe)} random patterns from a separate generator",
+                  markup=False)
+        _listing(_predictions(res.probe.x, res.probe.y, res.probe_probs[0], vocab))
+        out.print(_accuracy_line("Probe Accuracy", res.probe_accuracy), markup=False)
+    for start, strings in res.generated.items():
+        ok = res.generation_ok(start)
+        how = "reset, then feed back the argmax" if cfg.stateful else "slide the window"
+        out.print(f"Generated from {start!r} ({how}, {cfg.length} times): {strings[0]}"
+                  + (f"  ({int(ok.sum())}/{len(ok)} seeds continue the sequence)"
+                     if len(ok) > 1 else ""), markup=False)
+    if cfg.order_test and cfg.stateful:
+        out.print("Within-batch order test: not run — a stateful model's samples depend "
+                  "on each other by design.", markup=False)
+    if res.order_diff is not None:
+        diff, scale = res.order_diff
+        out.print(f"Within-batch order test: largest |gradient difference| between the "
+                  f"samples in order and shuffled = {diff:.2e} (largest gradient entry "
+                  f"{scale:.2e})", markup=False)
+        out.print("  This is rounding-level: a stateless LSTM processes each sample of a "
+                  "batch from a zero state, independently of the others, so it does not "
+                  "use context across the samples of a batch.", markup=False)
+
+
+def summary(results_: list[Result]) -> None:
+    t = Table(title="Summary")
+    header, rows = summary_rows(results_)
+    for col in header:
+        t.add_column(col, justify="left" if col in ("experiment", "framing", "") else "right")
+    for row in rows:
+        t.add_row(*row)
+    out.print(t)
+    if any(r.config.seeds > 1 for r in results_):
+        out.print(CI_METHOD + ".", markup=False)
+
+
+def findings(found: list) -> None:
+    t = Table(title="Findings: the tutorial's claims, checked")
+    for col in ("claim", "measurement", "verdict"):
+        t.add_column(col)
+    for f in found:
+        t.add_row(f.claim, f.measurement, f.verdict)
+    out.print(t)
+
+
+def models(run_dir, results_: list[Result]) -> None:
+    """The models of a run, one line each, with their accuracy."""
+    for r in results_:
+        for i, acc in enumerate(r.accuracy):
+            out.print(f"{run_dir / r.config.name / str(i)}  {r.config.name}  replica {i}  "
+                      f"accuracy {100 * acc:.2f}%", markup=False)
+
+
+def error(message: str) -> None:
+    print(f"lstmlab: error: {message}", file=sys.stderr)

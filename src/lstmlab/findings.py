@@ -1,0 +1,161 @@
+"""The tutorial's claims, each tested by a measurement with a 95% CI and judged by a rule
+written here — never typed in. A claim whose experiment was not run is "not run".
+
+Every rule has the same shape: the claim is *supported* when the whole confidence
+interval lies on the claim's side of a threshold, *not supported* when the whole interval
+lies on the other side, and *inconclusive* when the interval straddles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .evaluate import summarize, wilson_interval
+
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
+    "supported", "not supported", "inconclusive", "not run")
+
+ONE_CHAR_CLAIM, ONE_CHAR_TOLERANCE = 0.84, 0.05  # "about 84%": within ±5 points
+MIN_LIFT = 0.0          # feature window vs one char: the lift's CI must clear zero
+FULL_ACCURACY = 0.97    # "reaches 100%": mean accuracy above 97% (< 1 pattern in 23 wrong)
+ROUNDING = 1e-5         # order test: difference / gradient scale below this is rounding
+CONTEXT = 1e-3          # ... above this, the order of samples really matters
+MAJORITY = 0.5          # a share of seeds: more / fewer than half
+PROBE_GOOD = 0.9        # variable-length probe: predicts the next letter 90% of the time
+
+
+@dataclass
+class Finding:
+    claim: str
+    measurement: str
+    verdict: str
+
+
+def above(lo: float, hi: float, threshold: float) -> str:
+    """Supported if the interval is above the threshold, not if below, else inconclusive."""
+    if lo > threshold:
+        return SUPPORTED
+    if hi < threshold:
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
+
+
+def within(lo: float, hi: float, centre: float, tol: float) -> str:
+    """Supported if the interval lies inside centre ± tol, not if wholly outside it."""
+    if centre - tol <= lo and hi <= centre + tol:
+        return SUPPORTED
+    if hi < centre - tol or lo > centre + tol:
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
+
+
+def welch_interval(a, b) -> tuple[float, float]:
+    """95% Welch t-interval for mean(a) - mean(b)."""
+    from scipy import stats
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    d = a.mean() - b.mean()
+    if va + vb == 0:
+        return (d, d)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, df) * np.sqrt(va + vb)
+    return (float(d - half), float(d + half))
+
+
+def _ci(s: dict) -> str:
+    return f"{100 * s['mean']:.1f}% (95% CI {100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}, n={s['n']})"
+
+
+def _share(ok: np.ndarray) -> tuple[float, float, str]:
+    lo, hi = wilson_interval(int(ok.sum()), len(ok))
+    return lo, hi, f"{int(ok.sum())}/{len(ok)} seeds (95% CI {100 * lo:.0f}–{100 * hi:.0f}%)"
+
+
+def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
+          generation: dict | None = None) -> list[Finding]:
+    """The six claims, from per-seed numbers keyed by experiment name:
+    ``accuracy[name]`` per-seed accuracies; ``probe[name]`` per-seed probe accuracies;
+    ``order`` (max difference, gradient scale) of batch-state's order test;
+    ``generation`` {"A": per-seed bool, "K": per-seed bool} of the stateful experiment."""
+    probe = probe or {}
+    out = []
+
+    def missing(claim, *names):
+        out.append(Finding(claim, f"needs {', '.join(names)}", NOT_RUN))
+
+    claim = "One char → one char reaches about 84%."
+    if "one-char" in accuracy and len(accuracy["one-char"]) > 1:
+        s = summarize(accuracy["one-char"])
+        out.append(Finding(claim, f"one-char accuracy {_ci(s)}; claim band 84% ± 5",
+                           within(*s["ci95"], ONE_CHAR_CLAIM, ONE_CHAR_TOLERANCE)))
+    else:
+        missing(claim, "one-char (≥ 2 seeds)")
+
+    claim = "A three-char feature window gives a small lift over one char."
+    if {"one-char", "feature-window"} <= accuracy.keys() and \
+            min(len(accuracy["one-char"]), len(accuracy["feature-window"])) > 1:
+        lo, hi = welch_interval(accuracy["feature-window"], accuracy["one-char"])
+        d = np.mean(accuracy["feature-window"]) - np.mean(accuracy["one-char"])
+        out.append(Finding(claim, f"feature-window − one-char = {100 * d:+.1f} points "
+                           f"(95% Welch CI {100 * lo:+.1f} to {100 * hi:+.1f})",
+                           above(lo, hi, MIN_LIFT)))
+    else:
+        missing(claim, "one-char and feature-window (≥ 2 seeds)")
+
+    claim = "A three-char time-step window reaches 100%."
+    if "timestep-window" in accuracy and len(accuracy["timestep-window"]) > 1:
+        s = summarize(accuracy["timestep-window"])
+        out.append(Finding(claim, f"timestep-window accuracy {_ci(s)}; "
+                           f"{int(round(s['share_100'] * s['n']))}/{s['n']} seeds at 100%",
+                           above(*s["ci95"], FULL_ACCURACY)))
+    else:
+        missing(claim, "timestep-window (≥ 2 seeds)")
+
+    claim = "The LSTM uses context across the samples of a batch."
+    if order is not None:
+        rel = order[0] / max(order[1], 1e-30)
+        verdict = NOT_SUPPORTED if rel < ROUNDING else SUPPORTED if rel > CONTEXT \
+            else INCONCLUSIVE
+        out.append(Finding(claim, f"batch-state: gradient with samples in order vs "
+                           f"shuffled differs by {order[0]:.1e} (relative {rel:.1e}; "
+                           f"rounding below {ROUNDING:g})", verdict))
+    else:
+        missing(claim, "batch-state with the order test")
+
+    claim = "The stateful LSTM generates the alphabet from A but not from K."
+    if generation and len(generation) == 2:
+        (a_name, a_ok), (k_name, k_ok) = generation.items()
+        alo, ahi, a_txt = _share(np.asarray(a_ok))
+        klo, khi, k_txt = _share(np.asarray(k_ok))
+        from_a = above(alo, ahi, MAJORITY)
+        not_from_k = above(1 - khi, 1 - klo, MAJORITY)
+        verdict = SUPPORTED if from_a == not_from_k == SUPPORTED else \
+            NOT_SUPPORTED if NOT_SUPPORTED in (from_a, not_from_k) else INCONCLUSIVE
+        out.append(Finding(claim, f"continues the sequence from {a_name}: {a_txt}; "
+                           f"from {k_name}: {k_txt}", verdict))
+    else:
+        missing(claim, "stateful with two generation starts")
+
+    claim = "The variable-length model predicts the next letter of fresh subsequences."
+    if "variable-length" in probe and len(probe["variable-length"]) > 1:
+        s = summarize(probe["variable-length"])
+        out.append(Finding(claim, f"probe accuracy {_ci(s)}; threshold "
+                           f"{100 * PROBE_GOOD:.0f}%", above(*s["ci95"], PROBE_GOOD)))
+    else:
+        missing(claim, "variable-length (≥ 2 seeds)")
+    return out
+
+
+def from_results(results) -> list[Finding]:
+    """The findings of a list of experiments.Result (a run, fresh or from records).
+    Only the presets' own names count: a renamed experiment tests nothing here."""
+    by = {r.config.name: r for r in results}
+    acc = {n: r.accuracy for n, r in by.items()}
+    probe = {n: r.probe_accuracy for n, r in by.items() if r.probe is not None}
+    order = by["batch-state"].order_diff if "batch-state" in by else None
+    gen = None
+    if "stateful" in by and len(by["stateful"].generated) == 2:
+        gen = {s: by["stateful"].generation_ok(s) for s in by["stateful"].generated}
+    return judge(acc, probe, order, gen)
