@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .data import ALPHABET
 from .evaluate import summarize, wilson_interval
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
@@ -150,8 +151,8 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
 
 def from_results(results) -> list[Finding]:
     """The findings of a list of experiments.Result (a run, fresh or from records).
-    Only the presets' own names count: a renamed experiment tests nothing here."""
-    by = {r.config.name: r for r in results}
+    The claims are about the alphabet: experiments on other sequences do not count."""
+    by = {r.config.name: r for r in results if r.config.sequence == ALPHABET}
     acc = {n: r.accuracy for n, r in by.items()}
     probe = {n: r.probe_accuracy for n, r in by.items() if r.probe is not None}
     order = by["batch-state"].order_diff if "batch-state" in by else None

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from lstmlab import evaluate, findings
+from lstmlab.findings import INCONCLUSIVE, NOT_RUN, NOT_SUPPORTED, SUPPORTED
+
+
+def test_t_interval_on_a_known_sample():
+    lo, hi = evaluate.t_interval([0.80, 0.84, 0.88])
+    half = 4.302652729911275 * 0.04 / np.sqrt(3)  # t(0.975, 2) · s / √n
+    assert lo == pytest.approx(0.84 - half, abs=1e-9)
+    assert hi == pytest.approx(0.84 + half, abs=1e-9)
+    assert evaluate.t_interval([1.0, 1.0, 1.0]) == (1.0, 1.0)
+
+
+def test_wilson_interval_on_known_counts():
+    # Wilson, z = 1.959964: 10/10 → [0.7225, 1]; 0/10 → [0, 0.2775]; 5/10 → [0.2366, 0.7634]
+    assert evaluate.wilson_interval(10, 10) == pytest.approx((0.72247, 1.0), abs=1e-4)
+    assert evaluate.wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-4)
+    assert evaluate.wilson_interval(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-4)
+
+
+def test_summarize():
+    s = evaluate.summarize([1.0, 0.9, 1.0, 0.8])
+    assert s["mean"] == pytest.approx(0.925) and s["min"] == 0.8 and s["max"] == 1.0
+    assert s["sd"] == pytest.approx(np.std([1, 0.9, 1, 0.8], ddof=1))
+    assert s["share_100"] == 0.5 and s["n"] == 4
+
+
+def test_welch_interval_matches_scipy():
+    rng = np.random.default_rng()
+    a, b = rng.random(10), rng.random(8)
+    lo, hi = findings.welch_interval(a, b)
+    r = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert (lo, hi) == pytest.approx((r.low, r.high), rel=1e-9)
+
+
+def verdict(claim_index, **kw):
+    return findings.judge(**kw)[claim_index].verdict
+
+
+def acc(values):
+    return {"one-char": np.array(values)}
+
+
+def test_claim_one_char_about_84():
+    assert verdict(0, accuracy=acc([0.84, 0.80, 0.88, 0.84, 0.82, 0.86])) == SUPPORTED
+    assert verdict(0, accuracy=acc([0.60, 0.62, 0.64, 0.60])) == NOT_SUPPORTED
+    assert verdict(0, accuracy=acc([0.70, 0.95, 0.80, 0.90])) == INCONCLUSIVE
+    assert verdict(0, accuracy={}) == NOT_RUN
+
+
+def test_claim_feature_window_lift():
+    one = np.array([0.80, 0.84, 0.82, 0.80, 0.84])
+    assert verdict(1, accuracy={"one-char": one, "feature-window": one + 0.1}) == SUPPORTED
+    assert verdict(1, accuracy={"one-char": one, "feature-window": one - 0.1}) == NOT_SUPPORTED
+    assert verdict(1, accuracy={"one-char": one,
+                                "feature-window": one[::-1] + 0.001}) == INCONCLUSIVE
+    assert verdict(1, accuracy={"one-char": one}) == NOT_RUN
+
+
+def test_claim_timestep_window_100():
+    t = "timestep-window"
+    assert verdict(2, accuracy={t: np.ones(10)}) == SUPPORTED
+    assert verdict(2, accuracy={t: np.full(10, 0.9)}) == NOT_SUPPORTED
+    assert verdict(2, accuracy={t: np.array([1, 1, 0.9, 1, 0.95])}) == INCONCLUSIVE
+
+
+def test_claim_context_within_batch():
+    assert verdict(3, accuracy={}, order=(1e-8, 1.0)) == NOT_SUPPORTED
+    assert verdict(3, accuracy={}, order=(0.5, 1.0)) == SUPPORTED
+    assert verdict(3, accuracy={}, order=(1e-4, 1.0)) == INCONCLUSIVE
+    assert verdict(3, accuracy={}) == NOT_RUN
+
+
+def test_claim_stateful_generation():
+    yes, no = np.ones(10, bool), np.zeros(10, bool)
+    half = np.array([True] * 5 + [False] * 5)
+    assert verdict(4, accuracy={}, generation={"A": yes, "K": no}) == SUPPORTED
+    assert verdict(4, accuracy={}, generation={"A": no, "K": no}) == NOT_SUPPORTED
+    assert verdict(4, accuracy={}, generation={"A": yes, "K": yes}) == NOT_SUPPORTED
+    assert verdict(4, accuracy={}, generation={"A": half, "K": no}) == INCONCLUSIVE
+    assert verdict(4, accuracy={}) == NOT_RUN
+
+
+def test_claim_variable_length_probe():
+    v = "variable-length"
+    assert verdict(5, accuracy={}, probe={v: np.array([0.95, 1, 0.95, 1, 0.95])}) == SUPPORTED
+    assert verdict(5, accuracy={}, probe={v: np.array([0.5, 0.6, 0.55])}) == NOT_SUPPORTED
+    assert verdict(5, accuracy={}, probe={v: np.array([0.8, 1.0, 0.85, 0.95])}) == INCONCLUSIVE
+    assert verdict(5, accuracy={}) == NOT_RUN
