@@ -1,10 +1,11 @@
-"""Training speed per preset: lstmlab (compile and training seconds, median of several
-runs) and, when Keras 3 is installed (``pip install -e ".[compare]"``), Keras 3 on the JAX
-backend training the same experiment in the same process, with the ratio.
+"""Training speed: per preset (one seed), many seeds in one program, and the whole
+``lstmlab run``. lstmlab's compile and training seconds are medians of several runs; when
+Keras 3 is installed (``pip install -e ".[compare]"``) Keras 3 on the JAX backend trains
+the same experiment in the same process, and the ratio is printed.
 
-    python benchmarks/bench.py                         # every preset, Keras on timestep-window
+    python benchmarks/bench.py                         # Keras on timestep-window only
     python benchmarks/bench.py --keras all             # Keras on every preset (~5 minutes)
-    python benchmarks/bench.py timestep-window --repeats 5
+    python benchmarks/bench.py timestep-window --repeats 5 --many 100 --no-full-run
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 from lstmlab import PRESETS, experiments, train
@@ -65,6 +69,10 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--keras", nargs="*", default=["timestep-window"],
                     help="presets to train with Keras too ('all', or none to skip)")
+    ap.add_argument("--many", type=int, default=100,
+                    help="seeds of timestep-window trained in one program (0 to skip)")
+    ap.add_argument("--no-full-run", action="store_true",
+                    help="skip timing the whole `lstmlab run` (every preset, 10 seeds)")
     args = ap.parse_args()
     try:
         import importlib.util
@@ -73,12 +81,31 @@ def main():
         has_keras = False
     keras_for = list(PRESETS) if args.keras == ["all"] else args.keras
     print(f"{'preset':16} {'compile s':>10} {'train s':>9} {'keras s':>9} {'ratio':>7}")
+    keras_s = {}
     for name in args.presets:
-        cfg = PRESETS[name]
+        cfg = PRESETS[name].replace(seeds=1)
         c, t = lstmlab_times(cfg, args.repeats)
-        k = keras_time(cfg) if has_keras and name in keras_for else None
+        k = keras_s[name] = keras_time(cfg) if has_keras and name in keras_for else None
         ks = f"{k:9.2f} {k / t:6.0f}x" if k is not None else f"{'-':>9} {'-':>7}"
         print(f"{name:16} {c:10.2f} {t:9.3f} {ks}", flush=True)
+
+    if args.many:
+        cfg = PRESETS["timestep-window"].replace(seeds=args.many)
+        c, t = lstmlab_times(cfg, args.repeats)
+        line = (f"\ntimestep-window, {args.many} seeds in one program: compile {c:.2f} s, "
+                f"training {t:.2f} s ({1000 * t / args.many:.1f} ms per seed)")
+        if keras_s.get("timestep-window"):
+            k = keras_s["timestep-window"] * args.many
+            line += f"; Keras, {args.many} x one seed (extrapolated): {k:.0f} s, {k / t:.0f}x"
+        print(line, flush=True)
+
+    if not args.no_full_run:
+        with tempfile.TemporaryDirectory() as out:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "lstmlab", "run", "-q", "--out", out],
+                           check=True, stdout=subprocess.DEVNULL)
+            print(f"\nlstmlab run (every preset, 10 seeds, start-up and compilation "
+                  f"included): {time.perf_counter() - t0:.1f} s")
 
 
 if __name__ == "__main__":
