@@ -8,7 +8,7 @@ import pytest
 from safetensors.numpy import load as st_load, save as st_save
 
 import lstmlab
-from lstmlab import PRESETS, artifacts, cli, data
+from lstmlab import artifacts, cli, data
 
 
 @pytest.fixture(scope="module")

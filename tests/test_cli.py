@@ -32,6 +32,8 @@ def run_cli(monkeypatch, capsys, *args):
     (["run", "one-char", "--encoding", "morse"], "'morse'"),
     (["run", "one-char", "--activation", "relu"], "'relu'"),
     (["run", "one-char", "--epochs", "ten"], "'ten'"),
+    (["run", "one-char", "--seed", "-1"], "seed -1"),
+    (["run", "one-char", "--seeds", "0"], "seeds 0"),
     (["run", "stateful", "--batch-size", "4"], "25 samples"),
     (["run", "stateful", "--start", "?"], "'?'"),
     (["run", "--no-such-option"], "--no-such-option"),

@@ -1,5 +1,4 @@
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -65,14 +64,15 @@ def test_large_vocabulary_defaults_to_onehot(monkeypatch, capsys, tmp_path):
 
 
 text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
-small_int = st.integers(-3, 40)
+small_int = st.one_of(st.integers(-3, 40), st.just(2**40))
 
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from(["predict", "generate", "run"]), inputs=st.lists(text, max_size=3),
        number=small_int, start=text, option=st.sampled_from(
-           ["--window", "--units", "--batch-size", "--epochs", "--length", "--seeds"]))
+           ["--window", "--units", "--batch-size", "--epochs", "--length", "--seeds", "--seed",
+            "--start"]))
 def test_cli_fuzz_never_tracebacks(monkeypatch, capsys, tmp_path, model_dir, command, inputs,
                                    number, start, option):
     if command == "predict":
@@ -83,7 +83,9 @@ def test_cli_fuzz_never_tracebacks(monkeypatch, capsys, tmp_path, model_dir, com
         # a random sequence and one random option; training kept to 1 epoch, 1 seed
         args = ["run", "one-char", "--sequence", start, "--epochs", "1", "--seeds", "1",
                 "-q", "--out", str(tmp_path / "fuzz-run")]
-        if option not in ("--epochs", "--seeds"):
+        if option == "--start":
+            args += [option, "".join(inputs)]
+        elif option not in ("--epochs", "--seeds"):
             args += [option, str(number)]
     code, out, err = run_cli(monkeypatch, capsys, *args)
     assert code in (0, 2), (args, code, err)

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import lstmlab
-from lstmlab import artifacts, cli, experiments, records, report
+from lstmlab import artifacts, cli, experiments, report
 
 FAST = ["--epochs", "3", "--seeds", "2", "-q"]
 

@@ -25,6 +25,7 @@ from . import data, evaluate
 
 FORMAT_VERSION = 1
 PARAMS_FILE, META_FILE = "model.safetensors", "model.json"
+MAX_GENERATE = 100_000
 KEYS = ("lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias")
 
 
@@ -144,8 +145,9 @@ class Model:
         """``start`` followed by ``length`` greedily generated symbols. A stateful model
         carries its state (reset first, then reads ``start``); a window model slides its
         window over what it has generated."""
-        if length < 1:
-            raise data.DataError(f"length {length} is not allowed; allowed: an integer ≥ 1")
+        if not 1 <= length <= MAX_GENERATE:
+            raise data.DataError(f"length {length} is not allowed; allowed: an integer from "
+                                 f"1 to {MAX_GENERATE}")
         idx = list(self._indices(start))
         if self.info.stateful:
             out = evaluate.generate_stateful(self.params, self._encode_steps(np.array(idx)),

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import data, evaluate, model, train
+from .artifacts import MAX_GENERATE, Model, ModelInfo
 from .data import DataError
 
 
@@ -65,6 +66,10 @@ PRESETS: dict[str, Config] = {c.name: c for c in [
 ]}
 
 
+# Upper bounds that keep a typo from asking for terabytes; far above any sensible run.
+LIMITS = {"epochs": 1_000_000, "units": 8192, "seeds": 10_000, "length": MAX_GENERATE}
+
+
 def validate(cfg: Config, n_samples: int | None = None) -> None:
     """Raise ConfigError naming the bad value and what is allowed."""
     def bad(what, value, allowed):
@@ -76,13 +81,13 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
         bad("encoding", cfg.encoding, ", ".join(data.ENCODINGS))
     if cfg.activation not in model.ACTIVATIONS:
         bad("activation", cfg.activation, ", ".join(model.ACTIVATIONS))
-    for name in ("epochs", "units", "seeds"):
-        if getattr(cfg, name) < 1:
-            bad(name, getattr(cfg, name), "an integer ≥ 1")
+    for name, most in LIMITS.items():
+        if not 1 <= getattr(cfg, name) <= most:
+            bad(name, getattr(cfg, name), f"an integer from 1 to {most}")
+    if not 0 <= cfg.seed < 2**31:
+        bad("seed", cfg.seed, f"an integer from 0 to {2**31 - 1}")
     if not cfg.lr > 0:
         bad("learning rate", cfg.lr, "a number > 0")
-    if cfg.length < 1:
-        bad("length", cfg.length, "an integer ≥ 1")
     if cfg.probe < 0 or cfg.samples < 0:
         bad("probe/samples", min(cfg.probe, cfg.samples), "an integer ≥ 0")
     n_symbols = len(cfg.sequence)
@@ -184,7 +189,6 @@ class Result:
 
     def model(self, r: int = 0):
         """Replica ``r`` as a :class:`lstmlab.artifacts.Model` (predict, generate, save)."""
-        from .artifacts import Model, ModelInfo
         c = self.config
         info = ModelInfo(vocab=self.dataset.vocab.symbols, window=c.window,
                          framing=c.framing, encoding=c.encoding, mask=c.mask, units=c.units,
