@@ -2,3 +2,22 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # for tests/reference.py
+
+import pytest
+
+from lstmlab import cli
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """Run the ``lstmlab`` entry point in-process: (exit code, stdout, stderr)."""
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["lstmlab", *map(str, args)])
+        code = 0
+        try:
+            cli.entry()
+        except SystemExit as e:
+            code = e.code
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run

@@ -1,14 +1,13 @@
 import hashlib
 import json
 import shutil
-import sys
 
 import numpy as np
 import pytest
 from safetensors.numpy import load as st_load, save as st_save
 
 import lstmlab
-from lstmlab import artifacts, cli, data
+from lstmlab import artifacts, data
 
 
 @pytest.fixture(scope="module")
@@ -139,17 +138,13 @@ def corrupt_remove_dir(path):
     (corrupt_remove_params, "model.safetensors is missing"),
     (corrupt_remove_dir, "no such model directory"),
 ])
-def test_corrupt_model_is_a_one_line_error(trained, tmp_path, monkeypatch, capsys, corrupt,
-                                           message):
+def test_corrupt_model_is_a_one_line_error(trained, tmp_path, run_cli, corrupt, message):
     path = saved(trained, tmp_path)
     corrupt(path)
     with pytest.raises(artifacts.ModelError, match=message.replace("(", r"\(").replace(")", r"\)")):
         lstmlab.load(path)
-    monkeypatch.setattr(sys, "argv", ["lstmlab", "predict", str(path), "ABC"])
-    with pytest.raises(SystemExit) as e:
-        cli.entry()
-    out, err = capsys.readouterr()
-    assert e.value.code == 2 and out == ""
+    code, out, err = run_cli("predict", path, "ABC")
+    assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message.split("'")[0] in err
     assert "Traceback" not in err
 

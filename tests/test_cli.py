@@ -1,20 +1,8 @@
 import subprocess
-import sys
 
 import pytest
 
-from lstmlab import PRESETS, cli
-
-
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["lstmlab", *args])
-    code = 0
-    try:
-        cli.entry()
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from lstmlab import PRESETS
 
 
 @pytest.mark.parametrize("args, named", [
@@ -38,8 +26,8 @@ def run_cli(monkeypatch, capsys, *args):
     (["run", "stateful", "--start", "?"], "'?'"),
     (["run", "--no-such-option"], "--no-such-option"),
 ])
-def test_bad_input_is_one_line_exit_2(monkeypatch, capsys, args, named):
-    code, out, err = run_cli(monkeypatch, capsys, *args)
+def test_bad_input_is_one_line_exit_2(run_cli, args, named):
+    code, out, err = run_cli(*args)
     assert code == 2
     assert "Traceback" not in err and "Traceback" not in out
     lines = err.strip().splitlines()
@@ -50,22 +38,22 @@ def test_bad_input_is_one_line_exit_2(monkeypatch, capsys, args, named):
     assert out == ""  # nothing was trained or printed
 
 
-def test_list_names_every_preset(monkeypatch, capsys):
-    code, out, _ = run_cli(monkeypatch, capsys, "list")
+def test_list_names_every_preset(run_cli):
+    code, out, _ = run_cli("list")
     assert code == 0
     assert [line.split()[0] for line in out.strip().splitlines()] == list(PRESETS)
 
 
-def test_run_prints_the_notebooks_output(monkeypatch, capsys):
-    code, out, _ = run_cli(monkeypatch, capsys, "run", "two-char", "--epochs", "3", "-q")
+def test_run_prints_the_notebooks_output(run_cli):
+    code, out, _ = run_cli("run", "two-char", "--epochs", "3", "-q")
     assert code == 0
     assert "AB -> C" in out and "XY -> Z" in out
     assert "Model Accuracy:" in out and "['A', 'B'] -> " in out
     assert "Summary" in out and "two-char" in out
 
 
-def test_verbose_prints_the_epoch_log(monkeypatch, capsys):
-    code, out, _ = run_cli(monkeypatch, capsys, "run", "one-char", "--epochs", "2", "-v")
+def test_verbose_prints_the_epoch_log(run_cli):
+    code, out, _ = run_cli("run", "one-char", "--epochs", "2", "-v")
     assert code == 0
     assert "Epoch 1/2" in out and "Epoch 2/2" in out and " - loss: " in out
 

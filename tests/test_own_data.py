@@ -1,21 +1,8 @@
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import lstmlab
-from lstmlab import cli
-
-
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["lstmlab", *args])
-    code = 0
-    try:
-        cli.entry()
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -30,33 +17,33 @@ def model_dir(tmp_path_factory):
     (b"", "is empty"),
     (b"aaaaaaa", "at least 2 different symbols"),
 ])
-def test_bad_text_files(monkeypatch, capsys, tmp_path, content, error):
+def test_bad_text_files(run_cli, tmp_path, content, error):
     f = tmp_path / "t.txt"
     f.write_bytes(content)
-    code, out, err = run_cli(monkeypatch, capsys, "run", "one-char", "--text-file", str(f),
+    code, out, err = run_cli("run", "one-char", "--text-file", str(f),
                              "--out", str(tmp_path / "run"), "-q")
     assert code == 2 and error in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()  # nothing written
 
 
-def test_missing_text_file(monkeypatch, capsys, tmp_path):
-    code, _, err = run_cli(monkeypatch, capsys, "run", "--text-file", str(tmp_path / "x.txt"))
+def test_missing_text_file(run_cli, tmp_path):
+    code, _, err = run_cli("run", "--text-file", str(tmp_path / "x.txt"))
     assert code == 2 and "x.txt" in err and "Traceback" not in err
 
 
-def test_text_file_with_repeats_reports_best_achievable(monkeypatch, capsys, tmp_path):
+def test_text_file_with_repeats_reports_best_achievable(run_cli, tmp_path):
     f = tmp_path / "t.txt"
     f.write_text("abacabad", encoding="utf-8")
-    code, out, err = run_cli(monkeypatch, capsys, "run", "one-char", "--text-file", str(f),
+    code, out, err = run_cli("run", "one-char", "--text-file", str(f),
                              "--epochs", "2", "--seeds", "1", "-q", "--out",
                              str(tmp_path / "run"))
     assert code == 0, err
     assert "Best achievable accuracy on these patterns: 71.43%" in out
 
 
-def test_large_vocabulary_defaults_to_onehot(monkeypatch, capsys, tmp_path):
+def test_large_vocabulary_defaults_to_onehot(run_cli, tmp_path):
     seq = "".join(chr(0x3b1 + i) for i in range(25)) + "".join(chr(0x430 + i) for i in range(10))
-    code, out, err = run_cli(monkeypatch, capsys, "run", "one-char", "--sequence", seq,
+    code, out, err = run_cli("run", "one-char", "--sequence", seq,
                              "--epochs", "1", "--seeds", "1", "-q", "--out",
                              str(tmp_path / "run"))
     assert code == 0, err
@@ -73,7 +60,7 @@ small_int = st.one_of(st.integers(-3, 40), st.just(2**40))
        number=small_int, start=text, option=st.sampled_from(
            ["--window", "--units", "--batch-size", "--epochs", "--length", "--seeds", "--seed",
             "--start"]))
-def test_cli_fuzz_never_tracebacks(monkeypatch, capsys, tmp_path, model_dir, command, inputs,
+def test_cli_fuzz_never_tracebacks(run_cli, tmp_path, model_dir, command, inputs,
                                    number, start, option):
     if command == "predict":
         args = ["predict", str(model_dir), *inputs, "--top", str(number)]
@@ -87,7 +74,7 @@ def test_cli_fuzz_never_tracebacks(monkeypatch, capsys, tmp_path, model_dir, com
             args += [option, "".join(inputs)]
         elif option not in ("--epochs", "--seeds"):
             args += [option, str(number)]
-    code, out, err = run_cli(monkeypatch, capsys, *args)
+    code, out, err = run_cli(*args)
     assert code in (0, 2), (args, code, err)
     assert "Traceback" not in err and "Traceback" not in out
     if code == 2:

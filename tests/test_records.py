@@ -1,6 +1,5 @@
 import json
 import os
-import sys
 
 import pytest
 
@@ -10,20 +9,9 @@ from lstmlab import artifacts, cli, experiments, report
 FAST = ["--epochs", "3", "--seeds", "2", "-q"]
 
 
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["lstmlab", *args])
-    code = 0
-    try:
-        cli.entry()
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_run_writes_every_record(monkeypatch, capsys, tmp_path):
+def test_run_writes_every_record(run_cli, tmp_path):
     out = tmp_path / "run"
-    code, text, err = run_cli(monkeypatch, capsys, "run", "one-char", "stateful",
+    code, text, err = run_cli("run", "one-char", "stateful",
                               "--out", str(out), *FAST)
     assert code == 0, err
     for f in ("config.json", "results.json", "history.csv", "predictions.csv", "report.md",
@@ -45,10 +33,10 @@ def test_run_writes_every_record(monkeypatch, capsys, tmp_path):
     assert not [p for p in out.rglob(".*")]  # no temporary file or directory left
 
 
-def test_resume_skips_a_finished_experiment_and_retrains_a_changed_one(monkeypatch, capsys,
+def test_resume_skips_a_finished_experiment_and_retrains_a_changed_one(run_cli, monkeypatch,
                                                                        tmp_path):
     out = str(tmp_path / "run")
-    assert run_cli(monkeypatch, capsys, "run", "one-char", "two-char", "--out", out, *FAST)[0] == 0
+    assert run_cli("run", "one-char", "two-char", "--out", out, *FAST)[0] == 0
     record = tmp_path / "run" / "one-char" / "record.json"
     before = record.read_text()
 
@@ -56,12 +44,12 @@ def test_resume_skips_a_finished_experiment_and_retrains_a_changed_one(monkeypat
     real_run = experiments.run
     monkeypatch.setattr(cli, "run_experiment",
                         lambda cfg, **kw: trained.append(cfg.name) or real_run(cfg, **kw))
-    code, text, _ = run_cli(monkeypatch, capsys, "run", "one-char", "two-char", "--out", out,
+    code, text, _ = run_cli("run", "one-char", "two-char", "--out", out,
                             *FAST)
     assert code == 0 and trained == [] and text.count("cached") >= 2
     assert record.read_text() == before
 
-    code, text, _ = run_cli(monkeypatch, capsys, "run", "one-char", "--out", out,
+    code, text, _ = run_cli("run", "one-char", "--out", out,
                             "--epochs", "4", "--seeds", "2", "-q")
     assert code == 0 and trained == ["one-char"]
     assert json.loads(record.read_text())["config"]["epochs"] == 4
@@ -70,7 +58,7 @@ def test_resume_skips_a_finished_experiment_and_retrains_a_changed_one(monkeypat
         {"one-char", "two-char"}
 
 
-def test_an_interrupted_run_keeps_its_finished_experiments(monkeypatch, capsys, tmp_path):
+def test_an_interrupted_run_keeps_its_finished_experiments(run_cli, monkeypatch, tmp_path):
     out = tmp_path / "run"
     real_run = experiments.run
 
@@ -82,7 +70,7 @@ def test_an_interrupted_run_keeps_its_finished_experiments(monkeypatch, capsys, 
         return real_run(cfg, on_progress=on_progress, **kw)
 
     monkeypatch.setattr(cli, "run_experiment", interrupt_second)
-    code, _, err = run_cli(monkeypatch, capsys, "run", "one-char", "two-char", "--out",
+    code, _, err = run_cli("run", "one-char", "two-char", "--out",
                            str(out), *FAST)
     assert code == 130
     assert "1 finished experiment(s) kept" in err and "resume with:" in err
@@ -110,9 +98,9 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     assert not (tmp_path / "g.json").exists()
 
 
-def test_report_rebuilds_from_records_alone(monkeypatch, capsys, tmp_path):
+def test_report_rebuilds_from_records_alone(run_cli, monkeypatch, tmp_path):
     out = tmp_path / "run"
-    assert run_cli(monkeypatch, capsys, "run", "variable-length", "--out", str(out),
+    assert run_cli("run", "variable-length", "--out", str(out),
                    "--epochs", "2", "--seeds", "2", "--window", "3", "-q")[0] == 0
     md = (out / "report.md").read_text()
     for f in ("report.md", "report.html"):
@@ -124,7 +112,7 @@ def test_report_rebuilds_from_records_alone(monkeypatch, capsys, tmp_path):
         raise AssertionError("the report must not train")
 
     monkeypatch.setattr(experiments.train, "fit", no_training)
-    code, _, err = run_cli(monkeypatch, capsys, "report", str(out))
+    code, _, err = run_cli("report", str(out))
     assert code == 0, err
     assert (out / "report.md").read_text() == md
     html = (out / "report.html").read_text()
@@ -140,30 +128,30 @@ def test_html_escapes_hostile_symbols():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_unwritable_out_and_missing_run_dir(monkeypatch, capsys, tmp_path):
+def test_unwritable_out_and_missing_run_dir(run_cli, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code, out, err = run_cli(monkeypatch, capsys, "run", "one-char", "--out",
+    code, out, err = run_cli("run", "one-char", "--out",
                              str(blocker / "run"), *FAST)
     assert code == 2 and "cannot write" in err and "Traceback" not in err
-    code, out, err = run_cli(monkeypatch, capsys, "report", str(tmp_path / "nope"))
+    code, out, err = run_cli("report", str(tmp_path / "nope"))
     assert code == 2 and "no such run directory" in err
-    code, out, err = run_cli(monkeypatch, capsys, "models", str(tmp_path / "nope"))
+    code, out, err = run_cli("models", str(tmp_path / "nope"))
     assert code == 2 and "no such run directory" in err
 
 
-def test_models_lists_every_replica(monkeypatch, capsys, tmp_path):
+def test_models_lists_every_replica(run_cli, tmp_path):
     out = tmp_path / "run"
-    assert run_cli(monkeypatch, capsys, "run", "timestep-window", "--out", str(out), *FAST)[0] == 0
-    code, text, _ = run_cli(monkeypatch, capsys, "models", str(out))
+    assert run_cli("run", "timestep-window", "--out", str(out), *FAST)[0] == 0
+    code, text, _ = run_cli("models", str(out))
     lines = text.strip().splitlines()
     assert code == 0 and len(lines) == 2 and "timestep-window" in lines[1]
     assert "accuracy" in lines[0]
-    code, text, _ = run_cli(monkeypatch, capsys, "predict", str(out), "--experiment",
+    code, text, _ = run_cli("predict", str(out), "--experiment",
                             "timestep-window", "--replica", "1", "ABC", "--top", "2")
     assert code == 0 and text.startswith("ABC -> ") and text.count("'") == 4
     model = lstmlab.load(out / "timestep-window" / "1")
     assert text.split()[2] == model.predict("ABC")
-    code, text, _ = run_cli(monkeypatch, capsys, "generate", str(out), "--experiment",
+    code, text, _ = run_cli("generate", str(out), "--experiment",
                             "timestep-window", "--start", "ABC", "--length", "4")
     assert code == 0 and text.strip() == lstmlab.load(out / "timestep-window" / "0").generate("ABC", 4)
