@@ -8,10 +8,12 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text  # table cells as plain text: user symbols are never markup
 
 from .data import best_achievable
 from .evaluate import CI_METHOD, summarize
 from .experiments import Config, Dataset, Result
+from .findings import order_verdict
 from .report import summary_rows
 
 MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
@@ -21,15 +23,9 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False)
 
 
-def batch_label(cfg: Config, n_samples: int | None = None) -> str:
-    if cfg.batch_size is None:
-        return "all" if n_samples is None else f"all ({n_samples})"
-    return str(cfg.batch_size)
-
-
 def header(cfg: Config) -> None:
     parts = [f"window {cfg.window}", cfg.framing, cfg.encoding, f"LSTM({cfg.units})",
-             f"{cfg.epochs} epochs", f"batch {batch_label(cfg)}", f"seed {cfg.seed}"]
+             f"{cfg.epochs} epochs", f"batch {'all' if cfg.batch_size is None else cfg.batch_size}", f"seed {cfg.seed}"]
     if cfg.seeds > 1:
         parts.append(f"{cfg.seeds} seeds")
     if cfg.stateful:
@@ -56,7 +52,7 @@ class TrainingProgress:
     the notebook's epoch log instead."""
 
     def __init__(self, cfg: Config, quiet: bool, verbose: bool):
-        self.cfg, self.quiet, self.verbose = cfg, quiet, verbose
+        self.cfg, self.verbose = cfg, verbose
         self.logged = 0
         self.bar = None
         if not quiet and not verbose:
@@ -143,9 +139,7 @@ def results(res: Result) -> None:
         out.print(f"Within-batch order test: largest |gradient difference| between the "
                   f"samples in order and shuffled = {diff:.2e} (largest gradient entry "
                   f"{scale:.2e})", markup=False)
-        out.print("  This is rounding-level: a stateless LSTM processes each sample of a "
-                  "batch from a zero state, independently of the others, so it does not "
-                  "use context across the samples of a batch.", markup=False)
+        out.print("  " + order_verdict(diff, scale)[1], markup=False)
 
 
 def summary(results_: list[Result]) -> None:
@@ -154,7 +148,7 @@ def summary(results_: list[Result]) -> None:
     for col in header:
         t.add_column(col, justify="left" if col in ("experiment", "framing", "") else "right")
     for row in rows:
-        t.add_row(*row)
+        t.add_row(*map(Text, row))
     out.print(t)
     if any(r.config.seeds > 1 for r in results_):
         out.print(CI_METHOD + ".", markup=False)
@@ -165,7 +159,7 @@ def findings(found: list) -> None:
     for col in ("claim", "measurement", "verdict"):
         t.add_column(col)
     for f in found:
-        t.add_row(f.claim, f.measurement, f.verdict)
+        t.add_row(Text(f.claim), Text(f.measurement), Text(f.verdict))
     out.print(t)
 
 

@@ -52,6 +52,22 @@ def within(lo: float, hi: float, centre: float, tol: float) -> str:
     return INCONCLUSIVE
 
 
+def order_verdict(diff: float, scale: float) -> tuple[str, str]:
+    """The within-batch order test's verdict on "the LSTM uses context across the samples
+    of a batch", and one plain sentence of what the numbers mean."""
+    rel = diff / max(scale, 1e-30)
+    if rel < ROUNDING:
+        return NOT_SUPPORTED, ("This is rounding-level: a stateless LSTM processes each "
+                               "sample of a batch from a zero state, independently of the "
+                               "others, so it does not use context across the samples of a "
+                               "batch.")
+    if rel > CONTEXT:
+        return SUPPORTED, ("This is far above rounding: the order of the samples changes "
+                           "the gradient, so the samples of a batch are not independent.")
+    return INCONCLUSIVE, ("This is above float32 rounding but small: the test cannot tell "
+                          "whether the samples of a batch interact.")
+
+
 def welch_interval(a, b) -> tuple[float, float]:
     """95% Welch t-interval for mean(a) - mean(b)."""
     from scipy import stats
@@ -117,8 +133,7 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
     claim = "The LSTM uses context across the samples of a batch."
     if order is not None:
         rel = order[0] / max(order[1], 1e-30)
-        verdict = NOT_SUPPORTED if rel < ROUNDING else SUPPORTED if rel > CONTEXT \
-            else INCONCLUSIVE
+        verdict = order_verdict(*order)[0]
         out.append(Finding(claim, f"batch-state: gradient with samples in order vs "
                            f"shuffled differs by {order[0]:.1e} (relative {rel:.1e}; "
                            f"rounding below {ROUNDING:g})", verdict))

@@ -164,8 +164,8 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[
         if r.order_diff is not None:
             out.append(("p", f"Within-batch order test: the batch gradient with the samples "
                         f"in order and shuffled differs by at most {r.order_diff[0]:.2e} "
-                        f"(largest gradient entry {r.order_diff[1]:.2e}): rounding, so the "
-                        f"samples of a batch are independent."))
+                        f"(largest gradient entry {r.order_diff[1]:.2e}). "
+                        + findings_mod.order_verdict(*r.order_diff)[1]))
         rows = []
         for x, y, p in zip(r.dataset.patterns.x, r.dataset.patterns.y, r.probs[0]):
             k = int(p.argmax())
