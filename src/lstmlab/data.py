@@ -29,6 +29,7 @@ class Vocab:
 
     @classmethod
     def from_sequence(cls, sequence: str) -> "Vocab":
+        """The symbols of ``sequence`` in order of first appearance."""
         return cls(tuple(dict.fromkeys(sequence)))
 
     def __len__(self) -> int:
@@ -36,9 +37,11 @@ class Vocab:
 
     @property
     def index(self) -> dict[str, int]:
+        """Symbol → index."""
         return {s: i for i, s in enumerate(self.symbols)}
 
     def encode(self, text) -> np.ndarray:
+        """Symbols → indices; an unknown symbol is a DataError that names it."""
         idx = self.index
         unknown = sorted({s for s in text if s not in idx})
         if unknown:
@@ -49,6 +52,7 @@ class Vocab:
         return np.array([idx[s] for s in text], dtype=np.int32)
 
     def decode(self, indices) -> list[str]:
+        """Indices → symbols, padding dropped."""
         return [self.symbols[i] for i in np.asarray(indices).ravel() if i != PAD]
 
 

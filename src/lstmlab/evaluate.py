@@ -41,10 +41,6 @@ def stateful_probabilities(params, x, layout, mask=None, activation="sigmoid"):
     return out, state
 
 
-def accuracy(probs, y) -> float:
-    return float(np.mean(np.argmax(np.asarray(probs), -1) == np.asarray(y)))
-
-
 @partial(jax.jit, static_argnames=("units", "activation"))
 def state_trajectory(params, steps, units, activation="sigmoid"):
     """h and c after each step while a model reads ``steps`` (T, F) one at a time from a
@@ -122,6 +118,7 @@ CI_METHOD = "95% CI: Student-t interval over seeds for means, Wilson score inter
 
 
 def t_interval(values, level=0.95) -> tuple[float, float]:
+    """Student-t confidence interval for the mean of ``values`` (n - 1 degrees of freedom)."""
     v = np.asarray(values, np.float64)
     if len(v) < 2:
         return (float("nan"), float("nan"))
@@ -132,6 +129,7 @@ def t_interval(values, level=0.95) -> tuple[float, float]:
 
 
 def wilson_interval(successes: int, n: int, level=0.95) -> tuple[float, float]:
+    """Wilson score interval for a share ``successes / n`` (scipy's binomtest)."""
     if n == 0:
         return (float("nan"), float("nan"))
     ci = stats.binomtest(successes, n).proportion_ci(level, method="wilson")

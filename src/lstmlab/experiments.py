@@ -105,6 +105,8 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
 
 @dataclass
 class Dataset:
+    """An experiment's data: vocabulary, patterns, and their framed, encoded arrays."""
+
     vocab: data.Vocab
     patterns: data.Patterns
     x: np.ndarray          # encoded (N, steps, features)
@@ -114,6 +116,7 @@ class Dataset:
 
 def build_dataset(cfg: Config, patterns: data.Patterns | None = None,
                   vocab: data.Vocab | None = None) -> Dataset:
+    """The data ``cfg`` describes (or frame and encode the given patterns)."""
     vocab = vocab or data.Vocab.from_sequence(cfg.sequence)
     if patterns is None:
         seq = vocab.encode(cfg.sequence)
@@ -175,6 +178,7 @@ class Result:
 
     @property
     def probe_accuracy(self) -> np.ndarray | None:
+        """Per replica: accuracy on the probe patterns (None without a probe)."""
         if self.probe is None:
             return None
         return np.mean(self.probe_probs.argmax(-1) == self.probe.y, axis=-1)
@@ -185,6 +189,7 @@ class Result:
                          for g in self.generated[start]])
 
     def replica_params(self, r: int):
+        """The parameters of replica ``r`` (no leading replica axis)."""
         return jax.tree.map(lambda a: a[r], self.params)
 
     def model(self, r: int = 0):
@@ -203,6 +208,7 @@ class Result:
 
 
 def spec_of(cfg: Config, n_samples: int, vocab_size: int) -> train.TrainSpec:
+    """The static training settings of ``cfg`` for data of this size."""
     return train.TrainSpec(units=cfg.units, vocab_size=vocab_size, epochs=cfg.epochs,
                            batch_size=cfg.batch_size or n_samples, lr=cfg.lr,
                            shuffle=cfg.shuffle, stateful=cfg.stateful,

@@ -24,6 +24,7 @@ def hard_sigmoid(x):
 
 
 def recurrent_activation(name: str):
+    """The gate activation by name: sigmoid (Keras 3) or hard_sigmoid (Keras 2)."""
     return {"sigmoid": jax.nn.sigmoid, "hard_sigmoid": hard_sigmoid}[name]
 
 
@@ -47,6 +48,7 @@ def init_params(key, n_features: int, units: int, vocab_size: int):
 
 
 def zero_state(batch: int, units: int):
+    """(h, c) of zeros: the state after a reset."""
     z = jnp.zeros((batch, units), jnp.float32)
     return (z, z)
 

@@ -42,10 +42,12 @@ class RecordError(ValueError):
 
 
 def new_run_dir(root: str | Path = "runs") -> Path:
+    """``runs/<UTC timestamp>``."""
     return Path(root) / datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ")
 
 
 def ensure_writable(run_dir: Path) -> None:
+    """Create ``run_dir`` and prove a file can be written there, or raise RecordError."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=run_dir, prefix=".write-test.")
@@ -89,6 +91,7 @@ def summary(res: Result) -> dict:
 
 
 def per_seed(res: Result) -> list[dict]:
+    """results.json's rows: one per replica."""
     rows = []
     for r in range(res.config.seeds):
         row = {"replica": r, "accuracy": float(res.accuracy[r]), "loss": float(res.loss[r]),

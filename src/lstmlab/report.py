@@ -49,6 +49,7 @@ def plot_curves(res: Result) -> bytes:
 
 
 def plot_accuracy_distribution(res: Result) -> bytes:
+    """Histogram of the final accuracy of every seed."""
     fig = Figure(figsize=(5, 2.6))
     ax = fig.add_subplot()
     acc = 100 * res.accuracy
@@ -87,6 +88,7 @@ def probe_by_length(res: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def plot_probe_by_length(res: Result) -> bytes:
+    """Bar chart of :func:`probe_by_length`."""
     ls, acc, counts = probe_by_length(res)
     fig = Figure(figsize=(5, 2.6))
     ax = fig.add_subplot()
@@ -108,6 +110,7 @@ def _pct(x: float) -> str:
 
 
 def summary_rows(results: list[Result]) -> tuple[list[str], list[list[str]]]:
+    """The summary table (header, rows) shared by the terminal and the report."""
     header = ["experiment", "framing", "window", "units", "epochs", "batch", "seeds",
               "accuracy: mean [95% CI]", "min–max", "at 100%", "compile s", "train s", ""]
     rows = []
@@ -188,6 +191,7 @@ def _md_cell(text: str) -> str:
 
 
 def render_md(blocks_: list[tuple], plots_dir: str = "plots") -> str:
+    """Markdown of the blocks; images are referenced as files in ``plots_dir``."""
     lines = []
     for b in blocks_:
         if b[0] == "h":
@@ -211,6 +215,7 @@ CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;p
 
 
 def render_html(blocks_: list[tuple]) -> str:
+    """A self-contained HTML page of the blocks, every text escaped, images embedded."""
     e = html.escape
     parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
              f"<title>{e(blocks_[0][2])}</title><style>{CSS}</style></head><body>"]

@@ -39,6 +39,8 @@ class TrainSpec:
 
 @dataclass
 class FitResult:
+    """Trained parameters and per-epoch history of every replica, and the timings."""
+
     params: dict           # pytree, leading axis = replica
     history: np.ndarray    # (replicas, epochs, 2): training loss and accuracy per epoch
     compile_s: float
@@ -46,6 +48,7 @@ class FitResult:
 
 
 def optimizer(lr: float):
+    """Adam with Keras's defaults, from optax."""
     # Keras's Adam defaults. Keras adds ε to sqrt(v) before bias correction, optax after;
     # the two differ by ε·(1/sqrt(1-β2^t) - 1) ≤ 3e-6 in the denominator — far below
     # float32 noise for gradients of the size seen here.
