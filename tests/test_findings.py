@@ -26,6 +26,8 @@ def test_summarize():
     assert s["mean"] == pytest.approx(0.925) and s["min"] == 0.8 and s["max"] == 1.0
     assert s["sd"] == pytest.approx(np.std([1, 0.9, 1, 0.8], ddof=1))
     assert s["share_100"] == 0.5 and s["n"] == 4
+    lo, hi = evaluate.t_interval([1.0, 0.9, 1.0, 0.8])
+    assert hi > 1 and s["ci95"] == [lo, 1.0]  # clipped: a mean accuracy cannot pass 100%
 
 
 def test_welch_interval_matches_scipy():

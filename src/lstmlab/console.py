@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text  # table cells as plain text: user symbols are never markup
 
 from .data import best_achievable
-from .evaluate import CI_METHOD, summarize
+from .evaluate import CI_METHOD, summarize, wilson_interval
 from .experiments import Config, Dataset, Result
 from .findings import order_verdict
 from .report import summary_rows
@@ -128,9 +128,13 @@ def results(res: Result) -> None:
     for start, strings in res.generated.items():
         ok = res.generation_ok(start)
         how = "reset, then feed back the argmax" if cfg.stateful else "slide the window"
+        share = ""
+        if len(ok) > 1:
+            lo, hi = wilson_interval(int(ok.sum()), len(ok))
+            share = (f"  ({int(ok.sum())}/{len(ok)} seeds continue the sequence, 95% CI "
+                     f"{100 * lo:.0f}–{100 * hi:.0f}% (Wilson))")
         out.print(f"Generated from {start!r} ({how}, {cfg.length} times): {strings[0]}"
-                  + (f"  ({int(ok.sum())}/{len(ok)} seeds continue the sequence)"
-                     if len(ok) > 1 else ""), markup=False)
+                  + share, markup=False)
     if cfg.order_test and cfg.stateful:
         out.print("Within-batch order test: not run — a stateful model's samples depend "
                   "on each other by design.", markup=False)

@@ -141,7 +141,10 @@ def summarize(values) -> dict:
     Wilson interval) of a per-seed metric in [0, 1]."""
     v = np.asarray(values, np.float64)
     full = int(np.sum(v >= 1.0 - 1e-9))
+    lo, hi = t_interval(v)
     return {"n": len(v), "mean": float(v.mean()),
             "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-            "min": float(v.min()), "max": float(v.max()), "ci95": list(t_interval(v)),
+            "min": float(v.min()), "max": float(v.max()),
+            # a mean of values in [0, 1] lies in [0, 1]: the interval is clipped to it
+            "ci95": [max(0.0, lo), min(1.0, hi)],
             "share_100": full / len(v), "share_100_ci95": list(wilson_interval(full, len(v)))}

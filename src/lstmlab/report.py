@@ -148,9 +148,11 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[
                     plot_accuracy_distribution(r)))
         if r.probe is not None:
             s = summarize(r.probe_accuracy)
+            ci = "" if s["n"] < 2 else \
+                f", 95% CI {_pct(s['ci95'][0])}–{_pct(s['ci95'][1])}"
             out.append(("p", f"Probe ({len(r.probe)} random patterns from a separate "
-                        f"generator): mean accuracy {_pct(s['mean'])}, 95% CI "
-                        f"{_pct(s['ci95'][0])}–{_pct(s['ci95'][1])} over {s['n']} seeds."))
+                        f"generator): mean accuracy {_pct(s['mean'])}{ci} over {s['n']} "
+                        f"seed(s)."))
             if c.samples:
                 ls, acc, counts = probe_by_length(r)
                 out.append(("table", ["input length", "probe patterns", "accuracy"],
