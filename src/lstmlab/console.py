@@ -19,7 +19,7 @@ from .report import summary_rows
 MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
 
 # Piped output gets a width that fits the summary table, not rich's 80-column default.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 132)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
 
 
