@@ -107,8 +107,10 @@ class Model:
         """The last ``window`` symbols, framed and encoded as in training: (1, T, F), mask."""
         i = self.info
         if not i.variable_length and len(idx) < i.window:
+            example = "".join(self.vocab.symbols[:i.window])
             raise data.DataError(f"the input has {len(idx)} symbol(s); this model reads a "
-                                 f"window of {i.window}")
+                                 f"window of {i.window}: give at least {i.window} (e.g. "
+                                 f"{example!r})")
         x = data.pad_front([idx], i.window)
         mask = data.step_mask(x, i.framing) if i.mask else None
         return (jnp.asarray(data.encode(x, len(self.vocab), i.encoding, i.framing)),

@@ -104,26 +104,29 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, text_fi
     run_dir = Path(out) if out else records.new_run_dir()
     records.ensure_writable(run_dir)
 
+    # the run directory's finished experiments, loaded once; updated as experiments finish
+    known = {r.config.name: r for r in records.load_run(run_dir)}
     done = []
     try:
         for cfg, ds in zip(cfgs, datasets):
             console.header(cfg)
-            res = records.finished(run_dir, cfg)
-            if res is None:
+            res = known.get(cfg.name)
+            if res is None or res.config != cfg:
                 console.patterns(ds)
                 with console.TrainingProgress(cfg, quiet, verbose) as progress:
                     res = run_experiment(cfg, on_progress=progress, dataset=ds)
                 records.save_result(run_dir, res)
+                known[cfg.name] = res
             console.results(res)
             done.append(res)
-            records.write_run_files(run_dir, records.load_run(run_dir), cfgs)
+            records.write_run_files(run_dir, records.in_order(known.values()), cfgs)
     except KeyboardInterrupt:
         again = ["lstmlab", *sys.argv[1:]] + ([] if out else ["--out", str(run_dir)])
         console.error(f"interrupted; {len(done)} finished experiment(s) kept in {run_dir}; "
                       f"resume with: {shlex.join(again)}")
         sys.exit(130)
     console.summary(done)
-    everything = records.load_run(run_dir)
+    everything = records.in_order(known.values())
     console.findings(findings.from_results(everything))
     paths = report.write(run_dir, everything)
     console.out.print(f"Run directory: {run_dir}  (report: {paths[1]})", markup=False)
@@ -134,7 +137,7 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, text_fi
 def report_cmd(run_dir):
     """Rebuild report.md and report.html of a run from its records, without training."""
     run_dir = Path(run_dir)
-    results = records.load_run(run_dir)
+    results = records.load_run(run_dir, must_exist=True)
     if not results:
         raise records.RecordError(f"{run_dir}: no finished experiment to report")
     records.ensure_writable(run_dir)
@@ -201,7 +204,7 @@ def generate_cmd(model, experiment, replica, start, length):
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def models_cmd(run_dir):
     """List the models a run holds, with their accuracy."""
-    results = records.load_run(Path(run_dir))
+    results = records.load_run(Path(run_dir), must_exist=True)
     if not results:
         raise records.RecordError(f"{run_dir}: no finished experiment in this run")
     console.models(Path(run_dir), results)

@@ -148,7 +148,7 @@ def results(res: Result) -> None:
 
 def summary(results_: list[Result]) -> None:
     t = Table(title="Summary")
-    header, rows = summary_rows(results_)
+    header, rows = summary_rows(results_, cached=True)
     for col in header:
         t.add_column(col, justify="left" if col in ("experiment", "framing", "") else "right")
     for row in rows:

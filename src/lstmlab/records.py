@@ -163,25 +163,19 @@ def load_result(exp_dir: Path) -> Result:
     return res
 
 
-def finished(run_dir: Path, cfg: Config) -> Result | None:
-    """The finished record of ``cfg`` in ``run_dir`` if its configuration matches."""
-    path = run_dir / cfg.name / RECORD
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))["config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return load_result(run_dir / cfg.name) if stored == asdict(cfg) else None
-
-
-def load_run(run_dir: Path) -> list[Result]:
-    """Every finished experiment of a run directory, in preset order where known."""
+def in_order(results) -> list[Result]:
+    """Results in preset order, then other names alphabetically."""
     from .experiments import PRESETS
-    if not run_dir.is_dir():
-        raise RecordError(f"{run_dir}: no such run directory")
-    names = [p.parent.name for p in run_dir.glob(f"*/{RECORD}")]
     rank = {n: i for i, n in enumerate(PRESETS)}
-    names.sort(key=lambda n: (rank.get(n, len(rank)), n))
-    return [load_result(run_dir / n) for n in names]
+    return sorted(results, key=lambda r: (rank.get(r.config.name, len(rank)), r.config.name))
+
+
+def load_run(run_dir: Path, must_exist: bool = False) -> list[Result]:
+    """Every finished experiment of a run directory, in order (none for a new one, unless
+    ``must_exist``)."""
+    if (must_exist or run_dir.exists()) and not run_dir.is_dir():
+        raise RecordError(f"{run_dir}: no such run directory")
+    return in_order(load_result(p.parent) for p in run_dir.glob(f"*/{RECORD}"))
 
 
 def _csv(header: list[str], rows) -> str:

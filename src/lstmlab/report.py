@@ -109,10 +109,13 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
-def summary_rows(results: list[Result]) -> tuple[list[str], list[list[str]]]:
-    """The summary table (header, rows) shared by the terminal and the report."""
+def summary_rows(results: list[Result], cached: bool = False
+                 ) -> tuple[list[str], list[list[str]]]:
+    """The summary table (header, rows) shared by the terminal and the report; ``cached``
+    adds a column that marks experiments not trained by this invocation."""
     header = ["experiment", "framing", "window", "units", "epochs", "batch", "seeds",
-              "accuracy: mean [95% CI]", "min–max", "at 100%", "compile s", "train s", ""]
+              "accuracy: mean [95% CI]", "min–max", "at 100%", "compile s", "train s"]
+    header += [""] if cached else []
     rows = []
     for r in results:
         c, s = r.config, summarize(r.accuracy)
@@ -122,7 +125,7 @@ def summary_rows(results: list[Result]) -> tuple[list[str], list[list[str]]]:
                      f"{100 * s['mean']:.2f}%{ci}",
                      f"{100 * s['min']:.1f}–{100 * s['max']:.1f}%",
                      f"{round(s['share_100'] * s['n'])}/{s['n']}", f"{r.compile_s:.2f}",
-                     f"{r.train_s:.2f}", "cached" if r.cached else ""])
+                     f"{r.train_s:.2f}"] + (["cached" if r.cached else ""] if cached else []))
     return header, rows
 
 
