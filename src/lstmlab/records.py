@@ -32,7 +32,7 @@ import numpy as np
 
 from . import data
 from .artifacts import Model, ModelError, atomic_write
-from .experiments import Config, Dataset, Result, build_dataset
+from .experiments import PRESETS, Config, Dataset, Result, build_dataset
 
 RECORD, ARRAYS = "record.json", "arrays.npz"
 
@@ -126,12 +126,12 @@ def save_result(run_dir: Path, res: Result) -> None:
                   "generated": res.generated, "order_diff": res.order_diff,
                   "summary": summary(res), "seeds": per_seed(res)}
         atomic_write(tmp / RECORD, json.dumps(record, indent=1, ensure_ascii=False))
-        old = None
+        old = run_dir / f".{res.config.name}.old"
+        shutil.rmtree(old, ignore_errors=True)  # left by a run killed mid-swap
         if final.exists():
-            old = final.rename(run_dir / f".{res.config.name}.old")
+            final.rename(old)
         tmp.rename(final)
-        if old is not None:
-            shutil.rmtree(old)
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -165,7 +165,6 @@ def load_result(exp_dir: Path) -> Result:
 
 def in_order(results) -> list[Result]:
     """Results in preset order, then other names alphabetically."""
-    from .experiments import PRESETS
     rank = {n: i for i, n in enumerate(PRESETS)}
     return sorted(results, key=lambda r: (rank.get(r.config.name, len(rank)), r.config.name))
 
