@@ -115,6 +115,12 @@ def corrupt_version(path):
     (path / "model.json").write_text(json.dumps(meta))
 
 
+def corrupt_activation(path):
+    meta = json.loads((path / "model.json").read_text())
+    meta["activation"] = "relu"
+    (path / "model.json").write_text(json.dumps(meta))
+
+
 def corrupt_json(path):
     (path / "model.json").write_text("{not json")
 
@@ -135,6 +141,7 @@ def corrupt_remove_dir(path):
     (corrupt_wrong_shape, "'lstm/kernel' has shape (2, 5)"),
     (corrupt_version, "format version 99"),
     (corrupt_json, "cannot read"),
+    (corrupt_activation, "unknown activation 'relu'"),
     (corrupt_remove_params, "model.safetensors is missing"),
     (corrupt_remove_dir, "no such model directory"),
 ])

@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from . import data, evaluate
+from . import data, evaluate, model
 
 FORMAT_VERSION = 1
 PARAMS_FILE, META_FILE = "model.safetensors", "model.json"
@@ -67,6 +67,23 @@ class ModelInfo:
     experiment: str = ""
     replica: int = 0
     accuracy: float | None = None
+
+    def check(self) -> None:
+        """Raise ValueError unless every field is one lstmlab could have written."""
+        if not (self.vocab and all(isinstance(v, str) and len(v) == 1 for v in self.vocab)
+                and len(set(self.vocab)) == len(self.vocab)):
+            raise ValueError("vocab must be distinct single characters")
+        if self.framing not in data.FRAMINGS or self.encoding not in data.ENCODINGS:
+            raise ValueError(f"unknown framing {self.framing!r} or encoding {self.encoding!r}")
+        if self.activation not in model.ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}")
+        for name in ("window", "units"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
+        for name in ("mask", "stateful", "variable_length"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false")
 
     @property
     def n_features(self) -> int:
@@ -199,8 +216,9 @@ class Model:
         try:
             fields = {k: meta[k] for k in ModelInfo.__dataclass_fields__ if k in meta}
             info = ModelInfo(**{**fields, "vocab": tuple(meta["vocab"])})
+            info.check()
             arrays = st_load(blob)
-        except (KeyError, TypeError, SafetensorError) as e:
+        except (KeyError, TypeError, ValueError, SafetensorError) as e:
             raise ModelError(f"{path}: malformed model ({e})") from None
         for key, shape in info.shapes().items():
             if key not in arrays:
