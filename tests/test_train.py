@@ -33,8 +33,14 @@ def test_replicas_in_one_program_equal_replicas_one_by_one():
     spec = train.TrainSpec(units=8, vocab_size=26, epochs=15, batch_size=2)
     keys = train.replica_keys(11, 3)
     together = train.fit(spec, keys, x, y)
+    def final_accuracy(params, r):
+        p = jax.tree.map(lambda a: a[r], params)
+        return float(np.mean(np.argmax(evaluate.probabilities(p, x), -1) == y))
+
     for r in range(3):
         alone = train.fit(spec, keys[r:r + 1], x, y)
+        assert final_accuracy(together.params, r) == final_accuracy(alone.params, 0)
+        np.testing.assert_array_equal(together.history[r, :, 1], alone.history[0, :, 1])
         np.testing.assert_allclose(together.history[r], alone.history[0], rtol=1e-5)
         for u, v in zip(jax.tree.leaves(together.params), jax.tree.leaves(alone.params)):
             np.testing.assert_allclose(u[r], v[0], rtol=1e-5, atol=1e-6)
