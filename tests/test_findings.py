@@ -92,3 +92,14 @@ def test_claim_variable_length_probe():
     assert verdict(5, accuracy={}, probe={v: np.array([0.5, 0.6, 0.55])}) == NOT_SUPPORTED
     assert verdict(5, accuracy={}, probe={v: np.array([0.8, 1.0, 0.85, 0.95])}) == INCONCLUSIVE
     assert verdict(5, accuracy={}) == NOT_RUN
+
+
+def test_findings_say_when_a_run_departs_from_the_tutorials_settings():
+    import lstmlab
+    res = lstmlab.run("one-char", seeds=2, epochs=2)
+    first = findings.from_results([res])[0]
+    assert first.verdict != NOT_RUN and "not the tutorial's settings: one-char epochs=2" in \
+        first.measurement
+    # other sequences test nothing about the alphabet: the claim is not run
+    other = lstmlab.run("one-char", seeds=2, epochs=2, sequence="abcdef")
+    assert findings.from_results([other])[0].verdict == NOT_RUN

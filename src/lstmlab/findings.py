@@ -14,6 +14,7 @@ import numpy as np
 
 from .data import ALPHABET
 from .evaluate import summarize, wilson_interval
+from .experiments import PRESETS
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
     "supported", "not supported", "inconclusive", "not run")
@@ -32,6 +33,7 @@ class Finding:
     claim: str
     measurement: str
     verdict: str
+    experiments: tuple[str, ...] = ()  # the presets whose results it rests on
 
 
 def above(lo: float, hi: float, threshold: float) -> str:
@@ -106,7 +108,8 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
     if "one-char" in accuracy and len(accuracy["one-char"]) > 1:
         s = summarize(accuracy["one-char"])
         out.append(Finding(claim, f"one-char accuracy {_ci(s)}; claim band 84% ± 5",
-                           within(*s["ci95"], ONE_CHAR_CLAIM, ONE_CHAR_TOLERANCE)))
+                           within(*s["ci95"], ONE_CHAR_CLAIM, ONE_CHAR_TOLERANCE),
+                           ("one-char",)))
     else:
         missing(claim, "one-char (≥ 2 seeds)")
 
@@ -117,7 +120,7 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
         d = np.mean(accuracy["feature-window"]) - np.mean(accuracy["one-char"])
         out.append(Finding(claim, f"feature-window − one-char = {100 * d:+.1f} points "
                            f"(95% Welch CI {100 * lo:+.1f} to {100 * hi:+.1f})",
-                           above(lo, hi, MIN_LIFT)))
+                           above(lo, hi, MIN_LIFT), ("feature-window", "one-char")))
     else:
         missing(claim, "one-char and feature-window (≥ 2 seeds)")
 
@@ -126,7 +129,7 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
         s = summarize(accuracy["timestep-window"])
         out.append(Finding(claim, f"timestep-window accuracy {_ci(s)}; "
                            f"{int(round(s['share_100'] * s['n']))}/{s['n']} seeds at 100%",
-                           above(*s["ci95"], FULL_ACCURACY)))
+                           above(*s["ci95"], FULL_ACCURACY), ("timestep-window",)))
     else:
         missing(claim, "timestep-window (≥ 2 seeds)")
 
@@ -136,7 +139,7 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
         verdict = order_verdict(*order)[0]
         out.append(Finding(claim, f"batch-state: gradient with samples in order vs "
                            f"shuffled differs by {order[0]:.1e} (relative {rel:.1e}; "
-                           f"rounding below {ROUNDING:g})", verdict))
+                           f"rounding below {ROUNDING:g})", verdict, ("batch-state",)))
     else:
         missing(claim, "batch-state with the order test")
 
@@ -150,7 +153,7 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
         verdict = SUPPORTED if from_a == not_from_k == SUPPORTED else \
             NOT_SUPPORTED if NOT_SUPPORTED in (from_a, not_from_k) else INCONCLUSIVE
         out.append(Finding(claim, f"continues the sequence from {a_name}: {a_txt}; "
-                           f"from {k_name}: {k_txt}", verdict))
+                           f"from {k_name}: {k_txt}", verdict, ("stateful",)))
     else:
         missing(claim, "stateful with two generation starts")
 
@@ -158,7 +161,8 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
     if "variable-length" in probe and len(probe["variable-length"]) > 1:
         s = summarize(probe["variable-length"])
         out.append(Finding(claim, f"probe accuracy {_ci(s)}; threshold "
-                           f"{100 * PROBE_GOOD:.0f}%", above(*s["ci95"], PROBE_GOOD)))
+                           f"{100 * PROBE_GOOD:.0f}%", above(*s["ci95"], PROBE_GOOD),
+                           ("variable-length",)))
     else:
         missing(claim, "variable-length (≥ 2 seeds)")
     return out
@@ -174,4 +178,20 @@ def from_results(results) -> list[Finding]:
     gen = None
     if "stateful" in by and len(by["stateful"].generated) == 2:
         gen = {s: by["stateful"].generation_ok(s) for s in by["stateful"].generated}
-    return judge(acc, probe, order, gen)
+    found = judge(acc, probe, order, gen)
+    # A verdict is about the run as made: say so where it departs from the tutorial's settings.
+    for f in found:
+        changes = [f"{name} {changed_settings(by[name].config)}" for name in f.experiments
+                   if changed_settings(by[name].config)]
+        if changes:
+            f.measurement += f" — not the tutorial's settings: {'; '.join(changes)}"
+    return found
+
+
+def changed_settings(cfg) -> str:
+    """The settings of ``cfg`` that differ from its preset (seed and seeds aside)."""
+    preset = PRESETS.get(cfg.name)
+    if preset is None:
+        return "(not a preset)"
+    return ", ".join(f"{k}={v}" for k, v in vars(cfg).items()
+                     if k not in ("seed", "seeds") and v != getattr(preset, k))
