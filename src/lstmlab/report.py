@@ -144,7 +144,8 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[
         out.append(("h", 2, c.name))
         settings = ", ".join(f"{k}={v}" for k, v in asdict(c).items()
                              if k not in ("name", "note", "sequence"))
-        out.append(("p", f"{c.note} Sequence: {c.sequence}. Settings: {settings}."))
+        out.append(("p", (f"{c.note}. " if c.note else "")
+                    + f"Sequence: {c.sequence}. Settings: {settings}."))
         out.append(("img", f"{c.name}-curves.png", f"{c.name}: loss and accuracy",
                     plot_curves(r)))
         out.append(("img", f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",
