@@ -153,10 +153,9 @@ class Model:
 
     def _probs(self, idx: np.ndarray):
         if self.info.stateful:
-            units = self.info.units
-            state = evaluate.read_states(self.params, self._encode_steps(idx), units,
+            state = evaluate.read_states(self.params, self._encode_steps(idx),
                                          self.info.activation)
-            return evaluate.next_probs(self.params, state, self.info.activation)
+            return evaluate.next_probs(self.params, state)
         x, mask = self._window_input(idx)
         return evaluate.probabilities(self.params, x, mask, self.info.activation)[0]
 
@@ -171,7 +170,7 @@ class Model:
         if self.info.stateful:
             out = evaluate.generate_stateful(self.params, self._encode_steps(np.array(idx)),
                                              self._encode_steps(np.arange(len(self.vocab))),
-                                             length, self.info.units, self.info.activation)
+                                             length, self.info.activation)
             return start + "".join(self.vocab.decode(out))
         self._window_input(np.array(idx))  # checks the start is long enough
         for _ in range(length):

@@ -1,4 +1,4 @@
-"""Using trained parameters: probabilities, accuracy, stateful evaluation, generation, the
+"""Using trained parameters: probabilities, stateful evaluation, generation, the
 within-batch order test, and statistics over seeds. Model functions take one replica's
 params (no leading axis); ``jax.vmap`` them for many replicas."""
 
@@ -28,53 +28,56 @@ def stateful_probabilities(params, x, layout, mask=None, activation="sigmoid"):
     """Keras's evaluation of a stateful model: reset, then run the batches of ``layout``
     (n_batches, b) in order, each starting from the state the previous one left.
     Returns (N, V) probabilities in sample order and the state after the last batch."""
-    units = params["lstm"]["recurrent_kernel"].shape[0]
-
     def step(state, idx):
         mb = None if mask is None else mask[idx]
         logits, state = model.logits_fn(params, x[idx], mb, state, activation)
         return state, jax.nn.softmax(logits)
 
-    state, probs = jax.lax.scan(step, model.zero_state(layout.shape[1], units), layout)
+    state, probs = jax.lax.scan(step, model.zero_state(layout.shape[1], _units(params)),
+                                layout)
     out = jnp.zeros((x.shape[0], probs.shape[-1])).at[layout.reshape(-1)].set(
         probs.reshape(-1, probs.shape[-1]))
     return out, state
 
 
-@partial(jax.jit, static_argnames=("units", "activation"))
-def state_trajectory(params, steps, units, activation="sigmoid"):
+def _units(params) -> int:
+    return params["lstm"]["recurrent_kernel"].shape[0]
+
+
+@partial(jax.jit, static_argnames="activation")
+def state_trajectory(params, steps, activation="sigmoid"):
     """h and c after each step while a model reads ``steps`` (T, F) one at a time from a
     reset, as a stateful model does: (T, units) each."""
     def step(state, x_t):
         state = model.lstm(params["lstm"], x_t[None, None], None, state, activation)
         return state, state
 
-    _, (h, c) = jax.lax.scan(step, model.zero_state(1, units), steps)
+    _, (h, c) = jax.lax.scan(step, model.zero_state(1, _units(params)), steps)
     return h[:, 0], c[:, 0]
 
 
-def read_states(params, steps, units, activation="sigmoid"):
+def read_states(params, steps, activation="sigmoid"):
     """The state (h, c), each (1, units), after reading ``steps`` from a reset."""
-    h, c = state_trajectory(params, steps, units, activation)
+    h, c = state_trajectory(params, steps, activation)
     return h[-1:], c[-1:]
 
 
-@partial(jax.jit, static_argnames="activation")
-def next_probs(params, state, activation="sigmoid"):
+@jax.jit
+def next_probs(params, state):
     """Next-symbol probabilities (V,) from a state: the Dense softmax on h."""
     h = state[0]
     return jax.nn.softmax(h @ params["dense"]["kernel"] + params["dense"]["bias"])[0]
 
 
-@partial(jax.jit, static_argnames=("length", "units", "activation"))
-def generate_stateful(params, start_steps, symbol_steps, length, units, activation="sigmoid"):
+@partial(jax.jit, static_argnames=("length", "activation"))
+def generate_stateful(params, start_steps, symbol_steps, length, activation="sigmoid"):
     """The tutorial's stateful generation: reset, read ``start_steps`` (T, F), then ``length``
     times take the argmax and feed its encoding (a row of ``symbol_steps`` (V, F)) back,
     carrying the state. Returns the generated indices (length,)."""
-    state = read_states(params, start_steps, units, activation)
+    state = read_states(params, start_steps, activation)
 
     def step(state, _):
-        k = jnp.argmax(next_probs(params, state, activation))
+        k = jnp.argmax(next_probs(params, state))
         return model.lstm(params["lstm"], symbol_steps[k][None, None], None, state,
                           activation), k
 

@@ -300,6 +300,5 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
         res.order_diff = (max(t[0] for t in tests), max(t[1] for t in tests))
     if cfg.stateful:
         steps = res.model(0)._encode_steps(ds.vocab.encode(cfg.sequence))
-        res.states = np.stack(evaluate.state_trajectory(res.replica_params(0), steps,
-                                                        cfg.units, act))
+        res.states = np.stack(evaluate.state_trajectory(res.replica_params(0), steps, act))
     return res
