@@ -133,7 +133,7 @@ class Model:
         return (jnp.asarray(data.encode(x, len(self.vocab), i.encoding, i.framing)),
                 None if mask is None else jnp.asarray(mask))
 
-    def _encode_steps(self, idx: np.ndarray):
+    def encode_steps(self, idx: np.ndarray):
         """One symbol per step (a stateful model's reading): (T, F)."""
         return jnp.asarray(data.encode(idx[:, None], len(self.vocab), self.info.encoding,
                                        "timesteps")[:, 0])
@@ -153,7 +153,7 @@ class Model:
 
     def _probs(self, idx: np.ndarray):
         if self.info.stateful:
-            state = evaluate.read_states(self.params, self._encode_steps(idx),
+            state = evaluate.read_states(self.params, self.encode_steps(idx),
                                          self.info.activation)
             return evaluate.next_probs(self.params, state)
         x, mask = self._window_input(idx)
@@ -168,8 +168,8 @@ class Model:
                                  f"1 to {MAX_GENERATE}")
         idx = list(self._indices(start))
         if self.info.stateful:
-            out = evaluate.generate_stateful(self.params, self._encode_steps(np.array(idx)),
-                                             self._encode_steps(np.arange(len(self.vocab))),
+            out = evaluate.generate_stateful(self.params, self.encode_steps(np.array(idx)),
+                                             self.encode_steps(np.arange(len(self.vocab))),
                                              length, self.info.activation)
             return start + "".join(self.vocab.decode(out))
         self._window_input(np.array(idx))  # checks the start is long enough

@@ -299,6 +299,6 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
                                      mask, act, seed=cfg.seed) for r in range(cfg.seeds)]
         res.order_diff = (max(t[0] for t in tests), max(t[1] for t in tests))
     if cfg.stateful:
-        steps = res.model(0)._encode_steps(ds.vocab.encode(cfg.sequence))
+        steps = res.model(0).encode_steps(ds.vocab.encode(cfg.sequence))
         res.states = np.stack(evaluate.state_trajectory(res.replica_params(0), steps, act))
     return res
