@@ -50,7 +50,7 @@ class FitResult:
 def optimizer(lr: float):
     """Adam with Keras's defaults, from optax."""
     # Keras's Adam defaults. Keras adds ε to sqrt(v) before bias correction, optax after;
-    # the two differ by ε·(1/sqrt(1-β2^t) - 1) ≤ 3e-6 in the denominator — far below
+    # the two differ by ε·(1/sqrt(1-β2^t) - 1) ≤ 3.1e-6 in the denominator — far below
     # float32 noise for gradients of the size seen here.
     return optax.adam(lr, b1=0.9, b2=0.999, eps=1e-7)
 
