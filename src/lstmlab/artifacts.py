@@ -128,10 +128,9 @@ class Model:
             raise data.DataError(f"the input has {len(idx)} symbol(s); this model reads a "
                                  f"window of {i.window}: give at least {i.window} (e.g. "
                                  f"{example!r})")
-        x = data.pad_front([idx], i.window)
-        mask = data.step_mask(x, i.framing) if i.mask else None
-        return (jnp.asarray(data.encode(x, len(self.vocab), i.encoding, i.framing)),
-                None if mask is None else jnp.asarray(mask))
+        x, mask = data.model_inputs(data.pad_front([idx], i.window), len(self.vocab),
+                                    i.encoding, i.framing, i.mask)
+        return jnp.asarray(x), None if mask is None else jnp.asarray(mask)
 
     def encode_steps(self, idx: np.ndarray):
         """One symbol per step (a stateful model's reading): (T, F)."""

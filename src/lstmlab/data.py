@@ -141,6 +141,14 @@ def step_mask(x: np.ndarray, framing: str) -> np.ndarray:
     return x != PAD
 
 
+def model_inputs(x: np.ndarray, vocab_size: int, encoding: str, framing: str,
+                 mask: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Index windows → what the model reads: the encoded input and, when padding is masked,
+    the per-step mask (None otherwise)."""
+    return (encode(x, vocab_size, encoding, framing),
+            step_mask(x, framing) if mask else None)
+
+
 def stream_layout(n_samples: int, batch_size: int) -> np.ndarray:
     """Order in which to feed one long sequence of samples to a stateful model in batches.
 

@@ -126,8 +126,7 @@ def build_dataset(cfg: Config, patterns: data.Patterns | None = None,
                                                 np.random.RandomState(cfg.seed))
         else:
             patterns = data.windows(seq, cfg.window)
-    x = data.encode(patterns.x, len(vocab), cfg.encoding, cfg.framing)
-    mask = data.step_mask(patterns.x, cfg.framing) if cfg.mask else None
+    x, mask = data.model_inputs(patterns.x, len(vocab), cfg.encoding, cfg.framing, cfg.mask)
     order = None
     if cfg.stateful:
         order = data.stream_layout(len(patterns), cfg.batch_size or len(patterns))
@@ -287,8 +286,8 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
 
     if cfg.probe:
         res.probe = probe_patterns(cfg, ds)
-        px = jnp.asarray(data.encode(res.probe.x, len(ds.vocab), cfg.encoding, cfg.framing))
-        pm = jnp.asarray(data.step_mask(res.probe.x, cfg.framing)) if cfg.mask else None
+        px, pm = data.model_inputs(res.probe.x, len(ds.vocab), cfg.encoding, cfg.framing,
+                                   cfg.mask)
         res.probe_probs = np.asarray(jax.vmap(
             lambda p: evaluate.probabilities(p, px, pm, act))(fit.params))
     if cfg.generate:
