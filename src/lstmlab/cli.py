@@ -138,8 +138,6 @@ def report_cmd(run_dir):
     """Rebuild report.md and report.html of a run from its records, without training."""
     run_dir = Path(run_dir)
     results = records.load_run(run_dir, must_exist=True)
-    if not results:
-        raise records.RecordError(f"{run_dir}: no finished experiment to report")
     records.ensure_writable(run_dir)
     paths = report.write(run_dir, results)
     console.findings(findings.from_results(results))
@@ -205,8 +203,6 @@ def generate_cmd(model, experiment, replica, start, length):
 def models_cmd(run_dir):
     """List the models a run holds, with their accuracy."""
     results = records.load_run(Path(run_dir), must_exist=True)
-    if not results:
-        raise records.RecordError(f"{run_dir}: no finished experiment in this run")
     console.models(Path(run_dir), results)
 
 

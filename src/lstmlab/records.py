@@ -170,11 +170,14 @@ def in_order(results) -> list[Result]:
 
 
 def load_run(run_dir: Path, must_exist: bool = False) -> list[Result]:
-    """Every finished experiment of a run directory, in order (none for a new one, unless
-    ``must_exist``)."""
+    """Every finished experiment of a run directory, in order: none for a new one, unless
+    ``must_exist``, which asks for an existing run with at least one finished experiment."""
     if (must_exist or run_dir.exists()) and not run_dir.is_dir():
         raise RecordError(f"{run_dir}: no such run directory")
-    return in_order(load_result(p.parent) for p in run_dir.glob(f"*/{RECORD}"))
+    results = in_order(load_result(p.parent) for p in run_dir.glob(f"*/{RECORD}"))
+    if must_exist and not results:
+        raise RecordError(f"{run_dir}: no finished experiment in this run directory")
+    return results
 
 
 def _csv(header: list[str], rows) -> str:
