@@ -133,6 +133,36 @@ def corrupt_remove_dir(path):
     shutil.rmtree(path)
 
 
+def corrupt_nan(path):
+    arrays = st_load((path / "model.safetensors").read_bytes())
+    arrays["lstm/recurrent_kernel"][0, 3] = np.nan
+    rewrite_params(path, arrays)
+
+
+def corrupt_inf(path):
+    arrays = st_load((path / "model.safetensors").read_bytes())
+    arrays["dense/bias"][1] = -np.inf
+    rewrite_params(path, arrays)
+
+
+def corrupt_urandom(path):
+    (path / "model.safetensors").unlink()
+    (path / "model.safetensors").symlink_to("/dev/urandom")
+
+
+def corrupt_huge_params(path):
+    with open(path / "model.safetensors", "r+b") as f:
+        f.truncate(2**30)  # sparse: nothing written, and refused before reading
+
+
+def set_meta(key, value):
+    def corrupt(path):
+        meta = json.loads((path / "model.json").read_text())
+        meta[key] = value
+        (path / "model.json").write_text(json.dumps(meta))
+    return corrupt
+
+
 @pytest.mark.parametrize("corrupt, message", [
     (corrupt_truncate, "sha256"),
     (corrupt_truncate_rehash, "malformed"),
@@ -144,6 +174,14 @@ def corrupt_remove_dir(path):
     (corrupt_activation, "unknown activation 'relu'"),
     (corrupt_remove_params, "model.safetensors is missing"),
     (corrupt_remove_dir, "no such model directory"),
+    (corrupt_nan, "'lstm/recurrent_kernel' holds NaN or infinite values"),
+    (corrupt_inf, "'dense/bias' holds NaN or infinite values"),
+    (corrupt_urandom, "not a regular file"),
+    (corrupt_huge_params, "the limit for a model.safetensors"),
+    (set_meta("window", 1e11), "window must be an integer from 1 to 100000, got 1000"),
+    (set_meta("window", 10**11), "window must be an integer from 1 to 100000"),
+    (set_meta("units", 10**9), "units must be an integer from 1 to 8192"),
+    (set_meta("sequence", 5), "sequence must be a string"),
 ])
 def test_corrupt_model_is_a_one_line_error(trained, tmp_path, run_cli, corrupt, message):
     path = saved(trained, tmp_path)

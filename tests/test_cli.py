@@ -25,6 +25,21 @@ from lstmlab import PRESETS
     (["run", "stateful", "--batch-size", "4"], "25 samples"),
     (["run", "stateful", "--start", "?"], "'?'"),
     (["run", "--no-such-option"], "--no-such-option"),
+    (["run", "one-char", "--lr", "inf"], "learning rate inf"),
+    (["run", "one-char", "--lr", "nan"], "learning rate nan"),
+    (["run", "one-char", "--window", "100001"], "window 100001"),
+    (["run", "one-char", "--start", "M"], "--start does not apply to one-char"),
+    (["run", "one-char", "--length", "5"], "--length does not apply"),
+    (["run", "timestep-window", "--no-mask"], "--no-mask does not apply"),
+    (["run", "stateful", "--order-test"], "--order-test does not apply"),
+    (["run", "stateful", "--start", "KL"], "'KL'"),
+    (["run", "stateful", "--start", "Z"], "start 'Z' leaves 0 symbol(s)"),
+    (["run", "stateful", "--start", "X"], "start 'X' leaves 2 symbol(s)"),
+    (["run", "--sequence", "ABCD"], "variable-length: window 5"),
+    (["run", "one-char", "-q", "-v"], "--quiet and --verbose"),
+    (["run", "timestep-window", "--units", "8192"], "GiB"),
+    (["run", "one-char", "--text-file", "/dev/zero"], "not a regular file"),
+    (["predict", ".", "ABC", "--top", "0"], "top 0"),
 ])
 def test_bad_input_is_one_line_exit_2(run_cli, args, named):
     code, out, err = run_cli(*args)
@@ -33,8 +48,9 @@ def test_bad_input_is_one_line_exit_2(run_cli, args, named):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lstmlab: error:")
     assert named in lines[0]
-    assert "allowed" in lines[0] or "choose" in lines[0] or "No such option" in lines[0] \
-        or "not a valid integer" in lines[0] or "vocabulary" in lines[0]
+    assert any(w in lines[0] for w in ("allowed", "choose", "No such option",
+                                       "not a valid integer", "vocabulary", "applies to",
+                                       "exclude", "available", "regular file"))
     assert out == ""  # nothing was trained or printed
 
 
@@ -62,3 +78,110 @@ def test_console_script_is_installed():
     r = subprocess.run(["lstmlab", "run", "x"], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown experiment 'x'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_version(run_cli):
+    import lstmlab
+    code, out, _ = run_cli("--version")
+    assert code == 0 and lstmlab.__version__ in out
+
+
+def test_an_option_applies_where_it_can(run_cli, tmp_path):
+    """--start with several presets applies to the one that generates; the others run as
+    they are (no error: it applies to one of them)."""
+    out = tmp_path / "run"
+    code, text, err = run_cli("run", "one-char", "stateful", "--start", "M", "--epochs", "2",
+                              "--seeds", "2", "-q", "--out", out)
+    assert code == 0, err
+    assert "Generated from 'M'" in text
+    import json
+    configs = json.loads((out / "config.json").read_text())["experiments"]
+    assert configs["stateful"]["start"] == "M" and configs["one-char"]["start"] == ""
+
+
+def test_a_fifo_and_a_huge_file_are_refused_without_reading(run_cli, tmp_path):
+    import os
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    code, _, err = run_cli("run", "one-char", "--text-file", fifo)  # would block if opened
+    assert code == 2 and "not a regular file" in err
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as f:
+        f.truncate(17 * 2**20)  # sparse: no 17 MB written
+    code, _, err = run_cli("run", "one-char", "--text-file", big)
+    assert code == 2 and "the limit for a text file" in err
+
+
+def test_python_api_checks_types_like_the_cli():
+    import lstmlab
+    for bad in ({"epochs": "5"}, {"seeds": 2.5}, {"window": True}, {"lr": "fast"},
+                {"shuffle": 1}, {"sequence": 42}):
+        with pytest.raises(lstmlab.ConfigError, match=repr(next(iter(bad.values())))
+                           .replace("(", r"\(").replace(".", r"\.")):
+            lstmlab.run("one-char", **bad)
+    with pytest.raises(lstmlab.ConfigError, match="does not apply"):
+        lstmlab.run("one-char", start="M")
+    assert issubclass(lstmlab.DataError, ValueError)
+
+
+def test_summary_fits_80_and_120_columns():
+    """The summary table is cut nowhere: at 80 and 120 columns every line fits, no cell
+    is truncated with an ellipsis, and every value appears whole."""
+    import io
+
+    from rich.console import Console
+
+    import lstmlab
+    from lstmlab import console, tables
+    results = [lstmlab.run(name, seeds=3, epochs=2) for name in
+               ("variable-length", "stateful", "batch-state")]
+    results[1].cached = True
+    _, rows = tables.summary_rows(results, compact=True)
+    for width in (80, 120):
+        buf = io.StringIO()
+        console.summary(results, Console(file=buf, width=width, highlight=False))
+        text = buf.getvalue()
+        assert max(len(line) for line in text.splitlines()) <= width
+        assert "…" not in text
+        words = text.split()
+        for row in rows:
+            for cell in row:
+                assert all(w in words for w in cell.split()), (width, cell)
+        assert "stateful*" in words and "* cached" in text
+
+
+def test_a_piped_run_writes_nothing_to_stderr(tmp_path):
+    r = subprocess.run(["lstmlab", "run", "one-char", "--epochs", "2", "--seeds", "2",
+                        "--out", str(tmp_path / "run")], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == ""
+
+
+def test_invisible_symbols_are_shown_visibly(run_cli, tmp_path):
+    from lstmlab import data
+    assert data.show("a b\n\tc\x0b") == "a·b⏎⇥c\\x0b"
+    out = tmp_path / "run"
+    code, text, _ = run_cli("run", "timestep-window", "--sequence", "ab c\nde\tf",
+                            "--window", "2", "--epochs", "2", "--seeds", "1", "-q", "--out", out)
+    assert code == 0
+    assert "['b', '·'] -> c" in text or "['b', '·'] ->" in text
+    assert "\n" not in "".join(line for line in text.splitlines() if " -> " in line)
+    code, text, _ = run_cli("predict", out, "--experiment", "timestep-window", "b c")
+    assert code == 0 and text.startswith("b·c -> ")
+    report = (out / "report.md").read_text()
+    assert "| ·c |" in report or "·c" in report
+
+
+def test_predict_says_when_a_window_was_never_seen(run_cli, tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("run", "timestep-window", "stateful", "--epochs", "2", "--seeds", "1",
+                   "-q", "--out", out)[0] == 0
+    code, text, _ = run_cli("predict", out, "--experiment", "timestep-window", "ABC", "AZQ")
+    lines = text.strip().splitlines()
+    assert code == 0 and lines[0].startswith("ABC -> ") and "note" not in lines[1]
+    assert "'AZQ' never occurs in the training sequence" in lines[2]
+    code, text, _ = run_cli("predict", out, "--experiment", "stateful", "ABC", "K")
+    assert "not how the sequence begins" in text.strip().splitlines()[-1]
+    assert text.count("note:") == 1
+    code, _, err = run_cli("predict", out, "--experiment", "nosuch", "ABC")
+    assert code == 2 and "has no experiment 'nosuch'; it has: timestep-window, stateful" \
+        in err or "it has: stateful, timestep-window" in err

@@ -21,7 +21,7 @@ def random_params(rng, f, u, v, scale=0.5):
 @pytest.mark.parametrize("activation", ["sigmoid", "hard_sigmoid"])
 @pytest.mark.parametrize("steps", [1, 3, 20])   # 20 runs the lax.scan path
 def test_forward_matches_float64_reference(activation, steps):
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(1962)
     b, f, u, v = 4, 3, 8, 7
     p = random_params(rng, f, u, v)
     x = rng.normal(size=(b, steps, f)).astype(np.float32)
@@ -35,7 +35,7 @@ def test_forward_matches_float64_reference(activation, steps):
 
 
 def test_masked_forward_matches_reference():
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(1963)
     p = random_params(rng, 2, 5, 4)
     x = rng.normal(size=(6, 5, 2)).astype(np.float32)
     mask = rng.random((6, 5)) > 0.4
@@ -45,7 +45,7 @@ def test_masked_forward_matches_reference():
 
 
 def test_leading_padding_changes_nothing_when_masked():
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(1964)
     p = random_params(rng, 1, 6, 5)
     seq = rng.random((1, 2, 1)).astype(np.float32)
     padded = np.concatenate([np.zeros((1, 3, 1), np.float32), seq], axis=1)
@@ -73,7 +73,7 @@ def test_initializers_follow_keras():
 
 
 def test_gradients_match_finite_differences():
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(1965)
     p = random_params(rng, 1, 4, 5, scale=0.3)
     x = rng.random((3, 3, 1)).astype(np.float32)
     y = rng.integers(0, 5, 3)
@@ -94,7 +94,7 @@ def test_gradients_match_finite_differences():
 
 
 def test_first_adam_steps_match_hand_computation():
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(1966)
     lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
     theta = rng.normal(size=5)
     grads = [rng.normal(size=5) for _ in range(3)]
@@ -127,7 +127,7 @@ def test_keras_model_with_copied_weights_predicts_the_same():
     # sigmoid only: Keras 3's hard_sigmoid is relu6(x + 3) / 6, not Keras 2's clip(0.2x + 0.5)
     os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras's default backend is TensorFlow
     keras = pytest.importorskip("keras")
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(1967)
     net = keras.Sequential([keras.Input((3, 2)), keras.layers.LSTM(8),
                             keras.layers.Dense(5, activation="softmax")])
     net.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)

@@ -4,7 +4,7 @@ import os
 import pytest
 
 import lstmlab
-from lstmlab import artifacts, cli, experiments, report
+from lstmlab import cli, experiments, files, report
 
 FAST = ["--epochs", "3", "--seeds", "2", "-q"]
 
@@ -49,9 +49,15 @@ def test_resume_skips_a_finished_experiment_and_retrains_a_changed_one(run_cli, 
     assert code == 0 and trained == [] and text.count("cached") >= 2
     assert record.read_text() == before
 
-    code, text, _ = run_cli("run", "one-char", "--out", out,
-                            "--epochs", "4", "--seeds", "2", "-q")
-    assert code == 0 and trained == ["one-char"]
+    # other settings: refused, naming what would be replaced, until --force
+    code, text, err = run_cli("run", "one-char", "--out", out,
+                              "--epochs", "4", "--seeds", "2", "-q")
+    assert code == 2 and trained == [] and record.read_text() == before
+    assert "one-char holds a finished experiment with other settings (epochs 3 → 4)" in err
+    assert "--force" in err and len(err.strip().splitlines()) == 1
+    code, text, err = run_cli("run", "one-char", "--out", out,
+                              "--epochs", "4", "--seeds", "2", "-q", "--force")
+    assert code == 0 and trained == ["one-char"] and "replacing it (--force)" in err
     assert json.loads(record.read_text())["config"]["epochs"] == 4
     # the run's files still hold both experiments
     assert set(json.loads((tmp_path / "run" / "results.json").read_text())) == \
@@ -83,18 +89,18 @@ def test_an_interrupted_run_keeps_its_finished_experiments(run_cli, monkeypatch,
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "f.json"
-    artifacts.atomic_write(target, "old")
+    files.atomic_write(target, "old")
 
     def fail(fd):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", fail)
     with pytest.raises(OSError):
-        artifacts.atomic_write(target, "new content that never lands")
+        files.atomic_write(target, "new content that never lands")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
     with pytest.raises(OSError):
-        artifacts.atomic_write(tmp_path / "g.json", "x")
+        files.atomic_write(tmp_path / "g.json", "x")
     assert not (tmp_path / "g.json").exists()
 
 
@@ -155,3 +161,191 @@ def test_models_lists_every_replica(run_cli, tmp_path):
     code, text, _ = run_cli("generate", str(out), "--experiment",
                             "timestep-window", "--start", "ABC", "--length", "4")
     assert code == 0 and text.strip() == lstmlab.load(out / "timestep-window" / "0").generate("ABC", 4)
+
+
+# -- damaged run directories -------------------------------------------------------------
+
+def _edit_record(path, change):
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(record))
+
+
+def _rewrite_arrays(path, change):
+    import numpy as np
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[:100])
+
+
+DAMAGE = {
+    "missing compile_s": lambda d: _edit_record(d / "record.json",
+                                                lambda r: r.pop("compile_s")),
+    "missing generated": lambda d: _edit_record(d / "record.json",
+                                                lambda r: r.pop("generated")),
+    "non-integer batch_size": lambda d: _edit_record(
+        d / "record.json", lambda r: r["config"].__setitem__("batch_size", 1.5)),
+    "wrong vocab": lambda d: _edit_record(d / "record.json",
+                                          lambda r: r.__setitem__("vocab", ["A", "B"])),
+    "future format": lambda d: _edit_record(
+        d / "record.json", lambda r: r.__setitem__("format_version", 99)),
+    "truncated arrays": lambda d: _truncate(d / "arrays.npz"),
+    "missing history": lambda d: _rewrite_arrays(d / "arrays.npz",
+                                                 lambda a: a.pop("history")),
+    "wrong-shaped probs": lambda d: _rewrite_arrays(
+        d / "arrays.npz", lambda a: a.__setitem__("probs", a["probs"][:, :3])),
+    "not json": lambda d: (d / "record.json").write_text("{oops"),
+}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A run directory with two finished experiments, made once; tests copy it."""
+    import shutil
+    import subprocess
+    out = tmp_path_factory.mktemp("finished") / "run"
+    r = subprocess.run(["lstmlab", "run", "one-char", "stateful", "--out", str(out), *FAST],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return out, shutil
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_record_is_named_skipped_and_retrained(run_cli, finished_run, tmp_path,
+                                                         damage):
+    src, shutil = finished_run
+    out = tmp_path / "run"
+    shutil.copytree(src, out)
+    DAMAGE[damage](out / "stateful")
+    for command in ("report", "models"):
+        code, text, err = run_cli(command, out)
+        assert code == 0, err
+        assert "Traceback" not in err
+        warning = [line for line in err.splitlines() if "warning" in line]
+        assert len(warning) == 1 and "stateful:" in warning[0] and "left out" in warning[0]
+        assert "one-char" in text or command == "report"
+    assert "stateful" not in (out / "report.md").read_text().split("## Summary")[1]
+    code, text, err = run_cli("run", "one-char", "stateful", "--out", out, *FAST)
+    assert code == 0, err
+    assert "trained again" in err and "stateful" in err
+    assert text.count("(cached:") == 1  # one-char cached, stateful retrained
+    code, _, err = run_cli("models", out)
+    assert code == 0 and err == ""
+
+
+def test_leftovers_of_a_killed_run_are_removed_on_resume(run_cli, finished_run, tmp_path):
+    src, shutil = finished_run
+    out = tmp_path / "run"
+    shutil.copytree(src, out)
+    half = out / ".one-char.k3j2h1"
+    (half / "0").mkdir(parents=True)
+    (half / "record.json").write_text("{}")  # even a complete-looking one is not loaded
+    (out / ".stateful.old").mkdir()
+    (out / ".results.json.abc.tmp").write_text("half")
+    (out / "one-char" / ".arrays.npz.x.tmp").write_text("half")
+    assert run_cli("models", out)[0] == 0  # a reader ignores them
+    assert half.exists()  # ... and leaves them alone (a run may be assembling them)
+    code, _, err = run_cli("run", "one-char", "--out", out, *FAST)
+    assert code == 0, err
+    assert not [p for p in out.rglob(".*")]
+
+
+def test_default_run_directories_are_unique(tmp_path, monkeypatch):
+    from lstmlab import records
+    made = {records.new_run_dir(tmp_path) for _ in range(5)}  # same second, most likely
+    assert len(made) == 5 and all(p.is_dir() for p in made)
+    # a name someone else just made is never reused
+    stamp = sorted(p.name for p in made)[0]
+    assert all(p.parent == tmp_path for p in made) and stamp.endswith("Z")
+
+
+def test_a_run_directory_in_use_is_refused(run_cli, tmp_path):
+    from lstmlab import records
+    out = tmp_path / "run"
+    out.mkdir()
+    with records.lock(out):
+        code, text, err = run_cli("run", "one-char", "--out", out, *FAST)
+    assert code == 2 and "in use by another lstmlab run" in err and text == ""
+    assert run_cli("run", "one-char", "--out", out, *FAST)[0] == 0
+
+
+def test_files_respect_the_umask(run_cli, tmp_path):
+    old = os.umask(0o022)
+    try:
+        files._UMASK = None
+        out = tmp_path / "run"
+        assert run_cli("run", "one-char", "--out", out, *FAST)[0] == 0
+    finally:
+        os.umask(old)
+        files._UMASK = None
+    for p in [out / "report.html", out / "config.json", out / "one-char" / "record.json",
+              out / "one-char" / "0" / "model.safetensors", out / "plots" / "one-char-curves.png"]:
+        assert p.stat().st_mode & 0o777 == 0o644, p
+    for p in [out, out / "one-char", out / "one-char" / "0", out / "plots"]:
+        assert p.stat().st_mode & 0o777 == 0o755, p
+
+
+def test_divergence_is_reported_and_json_stays_valid(run_cli, tmp_path):
+    out = tmp_path / "run"
+    code, text, err = run_cli("run", "one-char", "--lr", "1e37", "--out", out, *FAST)
+    assert code == 0
+    assert "training diverged" in err and "seed 0 from epoch 1" in err
+
+    def no_nan(token):
+        raise AssertionError(f"invalid JSON number {token}")
+
+    results = json.loads((out / "results.json").read_text(), parse_constant=no_nan)
+    seeds = results["one-char"]["seeds"]
+    assert seeds[0]["diverged_at_epoch"] == 1 and seeds[0]["final_epoch_loss"] is None
+    json.loads((out / "one-char" / "record.json").read_text(), parse_constant=no_nan)
+    assert "Training diverged" in (out / "report.md").read_text()
+    # the diverged models are kept with the record, and refused for predictions
+    assert run_cli("report", out)[0] == 0
+    code, _, err = run_cli("predict", out / "one-char" / "0", "A")
+    assert code == 2 and "NaN or infinite" in err
+
+
+def test_a_long_text_is_kept_once_and_shown_short(run_cli, tmp_path):
+    import hashlib
+    text = "".join(chr(0x41 + (i * 7919) % 26) for i in range(5000))
+    path = tmp_path / "long.txt"
+    path.write_text(text)
+    out = tmp_path / "run"
+    code, _, err = run_cli("run", "stateful", "--text-file", path, "--epochs", "1",
+                           "--seeds", "1", "-q", "--out", out)
+    assert code == 0, err
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    assert (out / "sequences" / f"{sha}.txt").read_text() == text
+    for f in ("config.json", "report.md", "report.html", "stateful/record.json",
+              "results.json"):
+        assert text[:500] not in (out / f).read_text(), f
+    assert "5,000 symbols, sha256" in (out / "report.md").read_text()
+    assert json.loads((out / "config.json").read_text())["experiments"]["stateful"][
+        "sequence"]["sha256"] == sha
+    # the record still resumes: the sequence is read back from its one copy
+    code, text_out, err = run_cli("run", "stateful", "--text-file", path, "--epochs", "1",
+                                  "--seeds", "1", "-q", "--out", out)
+    assert code == 0 and "(cached:" in text_out
+    # the heatmap records the first steps only, with legible ticks
+    res = lstmlab.run("stateful", sequence=text, epochs=1, seeds=1)
+    assert res.states.shape == (2, experiments.MAX_STATE_STEPS, 50)
+    fig = report.states_figure(res)
+    assert all(len(ax.get_xticks()) <= report.MAX_TICKS for ax in fig.axes[::2])
+
+
+def test_markdown_report_escapes_user_text():
+    hostile = "# Heading\n| a | b |\n<script>x</script> *em* [l](http://x) `c` &amp;"
+    res = lstmlab.run("one-char", sequence=hostile, seeds=1, epochs=1)
+    md = report.render_md(report.blocks([res], "t"))
+    assert "<script>" not in md and "\n# Heading" not in md and "| a | b |" not in md
+    assert "[l](" not in md and "·*em*" not in md and "·&amp;" not in md
+    assert "\\<script\\>" in md and "\\[l\\](" in md and "\\*em\\*" in md
+    assert "\\&amp;" in md
+    lines = md.splitlines()
+    assert [line for line in lines if line.startswith("#")] == \
+        [line for line in lines if line.startswith(("# t", "## "))]

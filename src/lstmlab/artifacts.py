@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,33 +20,18 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from . import data, evaluate, model
+from .files import FileError, atomic_write, dumps, read_bytes
 
 FORMAT_VERSION = 1
 PARAMS_FILE, META_FILE = "model.safetensors", "model.json"
 MAX_GENERATE = 100_000
+MAX_META_BYTES = 16 * 2**20
+MAX_STORED_SEQUENCE = 100_000  # model.json keeps the training sequence up to this length
 KEYS = ("lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias")
 
 
 class ModelError(ValueError):
     """A model directory that cannot be used; the CLI prints it as one line."""
-
-
-def atomic_write(path: Path, content: bytes | str) -> None:
-    """Write to a temporary file beside ``path``, then rename over it: a reader (or a crash)
-    sees the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content.encode() if isinstance(content, str) else content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass(frozen=True)
@@ -67,6 +50,7 @@ class ModelInfo:
     experiment: str = ""
     replica: int = 0
     accuracy: float | None = None
+    sequence: str = ""  # the training sequence ("" when longer than MAX_STORED_SEQUENCE)
 
     def check(self) -> None:
         """Raise ValueError unless every field is one lstmlab could have written."""
@@ -77,10 +61,12 @@ class ModelInfo:
             raise ValueError(f"unknown framing {self.framing!r} or encoding {self.encoding!r}")
         if self.activation not in model.ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}")
-        for name in ("window", "units"):
+        for name, most in (("window", data.MAX_WINDOW), ("units", model.MAX_UNITS)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+                raise ValueError(f"{name} must be an integer from 1 to {most}, got {value!r}")
+        if not isinstance(self.sequence, str):
+            raise ValueError("sequence must be a string")
         for name in ("mask", "stateful", "variable_length"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false")
@@ -94,6 +80,10 @@ class ModelInfo:
         f, u, v = self.n_features, self.units, len(self.vocab)
         return {"lstm/kernel": (f, 4 * u), "lstm/recurrent_kernel": (u, 4 * u),
                 "lstm/bias": (4 * u,), "dense/kernel": (u, v), "dense/bias": (v,)}
+
+    def params_bytes(self) -> int:
+        """The size of the float32 parameters: a parameters file may be this plus a header."""
+        return 4 * sum(int(np.prod(s)) for s in self.shapes().values())
 
 
 class Model:
@@ -132,10 +122,32 @@ class Model:
                                     i.encoding, i.framing, i.mask)
         return jnp.asarray(x), None if mask is None else jnp.asarray(mask)
 
-    def encode_steps(self, idx: np.ndarray):
-        """One symbol per step (a stateful model's reading): (T, F)."""
-        return jnp.asarray(data.encode(idx[:, None], len(self.vocab), self.info.encoding,
-                                       "timesteps")[:, 0])
+    def stateful_windows(self, idx: np.ndarray):
+        """What a stateful model reads from a reset: every window of ``idx`` in order, one
+        per batch, framed and encoded as in training: (n, T, F)."""
+        i = self.info
+        if len(idx) < i.window:
+            self._window_input(idx)  # the one-line error that names the window
+        win = np.lib.stride_tricks.sliding_window_view(idx, i.window)  # (n, window)
+        return jnp.asarray(data.encode(win, len(self.vocab), i.encoding, i.framing))
+
+    def unseen(self, text: str) -> str | None:
+        """Why the model never saw ``text`` as it reads it in training, or None when it did
+        (or when the training sequence is not stored with the model)."""
+        i, seq = self.info, self.info.sequence
+        if not seq:
+            return None
+        if i.stateful:
+            if not seq.startswith(text):
+                return (f"after a reset this model was always trained reading "
+                        f"{data.show(seq[:len(text)])!r}…; {data.show(text)!r} is not how "
+                        f"the sequence begins, so the state it reaches was never trained")
+            return None
+        window = text[-i.window:]
+        if window not in seq:
+            return (f"the window {data.show(window)!r} never occurs in the training "
+                    f"sequence: the prediction is a guess")
+        return None
 
     # -- questions ------------------------------------------------------------------------
     def predict_proba(self, text: str) -> dict[str, float]:
@@ -152,7 +164,7 @@ class Model:
 
     def _probs(self, idx: np.ndarray):
         if self.info.stateful:
-            state = evaluate.read_states(self.params, self.encode_steps(idx),
+            state = evaluate.read_states(self.params, self.stateful_windows(idx),
                                          self.info.activation)
             return evaluate.next_probs(self.params, state)
         x, mask = self._window_input(idx)
@@ -167,9 +179,13 @@ class Model:
                                  f"1 to {MAX_GENERATE}")
         idx = list(self._indices(start))
         if self.info.stateful:
-            out = evaluate.generate_stateful(self.params, self.encode_steps(np.array(idx)),
-                                             self.encode_steps(np.arange(len(self.vocab))),
-                                             length, self.info.activation)
+            i, idx = self.info, np.array(idx, np.int32)
+            table = data.encode(np.arange(len(self.vocab))[:, None], len(self.vocab),
+                                i.encoding, "timesteps")[:, 0]  # (V, F per symbol)
+            out = evaluate.generate_stateful(self.params, self.stateful_windows(idx),
+                                             jnp.asarray(idx[-i.window:]),
+                                             jnp.asarray(table), length,
+                                             i.framing == "features", i.activation)
             return start + "".join(self.vocab.decode(out))
         self._window_input(np.array(idx))  # checks the start is long enough
         for _ in range(length):
@@ -187,36 +203,48 @@ class Model:
         meta = {"format_version": FORMAT_VERSION, "lstmlab_version": _version(),
                 "params_file": PARAMS_FILE, "params_sha256": hashlib.sha256(blob).hexdigest(),
                 **asdict(self.info), "vocab": list(self.info.vocab)}
-        atomic_write(path / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False))
+        atomic_write(path / META_FILE, dumps(meta))
         return path
 
     @classmethod
-    def load(cls, path) -> "Model":
-        """Load a model directory, checking format version, hash, keys and shapes."""
+    def load(cls, path, check_finite: bool = True) -> "Model":
+        """Load a model directory, checking format version, hash, keys, shapes, sizes and
+        (unless ``check_finite`` is False) that every parameter is finite."""
         path = Path(path)
         if not path.is_dir():
             raise ModelError(f"{path}: no such model directory")
         try:
-            meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-            blob = (path / PARAMS_FILE).read_bytes()
-        except FileNotFoundError as e:
-            raise ModelError(f"{path}: {Path(e.filename).name} is missing") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            meta = json.loads(read_bytes(path / META_FILE, MAX_META_BYTES, "model.json"))
+        except FileError as e:
+            missing = not (path / META_FILE).exists()
+            raise ModelError(f"{path}: {META_FILE} is missing" if missing else str(e)) \
+                from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ModelError(f"{path}: cannot read the model ({e.__class__.__name__}: "
                              f"{e})") from None
         if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
             version = meta.get("format_version") if isinstance(meta, dict) else None
             raise ModelError(f"{path}: unknown model format version {version!r}; this "
                              f"lstmlab reads version {FORMAT_VERSION}")
-        if hashlib.sha256(blob).hexdigest() != meta.get("params_sha256"):
-            raise ModelError(f"{path}: {PARAMS_FILE} does not match the sha256 in "
-                             f"{META_FILE} (corrupted or replaced)")
         try:
             fields = {k: meta[k] for k in ModelInfo.__dataclass_fields__ if k in meta}
             info = ModelInfo(**{**fields, "vocab": tuple(meta["vocab"])})
             info.check()
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelError(f"{path}: malformed model ({e})") from None
+        try:
+            # the shapes bound the file: a header of a few hundred bytes besides the floats
+            blob = read_bytes(path / PARAMS_FILE, info.params_bytes() + 2**16, PARAMS_FILE)
+        except FileError as e:
+            missing = not (path / PARAMS_FILE).exists()
+            raise ModelError(f"{path}: {PARAMS_FILE} is missing" if missing else
+                             f"{path}: {e}") from None
+        if hashlib.sha256(blob).hexdigest() != meta.get("params_sha256"):
+            raise ModelError(f"{path}: {PARAMS_FILE} does not match the sha256 in "
+                             f"{META_FILE} (corrupted or replaced)")
+        try:
             arrays = st_load(blob)
-        except (KeyError, TypeError, ValueError, SafetensorError) as e:
+        except (ValueError, SafetensorError) as e:
             raise ModelError(f"{path}: malformed model ({e})") from None
         for key, shape in info.shapes().items():
             if key not in arrays:
@@ -224,6 +252,9 @@ class Model:
             if tuple(arrays[key].shape) != shape:
                 raise ModelError(f"{path}: parameter {key!r} has shape "
                                  f"{tuple(arrays[key].shape)}, expected {shape}")
+            if check_finite and not np.all(np.isfinite(arrays[key])):
+                raise ModelError(f"{path}: parameter {key!r} holds NaN or infinite values "
+                                 f"(the training diverged); this model cannot predict")
         params = {"lstm": {}, "dense": {}}
         for key in KEYS:
             layer, name = key.split("/")

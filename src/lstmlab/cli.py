@@ -2,16 +2,59 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from . import console, data, findings, records, report
+from . import __version__, console, data, findings, records, report
 from .artifacts import Model, ModelError, load
 from .data import DataError
-from .experiments import PRESETS, ConfigError, prepare, run as run_experiment
+from .experiments import APPLIES, PRESETS, ConfigError, applies, prepare, run as run_experiment
+from .tables import sequence_text
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; raised where the run can stop cleanly."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class StopRequest:
+    """While active, SIGINT (Ctrl-C) and SIGTERM only record a request, which the run loop
+    honours between training chunks (``check``). An asynchronous KeyboardInterrupt would
+    land inside JAX while worker threads still run compiled code, and the interpreter
+    would then exit under them (a segmentation fault). A second signal leaves at once."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            console.error("interrupted again; leaving now (finished experiments are kept)")
+            os._exit(128 + signum)
+        self.signum = signum
+        console.warn("stopping after the current training step… (again to leave at once)")
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
 
 
 def _batch_size(value: str) -> int | None:
@@ -25,6 +68,7 @@ def _batch_size(value: str) -> int | None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="lstmlab")
 def main():
     """Learn next-symbol prediction with LSTMs, and see how LSTM state works."""
 
@@ -74,14 +118,18 @@ AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unl
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default "
               "runs/<UTC timestamp>); an existing one is resumed: finished experiments "
               "with the same settings are not trained again.")
+@click.option("--force", is_flag=True, help="With --out: replace finished experiments "
+              "whose settings differ (without it, that is an error).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--verbose", "-v", is_flag=True, help="Print the notebook's epoch log.")
-def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, text_file,
+def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, text_file,
             **overrides):
     """Run named experiments (all presets when none is named) as the notebook runs them,
     write a run directory with records, models and a report, and check the tutorial's
     claims. Any option overrides the preset's setting.
     """
+    if quiet and verbose:
+        raise ConfigError("--quiet and --verbose exclude each other; choose one")
     unknown = [n for n in names if n not in PRESETS]
     if unknown:
         raise ConfigError(f"unknown experiment {unknown[0]!r}; allowed: {', '.join(PRESETS)}")
@@ -99,37 +147,108 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, text_fi
         changes["mask"] = False
     if order_test:
         changes["order_test"] = True
-    cfgs = [PRESETS[name].replace(**changes) for name in names or PRESETS]
-    datasets = [prepare(cfg) for cfg in cfgs]  # every error before any training
-    run_dir = Path(out) if out else records.new_run_dir()
-    records.ensure_writable(run_dir)
+    check_applies([PRESETS[name] for name in names or PRESETS], changes)
+    cfgs = [configure(PRESETS[name], changes) for name in names or PRESETS]
+    datasets = []
+    for cfg in cfgs:  # every error before any training, naming its experiment
+        try:
+            datasets.append(prepare(cfg))
+        except (ConfigError, DataError) as e:
+            raise ConfigError(f"{cfg.name}: {e}") from None
+    if out:
+        run_dir = Path(out)
+        records.ensure_writable(run_dir)
+    else:
+        run_dir = records.new_run_dir()
+    with records.lock(run_dir), StopRequest() as stop:
+        records.clean_leftovers(run_dir)
+        known, damaged = records.load_run(run_dir)
+        known = {r.config.name: r for r in known}
+        for line in damaged:
+            console.warn(f"{line}; it is left out and trained again if this run includes it")
+        replaced = [replacement(run_dir, known[c.name].config, c) for c in cfgs
+                    if c.name in known and known[c.name].config != c]
+        if replaced and not force:
+            raise ConfigError(f"{replaced[0]}; add --force to replace "
+                              f"{'it' if len(replaced) == 1 else f'all {len(replaced)}'}, "
+                              f"or choose another --out")
+        for line in replaced:
+            console.warn(f"{line}: replacing it (--force)")
+        done = []
+        try:
+            for cfg, ds in zip(cfgs, datasets):
+                stop.check()
+                console.header(cfg)
+                res = known.get(cfg.name)
+                if res is None or res.config != cfg:
+                    console.patterns(ds)
 
-    # the run directory's finished experiments, loaded once; updated as experiments finish
-    known = {r.config.name: r for r in records.load_run(run_dir)}
-    done = []
-    try:
-        for cfg, ds in zip(cfgs, datasets):
-            console.header(cfg)
-            res = known.get(cfg.name)
-            if res is None or res.config != cfg:
-                console.patterns(ds)
-                with console.TrainingProgress(cfg, quiet, verbose) as progress:
-                    res = run_experiment(cfg, on_progress=progress, dataset=ds)
-                records.save_result(run_dir, res)
-                known[cfg.name] = res
-            console.results(res)
-            done.append(res)
-            records.write_run_files(run_dir, records.in_order(known.values()), cfgs)
-    except KeyboardInterrupt:
-        again = ["lstmlab", *sys.argv[1:]] + ([] if out else ["--out", str(run_dir)])
-        console.error(f"interrupted; {len(done)} finished experiment(s) kept in {run_dir}; "
-                      f"resume with: {shlex.join(again)}")
-        sys.exit(130)
-    console.summary(done)
-    everything = records.in_order(known.values())
-    console.findings(findings.from_results(everything))
-    paths = report.write(run_dir, everything)
+                    with console.TrainingProgress(cfg, quiet, verbose) as bar:
+                        def progress(epochs_done, history):
+                            bar(epochs_done, history)
+                            stop.check()  # between chunks: no compiled code is running
+
+                        res = run_experiment(cfg, dataset=ds, on_progress=progress)
+                    records.save_result(run_dir, res)
+                    known[cfg.name] = res
+                console.results(res)
+                done.append(res)
+                records.write_run_files(run_dir, records.in_order(known.values()), cfgs)
+            stop.check()
+        except (Interrupted, KeyboardInterrupt) as e:
+            signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+            again = ["lstmlab", *sys.argv[1:]] + ([] if out else ["--out", str(run_dir)])
+            console.error(f"interrupted ({signal.Signals(signum).name}); {len(done)} finished "
+                          f"experiment(s) kept in {run_dir}; resume with: {shlex.join(again)}")
+            sys.exit(128 + signum)
+        console.summary(done)
+        everything = records.in_order(known.values())
+        console.findings(findings.from_results(everything))
+        paths = report.write(run_dir, everything)
     console.out.print(f"Run directory: {run_dir}  (report: {paths[1]})", markup=False)
+
+
+# The options of `run` that set a setting of APPLIES, by that setting.
+OPTION_OF = {"start": "--start", "length": "--length", "mask": "--no-mask",
+             "order_test": "--order-test"}
+
+
+def configure(preset, changes: dict):
+    """``preset`` with the user's changes; a setting that does not apply to this preset
+    (APPLIES) is left out here, and is an error only when it applies to none of the
+    experiments asked for (checked in ``check_applies``)."""
+    return preset.replace(**{k: v for k, v in changes.items()
+                             if k not in OPTION_OF or applies(k, preset)})
+
+
+def check_applies(presets, changes: dict) -> None:
+    """ConfigError for an option that applies to none of ``presets``."""
+    for setting, _, where in APPLIES:
+        if setting in changes and not any(applies(setting, p) for p in presets):
+            names = ", ".join(p.name for p in presets)
+            raise ConfigError(f"{OPTION_OF[setting]} does not apply to {names}; it applies "
+                              f"to {where}")
+
+
+def replacement(run_dir: Path, old, new) -> str:
+    """One line naming a finished experiment that these settings would replace, and how
+    its settings differ."""
+    a, b = asdict(old), asdict(new)
+    diff = [f"{k} {_short(a[k])} → {_short(b[k])}" for k in a if a[k] != b[k]]
+    return (f"{run_dir / new.name} holds a finished experiment with other settings "
+            f"({', '.join(diff)})")
+
+
+def _short(value) -> str:
+    return repr(sequence_text(value)) if isinstance(value, str) else repr(value)
+
+
+def _load_run(run_dir: Path) -> list:
+    """A run's finished experiments; damaged ones are named in a warning and left out."""
+    results, damaged = records.load_run(run_dir, must_exist=True)
+    for line in damaged:
+        console.warn(f"{line}; left out")
+    return results
 
 
 @main.command("report")
@@ -137,7 +256,7 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, text_fi
 def report_cmd(run_dir):
     """Rebuild report.md and report.html of a run from its records, without training."""
     run_dir = Path(run_dir)
-    results = records.load_run(run_dir, must_exist=True)
+    results = _load_run(run_dir)
     records.ensure_writable(run_dir)
     paths = report.write(run_dir, results)
     console.findings(findings.from_results(results))
@@ -148,6 +267,11 @@ def _model(path: str, experiment: str | None, replica: int) -> Model:
     """A model directory, or a run directory with --experiment and --replica."""
     p = Path(path)
     if experiment is not None:
+        if not (p / experiment).is_dir() and any(p.glob("*/record.json")):
+            have = sorted(r.parent.name for r in p.glob("*/record.json")
+                          if not r.parent.name.startswith("."))
+            raise ModelError(f"{path} has no experiment {experiment!r}; it has: "
+                             f"{', '.join(have)}")
         p = p / experiment / str(replica)
     elif (p / "record.json").exists():
         p = p / str(replica)
@@ -176,14 +300,19 @@ def with_model_options(f):
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--top", type=int, default=3, show_default=True, help="Probabilities shown.")
 def predict_cmd(model, experiment, replica, inputs, top):
-    """Predict the next symbol after each INPUT, with the top-k probabilities."""
+    """Predict the next symbol after each INPUT, with the top-k probabilities; say when
+    the model never saw such an input in training."""
     if top < 1:
         raise ConfigError(f"top {top} is not allowed; allowed: an integer ≥ 1")
     m = _model(model, experiment, replica)
     answers = [(text, m.predict_proba(text)) for text in inputs]  # all errors first
     for text, proba in answers:
-        best = ", ".join(f"{s!r} {p:.3f}" for s, p in list(proba.items())[:top])
-        console.out.print(f"{text} -> {next(iter(proba))}   ({best})", markup=False)
+        best = ", ".join(f"{data.show(s)!r} {p:.3f}" for s, p in list(proba.items())[:top])
+        console.out.print(f"{data.show(text)} -> {data.show(next(iter(proba)))}   ({best})",
+                          markup=False)
+        note = m.unseen(text)
+        if note:
+            console.out.print(f"  note: {note}", markup=False)
 
 
 @main.command("generate")
@@ -191,19 +320,29 @@ def predict_cmd(model, experiment, replica, inputs, top):
 @click.option("--start", required=True, help="Symbols to start from.")
 @click.option("--length", type=int, default=25, show_default=True,
               help="Symbols to generate.")
-def generate_cmd(model, experiment, replica, start, length):
+@click.option("--raw", is_flag=True, help="Print the symbols as they are (spaces, line "
+              "ends), not made visible.")
+def generate_cmd(model, experiment, replica, start, length, raw):
     """Generate symbols greedily: a stateful model carries its state, a window model
     slides its window."""
-    console.out.print(_model(model, experiment, replica).generate(start, length),
-                      markup=False)
+    text = _model(model, experiment, replica).generate(start, length)
+    if raw:
+        sys.stdout.write(text + "\n")
+    else:
+        console.out.print(data.show(text), markup=False)
 
 
 @main.command("models")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def models_cmd(run_dir):
     """List the models a run holds, with their accuracy."""
-    results = records.load_run(Path(run_dir), must_exist=True)
-    console.models(Path(run_dir), results)
+    console.models(Path(run_dir), _load_run(Path(run_dir)))
+
+
+def _out_of_memory(e: Exception) -> bool:
+    """An accelerator or host allocation failure (XLA reports RESOURCE_EXHAUSTED)."""
+    return isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in str(e) or \
+        "Out of memory" in str(e)
 
 
 def entry() -> None:
@@ -224,3 +363,9 @@ def entry() -> None:
     except (KeyboardInterrupt, click.exceptions.Abort):
         console.error("interrupted")
         sys.exit(130)
+    except Exception as e:
+        if not _out_of_memory(e):
+            raise
+        console.error("out of memory: this run does not fit; use fewer seeds, units or "
+                      "samples (" + str(e).strip().splitlines()[0][:160] + ")")
+        sys.exit(2)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text  # table cells as plain text: user symbols are never markup
 
-from .data import best_achievable
+from .data import best_achievable, show
 from .evaluate import CI_METHOD, summarize, wilson_interval
 from .experiments import Config, Dataset, Result
 from .findings import order_verdict
-from .report import summary_rows
+from .tables import summary_rows
 
 MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
 
@@ -24,14 +25,8 @@ err = Console(stderr=True, highlight=False)
 
 
 def header(cfg: Config) -> None:
-    parts = [f"window {cfg.window}", cfg.framing, cfg.encoding, f"LSTM({cfg.units})",
-             f"{cfg.epochs} epochs", f"batch {'all' if cfg.batch_size is None else cfg.batch_size}", f"seed {cfg.seed}"]
-    if cfg.seeds > 1:
-        parts.append(f"{cfg.seeds} seeds")
-    if cfg.stateful:
-        parts.append("stateful")
     out.rule(f"[bold]{cfg.name}[/bold]")
-    out.print(" · ".join(parts) + (f"  ({cfg.note})" if cfg.note else ""), markup=False)
+    out.print(cfg.describe() + (f"  ({cfg.note})" if cfg.note else ""), markup=False)
 
 
 def _listing(lines: list[str]) -> None:
@@ -44,24 +39,25 @@ def _listing(lines: list[str]) -> None:
 def patterns(ds: Dataset) -> None:
     """The notebook's pattern pairs, ``AB -> C``."""
     p, vocab = ds.patterns, ds.vocab
-    _listing([f"{''.join(vocab.decode(x))} -> {vocab.symbols[y]}" for x, y in zip(p.x, p.y)])
+    _listing([f"{show(vocab.decode(x))} -> {show(vocab.symbols[y])}"
+              for x, y in zip(p.x, p.y)])
 
 
 class TrainingProgress:
-    """A progress bar over epochs with loss and accuracy (replica mean); --verbose adds
-    the notebook's epoch log instead."""
+    """A progress bar over epochs with loss and accuracy (replica mean), shown only on a
+    terminal (piped, it would leave blank lines); --verbose prints the notebook's epoch log
+    instead."""
 
     def __init__(self, cfg: Config, quiet: bool, verbose: bool):
         self.cfg, self.verbose = cfg, verbose
         self.logged = 0
         self.bar = None
-        if not quiet and not verbose:
+        if not quiet and not verbose and err.is_terminal:
             self.bar = Progress(TextColumn("training"), BarColumn(),
                                 TextColumn("{task.completed}/{task.total} epochs"),
-                                TextColumn("loss {task.fields[loss]:.4f} acc {task.fields[acc]:.4f}"),
+                                TextColumn("{task.fields[status]}"),
                                 TimeElapsedColumn(), console=err, transient=True)
-            self.task = self.bar.add_task("train", total=cfg.epochs, loss=float("nan"),
-                                          acc=0.0)
+            self.task = self.bar.add_task("train", total=cfg.epochs, status="compiling…")
 
     def __enter__(self):
         if self.bar is not None:
@@ -75,8 +71,8 @@ class TrainingProgress:
     def __call__(self, done: int, history: np.ndarray) -> None:
         mean = history.mean(axis=0)  # over replicas
         if self.bar is not None:
-            self.bar.update(self.task, completed=done, loss=float(mean[-1, 0]),
-                            acc=float(mean[-1, 1]))
+            self.bar.update(self.task, completed=done,
+                            status=f"loss {mean[-1, 0]:.4f} acc {mean[-1, 1]:.4f}")
         if self.verbose:
             for e in range(self.logged, done):
                 out.print(f"Epoch {e + 1}/{self.cfg.epochs}")
@@ -88,8 +84,9 @@ def _predictions(px, py, probs, vocab) -> list[str]:
     lines = []
     for x, y, p in zip(px, py, probs):
         pred = int(np.argmax(p))
-        mark = "" if pred == y else f"   ✗ expected {vocab.symbols[y]}"
-        lines.append(f"{vocab.decode(x)} -> {vocab.symbols[pred]}{mark}")
+        mark = "" if pred == y else f"   ✗ expected {show(vocab.symbols[y])}"
+        lines.append(f"{[show(s) for s in vocab.decode(x)]} -> {show(vocab.symbols[pred])}"
+                     f"{mark}")
     return lines
 
 
@@ -112,6 +109,10 @@ def results(res: Result) -> None:
         out.print("(cached: finished earlier in this run directory with the same settings; "
                   "not trained again)", markup=False)
     out.print(_accuracy_line("Model Accuracy", res.accuracy), markup=False)
+    if res.diverged:
+        warn("training diverged (non-finite loss) for "
+             + ", ".join(f"seed {r} from epoch {e}" for r, e in res.diverged.items())
+             + f" of {cfg.name}; try a smaller learning rate (--lr)")
     best = best_achievable(p)
     if best < 1.0:
         out.print(f"Best achievable accuracy on these patterns: {100 * best:.2f}% (the same "
@@ -133,11 +134,8 @@ def results(res: Result) -> None:
             lo, hi = wilson_interval(int(ok.sum()), len(ok))
             share = (f"  ({int(ok.sum())}/{len(ok)} seeds continue the sequence, 95% CI "
                      f"{100 * lo:.0f}–{100 * hi:.0f}% (Wilson))")
-        out.print(f"Generated from {start!r} ({how}, {cfg.length} times): {strings[0]}"
-                  + share, markup=False)
-    if cfg.order_test and cfg.stateful:
-        out.print("Within-batch order test: not run — a stateful model's samples depend "
-                  "on each other by design.", markup=False)
+        out.print(f"Generated from {show(start)!r} ({how}, {cfg.length} times): "
+                  f"{show(strings[0])}" + share, markup=False)
     if res.order_diff is not None:
         diff, scale = res.order_diff
         out.print(f"Within-batch order test: largest |gradient difference| between the "
@@ -146,16 +144,35 @@ def results(res: Result) -> None:
         out.print("  " + order_verdict(diff, scale)[1], markup=False)
 
 
-def summary(results_: list[Result]) -> None:
-    t = Table(title="Summary")
-    header, rows = summary_rows(results_, cached=True)
-    for col in header:
-        t.add_column(col, justify="left" if col in ("experiment", "framing", "") else "right")
+def summary(results_: list[Result], console: Console | None = None) -> None:
+    """The summary table. Where it is wider than the terminal (80 columns), every column
+    but the settings gets the width of its longest word and the settings wrap into the
+    rest: cells break only at spaces, never inside a number."""
+    console = console or out
+    header, rows = summary_rows(results_, compact=True)
+    cols = list(zip(header, *rows))
+    natural = [max(len(cell) for cell in col) for col in cols]
+    words = [max(len(w) for cell in col for w in cell.split()) for col in cols]
+    gap = 2
+    widths = [None] * len(header)
+    if sum(natural) + gap * (len(header) - 1) > console.width:
+        # the settings (column 1) get what is left; the accuracy wraps its CI if needed
+        widths = [max(words[i], min(natural[i], 11)) if i != 1 else 0
+                  for i in range(len(header))]
+        widths[1] = max(words[1], console.width - sum(widths) - gap * (len(header) - 1))
+    t = Table(title="Summary", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+              padding=(0, gap // 2), collapse_padding=True)
+    for col, width in zip(header, widths):
+        t.add_column(col, justify="left" if col in ("experiment", "settings") else "right",
+                     overflow="fold", width=width)
     for row in rows:
         t.add_row(*map(Text, row))
-    out.print(t)
+    console.print(t)
+    console.print("settings: framing, w window, u units, e epochs, b batch size."
+                  + (" * cached: finished earlier in this run directory with the same "
+                     "settings." if any(r.cached for r in results_) else ""), markup=False)
     if any(r.config.seeds > 1 for r in results_):
-        out.print(CI_METHOD + ".", markup=False)
+        console.print(CI_METHOD + ".", markup=False)
 
 
 def findings(found: list) -> None:
@@ -177,3 +194,7 @@ def models(run_dir, results_: list[Result]) -> None:
 
 def error(message: str) -> None:
     print(f"lstmlab: error: {message}", file=sys.stderr)
+
+
+def warn(message: str) -> None:
+    print(f"lstmlab: warning: {message}", file=sys.stderr)

@@ -11,10 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .files import FileError, read_bytes
+
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FRAMINGS = ("timesteps", "features")
 ENCODINGS = ("scaled", "onehot")
 PAD = -1
+MAX_TEXT_BYTES = 16 * 2**20  # a text file to learn from; more is a typo (/dev/zero), not data
+MAX_WINDOW = 100_000
+# Symbols that would print as nothing or break a line are shown as these everywhere output
+# is read by a person (terminal, report, predict); other unprintable ones as \x.. escapes.
+VISIBLE = {" ": "·", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 
 
 class DataError(ValueError):
@@ -177,13 +184,20 @@ def best_achievable(p: Patterns) -> float:
     return float(best.sum() / len(p))
 
 
+def show(text) -> str:
+    """``text`` (a string or a sequence of symbols) with invisible symbols made visible:
+    space ·, newline ⏎, tab ⇥, carriage return ␍, other unprintable ones escaped."""
+    return "".join(VISIBLE.get(ch) or (ch if ch.isprintable() else ascii(ch)[1:-1])
+                   for ch in text)
+
+
 def read_text_file(path) -> str:
-    """A UTF-8 text file's characters (line ends kept as symbols), or a one-line error."""
+    """A UTF-8 text file's characters (line ends kept as symbols), or a one-line error.
+    Only a regular file of at most MAX_TEXT_BYTES is read (a FIFO would block)."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+        raw = read_bytes(path, MAX_TEXT_BYTES, "text file")
+    except FileError as e:
+        raise DataError(str(e)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

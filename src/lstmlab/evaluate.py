@@ -45,20 +45,21 @@ def _units(params) -> int:
 
 
 @partial(jax.jit, static_argnames="activation")
-def state_trajectory(params, steps, activation="sigmoid"):
-    """h and c after each step while a model reads ``steps`` (T, F) one at a time from a
-    reset, as a stateful model does: (T, units) each."""
-    def step(state, x_t):
-        state = model.lstm(params["lstm"], x_t[None, None], None, state, activation)
+def state_trajectory(params, windows, activation="sigmoid"):
+    """h and c after each input while a stateful model reads ``windows`` (n, T, F) one
+    after another from a reset, carrying its state (for window 1: one symbol per step):
+    (n, units) each."""
+    def step(state, x):
+        state = model.lstm(params["lstm"], x[None], None, state, activation)
         return state, state
 
-    _, (h, c) = jax.lax.scan(step, model.zero_state(1, _units(params)), steps)
+    _, (h, c) = jax.lax.scan(step, model.zero_state(1, _units(params)), windows)
     return h[:, 0], c[:, 0]
 
 
-def read_states(params, steps, activation="sigmoid"):
-    """The state (h, c), each (1, units), after reading ``steps`` from a reset."""
-    h, c = state_trajectory(params, steps, activation)
+def read_states(params, windows, activation="sigmoid"):
+    """The state (h, c), each (1, units), after reading ``windows`` from a reset."""
+    h, c = state_trajectory(params, windows, activation)
     return h[-1:], c[-1:]
 
 
@@ -69,34 +70,44 @@ def next_probs(params, state):
     return jax.nn.softmax(h @ params["dense"]["kernel"] + params["dense"]["bias"])[0]
 
 
-@partial(jax.jit, static_argnames=("length", "activation"))
-def generate_stateful(params, start_steps, symbol_steps, length, activation="sigmoid"):
-    """The tutorial's stateful generation: reset, read ``start_steps`` (T, F), then ``length``
-    times take the argmax and feed its encoding (a row of ``symbol_steps`` (V, F)) back,
-    carrying the state. Returns the generated indices (length,)."""
-    state = read_states(params, start_steps, activation)
+@partial(jax.jit, static_argnames=("length", "features", "activation"))
+def generate_stateful(params, start_windows, last, table, length, features=False,
+                      activation="sigmoid"):
+    """The tutorial's stateful generation: reset, read ``start_windows`` (n, T, F) carrying
+    the state, then ``length`` times take the argmax, slide it into the window ``last``
+    (T,) of indices, encode that window with ``table`` (V, F per symbol; concatenated into
+    one step when ``features``) and read it, carrying the state. Returns the generated
+    indices (length,)."""
+    state = read_states(params, start_windows, activation)
 
-    def step(state, _):
+    def step(carry, _):
+        state, window = carry
         k = jnp.argmax(next_probs(params, state))
-        return model.lstm(params["lstm"], symbol_steps[k][None, None], None, state,
-                          activation), k
+        window = jnp.concatenate([window[1:], k[None]])
+        x = table[window]                                   # (T, F per symbol)
+        x = x.reshape(1, 1, -1) if features else x[None]    # (1, steps, F)
+        return (model.lstm(params["lstm"], x, None, state, activation), window), k
 
-    _, out = jax.lax.scan(step, state, None, length=length)
+    _, out = jax.lax.scan(step, (state, last), None, length=length)
     return out
 
 
-def order_test(params, x, y, mask=None, activation="sigmoid", seed=0) -> tuple[float, float]:
+def order_test(params, x, y, mask=None, activation="sigmoid", seed=0,
+               loss=batch_loss) -> tuple[float, float]:
     """Largest |difference| between the batch gradient with the samples in order and in a
     random permutation, and the largest |gradient| entry (its scale). A stateless LSTM
     treats the samples of a batch independently, so the difference is rounding-level (the
-    sum is merely added up in another order)."""
+    sum is merely added up in another order). ``loss`` has ``train.batch_loss``'s
+    signature; a loss that couples the samples shows a large difference."""
     perm = np.random.default_rng(seed).permutation(len(y))
+    if np.array_equal(perm, np.arange(len(y))) and len(y) > 1:
+        perm = np.roll(perm, 1)  # a permutation that leaves every sample in place tests nothing
     w = jnp.ones(len(y), jnp.float32)
 
     def grad(idx):
         mb = None if mask is None else mask[idx]
-        return jax.grad(batch_loss, has_aux=True)(params, x[idx], y[idx], w, mb, None,
-                                                  activation)[0]
+        return jax.grad(loss, has_aux=True)(params, x[idx], y[idx], w, mb, None,
+                                            activation)[0]
 
     g1, g2 = grad(np.arange(len(y))), grad(perm)
     diffs = jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)), g1, g2)
@@ -104,9 +115,13 @@ def order_test(params, x, y, mask=None, activation="sigmoid", seed=0) -> tuple[f
     return float(max(jax.tree.leaves(diffs))), scale
 
 
+MIN_FOLLOWING = 3  # a generation start is judged on at least this many following symbols
+
+
 def continues(sequence: str, generated: str) -> bool:
     """Does ``generated`` follow ``sequence`` from the first occurrence of its first symbol,
-    as far as the sequence goes?"""
+    as far as the sequence goes? Configurations are validated so that at least
+    MIN_FOLLOWING symbols follow the start: a start at the end would pass vacuously."""
     pos = sequence.find(generated[:1])
     if pos < 0:
         return False
@@ -139,15 +154,21 @@ def wilson_interval(successes: int, n: int, level=0.95) -> tuple[float, float]:
     return (float(ci.low), float(ci.high))
 
 
-def summarize(values) -> dict:
-    """Mean, sd, min, max, 95% t-interval, and the share of seeds at 100% (with its
-    Wilson interval) of a per-seed metric in [0, 1]."""
+def describe(values) -> dict:
+    """n, mean, sd, min, max and the 95% t-interval of a per-seed metric (a loss: no bounds)."""
     v = np.asarray(values, np.float64)
-    full = int(np.sum(v >= 1.0 - 1e-9))
     lo, hi = t_interval(v)
     return {"n": len(v), "mean": float(v.mean()),
             "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-            "min": float(v.min()), "max": float(v.max()),
-            # a mean of values in [0, 1] lies in [0, 1]: the interval is clipped to it
-            "ci95": [max(0.0, lo), min(1.0, hi)],
-            "share_100": full / len(v), "share_100_ci95": list(wilson_interval(full, len(v)))}
+            "min": float(v.min()), "max": float(v.max()), "ci95": [lo, hi]}
+
+
+def summarize(values) -> dict:
+    """:func:`describe` of a per-seed accuracy in [0, 1], with the interval clipped to
+    [0, 1], and the share of seeds at 100% with its Wilson interval."""
+    s = describe(values)
+    full = int(np.sum(np.asarray(values) >= 1.0 - 1e-9))
+    lo, hi = s["ci95"]
+    # a mean of values in [0, 1] lies in [0, 1]: the interval is clipped to it
+    return {**s, "ci95": [max(0.0, lo), min(1.0, hi)], "share_100": full / s["n"],
+            "share_100_ci95": list(wilson_interval(full, s["n"]))}

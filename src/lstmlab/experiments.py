@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from dataclasses import dataclass, field
 
 import jax
@@ -10,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import data, evaluate, model, train
-from .artifacts import MAX_GENERATE, Model, ModelInfo
+from .artifacts import MAX_GENERATE, MAX_STORED_SEQUENCE, Model, ModelInfo
 from .data import DataError
 
 
@@ -50,6 +52,29 @@ class Config:
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
 
+    def describe(self) -> str:
+        """The settings in one readable line (terminal header and report)."""
+        parts = [f"window {self.window}", self.framing, self.encoding,
+                 f"LSTM({self.units})", f"{self.epochs} epochs",
+                 f"batch {'all' if self.batch_size is None else self.batch_size}",
+                 f"lr {self.lr:g}", self.activation,
+                 "shuffled" if self.shuffle else "in order", f"seed {self.seed}"]
+        if self.seeds > 1:
+            parts.append(f"{self.seeds} seeds")
+        if self.stateful:
+            parts.append("stateful")
+        if self.samples:
+            parts.append(f"{self.samples} random subsequences"
+                         + ("" if self.mask else ", padding not masked"))
+        if self.probe:
+            parts.append(f"probe of {self.probe}")
+        if self.generate:
+            parts.append(f"generate {self.length} from {self.sequence[:1]!r} and "
+                         f"{self.start or 'the default start'!r}")
+        if self.order_test:
+            parts.append("order test")
+        return " · ".join(parts)
+
 
 PRESETS: dict[str, Config] = {c.name: c for c in [
     Config("two-char", window=2, note="the notebook's first cell exactly (seq_length = 2)"),
@@ -67,13 +92,54 @@ PRESETS: dict[str, Config] = {c.name: c for c in [
 
 
 # Upper bounds that keep a typo from asking for terabytes; far above any sensible run.
-LIMITS = {"epochs": 1_000_000, "units": 8192, "seeds": 10_000, "length": MAX_GENERATE}
+EXPLODED_LOSS = 1e4    # a mean cross-entropy above this (nats) means training diverged
+MAX_STATE_STEPS = 200  # stateful: the h/c trajectory recorded for the heatmap
+
+LIMITS = {"epochs": 1_000_000, "units": model.MAX_UNITS, "seeds": 10_000,
+          "length": MAX_GENERATE, "window": data.MAX_WINDOW}
+
+# Settings that only mean something for some experiments: (setting, the experiments it
+# applies to, as a rule on the Config, and what that is in words). Setting one where it
+# does not apply is an error, not silently ignored.
+APPLIES = [
+    ("start", lambda c: c.generate, "experiments that generate (stateful)"),
+    ("length", lambda c: c.generate, "experiments that generate (stateful)"),
+    ("mask", lambda c: c.samples > 0, "variable-length data (only it is padded)"),
+    ("order_test", lambda c: not c.stateful, "stateless experiments (a stateful model's "
+     "samples depend on each other by design)"),
+]
+
+def applies(setting: str, cfg: Config) -> bool:
+    """Does ``setting`` mean something for ``cfg``'s experiment (APPLIES)?"""
+    return all(rule(cfg) for name, rule, _ in APPLIES if name == setting)
+
+
+# The type of every setting as the Python API must get it (the CLI's parser converts):
+# annotation → (accepts, what is allowed in words).
+_TYPES = {
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "int | None": (lambda v: v is None or isinstance(v, int) and not isinstance(v, bool),
+                   "an integer, or None for all samples"),
+    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "bool": (lambda v: isinstance(v, bool), "True or False"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def _check_types(cfg: Config) -> None:
+    for f in dataclasses.fields(Config):
+        accepts, allowed = _TYPES[str(f.type)]
+        if not accepts(getattr(cfg, f.name)):
+            raise ConfigError(f"{f.name} {getattr(cfg, f.name)!r} is not allowed; "
+                              f"allowed: {allowed}")
 
 
 def validate(cfg: Config, n_samples: int | None = None) -> None:
     """Raise ConfigError naming the bad value and what is allowed."""
     def bad(what, value, allowed):
         raise ConfigError(f"{what} {value!r} is not allowed; allowed: {allowed}")
+
+    _check_types(cfg)
 
     if cfg.framing not in data.FRAMINGS:
         bad("framing", cfg.framing, ", ".join(data.FRAMINGS))
@@ -86,8 +152,8 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
             bad(name, getattr(cfg, name), f"an integer from 1 to {most}")
     if not 0 <= cfg.seed < 2**31:
         bad("seed", cfg.seed, f"an integer from 0 to {2**31 - 1}")
-    if not cfg.lr > 0:
-        bad("learning rate", cfg.lr, "a number > 0")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        bad("learning rate", cfg.lr, "a finite number > 0")
     if cfg.probe < 0 or cfg.samples < 0:
         bad("probe/samples", min(cfg.probe, cfg.samples), "an integer ≥ 0")
     n_symbols = len(cfg.sequence)
@@ -98,6 +164,14 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
     if cfg.stateful and cfg.shuffle:
         raise ConfigError("shuffle is not allowed with stateful: a stateful model needs the "
                           "samples in sequence order")
+    if cfg.stateful and cfg.samples:
+        raise ConfigError("stateful is not allowed with random subsequences: a stateful "
+                          "model reads one continuous sequence")
+    defaults = Config()
+    for setting, _, where in APPLIES:
+        if getattr(cfg, setting) != getattr(defaults, setting) and not applies(setting, cfg):
+            raise ConfigError(f"{setting.replace('_', ' ')} {getattr(cfg, setting)!r} does "
+                              f"not apply to this experiment; it applies to {where}")
     if n_samples is not None and cfg.batch_size is not None and \
             not 1 <= cfg.batch_size <= n_samples:
         bad("batch size", cfg.batch_size, f"1 to {n_samples} (the number of samples) or 'all'")
@@ -182,6 +256,18 @@ class Result:
             return None
         return np.mean(self.probe_probs.argmax(-1) == self.probe.y, axis=-1)
 
+    @property
+    def diverged(self) -> dict[int, int]:
+        """Replicas whose training diverged → the first epoch (1-based) where it shows: a
+        mean loss that is not finite or above EXPLODED_LOSS (the logits differ by thousands:
+        the weights exploded), or non-finite parameters (then the last epoch)."""
+        loss = self.history[:, :, 0]
+        bad = ~(np.abs(loss) <= EXPLODED_LOSS)  # NaN compares False: bad
+        for leaf in jax.tree.leaves(self.params):
+            a = np.asarray(leaf).reshape(len(loss), -1)
+            bad[:, -1] |= ~np.all(np.isfinite(a), axis=1)
+        return {r: int(bad[r].argmax()) + 1 for r in range(len(loss)) if bad[r].any()}
+
     def generation_ok(self, start: str) -> np.ndarray:
         """Per replica: did generation from ``start`` follow the training sequence?"""
         return np.array([evaluate.continues(self.config.sequence, g)
@@ -198,7 +284,8 @@ class Result:
                          framing=c.framing, encoding=c.encoding, mask=c.mask, units=c.units,
                          activation=c.activation, stateful=c.stateful,
                          variable_length=c.samples > 0, experiment=c.name, replica=r,
-                         accuracy=float(self.accuracy[r]))
+                         accuracy=float(self.accuracy[r]),
+                         sequence=c.sequence if len(c.sequence) <= MAX_STORED_SEQUENCE else "")
         return Model(self.replica_params(r), info)
 
     def best(self):
@@ -216,26 +303,79 @@ def spec_of(cfg: Config, n_samples: int, vocab_size: int) -> train.TrainSpec:
 
 def generation_starts(cfg: Config) -> list[str]:
     """Where generation starts: the sequence's beginning and ``cfg.start``'s first place in
-    it, each as long as the model's input window (one symbol for stateful and
-    variable-length models)."""
-    w = 1 if cfg.stateful or cfg.samples else cfg.window
+    it (default: the symbol 40% into the sequence — K for A–Z), each as long as the
+    model's input window (one symbol for variable-length models). A start is judged on the
+    symbols that follow it, so at least ``evaluate.MIN_FOLLOWING`` must follow."""
+    seq, need = cfg.sequence, evaluate.MIN_FOLLOWING
+    w = 1 if cfg.samples else cfg.window
+    if cfg.start and len(cfg.start) != 1:
+        raise ConfigError(f"start {cfg.start!r} is not allowed; allowed: one symbol of the "
+                          f"sequence")
+    if len(seq) - w < need:
+        raise ConfigError(f"the sequence has {len(seq)} symbols: too short to judge "
+                          f"generation (a start of {w} symbol(s) needs {need} after it)")
+    default = seq[min(int(0.4 * len(seq)), len(seq) - w - need)]
     starts = []
-    for s in (cfg.sequence[0], cfg.start or cfg.sequence[int(0.4 * len(cfg.sequence))]):
-        pos = cfg.sequence.find(s)
+    for s in (seq[0], cfg.start or default):
+        pos = seq.find(s)
         if pos < 0:
             raise ConfigError(f"start {s!r} is not in the sequence; allowed: one of "
-                              f"{''.join(dict.fromkeys(cfg.sequence))!r}")
-        if pos + w > len(cfg.sequence):
-            raise ConfigError(f"start {s!r} leaves fewer than {w} symbols (the window) "
-                              f"before the end of the sequence; choose an earlier start")
-        starts.append(cfg.sequence[pos:pos + w])
+                              f"{data.show(dict.fromkeys(seq))!r}")
+        if len(seq) - pos - w < need:
+            raise ConfigError(f"start {s!r} leaves {max(0, len(seq) - pos - w)} symbol(s) "
+                              f"after it to judge generation against; a start needs {need}: "
+                              f"choose an earlier one")
+        starts.append(seq[pos:pos + w])
     return list(dict.fromkeys(starts))
+
+
+GiB = 2**30
+
+
+def available_memory() -> int:
+    """Bytes this process can still allocate: MemAvailable on Linux, else physical memory."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def memory_estimate(cfg: Config, n_samples: int, n_features: int, vocab_size: int) -> int:
+    """A rough upper estimate of the bytes a run needs: per replica the parameters, Adam's
+    two moments, the gradient and the compiled step's temporaries (≈ 8 copies of the
+    parameters) and the LSTM activations of a batch; the encoded data; the probability
+    tables of the evaluation (float32 throughout)."""
+    u, v, f = cfg.units, vocab_size, n_features
+    steps = 1 if cfg.framing == "features" else cfg.window
+    params = f * 4 * u + u * 4 * u + 4 * u + u * v + v
+    batch = cfg.batch_size or n_samples
+    per_replica = 8 * params + 3 * batch * steps * 6 * u + 2 * n_samples * v
+    return 4 * (cfg.seeds * per_replica + n_samples * steps * f + cfg.seeds * cfg.epochs * 2)
+
+
+def check_memory(cfg: Config, n_samples: int, n_features: int, vocab_size: int) -> None:
+    """ConfigError naming the estimate and the limit when the run cannot fit in memory."""
+    need, have = memory_estimate(cfg, n_samples, n_features, vocab_size), available_memory()
+    if need > 0.8 * have:
+        raise ConfigError(f"this run needs about {need / GiB:.1f} GiB of memory ({cfg.seeds} "
+                          f"seeds × LSTM({cfg.units}), {n_samples} samples of {n_features} "
+                          f"feature(s)); {have / GiB:.1f} GiB is available: use fewer seeds, "
+                          f"units or samples")
 
 
 def prepare(cfg: Config) -> Dataset:
     """Validate every setting and build the data; cheap, so a CLI checks all experiments
     before it trains any."""
     validate(cfg)
+    vocab_size = len(set(cfg.sequence))
+    n_samples = cfg.samples or len(cfg.sequence) - cfg.window
+    per_symbol = 1 if cfg.encoding == "scaled" else vocab_size
+    check_memory(cfg, n_samples, per_symbol * (cfg.window if cfg.framing == "features" else 1),
+                 vocab_size)
     try:
         ds = build_dataset(cfg)
     except DataError as e:
@@ -298,6 +438,9 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
                                      mask, act, seed=cfg.seed) for r in range(cfg.seeds)]
         res.order_diff = (max(t[0] for t in tests), max(t[1] for t in tests))
     if cfg.stateful:
-        steps = res.model(0).encode_steps(ds.vocab.encode(cfg.sequence))
-        res.states = np.stack(evaluate.state_trajectory(res.replica_params(0), steps, act))
+        # the first MAX_STATE_STEPS inputs are enough to see the state move (a heatmap of a
+        # 10,000-symbol text is unreadable and its array large)
+        idx = ds.vocab.encode(cfg.sequence[:MAX_STATE_STEPS + cfg.window - 1])
+        res.states = np.stack(evaluate.state_trajectory(
+            res.replica_params(0), res.model(0).stateful_windows(idx), act))
     return res

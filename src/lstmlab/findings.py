@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import ALPHABET
+from .data import ALPHABET, show
 from .evaluate import summarize, wilson_interval
 from .experiments import PRESETS
 
@@ -152,8 +152,8 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
         not_from_k = above(1 - khi, 1 - klo, MAJORITY)
         verdict = SUPPORTED if from_a == not_from_k == SUPPORTED else \
             NOT_SUPPORTED if NOT_SUPPORTED in (from_a, not_from_k) else INCONCLUSIVE
-        out.append(Finding(claim, f"continues the sequence from {a_name}: {a_txt}; "
-                           f"from {k_name}: {k_txt}", verdict, ("stateful",)))
+        out.append(Finding(claim, f"continues the sequence from {show(a_name)}: {a_txt}; "
+                           f"from {show(k_name)}: {k_txt}", verdict, ("stateful",)))
     else:
         missing(claim, "stateful with two generation starts")
 

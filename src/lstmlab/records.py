@@ -15,13 +15,18 @@ place and renamed into it, so an interrupted run never leaves half an experiment
 from __future__ import annotations
 
 import csv
+import errno
+import hashlib
 import io
 import json
+import math
 import os
 import platform
 import shutil
 import sys
 import tempfile
+import zipfile
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib import metadata
@@ -31,10 +36,13 @@ import jax
 import numpy as np
 
 from . import data
-from .artifacts import Model, ModelError, atomic_write
-from .experiments import PRESETS, Config, Dataset, Result, build_dataset
+from .artifacts import Model, ModelError
+from .experiments import PRESETS, Config, ConfigError, Dataset, Result, build_dataset, validate
+from .files import atomic_write, dumps, make_temp_dir
 
-RECORD, ARRAYS = "record.json", "arrays.npz"
+RECORD, ARRAYS, SEQUENCES = "record.json", "arrays.npz", "sequences"
+RECORD_VERSION = 2
+INLINE_SEQUENCE = 200  # longer sequences are kept once, in sequences/<sha256>.txt
 
 
 class RecordError(ValueError):
@@ -42,8 +50,22 @@ class RecordError(ValueError):
 
 
 def new_run_dir(root: str | Path = "runs") -> Path:
-    """``runs/<UTC timestamp>``."""
-    return Path(root) / datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ")
+    """Create and return a new ``runs/<UTC timestamp>``; a second run in the same second
+    gets ``…Z-2`` (mkdir fails rather than share a directory another process made)."""
+    root = Path(root)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):
+            path = root / (stamp if n == 1 else f"{stamp}-{n}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
+    except OSError as e:
+        raise RecordError(f"cannot write to {root}: {e.strerror or e}") from None
+    raise RecordError(f"cannot find a free run directory name under {root}")
 
 
 def ensure_writable(run_dir: Path) -> None:
@@ -55,6 +77,45 @@ def ensure_writable(run_dir: Path) -> None:
         os.unlink(probe)
     except OSError as e:
         raise RecordError(f"cannot write to {run_dir}: {e.strerror or e}") from None
+
+
+@contextmanager
+def lock(run_dir: Path):
+    """Hold ``run_dir`` for this process (an exclusive flock on the directory itself,
+    released when the process ends, even by SIGKILL, and leaving no file behind), or raise
+    RecordError if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise RecordError(f"{run_dir} is in use by another lstmlab run; wait for it "
+                                  f"or choose another --out") from None
+            raise
+        yield
+    finally:
+        os.close(fd)
+
+
+def clean_leftovers(run_dir: Path) -> list[str]:
+    """Remove what a killed run left behind: half-assembled experiment directories
+    (``.<name>.<random>/``, ``.<name>.old/``) and temporary files (``.*.tmp``). Only call
+    while holding the run's lock. Returns the names removed."""
+    removed = []
+    for p in list(run_dir.glob(".*")) + list(run_dir.glob("*/.*.tmp")) + \
+            list(run_dir.glob("plots/.*.tmp")):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(str(p.relative_to(run_dir)))
+    return removed
 
 
 def environment() -> dict:
@@ -74,10 +135,11 @@ def environment() -> dict:
 
 
 def summary(res: Result) -> dict:
-    """Statistics over seeds of every metric of an experiment (evaluate.summarize)."""
-    from .evaluate import CI_METHOD, summarize, wilson_interval
+    """Statistics over seeds of every metric of an experiment: accuracies with
+    evaluate.summarize (bounded, share at 100%), the loss with evaluate.describe."""
+    from .evaluate import CI_METHOD, describe, summarize, wilson_interval
     out = {"ci_method": CI_METHOD, "accuracy": summarize(res.accuracy),
-           "loss": summarize(res.loss)}
+           "loss": describe(res.loss)}
     if res.probe is not None:
         out["probe_accuracy"] = summarize(res.probe_accuracy)
     for start in res.generated:
@@ -87,15 +149,19 @@ def summary(res: Result) -> dict:
     if res.order_diff is not None:
         out["order_test"] = {"max_abs_difference": res.order_diff[0],
                              "gradient_scale": res.order_diff[1]}
+    if res.diverged:
+        out["diverged"] = {str(r): epoch for r, epoch in res.diverged.items()}
     return out
 
 
 def per_seed(res: Result) -> list[dict]:
     """results.json's rows: one per replica."""
     rows = []
+    diverged = res.diverged
     for r in range(res.config.seeds):
         row = {"replica": r, "accuracy": float(res.accuracy[r]), "loss": float(res.loss[r]),
                "final_epoch_loss": float(res.history[r, -1, 0]),
+               "diverged_at_epoch": diverged.get(r),
                "compile_s": res.compile_s, "train_s": res.train_s}
         if res.probe is not None:
             row["probe_accuracy"] = float(res.probe_accuracy[r])
@@ -105,10 +171,41 @@ def per_seed(res: Result) -> list[dict]:
     return rows
 
 
+def short_sequence(seq: str) -> str | dict:
+    """A sequence as records and config.json hold it: inline when short, else its length,
+    sha256 and the file (under the run directory) that keeps it once."""
+    if len(seq) <= INLINE_SEQUENCE:
+        return seq
+    sha = hashlib.sha256(seq.encode("utf-8")).hexdigest()
+    return {"length": len(seq), "sha256": sha, "file": f"{SEQUENCES}/{sha}.txt"}
+
+
+def config_json(run_dir: Path, cfg: Config) -> dict:
+    """``cfg`` as JSON, a long sequence replaced by a reference to its one stored copy."""
+    out = asdict(cfg)
+    out["sequence"] = ref = short_sequence(cfg.sequence)
+    if isinstance(ref, dict) and not (run_dir / ref["file"]).exists():
+        atomic_write(run_dir / ref["file"], cfg.sequence)
+    return out
+
+
+def _sequence(run_dir: Path, ref) -> str:
+    if isinstance(ref, str):
+        return ref
+    if not (isinstance(ref, dict) and isinstance(ref.get("file"), str)
+            and isinstance(ref.get("sha256"), str) and "/" in ref["file"]
+            and ".." not in ref["file"]):
+        raise ValueError("the sequence is neither a string nor a reference to its file")
+    text = (run_dir / ref["file"]).read_bytes().decode("utf-8")
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != ref["sha256"]:
+        raise ValueError(f"{ref['file']} does not match its sha256")
+    return text
+
+
 def save_result(run_dir: Path, res: Result) -> None:
     """Write one experiment's directory (assembled aside, then renamed into place)."""
     final = run_dir / res.config.name
-    tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=f".{res.config.name}."))
+    tmp = make_temp_dir(run_dir, f".{res.config.name}.")
     try:
         for r in range(res.config.seeds):
             res.model(r).save(tmp / str(r))
@@ -121,11 +218,12 @@ def save_result(run_dir: Path, res: Result) -> None:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         atomic_write(tmp / ARRAYS, buf.getvalue())
-        record = {"config": asdict(res.config), "vocab": list(res.dataset.vocab.symbols),
+        record = {"format_version": RECORD_VERSION, "config": config_json(run_dir, res.config),
+                  "vocab": list(res.dataset.vocab.symbols),
                   "compile_s": res.compile_s, "train_s": res.train_s,
                   "generated": res.generated, "order_diff": res.order_diff,
                   "summary": summary(res), "seeds": per_seed(res)}
-        atomic_write(tmp / RECORD, json.dumps(record, indent=1, ensure_ascii=False))
+        atomic_write(tmp / RECORD, dumps(record))
         old = run_dir / f".{res.config.name}.old"
         shutil.rmtree(old, ignore_errors=True)  # left by a run killed mid-swap
         if final.exists():
@@ -137,29 +235,85 @@ def save_result(run_dir: Path, res: Result) -> None:
         raise
 
 
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check(ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(what)
+
+
+def _shape(arrays: dict, name: str, shape: tuple, kind: str) -> np.ndarray:
+    """``arrays[name]`` with exactly ``shape`` and dtype kind ('i' integer, 'f' float)."""
+    _check(name in arrays, f"the array {name!r} is missing")
+    a = arrays[name]
+    _check(a.shape == shape and a.dtype.kind == kind,
+           f"the array {name!r} has shape {a.shape} ({a.dtype}), expected {shape} "
+           f"({'integer' if kind == 'i' else 'float'})")
+    return a
+
+
 def load_result(exp_dir: Path) -> Result:
-    """Rebuild a Result from an experiment directory, without training."""
+    """Rebuild a Result from an experiment directory, without training. Every field of the
+    record and every array is checked against the configuration (RecordError naming the
+    experiment and what is wrong)."""
     try:
         record = json.loads((exp_dir / RECORD).read_text(encoding="utf-8"))
+        _check(isinstance(record, dict), "record.json is not an object")
+        _check(record.get("format_version") == RECORD_VERSION,
+               f"record format version {record.get('format_version')!r}; this lstmlab "
+               f"reads version {RECORD_VERSION}")
+        raw = dict(record["config"])
+        raw["sequence"] = _sequence(exp_dir.parent, raw.get("sequence"))
+        cfg = Config(**raw)
+        validate(cfg)
+        _check(cfg.name == exp_dir.name, f"the record is of experiment {cfg.name!r}")
+        vocab = data.Vocab(tuple(record["vocab"]))
+        _check(vocab == data.Vocab.from_sequence(cfg.sequence),
+               "the vocabulary does not match the sequence")
+        _check(_number(record["compile_s"]) and _number(record["train_s"]),
+               "compile_s and train_s must be numbers")
+        gen = record["generated"]
+        _check(isinstance(gen, dict) and all(
+            isinstance(k, str) and isinstance(v, list) and len(v) == cfg.seeds
+            and all(isinstance(g, str) for g in v) for k, v in gen.items()),
+            "generated must map each start to one string per seed")
+        order = record["order_diff"]
+        _check(order is None or (isinstance(order, list) and len(order) == 2
+                                 and all(_number(o) for o in order)),
+               "order_diff must be null or two numbers")
         with np.load(exp_dir / ARRAYS, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        cfg = Config(**record["config"])
-        models = [Model.load(exp_dir / str(r)) for r in range(cfg.seeds)]
-    except (OSError, KeyError, TypeError, ValueError) as e:
-        if isinstance(e, ModelError):
-            raise RecordError(str(e)) from None
-        raise RecordError(f"{exp_dir}: unreadable record ({e.__class__.__name__}: {e})") \
-            from None
-    vocab = data.Vocab(tuple(record["vocab"]))
-    ds: Dataset = build_dataset(cfg, data.Patterns(arrays["x"], arrays["y"]), vocab)
+        ds: Dataset = build_dataset(cfg)
+        n, v, s = len(ds.patterns), len(vocab), cfg.seeds
+        for name, want in (("x", ds.patterns.x), ("y", ds.patterns.y)):
+            got = _shape(arrays, name, want.shape, "i")
+            _check(np.array_equal(got, want), f"the array {name!r} is not the "
+                   f"configuration's data")
+        probs = _shape(arrays, "probs", (s, n, v), "f")
+        history = _shape(arrays, "history", (s, cfg.epochs, 2), "f")
+        models = [Model.load(exp_dir / str(r), check_finite=False) for r in range(s)]
+        for m in models:
+            _check(m.info.vocab == vocab.symbols and m.info.units == cfg.units
+                   and m.info.window == cfg.window, f"model {m.info.replica} does not "
+                   f"match the configuration")
+    except ModelError as e:
+        raise RecordError(f"{exp_dir.name}: {e}") from None
+    except (OSError, KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise RecordError(f"{exp_dir.name}: damaged record ({e.__class__.__name__}: "
+                          f"{e})") from None
     params = jax.tree.map(lambda *a: np.stack(a), *[m.params for m in models])
-    res = Result(cfg, ds, params, arrays["history"], arrays["probs"], record["compile_s"],
-                 record["train_s"], generated=record["generated"],
-                 order_diff=None if record["order_diff"] is None else tuple(record["order_diff"]),
+    res = Result(cfg, ds, params, history, probs, record["compile_s"], record["train_s"],
+                 generated=gen, order_diff=None if order is None else tuple(order),
                  states=arrays.get("states"), cached=True)
-    if "probe_x" in arrays:
-        res.probe = data.Patterns(arrays["probe_x"], arrays["probe_y"])
-        res.probe_probs = arrays["probe_probs"]
+    if cfg.probe:
+        try:
+            res.probe = data.Patterns(_shape(arrays, "probe_x", (cfg.probe, ds.patterns.x.shape[1]), "i"),
+                                      _shape(arrays, "probe_y", (cfg.probe,), "i"))
+            res.probe_probs = _shape(arrays, "probe_probs", (s, cfg.probe, v), "f")
+        except ValueError as e:
+            raise RecordError(f"{exp_dir.name}: damaged record ({e})") from None
     return res
 
 
@@ -169,15 +323,24 @@ def in_order(results) -> list[Result]:
     return sorted(results, key=lambda r: (rank.get(r.config.name, len(rank)), r.config.name))
 
 
-def load_run(run_dir: Path, must_exist: bool = False) -> list[Result]:
-    """Every finished experiment of a run directory, in order: none for a new one, unless
-    ``must_exist``, which asks for an existing run with at least one finished experiment."""
+def load_run(run_dir: Path, must_exist: bool = False) -> tuple[list[Result], list[str]]:
+    """Every finished experiment of a run directory, in order, and one line per damaged
+    one (which is left out): none for a new directory, unless ``must_exist``, which asks
+    for an existing run with at least one finished experiment."""
     if (must_exist or run_dir.exists()) and not run_dir.is_dir():
         raise RecordError(f"{run_dir}: no such run directory")
-    results = in_order(load_result(p.parent) for p in run_dir.glob(f"*/{RECORD}"))
+    results, damaged = [], []
+    for p in sorted(run_dir.glob(f"*/{RECORD}")):
+        if p.parent.name.startswith("."):
+            continue  # a directory being assembled, or left by a killed run
+        try:
+            results.append(load_result(p.parent))
+        except RecordError as e:
+            damaged.append(str(e))
     if must_exist and not results:
-        raise RecordError(f"{run_dir}: no finished experiment in this run directory")
-    return results
+        raise RecordError(f"{run_dir}: no finished experiment in this run directory"
+                          + (f" ({damaged[0]})" if damaged else ""))
+    return in_order(results), damaged
 
 
 def _csv(header: list[str], rows) -> str:
@@ -190,13 +353,12 @@ def _csv(header: list[str], rows) -> str:
 
 def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] = ()) -> None:
     """config.json, results.json, history.csv and predictions.csv for the whole run."""
-    configs = {r.config.name: asdict(r.config) for r in results}
-    configs.update({c.name: asdict(c) for c in pending if c.name not in configs})
-    atomic_write(run_dir / "config.json", json.dumps(
-        {"experiments": configs, **environment()}, indent=1, ensure_ascii=False))
-    atomic_write(run_dir / "results.json", json.dumps(
+    configs = {r.config.name: config_json(run_dir, r.config) for r in results}
+    configs.update({c.name: config_json(run_dir, c) for c in pending if c.name not in configs})
+    atomic_write(run_dir / "config.json", dumps({"experiments": configs, **environment()}))
+    atomic_write(run_dir / "results.json", dumps(
         {r.config.name: {"summary": summary(r), "seeds": per_seed(r), "cached": r.cached}
-         for r in results}, indent=1, ensure_ascii=False))
+         for r in results}))
     hist = []
     for r in results:
         for s in range(r.config.seeds):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from dataclasses import asdict
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +18,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import findings as findings_mod
-from .artifacts import atomic_write
+from .data import PAD, show
 from .evaluate import CI_METHOD, summarize
 from .experiments import Result
+from .files import atomic_write
+from .tables import sequence_text, summary_rows
+
+MAX_TICKS = 60  # a heatmap over a long text labels every k-th step, so labels stay legible
 
 # -- plots (matplotlib's object API with the Agg canvas: no global pyplot state) ----------
 
@@ -36,13 +40,15 @@ def plot_curves(res: Result) -> bytes:
     """Loss and accuracy over epochs: the median over seeds and the min–max band."""
     fig = Figure(figsize=(9, 3.2))
     epochs = np.arange(1, res.history.shape[1] + 1)
-    for i, label in enumerate(("training loss", "training accuracy")):
+    for i, label in enumerate(("loss (cross-entropy)", "accuracy")):
         ax = fig.add_subplot(1, 2, i + 1)
         h = res.history[:, :, i]
-        ax.fill_between(epochs, h.min(0), h.max(0), alpha=0.25, label="min–max over seeds")
-        ax.plot(epochs, np.median(h, 0), lw=1.5, label="median")
+        ax.fill_between(epochs, np.nanmin(h, 0), np.nanmax(h, 0), alpha=0.25,
+                        label="min–max over seeds")
+        ax.plot(epochs, np.nanmedian(h, 0), lw=1.5, label="median")
         ax.set_xlabel("epoch")
-        ax.set_title(label)
+        ax.set_ylabel(f"training {label}")
+        ax.set_title(f"{res.config.name}: training {label.split()[0]}")
         ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return _png(fig)
@@ -61,26 +67,37 @@ def plot_accuracy_distribution(res: Result) -> bytes:
 
 
 def plot_states(res: Result) -> bytes:
-    """h and c of replica 0 while it reads the sequence after a reset (stateful)."""
+    """PNG of :func:`states_figure`."""
+    return _png(states_figure(res))
+
+
+def states_figure(res: Result) -> Figure:
+    """h and c of replica 0 while it reads the sequence after a reset (stateful); the
+    x axis names the last symbol of each input, every k-th one on a long sequence."""
     fig = Figure(figsize=(10, 5))
-    labels = list(res.config.sequence)
+    n = res.states.shape[1]
+    w = res.config.window
+    labels = [show(ch) for ch in res.config.sequence[w - 1:w - 1 + n]]
+    ticks = range(0, n, -(-n // MAX_TICKS))
     for i, name in enumerate(("hidden state h", "cell state c")):
         ax = fig.add_subplot(2, 1, i + 1)
         s = res.states[i].T  # units × steps
-        lim = float(np.abs(s).max()) or 1.0
-        im = ax.imshow(s, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+        lim = float(np.nanmax(np.abs(s))) if np.isfinite(s).any() else 1.0
+        im = ax.imshow(s, aspect="auto", cmap="RdBu_r", vmin=-(lim or 1.0), vmax=lim or 1.0,
                        interpolation="nearest")
-        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_xticks(list(ticks), [labels[t] for t in ticks], fontsize=7)
         ax.set_ylabel("unit")
-        ax.set_title(f"{name} after reading each symbol (replica 0)")
+        ax.set_xlabel("symbol read" + (f" (first {n} of {len(res.config.sequence)})"
+                                       if n < len(res.config.sequence) - w + 1 else ""))
+        ax.set_title(f"{res.config.name}: {name} after reading each symbol (replica 0)")
         fig.colorbar(im, ax=ax)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def probe_by_length(res: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Input lengths, probe accuracy per length (mean over seeds), patterns per length."""
-    lengths = (res.probe.x != -1).sum(1)
+    lengths = (res.probe.x != PAD).sum(1)
     correct = res.probe_probs.argmax(-1) == res.probe.y  # seeds × probes
     ls = np.unique(lengths)
     return ls, np.array([correct[:, lengths == n].mean() for n in ls]), \
@@ -109,26 +126,6 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
-def summary_rows(results: list[Result], cached: bool = False
-                 ) -> tuple[list[str], list[list[str]]]:
-    """The summary table (header, rows) shared by the terminal and the report; ``cached``
-    adds a column that marks experiments not trained by this invocation."""
-    header = ["experiment", "framing", "window", "units", "epochs", "batch", "seeds",
-              "accuracy: mean [95% CI]", "min–max", "at 100%", "compile s", "train s"]
-    header += [""] if cached else []
-    rows = []
-    for r in results:
-        c, s = r.config, summarize(r.accuracy)
-        ci = "" if s["n"] < 2 else f" [{100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}]"
-        rows.append([c.name, c.framing, str(c.window), str(c.units), str(c.epochs),
-                     "all" if c.batch_size is None else str(c.batch_size), str(c.seeds),
-                     f"{100 * s['mean']:.2f}%{ci}",
-                     f"{100 * s['min']:.1f}–{100 * s['max']:.1f}%",
-                     f"{round(s['share_100'] * s['n'])}/{s['n']}", f"{r.compile_s:.2f}",
-                     f"{r.train_s:.2f}"] + (["cached" if r.cached else ""] if cached else []))
-    return header, rows
-
-
 def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[tuple]:
     """The report as blocks: ("h", level, text), ("p", text), ("table", header, rows),
     ("img", file name, alt, png bytes)."""
@@ -142,10 +139,12 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[
     for r in results:
         c, vocab = r.config, r.dataset.vocab
         out.append(("h", 2, c.name))
-        settings = ", ".join(f"{k}={v}" for k, v in asdict(c).items()
-                             if k not in ("name", "note", "sequence"))
         out.append(("p", (f"{c.note}. " if c.note else "")
-                    + f"Sequence: {c.sequence}. Settings: {settings}."))
+                    + f"Sequence: {sequence_text(c.sequence)}. Settings: {c.describe()}."))
+        if r.diverged:
+            out.append(("p", "Training diverged (non-finite loss) for "
+                        + ", ".join(f"seed {k} from epoch {e}" for k, e in r.diverged.items())
+                        + ": try a smaller learning rate."))
         out.append(("img", f"{c.name}-curves.png", f"{c.name}: loss and accuracy",
                     plot_curves(r)))
         out.append(("img", f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",
@@ -168,7 +167,7 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[
                         plot_states(r)))
         for start, strings in r.generated.items():
             ok = r.generation_ok(start)
-            out.append(("p", f"Generated from {start} (replica 0): {strings[0]} — "
+            out.append(("p", f"Generated from {show(start)} (replica 0): {show(strings[0])} — "
                         f"{int(ok.sum())}/{len(ok)} seeds continue the sequence."))
         if r.order_diff is not None:
             out.append(("p", f"Within-batch order test: the batch gradient with the samples "
@@ -178,7 +177,7 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[
         rows = []
         for x, y, p in zip(r.dataset.patterns.x, r.dataset.patterns.y, r.probs[0]):
             k = int(p.argmax())
-            rows.append(["".join(vocab.decode(x)), vocab.symbols[y], vocab.symbols[k],
+            rows.append([show(vocab.decode(x)), show(vocab.symbols[y]), show(vocab.symbols[k]),
                          f"{p[k]:.3f}", "" if k == y else "✗ wrong"])
         shown = rows[:60]
         out.append(("p", f"Predictions of replica 0 on the training patterns "
@@ -192,8 +191,19 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[
 # -- rendering ------------------------------------------------------------------------
 
 
+# Markdown would read these as markup anywhere in a line (emphasis, code, links, images,
+# headings, tables, raw HTML, entities); backslash-escaped they print as themselves. (List
+# markers only count at a line's start, which is always lstmlab's own text.)
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#!|~&])")
+
+
+def _md(text: str) -> str:
+    """User text as literal Markdown: markup characters escaped, line breaks as spaces."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
 def _md_cell(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+    return _md(text) or " "
 
 
 def render_md(blocks_: list[tuple], plots_dir: str = "plots") -> str:
@@ -201,16 +211,16 @@ def render_md(blocks_: list[tuple], plots_dir: str = "plots") -> str:
     lines = []
     for b in blocks_:
         if b[0] == "h":
-            lines += ["#" * b[1] + " " + b[2], ""]
+            lines += ["#" * b[1] + " " + _md(b[2]), ""]
         elif b[0] == "p":
-            lines += [b[1], ""]
+            lines += [_md(b[1]), ""]
         elif b[0] == "table":
             lines.append("| " + " | ".join(_md_cell(h) for h in b[1]) + " |")
             lines.append("|" + "---|" * len(b[1]))
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b[2]]
             lines.append("")
         elif b[0] == "img":
-            lines += [f"![{b[2]}]({plots_dir}/{b[1]})", ""]
+            lines += [f"![{_md(b[2])}]({plots_dir}/{b[1]})", ""]
     return "\n".join(lines)
 
 

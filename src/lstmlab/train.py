@@ -95,10 +95,10 @@ def make_chunk_fn(spec: TrainSpec, x, y, mask, order=None):
         idx, w, reset = inp
         mb = None if mask is None else mask[idx]
         if spec.stateful:
-            # Reset at each epoch start (the tutorial's reset_states() after every epoch);
-            # no gradient flows into the carried state, as in Keras.
-            state = jax.tree.map(lambda s: jnp.where(reset, 0.0, jax.lax.stop_gradient(s)),
-                                 state)
+            # Reset at each epoch start (the tutorial's reset_states() after every epoch).
+            # No gradient flows into the carried state, as in Keras: it enters grad_fn as
+            # an input, not as a function of these parameters.
+            state = jax.tree.map(lambda s: jnp.where(reset, 0.0, s), state)
             init_state = state
         else:
             init_state = None

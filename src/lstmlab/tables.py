@@ -1,0 +1,57 @@
+"""Text content shared by the two outputs (terminal and report), so that neither output
+module imports the other: the summary table and the short form of a long sequence."""
+
+from __future__ import annotations
+
+import hashlib
+
+from . import data
+from .evaluate import summarize
+from .experiments import Result
+
+SHOW_SEQUENCE = 80  # a longer sequence is shown by its start, length and sha256
+
+
+def sequence_text(seq: str) -> str:
+    """A sequence as a person reads it: invisible symbols visible, a long one shortened
+    to its first symbols with its length and sha256 (the run directory keeps it whole)."""
+    if len(seq) <= SHOW_SEQUENCE:
+        return data.show(seq)
+    sha = hashlib.sha256(seq.encode("utf-8")).hexdigest()
+    return (f"{data.show(seq[:SHOW_SEQUENCE - 20])}… ({len(seq):,} symbols, sha256 "
+            f"{sha[:16]}…)")
+
+
+def summary_rows(results: list[Result], compact: bool = False
+                 ) -> tuple[list[str], list[list[str]]]:
+    """The summary table (header, rows). ``compact`` (the terminal's, which must fit 80
+    columns) folds the settings into one column, and marks an experiment not trained by
+    this invocation with ``*``."""
+    rows = []
+    for r in results:
+        c, s = r.config, summarize(r.accuracy)
+        batch = "all" if c.batch_size is None else str(c.batch_size)
+        ci = "" if s["n"] < 2 else f" [{100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}]"
+        full = f"{round(s['share_100'] * s['n'])}/{s['n']}"
+        if compact:
+            # every cell breaks only at spaces into words of ≤ 11 characters, so the table
+            # wraps to 80 columns without cutting a number
+            settings = (f"{c.framing} w{c.window} u{c.units} e{c.epochs} "
+                        f"b{batch if c.batch_size else '(all)'}"
+                        f"{' stateful' if c.stateful else ''}")
+            rows.append([c.name + ("*" if r.cached else ""), settings, str(c.seeds),
+                         f"{100 * s['mean']:.2f}{ci}",
+                         f"{100 * s['min']:.1f}–{100 * s['max']:.1f}", full,
+                         f"{r.compile_s:.2f} + {r.train_s:.2f}"])
+        else:
+            rows.append([c.name, c.framing, str(c.window), str(c.units), str(c.epochs), batch,
+                         str(c.seeds), f"{100 * s['mean']:.2f}%{ci}",
+                         f"{100 * s['min']:.1f}–{100 * s['max']:.1f}%", full,
+                         f"{r.compile_s:.2f}", f"{r.train_s:.2f}"])
+    if compact:
+        header = ["experiment", "settings", "seeds", "accuracy % [95% CI]", "min–max %",
+                  "at 100%", "compile + train s"]
+    else:
+        header = ["experiment", "framing", "window", "units", "epochs", "batch", "seeds",
+                  "accuracy: mean [95% CI]", "min–max", "at 100%", "compile s", "train s"]
+    return header, rows
