@@ -30,6 +30,15 @@ def test_summarize():
     assert hi > 1 and s["ci95"] == [lo, 1.0]  # clipped: a mean accuracy cannot pass 100%
 
 
+def test_losses_are_described_not_summarized_as_accuracies():
+    losses = [1.66, 1.9, 2.4, 0.95]
+    d = evaluate.describe(losses)
+    lo, hi = evaluate.t_interval(losses)
+    assert d["ci95"] == [lo, hi] and hi > 1.0 and lo < hi  # not clipped to [0, 1]
+    assert "share_100" not in d
+    assert evaluate.summarize([1.0, 0.5])["ci95"][1] == 1.0  # accuracies are
+
+
 def test_welch_interval_matches_scipy():
     rng = np.random.default_rng(2283)
     a, b = rng.random(10), rng.random(8)

@@ -24,6 +24,7 @@ def test_run_writes_every_record(run_cli, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert [s["replica"] for s in results["one-char"]["seeds"]] == [0, 1]
     assert "generated" in results["stateful"]["seeds"][0]
+    assert "share_100" not in results["one-char"]["summary"]["loss"]
     hist = (out / "history.csv").read_text().splitlines()
     assert hist[0] == "experiment,replica,epoch,loss,accuracy"
     assert len(hist) == 1 + 2 * 2 * 3  # 2 experiments × 2 seeds × 3 epochs
@@ -256,12 +257,38 @@ def test_leftovers_of_a_killed_run_are_removed_on_resume(run_cli, finished_run, 
 
 
 def test_default_run_directories_are_unique(tmp_path, monkeypatch):
+    """Runs started in the same second get their own directories; a name another process
+    just made is never reused."""
+    from datetime import datetime, timezone
+
     from lstmlab import records
-    made = {records.new_run_dir(tmp_path) for _ in range(5)}  # same second, most likely
-    assert len(made) == 5 and all(p.is_dir() for p in made)
-    # a name someone else just made is never reused
-    stamp = sorted(p.name for p in made)[0]
-    assert all(p.parent == tmp_path for p in made) and stamp.endswith("Z")
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 29, 10, 0, 0, tzinfo=timezone.utc)
+
+    monkeypatch.setattr(records, "datetime", Frozen)
+    (tmp_path / "2026-11-29T10-00-00Z").mkdir()  # made by another process
+    made = [records.new_run_dir(tmp_path) for _ in range(3)]
+    assert [p.name for p in made] == ["2026-11-29T10-00-00Z-2", "2026-11-29T10-00-00Z-3",
+                                      "2026-11-29T10-00-00Z-4"]
+    assert all(p.is_dir() and not any(p.iterdir()) for p in made)
+
+
+def test_an_out_of_memory_error_is_one_line(run_cli, monkeypatch, tmp_path):
+    def oom(cfg, **kw):
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate "
+                           "42 bytes.\nmore detail")
+
+    monkeypatch.setattr(cli, "run_experiment", oom)
+    code, _, err = run_cli("run", "one-char", "--out", tmp_path / "run", *FAST)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "out of memory" in err and "fewer seeds" in err
+    assert not (tmp_path / "run").exists()  # no empty run directory left behind
+    monkeypatch.setattr(cli, "run_experiment", lambda cfg, **kw: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # a real bug is not dressed up as a user error
+        run_cli("run", "one-char", "--out", tmp_path / "run2", *FAST)
 
 
 def test_a_run_directory_in_use_is_refused(run_cli, tmp_path):

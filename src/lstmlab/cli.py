@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import sys
 from dataclasses import asdict
@@ -157,9 +158,21 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
             raise ConfigError(f"{cfg.name}: {e}") from None
     if out:
         run_dir = Path(out)
+        created = not run_dir.exists()
         records.ensure_writable(run_dir)
     else:
-        run_dir = records.new_run_dir()
+        run_dir, created = records.new_run_dir(), True
+    try:
+        _run(run_dir, out, force, cfgs, datasets, quiet, verbose)
+    except Exception:
+        # a crash before any experiment finished leaves no empty run directory behind
+        if created and not any(run_dir.glob(f"*/{records.RECORD}")):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _run(run_dir: Path, out, force, cfgs, datasets, quiet, verbose) -> None:
+    """The run loop of ``lstmlab run`` in ``run_dir``: resume, train, save, report."""
     with records.lock(run_dir), StopRequest() as stop:
         records.clean_leftovers(run_dir)
         known, damaged = records.load_run(run_dir)

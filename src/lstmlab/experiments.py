@@ -91,10 +91,10 @@ PRESETS: dict[str, Config] = {c.name: c for c in [
 ]}
 
 
-# Upper bounds that keep a typo from asking for terabytes; far above any sensible run.
 EXPLODED_LOSS = 1e4    # a mean cross-entropy above this (nats) means training diverged
 MAX_STATE_STEPS = 200  # stateful: the h/c trajectory recorded for the heatmap
 
+# Upper bounds that keep a typo from asking for terabytes; far above any sensible run.
 LIMITS = {"epochs": 1_000_000, "units": model.MAX_UNITS, "seeds": 10_000,
           "length": MAX_GENERATE, "window": data.MAX_WINDOW}
 
@@ -108,6 +108,7 @@ APPLIES = [
     ("order_test", lambda c: not c.stateful, "stateless experiments (a stateful model's "
      "samples depend on each other by design)"),
 ]
+
 
 def applies(setting: str, cfg: Config) -> bool:
     """Does ``setting`` mean something for ``cfg``'s experiment (APPLIES)?"""

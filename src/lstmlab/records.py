@@ -261,9 +261,10 @@ def load_result(exp_dir: Path) -> Result:
     try:
         record = json.loads((exp_dir / RECORD).read_text(encoding="utf-8"))
         _check(isinstance(record, dict), "record.json is not an object")
-        _check(record.get("format_version") == RECORD_VERSION,
+        # version 1 (lstmlab 0.1's first records) had no version field and inline sequences
+        _check(record.get("format_version", 1) in (1, RECORD_VERSION),
                f"record format version {record.get('format_version')!r}; this lstmlab "
-               f"reads version {RECORD_VERSION}")
+               f"reads versions 1 and {RECORD_VERSION}")
         raw = dict(record["config"])
         raw["sequence"] = _sequence(exp_dir.parent, raw.get("sequence"))
         cfg = Config(**raw)
