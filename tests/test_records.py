@@ -201,6 +201,11 @@ DAMAGE = {
     "wrong-shaped probs": lambda d: _rewrite_arrays(
         d / "arrays.npz", lambda a: a.__setitem__("probs", a["probs"][:, :3])),
     "not json": lambda d: (d / "record.json").write_text("{oops"),
+    "wrong generation starts": lambda d: _edit_record(
+        d / "record.json", lambda r: r["generated"].pop("K")),
+    "missing states": lambda d: _rewrite_arrays(d / "arrays.npz", lambda a: a.pop("states")),
+    "an order test it never ran": lambda d: _edit_record(
+        d / "record.json", lambda r: r.__setitem__("order_diff", [1e-8, 1.0])),
 }
 
 

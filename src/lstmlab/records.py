@@ -37,7 +37,8 @@ import numpy as np
 
 from . import data
 from .artifacts import Model, ModelError
-from .experiments import PRESETS, Config, ConfigError, Dataset, Result, build_dataset, validate
+from .experiments import (MAX_STATE_STEPS, PRESETS, Config, Dataset, Result, build_dataset,
+                          generation_starts, validate)
 from .files import atomic_write, dumps, make_temp_dir
 
 RECORD, ARRAYS, SEQUENCES = "record.json", "arrays.npz", "sequences"
@@ -276,14 +277,17 @@ def load_result(exp_dir: Path) -> Result:
         _check(_number(record["compile_s"]) and _number(record["train_s"]),
                "compile_s and train_s must be numbers")
         gen = record["generated"]
-        _check(isinstance(gen, dict) and all(
-            isinstance(k, str) and isinstance(v, list) and len(v) == cfg.seeds
-            and all(isinstance(g, str) for g in v) for k, v in gen.items()),
-            "generated must map each start to one string per seed")
+        starts = generation_starts(cfg) if cfg.generate else []
+        _check(isinstance(gen, dict) and list(gen) == starts and all(
+            isinstance(v, list) and len(v) == cfg.seeds and all(isinstance(g, str) for g in v)
+            for v in gen.values()),
+            f"generated must map the starts {starts} to one string per seed")
         order = record["order_diff"]
-        _check(order is None or (isinstance(order, list) and len(order) == 2
-                                 and all(_number(o) for o in order)),
-               "order_diff must be null or two numbers")
+        wants_order = cfg.order_test and not cfg.stateful
+        _check(order is None and not wants_order or (
+            wants_order and isinstance(order, list) and len(order) == 2
+            and all(_number(o) for o in order)),
+            "order_diff must be two numbers with the order test, null without")
         with np.load(exp_dir / ARRAYS, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         ds: Dataset = build_dataset(cfg)
@@ -294,6 +298,14 @@ def load_result(exp_dir: Path) -> Result:
                    f"configuration's data")
         probs = _shape(arrays, "probs", (s, n, v), "f")
         history = _shape(arrays, "history", (s, cfg.epochs, 2), "f")
+        if cfg.probe:
+            probe = data.Patterns(_shape(arrays, "probe_x", (cfg.probe, ds.patterns.x.shape[1]),
+                                         "i"), _shape(arrays, "probe_y", (cfg.probe,), "i"))
+            probe_probs = _shape(arrays, "probe_probs", (s, cfg.probe, v), "f")
+        states = None
+        if cfg.stateful:
+            steps = min(MAX_STATE_STEPS, len(cfg.sequence) - cfg.window + 1)
+            states = _shape(arrays, "states", (2, steps, cfg.units), "f")
         models = [Model.load(exp_dir / str(r), check_finite=False) for r in range(s)]
         for m in models:
             _check(m.info.vocab == vocab.symbols and m.info.units == cfg.units
@@ -307,14 +319,9 @@ def load_result(exp_dir: Path) -> Result:
     params = jax.tree.map(lambda *a: np.stack(a), *[m.params for m in models])
     res = Result(cfg, ds, params, history, probs, record["compile_s"], record["train_s"],
                  generated=gen, order_diff=None if order is None else tuple(order),
-                 states=arrays.get("states"), cached=True)
+                 states=states, cached=True)
     if cfg.probe:
-        try:
-            res.probe = data.Patterns(_shape(arrays, "probe_x", (cfg.probe, ds.patterns.x.shape[1]), "i"),
-                                      _shape(arrays, "probe_y", (cfg.probe,), "i"))
-            res.probe_probs = _shape(arrays, "probe_probs", (s, cfg.probe, v), "f")
-        except ValueError as e:
-            raise RecordError(f"{exp_dir.name}: damaged record ({e})") from None
+        res.probe, res.probe_probs = probe, probe_probs
     return res
 
 
