@@ -175,10 +175,12 @@ def test_predict_says_when_a_window_was_never_seen(run_cli, tmp_path):
     out = tmp_path / "run"
     assert run_cli("run", "timestep-window", "stateful", "--epochs", "2", "--seeds", "1",
                    "-q", "--out", out)[0] == 0
-    code, text, _ = run_cli("predict", out, "--experiment", "timestep-window", "ABC", "AZQ")
+    code, text, _ = run_cli("predict", out, "--experiment", "timestep-window", "ABC", "AZQ",
+                            "XYZ")
     lines = text.strip().splitlines()
     assert code == 0 and lines[0].startswith("ABC -> ") and "note" not in lines[1]
-    assert "'AZQ' never occurs in the training sequence" in lines[2]
+    assert "'AZQ' is never followed by a symbol in the training sequence" in lines[2]
+    assert "'XYZ' is never followed" in lines[4]  # it occurs, but only at the very end
     code, text, _ = run_cli("predict", out, "--experiment", "stateful", "ABC", "K")
     assert "not how the sequence begins" in text.strip().splitlines()[-1]
     assert text.count("note:") == 1

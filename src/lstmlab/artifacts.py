@@ -144,9 +144,9 @@ class Model:
                         f"the sequence begins, so the state it reaches was never trained")
             return None
         window = text[-i.window:]
-        if window not in seq:
-            return (f"the window {data.show(window)!r} never occurs in the training "
-                    f"sequence: the prediction is a guess")
+        if window not in seq[:-1]:  # a training input is followed by its target
+            return (f"the window {data.show(window)!r} is never followed by a symbol in "
+                    f"the training sequence: the prediction is a guess")
         return None
 
     # -- questions ------------------------------------------------------------------------
@@ -237,8 +237,8 @@ class Model:
             blob = read_bytes(path / PARAMS_FILE, info.params_bytes() + 2**16, PARAMS_FILE)
         except FileError as e:
             missing = not (path / PARAMS_FILE).exists()
-            raise ModelError(f"{path}: {PARAMS_FILE} is missing" if missing else
-                             f"{path}: {e}") from None
+            raise ModelError(f"{path}: {PARAMS_FILE} is missing" if missing else str(e)) \
+                from None
         if hashlib.sha256(blob).hexdigest() != meta.get("params_sha256"):
             raise ModelError(f"{path}: {PARAMS_FILE} does not match the sha256 in "
                              f"{META_FILE} (corrupted or replaced)")
