@@ -93,12 +93,58 @@ def test_gradients_match_finite_differences():
             assert abs(got - fd) <= 1e-4 + 1e-3 * abs(fd), (layer, name, j, got, fd)
 
 
-def test_first_adam_steps_match_hand_computation():
+def test_keras_adam_matches_keras_equations():
+    """Keras 3's Adam, written from its update rule in float64: ε is added to √v before
+    the bias correction (folded into the step size). Tiny gradients (as the recurrent
+    kernel's early ones) are where it parts from the textbook Adam — the negative control."""
+    rng = np.random.default_rng(1968)
+    lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
+    theta = rng.normal(size=6)
+    grads = [rng.normal(size=6) * 10.0 ** rng.integers(-9, 0, 6) for _ in range(150)]
+    opt = train.optimizer(lr)
+    params = jnp.asarray(theta, jnp.float32)
+    state = opt.init(params)
+    m = v = np.zeros(6)
+    want = theta.copy()
+    for t, g in enumerate(grads, start=1):
+        upd, state = opt.update(jnp.asarray(g, jnp.float32), state, params)
+        params = optax.apply_updates(params, upd)
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        want = want - m * alpha / (np.sqrt(v) + eps)
+    np.testing.assert_allclose(params, want, rtol=1e-5, atol=1e-6)
+    textbook = train.optimizer(lr, "adam-optax")
+    p2, s2 = jnp.asarray(theta, jnp.float32), textbook.init(jnp.asarray(theta, jnp.float32))
+    for g in grads:
+        upd, s2 = textbook.update(jnp.asarray(g, jnp.float32), s2, p2)
+        p2 = optax.apply_updates(p2, upd)
+    assert np.abs(np.asarray(p2) - want).max() > 1e-3  # tiny gradients: the two Adams part
+
+
+def test_keras_crossentropy_is_clipped_where_a_prediction_is_near_certain():
+    """Keras clips probabilities to [1e-7, 1 - 1e-7]: a near-certain correct prediction
+    has loss -log(1 - 1e-7) and gradient 0; optax's loss from logits keeps a tiny gradient."""
+    rng = np.random.default_rng(1969)
+    logits = jnp.asarray(rng.normal(size=(4, 6)), jnp.float32)
+    labels = jnp.asarray(rng.integers(0, 6, 4))
+    p = ref.softmax(np.asarray(logits, np.float64))
+    want = -np.log(np.clip(p[np.arange(4), np.asarray(labels)], 1e-7, 1 - 1e-7))
+    np.testing.assert_allclose(train.keras_crossentropy(logits, labels), want, rtol=1e-5)
+    sure = jnp.zeros((1, 6)).at[0, 2].set(30.0)  # p(2) = 1 - 5·e⁻³⁰ in float32: 1
+    g = jax.grad(lambda z: train.keras_crossentropy(z, jnp.array([2]))[0])(sure)
+    assert float(jnp.abs(g).max()) == 0.0
+    g_optax = jax.grad(lambda z: optax.softmax_cross_entropy_with_integer_labels(
+        z, jnp.array([2]))[0])(sure)
+    assert float(jnp.abs(g_optax).max()) > 0.0
+
+
+def test_optax_adam_steps_match_the_textbook():
     rng = np.random.default_rng(1966)
     lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
     theta = rng.normal(size=5)
     grads = [rng.normal(size=5) for _ in range(3)]
-    opt = train.optimizer(lr)
+    opt = train.optimizer(lr, "adam-optax")
     params = jnp.asarray(theta, jnp.float32)
     state = opt.init(params)
     m = v = np.zeros(5)

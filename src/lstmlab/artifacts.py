@@ -192,6 +192,36 @@ class Model:
             idx.append(int(np.argmax(self._probs(np.array(idx[-self.info.window:])))))
         return "".join(self.vocab.decode(idx))
 
+    # -- Keras (imported only when asked for) --------------------------------------------
+    @classmethod
+    def from_keras(cls, model_or_path, sequence: str | None = None, vocab=None,
+                   framing: str | None = None, window: int | None = None) -> "Model":
+        """A Keras model, or a ``.keras`` / legacy ``.h5`` file of one, as an lstmlab Model
+        (``lstmlab.from_keras``): units, activation, masking, statefulness and the framing
+        are read from it; the vocabulary is the symbols of ``sequence`` (A–Z by default) or
+        ``vocab``. See :func:`lstmlab.keras_io.read`."""
+        from . import keras_io
+        params, fields = keras_io.read(model_or_path, sequence or (None if vocab else
+                                                                    data.ALPHABET),
+                                       vocab, framing, window)
+        info = ModelInfo(**fields)
+        try:
+            info.check()
+        except ValueError as e:
+            raise keras_io.KerasError(f"unsupported Keras model: {e}") from None
+        return cls(params, info)
+
+    def to_keras(self):
+        """This model as a Keras model with the same weights (a stateful one with
+        ``stateful=True`` and batch shape 1)."""
+        from . import keras_io
+        return keras_io.build(self.params, self.info)
+
+    def save_keras(self, path) -> Path:
+        """Write this model as a Keras file (``.keras``, or legacy ``.h5``)."""
+        from . import keras_io
+        return keras_io.save(self.to_keras(), path)
+
     # -- files ----------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write ``model.safetensors`` and ``model.json`` into directory ``path``."""

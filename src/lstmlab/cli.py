@@ -15,6 +15,7 @@ import click
 from . import __version__, console, data, findings, records, report
 from .artifacts import Model, ModelError, load
 from .data import DataError
+from .keras_io import KerasError
 from .experiments import APPLIES, PRESETS, ConfigError, applies, prepare, run as run_experiment
 from .tables import sequence_text
 
@@ -104,6 +105,8 @@ AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unl
 @click.option("--epochs", type=int, help="Training epochs.")
 @click.option("--batch-size", help="Samples per update, or 'all'.")
 @click.option("--lr", type=float, help="Adam learning rate (default 0.001).")
+@click.option("--optimizer", help="adam: Keras 3's Adam (default; training matches Keras "
+              "step for step); adam-optax: optax's textbook Adam (ε after bias correction).")
 @click.option("--activation", help="Recurrent activation: sigmoid (Keras 3) or "
               "hard_sigmoid (Keras 2, the seed notebook's).")
 @click.option("--seed", type=int, help="Seed for initialization and shuffling (default 7).")
@@ -352,6 +355,32 @@ def models_cmd(run_dir):
     console.models(Path(run_dir), _load_run(Path(run_dir)))
 
 
+@main.command("import-keras")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--sequence", help="The sequence the model was trained on (its symbols, in "
+              "order of first appearance, are the vocabulary); default A–Z.")
+@click.option("--framing", help="timesteps or features, where the input shape allows both.")
+@click.option("--window", type=int, help="The window, where the input has no fixed steps.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="The lstmlab model directory to write.")
+def import_keras_cmd(file, sequence, framing, window, out):
+    """Read a Keras model ([Masking →] LSTM → Dense(softmax), .keras or .h5) into an lstmlab
+    model directory, for predict, generate and reports."""
+    m = Model.from_keras(file, sequence=sequence, framing=framing, window=window)
+    m.save(out)
+    console.out.print(f"Wrote {out}: {m!r}", markup=False)
+
+
+@main.command("export-keras")
+@with_model_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The Keras file to write (.keras, or legacy .h5).")
+def export_keras_cmd(model, experiment, replica, out):
+    """Write an lstmlab model as a Keras model file with the same weights."""
+    path = _model(model, experiment, replica).save_keras(out)
+    console.out.print(f"Wrote {path}", markup=False)
+
+
 def _out_of_memory(e: Exception) -> bool:
     """An accelerator or host allocation failure (XLA reports RESOURCE_EXHAUSTED)."""
     return isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in str(e) or \
@@ -367,7 +396,7 @@ def entry() -> None:
     except click.ClickException as e:
         console.error(e.format_message())
         sys.exit(2)
-    except (ConfigError, DataError, ModelError, records.RecordError) as e:
+    except (ConfigError, DataError, ModelError, KerasError, records.RecordError) as e:
         console.error(str(e))
         sys.exit(2)
     except OSError as e:  # a full disk, a permission: what failed, not a traceback

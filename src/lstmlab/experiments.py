@@ -38,6 +38,7 @@ class Config:
     stateful: bool = False
     mask: bool = True           # mask front padding (subsequence data only)
     lr: float = 1e-3
+    optimizer: str = "adam"     # Keras 3's Adam; "adam-optax": optax's textbook Adam
     activation: str = "sigmoid"
     seed: int = 7
     seeds: int = 10             # replicas trained together (initialization, shuffling)
@@ -57,7 +58,8 @@ class Config:
         parts = [f"window {self.window}", self.framing, self.encoding,
                  f"LSTM({self.units})", f"{self.epochs} epochs",
                  f"batch {'all' if self.batch_size is None else self.batch_size}",
-                 f"lr {self.lr:g}", self.activation,
+                 f"lr {self.lr:g}" + ("" if self.optimizer == "adam" else
+                                      f" ({self.optimizer})"), self.activation,
                  "shuffled" if self.shuffle else "in order", f"seed {self.seed}"]
         if self.seeds > 1:
             parts.append(f"{self.seeds} seeds")
@@ -148,6 +150,8 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
         bad("encoding", cfg.encoding, ", ".join(data.ENCODINGS))
     if cfg.activation not in model.ACTIVATIONS:
         bad("activation", cfg.activation, ", ".join(model.ACTIVATIONS))
+    if cfg.optimizer not in train.OPTIMIZERS:
+        bad("optimizer", cfg.optimizer, ", ".join(train.OPTIMIZERS))
     for name, most in LIMITS.items():
         if not 1 <= getattr(cfg, name) <= most:
             bad(name, getattr(cfg, name), f"an integer from 1 to {most}")
@@ -299,7 +303,7 @@ def spec_of(cfg: Config, n_samples: int, vocab_size: int) -> train.TrainSpec:
     return train.TrainSpec(units=cfg.units, vocab_size=vocab_size, epochs=cfg.epochs,
                            batch_size=cfg.batch_size or n_samples, lr=cfg.lr,
                            shuffle=cfg.shuffle, stateful=cfg.stateful,
-                           activation=cfg.activation)
+                           activation=cfg.activation, optimizer=cfg.optimizer)
 
 
 def generation_starts(cfg: Config) -> list[str]:

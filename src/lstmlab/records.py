@@ -42,7 +42,7 @@ from .experiments import (MAX_STATE_STEPS, PRESETS, Config, Dataset, Result, bui
 from .files import atomic_write, dumps, make_temp_dir
 
 RECORD, ARRAYS, SEQUENCES = "record.json", "arrays.npz", "sequences"
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 INLINE_SEQUENCE = 200  # longer sequences are kept once, in sequences/<sha256>.txt
 
 
@@ -262,10 +262,11 @@ def load_result(exp_dir: Path) -> Result:
     try:
         record = json.loads((exp_dir / RECORD).read_text(encoding="utf-8"))
         _check(isinstance(record, dict), "record.json is not an object")
-        # version 1 (lstmlab 0.1's first records) had no version field and inline sequences
-        _check(record.get("format_version", 1) in (1, RECORD_VERSION),
-               f"record format version {record.get('format_version')!r}; this lstmlab "
-               f"reads versions 1 and {RECORD_VERSION}")
+        version = record.get("format_version", 1)  # lstmlab 0.1's first records had none
+        _check(version != 1 and version != 2, "trained before lstmlab's training was "
+               "Keras-exact (record versions 1 and 2: optax's Adam and loss)")
+        _check(version == RECORD_VERSION, f"record format version {version!r}; this "
+               f"lstmlab reads version {RECORD_VERSION}")
         raw = dict(record["config"])
         raw["sequence"] = _sequence(exp_dir.parent, raw.get("sequence"))
         cfg = Config(**raw)
@@ -314,7 +315,7 @@ def load_result(exp_dir: Path) -> Result:
     except ModelError as e:
         raise RecordError(f"{exp_dir.name}: {e}") from None
     except (OSError, KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise RecordError(f"{exp_dir.name}: damaged record ({e.__class__.__name__}: "
+        raise RecordError(f"{exp_dir.name}: unusable record ({e.__class__.__name__}: "
                           f"{e})") from None
     params = jax.tree.map(lambda *a: np.stack(a), *[m.params for m in models])
     res = Result(cfg, ds, params, history, probs, record["compile_s"], record["train_s"],

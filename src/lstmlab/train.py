@@ -13,7 +13,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +35,7 @@ class TrainSpec:
     shuffle: bool = True
     stateful: bool = False
     activation: str = "sigmoid"
+    optimizer: str = "adam"
 
 
 @dataclass
@@ -47,12 +48,62 @@ class FitResult:
     train_s: float
 
 
-def optimizer(lr: float):
-    """Adam with Keras's defaults, from optax."""
-    # Keras's Adam defaults. Keras adds ε to sqrt(v) before bias correction, optax after;
-    # the two differ by ε·(1/sqrt(1-β2^t) - 1) ≤ 3.1e-6 in the denominator — far below
-    # float32 noise for gradients of the size seen here.
-    return optax.adam(lr, b1=0.9, b2=0.999, eps=1e-7)
+OPTIMIZERS = ("adam", "adam-optax")
+KERAS_EPSILON = 1e-7  # Keras's backend epsilon: Adam's ε and the loss's probability clip
+
+
+class ScaleByKerasAdamState(NamedTuple):
+    """Step count and Adam's first and second moments (optax's ScaleByAdamState layout)."""
+
+    count: jnp.ndarray
+    mu: optax.Updates
+    nu: optax.Updates
+
+
+def scale_by_keras_adam(b1: float = 0.9, b2: float = 0.999,
+                        eps: float = KERAS_EPSILON) -> optax.GradientTransformation:
+    """Adam's direction exactly as Keras 3 computes it: m and v updated as
+    ``m += (g - m)(1 - β1)``, ``v += (g² - v)(1 - β2)``, and the step
+    ``m · √(1 - β2ᵗ) / (1 - β1ᵗ) / (√v + ε)``. optax's ``scale_by_adam`` adds ε to the
+    bias-corrected √v̂ instead, an effective ε of 1e-7/√(1 - β2ᵗ) in Keras's terms (3.2e-6 at
+    step 1); early recurrent-kernel gradients are far below 1e-5 (h starts at 0), so the
+    two Adams part by 7e-4 after one step. Written here because no optax transformation
+    places ε this way."""
+    def init(params):
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return ScaleByKerasAdamState(jnp.zeros([], jnp.int32), zeros, zeros)
+
+    def update(grads, state, params=None):
+        count = state.count + 1
+        t = count.astype(jnp.float32)
+        mu = jax.tree.map(lambda m, g: m + (g - m) * (1 - b1), state.mu, grads)
+        nu = jax.tree.map(lambda v, g: v + (jnp.square(g) - v) * (1 - b2), state.nu, grads)
+        alpha = jnp.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        updates = jax.tree.map(lambda m, v: m * alpha / (jnp.sqrt(v) + eps), mu, nu)
+        return updates, ScaleByKerasAdamState(count, mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
+def optimizer(lr: float, name: str = "adam") -> optax.GradientTransformation:
+    """``adam``: Keras 3's Adam (its defaults β1 0.9, β2 0.999, ε 1e-7), composed as optax
+    composes its own ``adam`` (direction, then learning rate); ``adam-optax``: optax's
+    textbook Adam with the same constants."""
+    if name == "adam-optax":
+        return optax.adam(lr, b1=0.9, b2=0.999, eps=KERAS_EPSILON)
+    return optax.chain(scale_by_keras_adam(), optax.scale(-lr))
+
+
+def keras_crossentropy(logits, labels):
+    """Keras 3's categorical cross-entropy of a softmax output (JAX backend): the
+    probabilities are renormalised and clipped to [ε, 1 - ε] before the log. Where a
+    prediction is near-certain (p > 1 - 1e-7, common once the alphabet is learned) the clip
+    makes the sample's gradient exactly 0, where optax's logit-based loss leaves a tiny one
+    that Adam's normalisation would still turn into a full-size step."""
+    p = jax.nn.softmax(logits)
+    p = p / jnp.sum(p, axis=-1, keepdims=True)
+    p = jnp.clip(p, KERAS_EPSILON, 1.0 - KERAS_EPSILON)
+    return -jnp.log(jnp.take_along_axis(p, labels[:, None], axis=-1)[:, 0])
 
 
 def batch_plan(spec: TrainSpec, n: int, epoch_keys, order=None):
@@ -77,15 +128,16 @@ def batch_plan(spec: TrainSpec, n: int, epoch_keys, order=None):
 
 
 def batch_loss(params, xb, yb, w, mb, state, activation):
-    """Weighted mean cross-entropy of a batch, with per-sample losses, logits and state."""
+    """Weighted mean of Keras's cross-entropy over a batch (weight-0 samples pad a last
+    partial batch), with per-sample losses, logits and the final state."""
     logits, new_state = model.logits_fn(params, xb, mb, state, activation)
-    losses = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
+    losses = keras_crossentropy(logits, yb)
     return jnp.sum(w * losses) / jnp.sum(w), (losses, logits, new_state)
 
 
 def make_chunk_fn(spec: TrainSpec, x, y, mask, order=None):
     """A function (carry, epoch_keys) → (carry, per-epoch history) for one replica."""
-    opt = optimizer(spec.lr)
+    opt = optimizer(spec.lr, spec.optimizer)
     n = len(y)
     spe = -(-n // spec.batch_size)
     grad_fn = jax.grad(batch_loss, has_aux=True)

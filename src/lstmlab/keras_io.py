@@ -1,0 +1,171 @@
+"""Keras models in and out: a Keras ``Sequential`` of [Masking] → LSTM → Dense(softmax)
+is read into lstmlab parameters and model settings, and built back, with the same weights
+(``get_weights()`` order, see :func:`lstmlab.model.keras_weights`). ``artifacts.Model``
+wraps these as ``Model.from_keras`` / ``Model.to_keras``.
+
+Keras is optional (``pip install -e ".[keras]"``) and imported only here, with the JAX
+backend unless the user chose another.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import data, model
+
+
+class KerasError(ValueError):
+    """A Keras model lstmlab cannot read or write; the CLI prints it as one line."""
+
+INSTALL = 'pip install -e ".[keras]"'
+SUFFIXES = (".keras", ".h5")
+# Keras's Masking(0) masks by value, lstmlab by position: with the scaled encoding the code
+# of the first symbol is 0 too, so the two models would differ on every input holding it.
+NO_SCALED_MASK = ("a masked model with the scaled encoding has no exact Keras equivalent: "
+                  "Keras's Masking(0) also masks the first symbol (code 0); use the onehot "
+                  "encoding, or no masking")
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras's own default is TensorFlow
+    try:
+        import keras
+    except ImportError:
+        raise KerasError(f"Keras is not installed; install it with: {INSTALL}") from None
+    return keras
+
+
+def _load(path: Path):
+    keras = _keras()
+    if not path.is_file():
+        raise KerasError(f"{path}: no such Keras model file")
+    if path.suffix not in SUFFIXES:
+        raise KerasError(f"{path}: a Keras model file ends in {' or '.join(SUFFIXES)}")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as e:  # Keras raises many kinds for a file it cannot read
+        first = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:200]
+        raise KerasError(f"{path}: cannot read the Keras model ({first})") from None
+
+
+def _layers(net) -> tuple:
+    """(masking, lstm, dense) of a supported model, or a ModelError naming what is not."""
+    layers = list(getattr(net, "layers", []))
+    kinds = [type(layer).__name__ for layer in layers]
+    masking = layers.pop(0) if kinds[:1] == ["Masking"] else None
+    names = [type(layer).__name__ for layer in layers]
+    if names != ["LSTM", "Dense"]:
+        raise KerasError(f"unsupported Keras model: layers {' → '.join(kinds) or 'none'}; "
+                         f"lstmlab reads [Masking →] LSTM → Dense(softmax)")
+    lstm, dense = layers
+    cfg, dcfg = lstm.get_config(), dense.get_config()
+    problems = []
+    if cfg.get("return_sequences"):
+        problems.append("return_sequences=True")
+    if cfg.get("go_backwards"):
+        problems.append("go_backwards=True")
+    if not cfg.get("use_bias", True) or not dcfg.get("use_bias", True):
+        problems.append("a layer without bias")
+    if cfg.get("activation") != "tanh":
+        problems.append(f"LSTM activation {cfg.get('activation')!r} (lstmlab: tanh)")
+    if cfg.get("recurrent_activation") != "sigmoid":
+        problems.append(f"recurrent_activation {cfg.get('recurrent_activation')!r} (lstmlab "
+                        f"reads sigmoid; Keras 3's hard_sigmoid is x/6 + 1/2, not Keras 2's)")
+    if dcfg.get("activation") != "softmax":
+        problems.append(f"Dense activation {dcfg.get('activation')!r} (lstmlab: softmax)")
+    if masking is not None and masking.get_config().get("mask_value") != 0.0:
+        problems.append(f"mask_value {masking.get_config().get('mask_value')!r} (lstmlab: 0)")
+    if problems:
+        raise KerasError(f"unsupported Keras model: {'; '.join(problems)}")
+    return masking, lstm, dense
+
+
+def read(model_or_path, sequence: str | None = None, vocab=None,
+         framing: str | None = None, window: int | None = None) -> tuple[dict, dict]:
+    """A Keras model (or a ``.keras`` / legacy ``.h5`` file of one) as lstmlab parameters
+    and the fields of its ``ModelInfo``.
+
+    Units, recurrent activation, masking and statefulness are read from the model; the
+    vocabulary comes from ``sequence`` (its symbols in order of first appearance, as
+    lstmlab and the tutorial build it) or ``vocab``. The input's shape (steps, features)
+    decides framing, encoding and window: one feature per step is the scaled encoding,
+    one per symbol one-hot; a single step of several symbols is the features framing
+    (``framing`` chooses where the shape allows both, ``window`` where the steps are not
+    fixed)."""
+    net = _load(Path(model_or_path)) if isinstance(model_or_path, (str, Path)) else \
+        model_or_path
+    masking, lstm, dense = _layers(net)
+    if sequence is None and vocab is None:
+        raise KerasError("give the vocabulary: the sequence the model was trained on "
+                         "(--sequence) — Keras models do not store it")
+    symbols = tuple(vocab) if vocab is not None else data.Vocab.from_sequence(sequence).symbols
+    v, units = len(symbols), lstm.get_config()["units"]
+    if dense.get_config()["units"] != v:
+        raise KerasError(f"the model predicts {dense.get_config()['units']} symbols but the "
+                         f"vocabulary has {v} ({data.show(''.join(symbols))!r})")
+    kernel = lstm.get_weights()[0]  # (features, 4·units)
+    n_features = kernel.shape[0]
+    steps = net.inputs[0].shape[1] if getattr(net, "inputs", None) else None
+    per_symbol, encoding = (v, "onehot") if n_features % v == 0 else (1, "scaled")
+    if masking is not None and encoding == "scaled":
+        raise KerasError(NO_SCALED_MASK)
+    symbols_per_step = n_features // per_symbol
+    if symbols_per_step > 1 and framing == "timesteps":
+        raise KerasError(f"the model reads {symbols_per_step} symbols in one step: that is "
+                         f"the features framing, not timesteps")
+    if symbols_per_step > 1 or framing == "features":
+        framing, win = "features", symbols_per_step
+        if steps not in (None, 1):
+            raise KerasError(f"unsupported Keras model: {steps} steps of {symbols_per_step} "
+                             f"symbols each; lstmlab reads a window as steps or as features")
+    else:
+        framing, win = "timesteps", steps or window
+    if not win:
+        raise KerasError("the model's input has no fixed number of steps: give --window")
+    info = dict(vocab=symbols, window=int(win), framing=framing, encoding=encoding,
+                mask=masking is not None, units=units,
+                activation=lstm.get_config()["recurrent_activation"],
+                stateful=bool(lstm.get_config().get("stateful")),
+                variable_length=masking is not None, experiment="keras",
+                sequence=sequence or "")
+    return model.from_keras_weights(lstm.get_weights() + dense.get_weights()), info
+
+
+def build(params, info):
+    """A Keras model with these weights for a model described by ``info`` (a ModelInfo):
+    [Masking(0) →] LSTM → Dense(softmax); a stateful model becomes a ``stateful=True`` LSTM
+    with batch shape (1, steps, features)."""
+    keras = _keras()
+    i = info
+    if i.activation != "sigmoid":
+        raise KerasError(f"recurrent activation {i.activation!r} has no Keras 3 equivalent "
+                         f"(Keras 3's hard_sigmoid is x/6 + 1/2, not Keras 2's 0.2x + 1/2)")
+    if i.mask and i.variable_length and i.encoding == "scaled":
+        raise KerasError(NO_SCALED_MASK)
+    shape = (1 if i.framing == "features" else i.window, i.n_features)
+    inp = keras.Input(batch_shape=(1,) + shape) if i.stateful else keras.Input(shape)
+    layers = [inp] + ([keras.layers.Masking(0.0)] if i.mask and i.variable_length else []) + [
+        keras.layers.LSTM(i.units, stateful=i.stateful),
+        keras.layers.Dense(len(i.vocab), activation="softmax")]
+    net = keras.Sequential(layers)
+    net.set_weights(model.keras_weights(params))
+    return net
+
+
+def save(net, path) -> Path:
+    """Save a Keras model as ``.keras`` (or legacy ``.h5``), written aside, then renamed."""
+    path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise KerasError(f"{path}: choose a file name ending in {' or '.join(SUFFIXES)}")
+    if not path.parent.is_dir():
+        raise KerasError(f"{path.parent}: no such directory")
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    import logging
+    logging.getLogger("absl").setLevel(logging.ERROR)  # Keras's "HDF5 is legacy" notice
+    try:
+        net.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,272 @@
+"""Parity with Keras 3 (JAX backend): training from identical weights on identical data
+gives the same parameters step for step, and models move between Keras and lstmlab.
+Keras is installed with the test extra; these tests are skipped only without it."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras's default backend is TensorFlow
+keras = pytest.importorskip("keras")
+
+import lstmlab  # noqa: E402
+from lstmlab import data, experiments, model, train  # noqa: E402
+
+
+def keras_net(n_steps, n_features, units, vocab, mask=False, stateful=False, batch=None):
+    shape = dict(batch_shape=(batch, n_steps, n_features)) if stateful else \
+        dict(shape=(n_steps, n_features))
+    layers = [keras.Input(**shape)] + ([keras.layers.Masking(0.0)] if mask else []) + [
+        keras.layers.LSTM(units, stateful=stateful),
+        keras.layers.Dense(vocab, activation="softmax")]
+    net = keras.Sequential(layers)
+    net.compile(loss="categorical_crossentropy", optimizer="adam")
+    return net
+
+
+def initial_params(key, n_features, units, vocab):
+    """The parameters train.fit starts replica ``key`` from (its first split)."""
+    return model.init_params(jax.random.split(key)[0], n_features, units, vocab)
+
+
+def assert_close_to_keras(fit_params, net, tol=1e-5):
+    got = model.keras_weights(jax.tree.map(lambda a: a[0], fit_params))
+    for name, a, b in zip(("kernel", "recurrent_kernel", "bias", "dense kernel", "dense bias"),
+                          got, net.get_weights()):
+        assert np.abs(a - b).max() <= tol, (name, np.abs(a - b).max())
+
+
+@pytest.mark.parametrize("case", ["batch 1", "partial last batch", "masked variable-length"])
+def test_training_matches_keras_step_for_step(case):
+    units, key = 8, train.replica_keys(int.from_bytes(case.encode()[:3], "big"), 1)
+    if case == "masked variable-length":
+        cfg = lstmlab.PRESETS["variable-length"].replace(samples=60, encoding="onehot",
+                                                         units=units, epochs=2, shuffle=False)
+        batch = 1   # 120 steps; one-hot: Keras's Masking(0) masks exactly the padding
+    else:
+        cfg = lstmlab.PRESETS["timestep-window"].replace(units=units, shuffle=False,
+                                                         epochs=5 if case == "batch 1" else 20)
+        batch = 1 if case == "batch 1" else 4  # 23 samples: 5 batches of 4, then 3
+    cfg = cfg.replace(batch_size=batch)
+    ds = experiments.prepare(cfg)
+    x, y, v = ds.x, ds.patterns.y, len(ds.vocab)
+    spec = experiments.spec_of(cfg, len(y), v)
+    fit = train.fit(spec, key, x, y, ds.mask)
+    steps = cfg.epochs * -(-len(y) // batch)
+    assert steps >= 100
+    net = keras_net(x.shape[1], x.shape[2], units, v, mask=cfg.samples > 0)
+    net.set_weights(model.keras_weights(initial_params(key[0], x.shape[2], units, v)))
+    net.fit(x, keras.utils.to_categorical(y, v), epochs=cfg.epochs, batch_size=batch,
+            shuffle=False, verbose=0)
+    assert_close_to_keras(fit.params, net)
+    # the negative control: optax's textbook Adam from the same start does not match
+    other = train.fit(spec.__class__(**{**spec.__dict__, "optimizer": "adam-optax"}), key, x,
+                      y, ds.mask)
+    with pytest.raises(AssertionError):
+        assert_close_to_keras(other.params, net, tol=1e-4)
+
+
+def keras_adam_numpy(theta, grads, state, t, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):
+    """One step of Keras's Adam update rule in float64 NumPy."""
+    m, v = state
+    m = [mi + (g - mi) * (1 - b1) for mi, g in zip(m, grads)]
+    v = [vi + (g * g - vi) * (1 - b2) for vi, g in zip(v, grads)]
+    alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    theta = [p - mi * alpha / (np.sqrt(vi) + eps) for p, mi, vi in zip(theta, m, v)]
+    return theta, (m, v)
+
+
+def test_stateful_training_matches_a_hand_unrolled_keras_loop():
+    """Keras 3 cannot be the reference here (its fit does not carry state): a Python loop
+    that carries (h, c) from sample to sample, resets every epoch, differentiates each
+    sample's Keras loss (clipped probabilities) with the carried state held constant, and
+    applies Keras's Adam in float64."""
+    units, epochs = 6, 4  # 25 samples × 4 epochs = 100 steps
+    cfg = lstmlab.PRESETS["stateful"].replace(units=units, epochs=epochs)
+    ds = experiments.prepare(cfg)
+    x, y, v = ds.x, ds.patterns.y, len(ds.vocab)
+    key = train.replica_keys(9, 1)
+    fit = train.fit(experiments.spec_of(cfg, len(y), v), key, x, y, None,
+                    ds.order.reshape(-1))
+
+    def loss(arrays, xb, yb, state):
+        params = model.from_keras_weights(arrays)
+        logits, new_state = model.logits_fn(params, xb, None, state)
+        p = jnp.clip(jax.nn.softmax(logits), 1e-7, 1 - 1e-7)
+        return -jnp.log(p[0, yb[0]]), new_state
+
+    theta = [np.asarray(a, np.float64) for a in
+             model.keras_weights(initial_params(key[0], 1, units, v))]
+    moments = ([np.zeros_like(a) for a in theta], [np.zeros_like(a) for a in theta])
+    t = 0
+    for _ in range(epochs):
+        state = model.zero_state(1, units)  # reset_states() after every epoch
+        for i in range(len(y)):
+            arrays = [jnp.asarray(a, jnp.float32) for a in theta]
+            g, state = jax.grad(loss, has_aux=True)(arrays, x[i:i + 1], y[i:i + 1], state)
+            t += 1
+            theta, moments = keras_adam_numpy(theta, [np.asarray(a, np.float64) for a in g],
+                                              moments, t)
+    got = model.keras_weights(jax.tree.map(lambda a: a[0], fit.params))
+    for a, b in zip(got, theta):
+        assert np.abs(a - b).max() <= 1e-5
+
+
+def test_keras_stateful_fit_does_not_carry_state():
+    """What lstmlab found in Keras 3 (JAX backend): a stateful LSTM trained with fit ends
+    with exactly the weights of a stateless one, while lstmlab's stateful training differs
+    from its stateless training."""
+    units, epochs = 6, 2
+    cfg = lstmlab.PRESETS["stateful"].replace(units=units, epochs=epochs)
+    ds = experiments.prepare(cfg)
+    x, y, v = ds.x, ds.patterns.y, len(ds.vocab)
+    key = train.replica_keys(4, 1)
+    start = model.keras_weights(initial_params(key[0], 1, units, v))
+    nets = []
+    for stateful in (True, False):
+        net = keras_net(1, 1, units, v, stateful=stateful, batch=1)
+        net.set_weights(start)
+        for _ in range(epochs):
+            net.fit(x, keras.utils.to_categorical(y, v), epochs=1, batch_size=1,
+                    shuffle=False, verbose=0)
+            if stateful:
+                net.layers[0].reset_states()
+        nets.append(net)
+    for a, b in zip(nets[0].get_weights(), nets[1].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    spec = experiments.spec_of(cfg, len(y), v)
+    carried = train.fit(spec, key, x, y, None, ds.order.reshape(-1))
+    stateless = train.fit(spec.__class__(**{**spec.__dict__, "stateful": False}), key, x, y)
+    assert_close_to_keras(stateless.params, nets[1])
+    with pytest.raises(AssertionError):
+        assert_close_to_keras(carried.params, nets[1], tol=1e-4)
+
+
+# -- Keras models in and out ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def models():
+    """One tiny trained model per kind that Keras can represent."""
+    def one(name, **kw):
+        return lstmlab.run(name, seeds=1, epochs=3, **kw).model(0)
+    return {"window": one("timestep-window"),
+            "features one-hot": one("feature-window", encoding="onehot"),
+            "stateful": one("stateful"),
+            "variable-length one-hot": one("variable-length", encoding="onehot", samples=60)}
+
+
+INPUTS = {"window": ["ABC", "KLM"], "features one-hot": ["ABC", "XYZ"],
+          "stateful": ["A", "ABCD"], "variable-length one-hot": ["A", "BCD", "ABCDE"]}
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_export_and_import_round_trip(models, kind, suffix, tmp_path):
+    m = models[kind]
+    path = m.save_keras(tmp_path / f"m{suffix}")
+    back = lstmlab.from_keras(path)  # A–Z by default
+    assert (back.info.window, back.info.framing, back.info.encoding, back.info.units,
+            back.info.stateful, back.info.mask and back.info.variable_length) == \
+        (m.info.window, m.info.framing, m.info.encoding, m.info.units, m.info.stateful,
+         m.info.mask and m.info.variable_length)
+    for a, b in zip(model.keras_weights(m.params), model.keras_weights(back.params)):
+        np.testing.assert_array_equal(a, b)
+    for text in INPUTS[kind]:
+        assert m.predict_proba(text) == back.predict_proba(text)
+    # and Keras itself predicts what lstmlab predicts from the file
+    net = keras.saving.load_model(path, compile=False)
+    text = INPUTS[kind][-1]
+    idx = m.vocab.encode(text)
+    if m.info.stateful:
+        net.layers[0].reset_states()
+        x = np.asarray(m.stateful_windows(idx))
+        for i in range(len(x)):
+            probs = net(x[i:i + 1])
+    else:
+        x, mask = m._window_input(idx)
+        probs = net.predict(np.asarray(x), verbose=0)
+    want = np.array([m.predict_proba(text)[s] for s in m.vocab.symbols])
+    np.testing.assert_allclose(np.asarray(probs)[0], want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_trained_in_keras_predicts_the_same_in_lstmlab(tmp_path):
+    """The tutorial's model, built and trained in Keras, then read by lstmlab."""
+    cfg = lstmlab.PRESETS["timestep-window"]
+    ds = experiments.prepare(cfg)
+    keras.utils.set_random_seed(7)
+    net = keras_net(3, 1, 16, 26)
+    net.fit(ds.x, keras.utils.to_categorical(ds.patterns.y, 26), epochs=3, batch_size=1,
+            verbose=0)
+    net.save(tmp_path / "tutorial.keras")
+    m = lstmlab.from_keras(tmp_path / "tutorial.keras", sequence=data.ALPHABET)
+    assert m.info.units == 16 and m.info.window == 3 and m.info.encoding == "scaled"
+    want = net.predict(ds.x, verbose=0)
+    got = np.stack([[m.predict_proba("".join(ds.vocab.decode(w)))[s] for s in data.ALPHABET]
+                    for w in ds.patterns.x])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def unsupported(kind):
+    L = keras.layers
+    inp = keras.Input((3, 1))
+    return keras.Sequential({
+        "two LSTM layers": [inp, L.LSTM(4, return_sequences=True), L.LSTM(4), L.Dense(26, activation="softmax")],
+        "return_sequences": [inp, L.LSTM(4, return_sequences=True), L.Dense(26, activation="softmax")],
+        "GRU": [inp, L.GRU(4), L.Dense(26, activation="softmax")],
+        "hard_sigmoid": [inp, L.LSTM(4, recurrent_activation="hard_sigmoid"), L.Dense(26, activation="softmax")],
+        "linear output": [inp, L.LSTM(4), L.Dense(26)],
+        "wrong vocabulary": [inp, L.LSTM(4), L.Dense(5, activation="softmax")],
+        "masked scaled": [inp, L.Masking(0.0), L.LSTM(4), L.Dense(26, activation="softmax")],
+    }[kind])
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("two LSTM layers", "layers LSTM → LSTM → Dense"),
+    ("return_sequences", "return_sequences=True"),
+    ("GRU", "layers GRU → Dense"),
+    ("hard_sigmoid", "recurrent_activation 'hard_sigmoid'"),
+    ("linear output", "Dense activation 'linear'"),
+    ("wrong vocabulary", "predicts 5 symbols but the vocabulary has 26"),
+    ("masked scaled", "also masks the first symbol"),
+])
+def test_unsupported_keras_models_are_one_line_errors(kind, message, tmp_path, run_cli):
+    with pytest.raises(lstmlab.KerasError, match=message):
+        lstmlab.from_keras(unsupported(kind))
+    path = tmp_path / "m.keras"
+    unsupported(kind).save(path)
+    code, out, err = run_cli("import-keras", path, "--out", tmp_path / "model")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and message in err
+    assert not (tmp_path / "model").exists()
+
+
+def test_keras_commands(run_cli, tmp_path, models):
+    run = tmp_path / "run"
+    assert run_cli("run", "timestep-window", "--epochs", "3", "--seeds", "2", "-q",
+                   "--out", run)[0] == 0
+    code, out, err = run_cli("export-keras", run, "--experiment", "timestep-window",
+                             "--replica", "1", "--out", tmp_path / "tw.keras")
+    assert code == 0 and (tmp_path / "tw.keras").is_file(), err
+    code, out, err = run_cli("import-keras", tmp_path / "tw.keras", "--out", tmp_path / "back")
+    assert code == 0, err
+    a = run_cli("predict", run, "--experiment", "timestep-window", "--replica", "1", "KLM")[1]
+    assert run_cli("predict", tmp_path / "back", "KLM")[1] == a
+    for args, message in [
+        (("export-keras", run, "--experiment", "timestep-window", "--out", tmp_path / "x.txt"),
+         "ending in .keras or .h5"),
+        (("export-keras", run, "--experiment", "timestep-window", "--out",
+          tmp_path / "nodir" / "x.keras"), "no such directory"),
+        (("import-keras", tmp_path / "none.keras", "--out", tmp_path / "m"), "no such"),
+        (("import-keras", tmp_path / "tw.keras", "--sequence", "0123", "--out", tmp_path / "m"),
+         "vocabulary has 4"),
+    ]:
+        code, out, err = run_cli(*args)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+    (tmp_path / "bad.keras").write_bytes(b"not a zip")
+    code, _, err = run_cli("import-keras", tmp_path / "bad.keras", "--out", tmp_path / "m")
+    assert code == 2 and "cannot read the Keras model" in err
+    masked_scaled = lstmlab.run("variable-length", seeds=1, epochs=1, samples=30).model(0)
+    with pytest.raises(lstmlab.KerasError, match="also masks the first symbol"):
+        masked_scaled.to_keras()
