@@ -270,3 +270,47 @@ def test_keras_commands(run_cli, tmp_path, models):
     masked_scaled = lstmlab.run("variable-length", seeds=1, epochs=1, samples=30).model(0)
     with pytest.raises(lstmlab.KerasError, match="also masks the first symbol"):
         masked_scaled.to_keras()
+
+
+def test_without_keras_the_commands_name_the_install_command(run_cli, monkeypatch, tmp_path,
+                                                             models):
+    import sys
+    monkeypatch.setitem(sys.modules, "keras", None)  # `import keras` now fails
+    models["window"].save(tmp_path / "m")
+    for args in (("export-keras", tmp_path / "m", "--out", tmp_path / "m.keras"),
+                 ("import-keras", tmp_path / "x.keras", "--out", tmp_path / "n")):
+        code, out, err = run_cli(*args)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+        assert 'Keras is not installed; install it with: pip install -e ".[keras]"' in err
+    code, _, err = run_cli("import-keras", tmp_path / "x.keras", "--framing", "diagonal",
+                           "--out", tmp_path / "n")
+    assert code == 2 and "framing 'diagonal' is not allowed" in err
+
+
+def test_a_keras_2_h5_file_keeps_keras_2s_hard_sigmoid(tmp_path):
+    """The seed notebook ran Keras 2, whose default recurrent activation hard_sigmoid is
+    clip(0.2x + 0.5, 0, 1). In a Keras 2 .h5 file lstmlab reads it as that (its own
+    hard_sigmoid); in a Keras 3 file the same name means x/6 + 1/2 and is refused."""
+    import h5py
+
+    import reference as ref
+    rng = np.random.default_rng(1970)
+    net = keras.Sequential([keras.Input((3, 1)),
+                            keras.layers.LSTM(5, recurrent_activation="hard_sigmoid"),
+                            keras.layers.Dense(26, activation="softmax")])
+    net.set_weights([rng.normal(0, 0.7, w.shape).astype(np.float32) for w in net.get_weights()])
+    path = tmp_path / "tutorial.h5"
+    net.save(path)
+    with pytest.raises(lstmlab.KerasError, match="hard_sigmoid"):
+        lstmlab.from_keras(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["keras_version"] = "2.1.5"  # as the tutorial's Keras wrote it
+    m = lstmlab.from_keras(path)
+    assert m.info.activation == "hard_sigmoid"
+    x = data.encode(m.vocab.encode("KLM")[None], 26, "scaled", "timesteps")
+    logits, _ = ref.lstm_forward(m.params, x, act=ref.hard_sigmoid)
+    want = ref.softmax(logits)[0]
+    got = np.array([m.predict_proba("KLM")[s] for s in data.ALPHABET])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    sig_logits, _ = ref.lstm_forward(m.params, x)  # negative control: Keras 3's sigmoid
+    assert np.abs(ref.softmax(sig_logits)[0] - want).max() > 1e-3

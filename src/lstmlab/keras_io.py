@@ -49,8 +49,24 @@ def _load(path: Path):
         raise KerasError(f"{path}: cannot read the Keras model ({first})") from None
 
 
-def _layers(net) -> tuple:
-    """(masking, lstm, dense) of a supported model, or a ModelError naming what is not."""
+def _keras2_file(path: Path) -> bool:
+    """Was this .h5 file written by Keras 2 (its root attribute ``keras_version``)? There
+    ``hard_sigmoid`` meant clip(0.2x + 0.5, 0, 1) — lstmlab's hard_sigmoid — not Keras 3's."""
+    if path.suffix != ".h5":
+        return False
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            version = f.attrs.get("keras_version", b"")
+    except (ImportError, OSError):
+        return False
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    return version.startswith("2.")
+
+
+def _layers(net, keras2: bool = False) -> tuple:
+    """(masking, lstm, dense) of a supported model, or a KerasError naming what is not.
+    ``keras2``: the model comes from a Keras 2 file, whose hard_sigmoid lstmlab has."""
     layers = list(getattr(net, "layers", []))
     kinds = [type(layer).__name__ for layer in layers]
     masking = layers.pop(0) if kinds[:1] == ["Masking"] else None
@@ -69,7 +85,8 @@ def _layers(net) -> tuple:
         problems.append("a layer without bias")
     if cfg.get("activation") != "tanh":
         problems.append(f"LSTM activation {cfg.get('activation')!r} (lstmlab: tanh)")
-    if cfg.get("recurrent_activation") != "sigmoid":
+    if cfg.get("recurrent_activation") not in ("sigmoid",) + (("hard_sigmoid",) if keras2
+                                                              else ()):
         problems.append(f"recurrent_activation {cfg.get('recurrent_activation')!r} (lstmlab "
                         f"reads sigmoid; Keras 3's hard_sigmoid is x/6 + 1/2, not Keras 2's)")
     if dcfg.get("activation") != "softmax":
@@ -93,9 +110,12 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
     one per symbol one-hot; a single step of several symbols is the features framing
     (``framing`` chooses where the shape allows both, ``window`` where the steps are not
     fixed)."""
-    net = _load(Path(model_or_path)) if isinstance(model_or_path, (str, Path)) else \
-        model_or_path
-    masking, lstm, dense = _layers(net)
+    if framing not in (None, *data.FRAMINGS):
+        raise KerasError(f"framing {framing!r} is not allowed; allowed: "
+                         f"{', '.join(data.FRAMINGS)}")
+    from_file = isinstance(model_or_path, (str, Path))
+    net = _load(Path(model_or_path)) if from_file else model_or_path
+    masking, lstm, dense = _layers(net, from_file and _keras2_file(Path(model_or_path)))
     if sequence is None and vocab is None:
         raise KerasError("give the vocabulary: the sequence the model was trained on "
                          "(--sequence) — Keras models do not store it")
