@@ -141,6 +141,8 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
                              f"symbols each; lstmlab reads a window as steps or as features")
     else:
         framing, win = "timesteps", steps or window
+    if window is not None and window != win:
+        raise KerasError(f"window {window} does not match the model, which reads {win}")
     if not win:
         raise KerasError("the model's input has no fixed number of steps: give --window")
     info = dict(vocab=symbols, window=int(win), framing=framing, encoding=encoding,
