@@ -93,6 +93,17 @@ def test_gradients_match_finite_differences():
             assert abs(got - fd) <= 1e-4 + 1e-3 * abs(fd), (layer, name, j, got, fd)
 
 
+def optimize(opt, theta, grads) -> list[np.ndarray]:
+    """Parameters after each step of ``opt`` from ``theta`` with the given gradients."""
+    params = jnp.asarray(theta, jnp.float32)
+    state, out = opt.init(params), []
+    for g in grads:
+        upd, state = opt.update(jnp.asarray(g, jnp.float32), state, params)
+        params = optax.apply_updates(params, upd)
+        out.append(np.asarray(params))
+    return out
+
+
 def test_keras_adam_matches_keras_equations():
     """Keras 3's Adam, written from its update rule in float64: ε is added to √v before
     the bias correction (folded into the step size). Tiny gradients (as the recurrent
@@ -101,25 +112,17 @@ def test_keras_adam_matches_keras_equations():
     lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
     theta = rng.normal(size=6)
     grads = [rng.normal(size=6) * 10.0 ** rng.integers(-9, 0, 6) for _ in range(150)]
-    opt = train.optimizer(lr)
-    params = jnp.asarray(theta, jnp.float32)
-    state = opt.init(params)
     m = v = np.zeros(6)
     want = theta.copy()
     for t, g in enumerate(grads, start=1):
-        upd, state = opt.update(jnp.asarray(g, jnp.float32), state, params)
-        params = optax.apply_updates(params, upd)
         m = m + (g - m) * (1 - b1)
         v = v + (g * g - v) * (1 - b2)
         alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         want = want - m * alpha / (np.sqrt(v) + eps)
-    np.testing.assert_allclose(params, want, rtol=1e-5, atol=1e-6)
-    textbook = train.optimizer(lr, "adam-optax")
-    p2, s2 = jnp.asarray(theta, jnp.float32), textbook.init(jnp.asarray(theta, jnp.float32))
-    for g in grads:
-        upd, s2 = textbook.update(jnp.asarray(g, jnp.float32), s2, p2)
-        p2 = optax.apply_updates(p2, upd)
-    assert np.abs(np.asarray(p2) - want).max() > 1e-3  # tiny gradients: the two Adams part
+    np.testing.assert_allclose(optimize(train.optimizer(lr), theta, grads)[-1], want,
+                               rtol=1e-5, atol=1e-6)
+    textbook = optimize(train.optimizer(lr, "adam-optax"), theta, grads)[-1]
+    assert np.abs(textbook - want).max() > 1e-3  # tiny gradients: the two Adams part
 
 
 def test_keras_crossentropy_is_clipped_where_a_prediction_is_near_certain():
@@ -144,18 +147,14 @@ def test_optax_adam_steps_match_the_textbook():
     lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
     theta = rng.normal(size=5)
     grads = [rng.normal(size=5) for _ in range(3)]
-    opt = train.optimizer(lr, "adam-optax")
-    params = jnp.asarray(theta, jnp.float32)
-    state = opt.init(params)
+    got = optimize(train.optimizer(lr, "adam-optax"), theta, grads)
     m = v = np.zeros(5)
     want = theta.copy()
     for t, g in enumerate(grads, start=1):
-        upd, state = opt.update(jnp.asarray(g, jnp.float32), state, params)
-        params = optax.apply_updates(params, upd)
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         want = want - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
-        np.testing.assert_allclose(params, want, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got[t - 1], want, rtol=1e-6, atol=1e-7)
         if t == 1:  # Adam's first step moves every weight by lr against its gradient's sign
             np.testing.assert_allclose(want - theta, -lr * np.sign(g), rtol=1e-3)
 
