@@ -187,3 +187,23 @@ def test_predict_says_when_a_window_was_never_seen(run_cli, tmp_path):
     code, _, err = run_cli("predict", out, "--experiment", "nosuch", "ABC")
     assert code == 2 and "has no experiment 'nosuch'; it has: timestep-window, stateful" \
         in err or "it has: stateful, timestep-window" in err
+
+
+def test_the_progress_bar_says_compiling_until_the_first_epochs(monkeypatch):
+    import io
+
+    import numpy as np
+    from rich.console import Console
+
+    from lstmlab import console
+    buf = io.StringIO()
+    monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=True, width=100))
+    with console.TrainingProgress(PRESETS["one-char"], quiet=False, verbose=False) as bar:
+        bar.bar.refresh()
+        first = buf.getvalue()
+        bar(25, np.full((2, 25, 2), 0.5))
+        bar.bar.refresh()
+    assert "compiling…" in first and "nan" not in first
+    assert "loss 0.5000 acc 0.5000" in buf.getvalue()
+    monkeypatch.setattr(console, "err", Console(file=io.StringIO(), force_terminal=False))
+    assert console.TrainingProgress(PRESETS["one-char"], False, False).bar is None  # piped
