@@ -117,8 +117,10 @@ AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unl
               "tutorial's variable-length model exactly).")
 @click.option("--order-test", is_flag=True, help="Compare the batch gradient with samples "
               "in order and shuffled (stateless experiments).")
-@click.option("--start", help="Second start symbol for generation (default K for A–Z).")
-@click.option("--length", type=int, help="Symbols to generate (default 25).")
+@click.option("--start", help="Second start symbol for generation (experiments that "
+              "generate; default K for A–Z; at least 3 symbols must follow it).")
+@click.option("--length", type=int, help="Symbols to generate (experiments that generate; "
+              "default 25).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default "
               "runs/<UTC timestamp>); an existing one is resumed: finished experiments "
               "with the same settings are not trained again.")
