@@ -195,6 +195,10 @@ DAMAGE = {
                                           lambda r: r.__setitem__("vocab", ["A", "B"])),
     "future format": lambda d: _edit_record(
         d / "record.json", lambda r: r.__setitem__("format_version", 99)),
+    "trained with optax's Adam (version 2)": lambda d: _edit_record(
+        d / "record.json", lambda r: r.__setitem__("format_version", 2)),
+    "lstmlab 0.1's first record (no version)": lambda d: _edit_record(
+        d / "record.json", lambda r: r.pop("format_version")),
     "truncated arrays": lambda d: _truncate(d / "arrays.npz"),
     "missing history": lambda d: _rewrite_arrays(d / "arrays.npz",
                                                  lambda a: a.pop("history")),
