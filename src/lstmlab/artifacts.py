@@ -73,8 +73,7 @@ class ModelInfo:
 
     @property
     def n_features(self) -> int:
-        per_step = 1 if self.encoding == "scaled" else len(self.vocab)
-        return per_step * (self.window if self.framing == "features" else 1)
+        return data.n_features(len(self.vocab), self.window, self.encoding, self.framing)
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         f, u, v = self.n_features, self.units, len(self.vocab)

@@ -15,7 +15,7 @@ from .data import best_achievable, show
 from .evaluate import CI_METHOD, summarize, wilson_interval
 from .experiments import Config, Dataset, Result
 from .findings import order_verdict
-from .tables import summary_rows
+from .tables import divergence, summary_rows
 
 MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
 
@@ -109,10 +109,8 @@ def results(res: Result) -> None:
         out.print("(cached: finished earlier in this run directory with the same settings; "
                   "not trained again)", markup=False)
     out.print(_accuracy_line("Model Accuracy", res.accuracy), markup=False)
-    if res.diverged:
-        warn("training diverged (non-finite loss) for "
-             + ", ".join(f"seed {r} from epoch {e}" for r, e in res.diverged.items())
-             + f" of {cfg.name}; try a smaller learning rate (--lr)")
+    if (diverged := divergence(res)) is not None:
+        warn(diverged)
     best = best_achievable(p)
     if best < 1.0:
         out.print(f"Best achievable accuracy on these patterns: {100 * best:.2f}% (the same "

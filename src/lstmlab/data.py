@@ -7,7 +7,9 @@ data is built once, on the host, before anything is compiled.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -182,6 +184,19 @@ def best_achievable(p: Patterns) -> float:
     best = np.zeros(inputs.max() + 1, dtype=np.int64)
     np.maximum.at(best, pairs[0], counts)
     return float(best.sum() / len(p))
+
+
+@lru_cache(maxsize=16)  # a long text is hashed once, however many files and reports name it
+def sha256(text: str) -> str:
+    """The hex sha256 of ``text`` in UTF-8: how run directories and reports name a sequence."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def n_features(vocab_size: int, window: int, encoding: str, framing: str) -> int:
+    """Features per step of what :func:`encode` produces: one per symbol (scaled) or one per
+    vocabulary entry (onehot), the whole window's worth in one step under features framing."""
+    per_symbol = 1 if encoding == "scaled" else vocab_size
+    return per_symbol * (window if framing == "features" else 1)
 
 
 def show(text) -> str:

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import jax
 import jax.numpy as jnp
@@ -261,7 +262,7 @@ class Result:
             return None
         return np.mean(self.probe_probs.argmax(-1) == self.probe.y, axis=-1)
 
-    @property
+    @cached_property  # the parameters never change after training
     def diverged(self) -> dict[int, int]:
         """Replicas whose training diverged → the first epoch (1-based) where it shows: a
         mean loss that is not finite or above EXPLODED_LOSS (the logits differ by thousands:
@@ -377,10 +378,8 @@ def prepare(cfg: Config) -> Dataset:
     before it trains any."""
     validate(cfg)
     vocab_size = len(set(cfg.sequence))
-    n_samples = cfg.samples or len(cfg.sequence) - cfg.window
-    per_symbol = 1 if cfg.encoding == "scaled" else vocab_size
-    check_memory(cfg, n_samples, per_symbol * (cfg.window if cfg.framing == "features" else 1),
-                 vocab_size)
+    check_memory(cfg, cfg.samples or len(cfg.sequence) - cfg.window,
+                 data.n_features(vocab_size, cfg.window, cfg.encoding, cfg.framing), vocab_size)
     try:
         ds = build_dataset(cfg)
     except DataError as e:

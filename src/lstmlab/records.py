@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import hashlib
 import io
 import json
 import math
@@ -39,7 +38,7 @@ from . import data
 from .artifacts import Model, ModelError
 from .experiments import (MAX_STATE_STEPS, PRESETS, Config, Dataset, Result, build_dataset,
                           generation_starts, validate)
-from .files import atomic_write, dumps, make_temp_dir
+from .files import atomic_write, dumps, make_temp_dir, read_bytes
 
 RECORD, ARRAYS, SEQUENCES = "record.json", "arrays.npz", "sequences"
 RECORD_VERSION = 3
@@ -104,19 +103,16 @@ def lock(run_dir: Path):
         os.close(fd)
 
 
-def clean_leftovers(run_dir: Path) -> list[str]:
+def clean_leftovers(run_dir: Path) -> None:
     """Remove what a killed run left behind: half-assembled experiment directories
     (``.<name>.<random>/``, ``.<name>.old/``) and temporary files (``.*.tmp``). Only call
-    while holding the run's lock. Returns the names removed."""
-    removed = []
+    while holding the run's lock."""
     for p in list(run_dir.glob(".*")) + list(run_dir.glob("*/.*.tmp")) + \
             list(run_dir.glob("plots/.*.tmp")):
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
         else:
             p.unlink(missing_ok=True)
-        removed.append(str(p.relative_to(run_dir)))
-    return removed
 
 
 def environment() -> dict:
@@ -177,7 +173,7 @@ def short_sequence(seq: str) -> str | dict:
     sha256 and the file (under the run directory) that keeps it once."""
     if len(seq) <= INLINE_SEQUENCE:
         return seq
-    sha = hashlib.sha256(seq.encode("utf-8")).hexdigest()
+    sha = data.sha256(seq)
     return {"length": len(seq), "sha256": sha, "file": f"{SEQUENCES}/{sha}.txt"}
 
 
@@ -197,8 +193,9 @@ def _sequence(run_dir: Path, ref) -> str:
             and isinstance(ref.get("sha256"), str) and "/" in ref["file"]
             and ".." not in ref["file"]):
         raise ValueError("the sequence is neither a string nor a reference to its file")
-    text = (run_dir / ref["file"]).read_bytes().decode("utf-8")
-    if hashlib.sha256(text.encode("utf-8")).hexdigest() != ref["sha256"]:
+    text = read_bytes(run_dir / ref["file"], data.MAX_TEXT_BYTES, "stored sequence") \
+        .decode("utf-8")
+    if data.sha256(text) != ref["sha256"]:
         raise ValueError(f"{ref['file']} does not match its sha256")
     return text
 

@@ -22,7 +22,7 @@ from .data import PAD, show
 from .evaluate import CI_METHOD, summarize
 from .experiments import Result
 from .files import atomic_write
-from .tables import sequence_text, summary_rows
+from .tables import divergence, sequence_text, summary_rows
 
 MAX_TICKS = 60  # a heatmap over a long text labels every k-th step, so labels stay legible
 
@@ -82,8 +82,8 @@ def states_figure(res: Result) -> Figure:
     for i, name in enumerate(("hidden state h", "cell state c")):
         ax = fig.add_subplot(2, 1, i + 1)
         s = res.states[i].T  # units × steps
-        lim = float(np.nanmax(np.abs(s))) if np.isfinite(s).any() else 1.0
-        im = ax.imshow(s, aspect="auto", cmap="RdBu_r", vmin=-(lim or 1.0), vmax=lim or 1.0,
+        lim = float(np.max(np.abs(s[np.isfinite(s)]), initial=0.0)) or 1.0
+        im = ax.imshow(s, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
                        interpolation="nearest")
         ax.set_xticks(list(ticks), [labels[t] for t in ticks], fontsize=7)
         ax.set_ylabel("unit")
@@ -141,10 +141,8 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[
         out.append(("h", 2, c.name))
         out.append(("p", (f"{c.note}. " if c.note else "")
                     + f"Sequence: {sequence_text(c.sequence)}. Settings: {c.describe()}."))
-        if r.diverged:
-            out.append(("p", "Training diverged (non-finite loss) for "
-                        + ", ".join(f"seed {k} from epoch {e}" for k, e in r.diverged.items())
-                        + ": try a smaller learning rate."))
+        if (diverged := divergence(r)) is not None:
+            out.append(("p", diverged[0].upper() + diverged[1:] + "."))
         out.append(("img", f"{c.name}-curves.png", f"{c.name}: loss and accuracy",
                     plot_curves(r)))
         out.append(("img", f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",

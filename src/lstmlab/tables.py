@@ -3,8 +3,6 @@ module imports the other: the summary table and the short form of a long sequenc
 
 from __future__ import annotations
 
-import hashlib
-
 from . import data
 from .evaluate import summarize
 from .experiments import Result
@@ -17,9 +15,17 @@ def sequence_text(seq: str) -> str:
     to its first symbols with its length and sha256 (the run directory keeps it whole)."""
     if len(seq) <= SHOW_SEQUENCE:
         return data.show(seq)
-    sha = hashlib.sha256(seq.encode("utf-8")).hexdigest()
     return (f"{data.show(seq[:SHOW_SEQUENCE - 20])}… ({len(seq):,} symbols, sha256 "
-            f"{sha[:16]}…)")
+            f"{data.sha256(seq)[:16]}…)")
+
+
+def divergence(res: Result) -> str | None:
+    """One sentence naming the seeds whose training diverged and from which epoch, or None."""
+    if not res.diverged:
+        return None
+    return ("training diverged (a loss that is not finite or above 1e4) for "
+            + ", ".join(f"seed {r} from epoch {e}" for r, e in res.diverged.items())
+            + f" of {res.config.name}; try a smaller learning rate (--lr)")
 
 
 def summary_rows(results: list[Result], compact: bool = False
