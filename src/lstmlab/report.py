@@ -11,6 +11,7 @@ import base64
 import html
 import io
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +44,11 @@ def plot_curves(res: Result) -> bytes:
     for i, label in enumerate(("loss (cross-entropy)", "accuracy")):
         ax = fig.add_subplot(1, 2, i + 1)
         h = res.history[:, :, i]
-        ax.fill_between(epochs, np.nanmin(h, 0), np.nanmax(h, 0), alpha=0.25,
-                        label="min–max over seeds")
-        ax.plot(epochs, np.nanmedian(h, 0), lw=1.5, label="median")
+        with warnings.catch_warnings():  # epochs where every seed diverged plot as gaps
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo, hi, mid = np.nanmin(h, 0), np.nanmax(h, 0), np.nanmedian(h, 0)
+        ax.fill_between(epochs, lo, hi, alpha=0.25, label="min–max over seeds")
+        ax.plot(epochs, mid, lw=1.5, label="median")
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"training {label}")
         ax.set_title(f"{res.config.name}: training {label.split()[0]}")
