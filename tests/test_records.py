@@ -4,7 +4,7 @@ import os
 import pytest
 
 import lstmlab
-from lstmlab import cli, experiments, files, report
+from lstmlab import cli, engine, experiments, files, report
 
 FAST = ["--epochs", "3", "--seeds", "2", "-q"]
 
@@ -43,7 +43,7 @@ def test_resume_skips_a_finished_experiment_and_retrains_a_changed_one(run_cli, 
 
     trained = []
     real_run = experiments.run
-    monkeypatch.setattr(cli, "run_experiment",
+    monkeypatch.setattr(engine, "run_experiment",
                         lambda cfg, **kw: trained.append(cfg.name) or real_run(cfg, **kw))
     code, text, _ = run_cli("run", "one-char", "two-char", "--out", out,
                             *FAST)
@@ -76,7 +76,7 @@ def test_an_interrupted_run_keeps_its_finished_experiments(run_cli, monkeypatch,
             return real_run(cfg, on_progress=boom, **kw)
         return real_run(cfg, on_progress=on_progress, **kw)
 
-    monkeypatch.setattr(cli, "run_experiment", interrupt_second)
+    monkeypatch.setattr(engine, "run_experiment", interrupt_second)
     code, _, err = run_cli("run", "one-char", "two-char", "--out",
                            str(out), *FAST)
     assert code == 130
@@ -290,12 +290,12 @@ def test_an_out_of_memory_error_is_one_line(run_cli, monkeypatch, tmp_path):
         raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate "
                            "42 bytes.\nmore detail")
 
-    monkeypatch.setattr(cli, "run_experiment", oom)
+    monkeypatch.setattr(engine, "run_experiment", oom)
     code, _, err = run_cli("run", "one-char", "--out", tmp_path / "run", *FAST)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "out of memory" in err and "fewer seeds" in err
     assert not (tmp_path / "run").exists()  # no empty run directory left behind
-    monkeypatch.setattr(cli, "run_experiment", lambda cfg, **kw: 1 / 0)
+    monkeypatch.setattr(engine, "run_experiment", lambda cfg, **kw: 1 / 0)
     with pytest.raises(ZeroDivisionError):  # a real bug is not dressed up as a user error
         run_cli("run", "one-char", "--out", tmp_path / "run2", *FAST)
 

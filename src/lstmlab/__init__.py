@@ -7,9 +7,10 @@ from .data import DataError
 from .experiments import PRESETS, Config, ConfigError, Result, run
 from .keras_io import KerasError
 from .model import from_keras_weights, keras_weights
+from .sweeps import Sweep, sweep
 
 from_keras = Model.from_keras  # a Keras model or .keras/.h5 file → Model
 
 __all__ = ["PRESETS", "Config", "ConfigError", "DataError", "KerasError", "Model", "ModelError",
            "ModelInfo", "Result", "from_keras", "from_keras_weights", "keras_weights", "load",
-           "run", "__version__"]
+           "run", "Sweep", "sweep", "__version__"]

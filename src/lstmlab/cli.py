@@ -2,61 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
 import signal
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from . import __version__, console, data, findings, records, report
+from . import __version__, console, data, engine, findings, records, report
 from .artifacts import Model, ModelError, load
 from .data import DataError
 from .keras_io import KerasError
-from .experiments import APPLIES, PRESETS, ConfigError, applies, prepare, run as run_experiment
-from .tables import sequence_text
-
-
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived; raised where the run can stop cleanly."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-class StopRequest:
-    """While active, SIGINT (Ctrl-C) and SIGTERM only record a request, which the run loop
-    honours between training chunks (``check``). An asynchronous KeyboardInterrupt would
-    land inside JAX while worker threads still run compiled code, and the interpreter
-    would then exit under them (a segmentation fault). A second signal leaves at once."""
-
-    def __init__(self):
-        self.signum = None
-        self._old = {}
-
-    def _handle(self, signum, frame):
-        if self.signum is not None:
-            console.error("interrupted again; leaving now (finished experiments are kept)")
-            os._exit(128 + signum)
-        self.signum = signum
-        console.warn("stopping after the current training step… (again to leave at once)")
-
-    def check(self) -> None:
-        if self.signum is not None:
-            raise Interrupted(self.signum)
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
+from .experiments import (APPLIES, AUTO_ONEHOT_VOCAB, PRESETS, ConfigError, applies,
+                          with_defaults)
 
 
 def _batch_size(value: str) -> int | None:
@@ -82,9 +40,6 @@ def list_cmd():
         batch = "all" if c.batch_size is None else c.batch_size
         print(f"{name:16} window {c.window}, {c.framing}, LSTM({c.units}), {c.epochs} epochs, "
               f"batch {batch}{', stateful' if c.stateful else ''} — {c.note}")
-
-
-AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told
 
 
 @main.command("run")
@@ -140,90 +95,152 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
     if unknown:
         raise ConfigError(f"unknown experiment {unknown[0]!r}; allowed: {', '.join(PRESETS)}")
     changes = {k: v for k, v in overrides.items() if v is not None}
-    if text_file is not None:
-        if "sequence" in changes:
-            raise ConfigError("give --sequence or --text-file, not both")
-        changes["sequence"] = data.read_text_file(text_file)
-    if "sequence" in changes and "encoding" not in changes and \
-            len(set(changes["sequence"])) > AUTO_ONEHOT_VOCAB:
-        changes["encoding"] = "onehot"
     if batch_size is not None:
         changes["batch_size"] = _batch_size(batch_size)
     if no_mask:
         changes["mask"] = False
     if order_test:
         changes["order_test"] = True
+    changes = _own_data(changes, text_file)
     check_applies([PRESETS[name] for name in names or PRESETS], changes)
     cfgs = [configure(PRESETS[name], changes) for name in names or PRESETS]
-    datasets = []
-    for cfg in cfgs:  # every error before any training, naming its experiment
-        try:
-            datasets.append(prepare(cfg))
-        except (ConfigError, DataError) as e:
-            raise ConfigError(f"{cfg.name}: {e}") from None
-    if out:
-        run_dir = Path(out)
-        created = not run_dir.exists()
-        records.ensure_writable(run_dir)
-    else:
-        run_dir, created = records.new_run_dir(), True
-    try:
-        _run(run_dir, out, force, cfgs, datasets, quiet, verbose)
-    except Exception:
-        # a crash before any experiment finished leaves no empty run directory behind
-        if created and not any(run_dir.glob(f"*/{records.RECORD}")):
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    datasets = engine.prepare_all(cfgs)  # every error before any training
 
-
-def _run(run_dir: Path, out, force, cfgs, datasets, quiet, verbose) -> None:
-    """The run loop of ``lstmlab run`` in ``run_dir``: resume, train, save, report."""
-    with records.lock(run_dir), StopRequest() as stop:
-        records.clean_leftovers(run_dir)
-        known, damaged = records.load_run(run_dir)
-        known = {r.config.name: r for r in known}
-        for line in damaged:
-            console.warn(f"{line}; it is left out and trained again if this run includes it")
-        replaced = [replacement(run_dir, known[c.name].config, c) for c in cfgs
-                    if c.name in known and known[c.name].config != c]
-        if replaced and not force:
-            raise ConfigError(f"{replaced[0]}; add --force to replace "
-                              f"{'it' if len(replaced) == 1 else f'all {len(replaced)}'}, "
-                              f"or choose another --out")
-        for line in replaced:
-            console.warn(f"{line}: replacing it (--force)")
-        done = []
-        try:
-            for cfg, ds in zip(cfgs, datasets):
-                stop.check()
-                console.header(cfg)
-                res = known.get(cfg.name)
-                if res is None or res.config != cfg:
-                    console.patterns(ds)
-
-                    with console.TrainingProgress(cfg, quiet, verbose) as bar:
-                        def progress(epochs_done, history):
-                            bar(epochs_done, history)
-                            stop.check()  # between chunks: no compiled code is running
-
-                        res = run_experiment(cfg, dataset=ds, on_progress=progress)
-                    records.save_result(run_dir, res)
-                    known[cfg.name] = res
-                console.results(res)
-                done.append(res)
-                records.write_run_files(run_dir, records.in_order(known.values()), cfgs)
-            stop.check()
-        except (Interrupted, KeyboardInterrupt) as e:
-            signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
-            again = ["lstmlab", *sys.argv[1:]] + ([] if out else ["--out", str(run_dir)])
-            console.error(f"interrupted ({signal.Signals(signum).name}); {len(done)} finished "
-                          f"experiment(s) kept in {run_dir}; resume with: {shlex.join(again)}")
-            sys.exit(128 + signum)
-        console.summary(done)
-        everything = records.in_order(known.values())
-        console.findings(findings.from_results(everything))
-        paths = report.write(run_dir, everything)
+    def files(results, everything):
+        records.write_run_files(run_dir, everything, cfgs)
+    with engine.run_directory(out) as run_dir, _interrupts(run_dir, out, "experiment"):
+        outcome = engine.execute(run_dir, cfgs, datasets, force=force,
+                                 observer=console.RunView(quiet, verbose), write_files=files)
+    console.summary(outcome.results)
+    console.findings(findings.from_results(outcome.everything))
+    paths = report.write(run_dir, outcome.everything)
     console.out.print(f"Run directory: {run_dir}  (report: {paths[1]})", markup=False)
+
+
+def _own_data(changes: dict, text_file) -> dict:
+    """--text-file read into the sequence, and the defaults that follow from own data."""
+    if text_file is not None:
+        if "sequence" in changes:
+            raise ConfigError("give --sequence or --text-file, not both")
+        changes["sequence"] = data.read_text_file(text_file)
+    return with_defaults(changes)
+
+
+class _interrupts:
+    """Ctrl-C or SIGTERM during a run: what finished is kept; say so, name the command
+    that resumes, and exit 128 + the signal's number."""
+
+    def __init__(self, run_dir: Path, out, what: str):
+        self.run_dir, self.out, self.what = run_dir, out, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if kind is None or not issubclass(kind, (engine.Interrupted, KeyboardInterrupt)):
+            return False
+        signum = e.signum if isinstance(e, engine.Interrupted) else signal.SIGINT
+        n = len(e.finished) if isinstance(e, engine.Interrupted) else 0
+        again = ["lstmlab", *sys.argv[1:]] + ([] if self.out else ["--out", str(self.run_dir)])
+        console.error(f"interrupted ({signal.Signals(signum).name}); {n} finished "
+                      f"{self.what}(s) kept in {self.run_dir}; resume with: "
+                      f"{shlex.join(again)}")
+        sys.exit(128 + signum)
+
+
+def _sweep_options(f):
+    """``sweep``'s options: each setting of ``run`` as a comma list of values."""
+    lists = [("--units", "LSTM units"), ("--epochs", "training epochs"),
+             ("--window", "window lengths"), ("--framing", "timesteps, features"),
+             ("--encoding", "scaled, onehot"), ("--batch-size", "batch sizes or 'all'"),
+             ("--lr", "learning rates"), ("--optimizer", "adam, adam-optax"),
+             ("--activation", "sigmoid, hard_sigmoid"), ("--shuffle", "yes, no"),
+             ("--mask", "yes, no (variable-length data)"),
+             ("--start", "second generation starts (experiments that generate)"),
+             ("--length", "symbols to generate (experiments that generate)"),
+             ("--seed", "base seeds"), ("--samples", "random subsequences "
+                                                     "(variable-length data)"),
+             ("--probe", "probe patterns")]
+    for opt, what in reversed(lists):
+        f = click.option(opt, metavar="V1,V2,…", help=f"Comma list: {what}.")(f)
+    return f
+
+
+@main.command("sweep")
+@click.argument("preset")
+@_sweep_options
+@click.option("--sequence", help="Learn this string's symbols instead of A–Z.")
+@click.option("--text-file", type=click.Path(dir_okay=False),
+              help="Learn a UTF-8 text file's characters.")
+@click.option("--seeds", type=int, help="Seeds per point (default: the preset's, 10).")
+@click.option("--order-test", is_flag=True, help="The within-batch order test at every "
+              "point (stateless presets).")
+@click.option("--out", type=click.Path(file_okay=False), help="Sweep directory (default "
+              "runs/<UTC timestamp>); an existing one is resumed: finished points are not "
+              "trained again, a changed grid trains only its new points.")
+@click.option("--force", is_flag=True, help="With --out: replace finished points whose "
+              "other settings differ.")
+@click.option("--save-models", is_flag=True, help="Save every seed's model of every point "
+              "(for predict, generate, models); without it only records are kept.")
+@click.option("--ray", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
+              help="Train the points as Ray tasks: alone, on a new local Ray cluster; with "
+              "an address (auto, HOST:PORT, ray://HOST:PORT), on that cluster. Needs the "
+              "extra: pip install \"lstmlab[ray]\".")
+@click.option("--workers", type=int, help="CPU thread groups the seeds of a point are split "
+              "into (default: one per core; one on an accelerator).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--verbose", "-v", is_flag=True, help="A line per point as it finishes.")
+def sweep_cmd(preset, sequence, text_file, seeds, order_test, out, force, save_models, ray,
+              workers, quiet, verbose, **lists):
+    """Train PRESET at every point of a grid of settings, many seeds per point, and say
+    what the numbers show: e.g. ``lstmlab sweep timestep-window --units 1,2,4,8 --seeds
+    50``. Options with one value are fixed; the grid is the product of the lists."""
+    from . import grid as grid_mod, sweeps as sweep_mod
+    if quiet and verbose:
+        raise ConfigError("--quiet and --verbose exclude each other; choose one")
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown experiment {preset!r}; allowed: {', '.join(PRESETS)}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers {workers} is not allowed; allowed: an integer ≥ 1")
+    if ray is not None:
+        from .cluster import require
+        require()
+    grid, fixed = {}, {}
+    for setting, text in lists.items():
+        if text is not None:
+            values = grid_mod.parse_values(setting, text)
+            if len(values) > 1:
+                grid[setting] = values
+            else:
+                fixed[setting] = values[0]
+    if sequence is not None:
+        fixed["sequence"] = sequence
+    if seeds is not None:
+        fixed["seeds"] = seeds
+    if order_test:
+        fixed["order_test"] = True
+    fixed = _own_data(fixed, text_file)
+    check_applies([PRESETS[preset]], {**fixed, **grid}, {**OPTION_OF, "mask": "--mask"})
+    base = configure(PRESETS[preset], fixed)
+    if not grid:
+        raise ConfigError("nothing to sweep: give at least one setting a comma list of "
+                          "values, e.g. --units 4,8,16")
+    prepared = sweep_mod.prepare(base, grid)  # every impossible point, before training
+    view = console.SweepView(quiet, verbose)
+    try:
+        with engine.run_directory(out) as run_dir, _interrupts(run_dir, out, "point"):
+            result = sweep_mod.run(base, grid, run_dir, force=force, ray=ray,
+                                   workers=workers, save_models=save_models, observer=view,
+                                   prepared=prepared)
+    finally:
+        view.close()
+    console.sweep_results(grid_mod.point_rows(result.results, grid), result.sentences,
+                          result.failed)
+    paths = result.paths
+    console.out.print(f"Sweep directory: {run_dir}  (report: {paths['report_html']}; "
+                      f"table: {paths['csv']})", markup=False)
+    if result.failed:
+        sys.exit(1)
 
 
 # The options of `run` that set a setting of APPLIES, by that setting.
@@ -239,26 +256,13 @@ def configure(preset, changes: dict):
                              if k not in OPTION_OF or applies(k, preset)})
 
 
-def check_applies(presets, changes: dict) -> None:
+def check_applies(presets, changes: dict, option_of: dict = OPTION_OF) -> None:
     """ConfigError for an option that applies to none of ``presets``."""
     for setting, _, where in APPLIES:
         if setting in changes and not any(applies(setting, p) for p in presets):
             names = ", ".join(p.name for p in presets)
-            raise ConfigError(f"{OPTION_OF[setting]} does not apply to {names}; it applies "
+            raise ConfigError(f"{option_of[setting]} does not apply to {names}; it applies "
                               f"to {where}")
-
-
-def replacement(run_dir: Path, old, new) -> str:
-    """One line naming a finished experiment that these settings would replace, and how
-    its settings differ."""
-    a, b = asdict(old), asdict(new)
-    diff = [f"{k} {_short(a[k])} → {_short(b[k])}" for k in a if a[k] != b[k]]
-    return (f"{run_dir / new.name} holds a finished experiment with other settings "
-            f"({', '.join(diff)})")
-
-
-def _short(value) -> str:
-    return repr(sequence_text(value)) if isinstance(value, str) else repr(value)
 
 
 def _load_run(run_dir: Path) -> list:

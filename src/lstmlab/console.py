@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
+import time
+from contextlib import contextmanager
 
 import numpy as np
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 from rich.text import Text  # table cells as plain text: user symbols are never markup
 
+from . import grid
 from .data import best_achievable, show
 from .evaluate import CI_METHOD, summarize, wilson_interval
 from .experiments import Config, Dataset, Result
@@ -188,6 +192,128 @@ def models(run_dir, results_: list[Result]) -> None:
         for i, acc in enumerate(r.accuracy):
             out.print(f"{run_dir / r.config.name / str(i)}  {r.config.name}  replica {i}  "
                       f"accuracy {100 * acc:.2f}%", markup=False)
+
+
+class RunView:
+    """What ``lstmlab run`` shows as the engine goes (an engine.Observer): the notebook's
+    output per experiment, a progress bar while it trains."""
+
+    def __init__(self, quiet: bool, verbose: bool):
+        self.quiet, self.verbose = quiet, verbose
+
+    def warn(self, line: str) -> None:
+        warn(line)
+
+    def begin(self, cfgs, todo, datasets) -> None:
+        pass
+
+    def start(self, cfg: Config, ds: Dataset, cached: bool) -> None:
+        header(cfg)
+        if not cached:
+            patterns(ds)
+
+    def training(self, cfg: Config, ds: Dataset):
+        return TrainingProgress(cfg, self.quiet, self.verbose)
+
+    def finished(self, res: Result) -> None:
+        results(res)
+
+    def stopping(self) -> None:
+        warn("stopping after the current training step… (again to leave at once)")
+
+    def leaving(self) -> None:
+        error("interrupted again; leaving now (finished experiments are kept)")
+
+
+def updates(cfg: Config, ds: Dataset) -> int:
+    """Seed·updates of one experiment: seeds × epochs × batches per epoch."""
+    n = len(ds.patterns)
+    return cfg.seeds * cfg.epochs * -(-n // (cfg.batch_size or n))
+
+
+class SweepView(RunView):
+    """What ``lstmlab sweep`` shows: one progress bar over the grid (points done / total,
+    seed·updates per second, time left); --verbose prints a line per point instead."""
+
+    def __init__(self, quiet: bool, verbose: bool):
+        super().__init__(quiet, verbose)
+        self.bar = None
+        self.done = self.total = self.finished_points = 0
+        self.seen: dict[str, int] = {}  # seed·updates counted so far, by point in training
+
+    def begin(self, cfgs, todo, datasets) -> None:
+        self.datasets = datasets
+        self.points, self.total = len(todo), sum(updates(c, datasets[c.name]) for c in todo)
+        earlier = len(cfgs) - len(todo)
+        out.print(f"Sweep of {len(cfgs)} point(s): {len(todo)} to train"
+                  + (f", {earlier} finished earlier in this directory" if earlier else "")
+                  + (f", {self.total:,} seed·updates" if todo else ""), markup=False)
+        self.t0 = time.perf_counter()
+        if todo and not self.quiet and not self.verbose and err.is_terminal:
+            self.bar = Progress(TextColumn("points {task.fields[points]}"), BarColumn(),
+                                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                                TimeElapsedColumn(), console=err, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("sweep", total=self.total,
+                                          points=f"0/{self.points}", rate="compiling…")
+
+    def _advance(self, n: int, point_done: bool = False) -> None:
+        self.done += n
+        if self.bar is None:
+            return
+        self.finished_points += point_done
+        rate = self.done / max(time.perf_counter() - self.t0, 1e-9)
+        self.bar.update(self.task, completed=self.done,
+                        points=f"{self.finished_points}/{self.points}",
+                        rate=f"{rate:,.0f} seed·updates/s")
+
+    def start(self, cfg: Config, ds: Dataset, cached: bool) -> None:
+        pass
+
+    @contextmanager
+    def training(self, cfg: Config, ds: Dataset):
+        per_epoch = updates(cfg, ds) // cfg.epochs
+        self.seen[cfg.name] = 0
+
+        def progress(epochs_done, history):
+            step = epochs_done * per_epoch - self.seen[cfg.name]
+            self.seen[cfg.name] += step
+            self._advance(step)
+        yield progress
+
+    def finished(self, res: Result) -> None:
+        if not res.cached:  # a Ray point advances here in one step, a local one did as it ran
+            name = res.config.name
+            self._advance(updates(res.config, self.datasets[name]) - self.seen.pop(name, 0),
+                          point_done=True)
+        if self.verbose:
+            s = summarize(res.accuracy)
+            k = int(grid.at_100(res).sum())
+            out.print(f"{res.config.name}: accuracy {100 * s['mean']:.2f}%, {k}/{s['n']} "
+                      f"seeds at 100%" + (" (finished earlier)" if res.cached else
+                                           f", {res.train_s:.2f} s"), markup=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def sweep_results(table: tuple[list[str], list[list[str]]], sentences: list[str],
+                  failed: dict[str, str]) -> None:
+    """The sweep's table (one row per point), what the numbers say, failed points."""
+    head, rows = table
+    t = Table(title="Sweep", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for i, col in enumerate(head):
+        t.add_column(col, justify="right" if i >= len(head) - 4 else "left")
+    for row in rows:
+        t.add_row(*map(Text, row))
+    out.print(t)
+    out.print(CI_METHOD + "; seeds at 100%: Wilson 95% interval.", markup=False)
+    for line in sentences:
+        out.print("• " + line, markup=False)
+    for name, why in failed.items():
+        error(f"point {name} failed twice and was not trained: {why}")
 
 
 def error(message: str) -> None:

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import data, evaluate, model, train
-from .artifacts import MAX_GENERATE, MAX_STORED_SEQUENCE, Model, ModelInfo
+from .artifacts import MAX_GENERATE, MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
 from .data import DataError
 
 
@@ -242,6 +242,8 @@ class Result:
     states: np.ndarray | None = None       # (2, T, units): h, c of replica 0 reading the
                                            # sequence after a reset (stateful only)
     cached: bool = False
+    finite: np.ndarray | None = None       # (S,) parameters all finite; held instead of
+                                           # params by a record saved without models
 
     @property
     def accuracy(self) -> np.ndarray:
@@ -269,10 +271,17 @@ class Result:
         the weights exploded), or non-finite parameters (then the last epoch)."""
         loss = self.history[:, :, 0]
         bad = ~(np.abs(loss) <= EXPLODED_LOSS)  # NaN compares False: bad
-        for leaf in jax.tree.leaves(self.params):
-            a = np.asarray(leaf).reshape(len(loss), -1)
-            bad[:, -1] |= ~np.all(np.isfinite(a), axis=1)
+        bad[:, -1] |= ~self.params_finite()
         return {r: int(bad[r].argmax()) + 1 for r in range(len(loss)) if bad[r].any()}
+
+    def params_finite(self) -> np.ndarray:
+        """Per replica: are all its parameters finite?"""
+        if self.params is None:
+            return self.finite
+        ok = np.ones(len(self.history), bool)
+        for leaf in jax.tree.leaves(self.params):
+            ok &= np.all(np.isfinite(np.asarray(leaf).reshape(len(ok), -1)), axis=1)
+        return ok
 
     def generation_ok(self, start: str) -> np.ndarray:
         """Per replica: did generation from ``start`` follow the training sequence?"""
@@ -281,6 +290,9 @@ class Result:
 
     def replica_params(self, r: int):
         """The parameters of replica ``r`` (no leading replica axis)."""
+        if self.params is None:
+            raise ModelError(f"{self.config.name} was saved without its models (a sweep "
+                             f"keeps them only with --save-models)")
         return jax.tree.map(lambda a: a[r], self.params)
 
     def model(self, r: int = 0):
@@ -390,6 +402,19 @@ def prepare(cfg: Config) -> Dataset:
     return ds
 
 
+AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told
+
+
+def with_defaults(changes: dict) -> dict:
+    """The user's changes of a preset, with the defaults that follow from them: one-hot
+    encoding for a sequence of more than AUTO_ONEHOT_VOCAB symbols unless an encoding is
+    given (the scaled codes of neighbouring symbols of a large vocabulary blur)."""
+    if "sequence" in changes and "encoding" not in changes and \
+            len(set(changes["sequence"])) > AUTO_ONEHOT_VOCAB:
+        return {**changes, "encoding": "onehot"}
+    return changes
+
+
 def resolve(experiment: str | Config, **overrides) -> Config:
     """A preset name or a Config, with overrides applied."""
     if isinstance(experiment, str):
@@ -404,19 +429,23 @@ def resolve(experiment: str | Config, **overrides) -> Config:
 
 
 def run(experiment: str | Config = "timestep-window", *, on_progress=None,
-        dataset: Dataset | None = None, **overrides) -> Result:
+        dataset: Dataset | None = None, workers: int | None = None,
+        chunk: int | None = None, **overrides) -> Result:
     """Train and evaluate one experiment: a preset name or a :class:`Config`, with any
     setting overridden, e.g. ``lstmlab.run("timestep-window", seeds=5, epochs=200)``.
 
     ``cfg.seeds`` replicas are trained in one compiled program; the result holds their
     accuracy, history, predictions, probes and parameters (``.model(r)``, ``.best()``).
+    ``workers`` and ``chunk`` are train.fit's (how replicas are split over CPU cores, and
+    epochs per compiled call); neither changes the numbers.
     """
     cfg = resolve(experiment, **overrides)
     ds = dataset or prepare(cfg)
     spec = spec_of(cfg, len(ds.patterns), len(ds.vocab))
     keys = train.replica_keys(cfg.seed, cfg.seeds)
     fit = train.fit(spec, keys, ds.x, ds.patterns.y, ds.mask,
-                    None if ds.order is None else ds.order.reshape(-1), on_progress)
+                    None if ds.order is None else ds.order.reshape(-1), on_progress,
+                    workers=workers, chunk=chunk)
 
     act = cfg.activation
     x, mask = jnp.asarray(ds.x), None if ds.mask is None else jnp.asarray(ds.mask)

@@ -186,7 +186,8 @@ def config_json(run_dir: Path, cfg: Config) -> dict:
     return out
 
 
-def _sequence(run_dir: Path, ref) -> str:
+def read_sequence(run_dir: Path, ref) -> str:
+    """A sequence as config_json stored it (inline, or its file checked against its sha)."""
     if isinstance(ref, str):
         return ref
     if not (isinstance(ref, dict) and isinstance(ref.get("file"), str)
@@ -200,15 +201,18 @@ def _sequence(run_dir: Path, ref) -> str:
     return text
 
 
-def save_result(run_dir: Path, res: Result) -> None:
-    """Write one experiment's directory (assembled aside, then renamed into place)."""
+def save_result(run_dir: Path, res: Result, models: bool = True) -> None:
+    """Write one experiment's directory (assembled aside, then renamed into place), with a
+    model directory per replica unless ``models`` is False (a sweep of many points)."""
     final = run_dir / res.config.name
     tmp = make_temp_dir(run_dir, f".{res.config.name}.")
     try:
-        for r in range(res.config.seeds):
-            res.model(r).save(tmp / str(r))
+        if models:
+            for r in range(res.config.seeds):
+                res.model(r).save(tmp / str(r))
         arrays = {"x": res.dataset.patterns.x, "y": res.dataset.patterns.y,
-                  "probs": res.probs, "history": res.history}
+                  "probs": res.probs, "history": res.history,
+                  "finite": res.params_finite()}
         if res.probe is not None:
             arrays.update(probe_x=res.probe.x, probe_y=res.probe.y, probe_probs=res.probe_probs)
         if res.states is not None:
@@ -217,6 +221,7 @@ def save_result(run_dir: Path, res: Result) -> None:
         np.savez(buf, **arrays)
         atomic_write(tmp / ARRAYS, buf.getvalue())
         record = {"format_version": RECORD_VERSION, "config": config_json(run_dir, res.config),
+                  "models": models,
                   "vocab": list(res.dataset.vocab.symbols),
                   "compile_s": res.compile_s, "train_s": res.train_s,
                   "generated": res.generated, "order_diff": res.order_diff,
@@ -243,12 +248,13 @@ def _check(ok: bool, what: str) -> None:
 
 
 def _shape(arrays: dict, name: str, shape: tuple, kind: str) -> np.ndarray:
-    """``arrays[name]`` with exactly ``shape`` and dtype kind ('i' integer, 'f' float)."""
+    """``arrays[name]`` with exactly ``shape`` and dtype kind ('i' integer, 'f' float,
+    'b' boolean)."""
     _check(name in arrays, f"the array {name!r} is missing")
     a = arrays[name]
     _check(a.shape == shape and a.dtype.kind == kind,
            f"the array {name!r} has shape {a.shape} ({a.dtype}), expected {shape} "
-           f"({'integer' if kind == 'i' else 'float'})")
+           f"({dict(i='integer', f='float', b='boolean')[kind]})")
     return a
 
 
@@ -265,7 +271,7 @@ def load_result(exp_dir: Path) -> Result:
         _check(version == RECORD_VERSION, f"record format version {version!r}; this "
                f"lstmlab reads version {RECORD_VERSION}")
         raw = dict(record["config"])
-        raw["sequence"] = _sequence(exp_dir.parent, raw.get("sequence"))
+        raw["sequence"] = read_sequence(exp_dir.parent, raw.get("sequence"))
         cfg = Config(**raw)
         validate(cfg)
         _check(cfg.name == exp_dir.name, f"the record is of experiment {cfg.name!r}")
@@ -304,7 +310,11 @@ def load_result(exp_dir: Path) -> Result:
         if cfg.stateful:
             steps = min(MAX_STATE_STEPS, len(cfg.sequence) - cfg.window + 1)
             states = _shape(arrays, "states", (2, steps, cfg.units), "f")
-        models = [Model.load(exp_dir / str(r), check_finite=False) for r in range(s)]
+        has_models = record.get("models", True)  # the first version-3 records had no key
+        _check(isinstance(has_models, bool), "models must be true or false")
+        finite = None if has_models else _shape(arrays, "finite", (s,), "b")
+        models = [Model.load(exp_dir / str(r), check_finite=False)
+                  for r in range(s if has_models else 0)]
         for m in models:
             _check(m.info.vocab == vocab.symbols and m.info.units == cfg.units
                    and m.info.window == cfg.window, f"model {m.info.replica} does not "
@@ -314,10 +324,11 @@ def load_result(exp_dir: Path) -> Result:
     except (OSError, KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise RecordError(f"{exp_dir.name}: unusable record ({e.__class__.__name__}: "
                           f"{e})") from None
-    params = jax.tree.map(lambda *a: np.stack(a), *[m.params for m in models])
+    params = jax.tree.map(lambda *a: np.stack(a), *[m.params for m in models]) \
+        if models else None
     res = Result(cfg, ds, params, history, probs, record["compile_s"], record["train_s"],
                  generated=gen, order_diff=None if order is None else tuple(order),
-                 states=states, cached=True)
+                 states=states, cached=True, finite=finite)
     if cfg.probe:
         res.probe, res.probe_probs = probe, probe_probs
     return res

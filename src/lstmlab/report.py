@@ -18,10 +18,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import findings as findings_mod
+from . import findings as findings_mod, grid as grid_mod
 from .data import PAD, show
-from .evaluate import CI_METHOD, summarize
-from .experiments import Result
+from .evaluate import CI_METHOD, summarize, wilson_interval
+from .experiments import Config, Result
 from .files import atomic_write
 from .tables import divergence, sequence_text, summary_rows
 
@@ -120,6 +120,155 @@ def plot_probe_by_length(res: Result) -> bytes:
     ax.set_ylabel("probe accuracy (%)")
     ax.set_title("probe accuracy by input length (mean over seeds)")
     return _png(fig)
+
+
+# -- sweep plots ----------------------------------------------------------------------
+
+
+def _axis(ax, values: list, which: str = "x"):
+    """Positions of a setting's values on an axis: the numbers themselves (log-scaled
+    where they span ≥ 10×), or evenly spaced labels for words and batch size 'all'."""
+    if grid_mod.numeric(values) and None not in values:
+        if grid_mod.log_scale(values):
+            getattr(ax, f"set_{which}scale")("log")
+        getattr(ax, f"set_{which}ticks")(values, [grid_mod.value_text(v) for v in values])
+        return list(values)
+    getattr(ax, f"set_{which}ticks")(range(len(values)),
+                                     [grid_mod.value_text(v) for v in values])
+    return list(range(len(values)))
+
+
+def _pooled(results: list[Result], select: dict) -> np.ndarray:
+    """The final accuracy of every seed of the points with these settings."""
+    acc = [r.accuracy for r in results
+           if all(getattr(r.config, k) == v for k, v in select.items())]
+    return np.concatenate(acc) if acc else np.array([])
+
+
+def plot_sweep_1d(results: list[Result], setting: str, values: list) -> bytes:
+    """Mean accuracy against the setting with its 95% CI band, and the share of seeds
+    at 100% with its Wilson interval on a second axis."""
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.add_subplot()
+    xs = _axis(ax, values)
+    stats = [summarize(_pooled(results, {setting: v})) for v in values]
+    mean = np.array([100 * s["mean"] for s in stats])
+    ax.fill_between(xs, [100 * s["ci95"][0] for s in stats],
+                    [100 * s["ci95"][1] for s in stats], alpha=0.25, label="95% CI")
+    ax.plot(xs, mean, "o-", label="mean accuracy")
+    ax.set_xlabel(setting.replace("_", " "))
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax2 = ax.twinx()
+    share, lo, hi = [], [], []
+    for v in values:
+        acc = _pooled(results, {setting: v})
+        k = int(np.sum(acc >= 1.0 - 1e-9))
+        w = wilson_interval(k, len(acc))
+        share.append(100 * k / len(acc))
+        lo.append(share[-1] - 100 * w[0])
+        hi.append(100 * w[1] - share[-1])
+    ax2.errorbar(xs, share, yerr=[lo, hi], fmt="s--", color="tab:orange", capsize=3,
+                 label="seeds at 100% (Wilson 95%)")
+    ax2.set_ylabel("seeds at 100% (%)", color="tab:orange")
+    ax2.set_ylim(-3, 103)
+    fig.legend(loc="lower right", fontsize=8, bbox_to_anchor=(0.88, 0.15))
+    ax.set_title(f"accuracy against {setting.replace('_', ' ')}")
+    return _png(fig)
+
+
+def plot_sweep_heatmaps(results: list[Result], a: str, va: list, b: str, vb: list) -> bytes:
+    """Mean accuracy and share of seeds at 100% for every pair of values of two settings
+    (pooled over any other swept setting), the values written in the cells."""
+    fig = Figure(figsize=(11, 0.5 * len(va) + 2.6))
+    for i, (title, stat) in enumerate((
+            ("mean accuracy (%)", lambda acc: 100 * acc.mean()),
+            ("seeds at 100% (%)", lambda acc: 100 * np.mean(acc >= 1.0 - 1e-9)))):
+        ax = fig.add_subplot(1, 2, i + 1)
+        cells = np.full((len(va), len(vb)), np.nan)
+        for r, x in enumerate(va):
+            for c, y in enumerate(vb):
+                acc = _pooled(results, {a: x, b: y})
+                if len(acc):
+                    cells[r, c] = stat(acc)
+        im = ax.imshow(cells, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+        for (r, c), v in np.ndenumerate(cells):
+            if np.isfinite(v):
+                ax.text(c, r, f"{v:.0f}", ha="center", va="center", fontsize=8,
+                        color="white" if v < 60 else "black")
+        ax.set_xticks(range(len(vb)), [grid_mod.value_text(v) for v in vb])
+        ax.set_yticks(range(len(va)), [grid_mod.value_text(v) for v in va])
+        ax.set_xlabel(b.replace("_", " "))
+        ax.set_ylabel(a.replace("_", " "))
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_sweep_curves(results: list[Result], setting: str, values: list) -> bytes:
+    """Training accuracy over epochs per value of the setting: the median over the seeds
+    of every point with that value and the interquartile band."""
+    import matplotlib
+    fig = Figure(figsize=(7, 3.4))
+    ax = fig.add_subplot()
+    colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(values)))
+    for v, colour in zip(values, colours):
+        hist = [r.history[:, :, 1] for r in results if getattr(r.config, setting) == v]
+        if not hist:
+            continue
+        longest = max(h.shape[1] for h in hist)
+        h = np.concatenate([np.pad(x, ((0, 0), (0, longest - x.shape[1])),
+                                   constant_values=np.nan) for x in hist])
+        epochs = np.arange(1, longest + 1)
+        with warnings.catch_warnings():  # epochs where every seed diverged plot as gaps
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q25, mid, q75 = np.nanpercentile(100 * h, [25, 50, 75], axis=0)
+        ax.fill_between(epochs, q25, q75, color=colour, alpha=0.2)
+        ax.plot(epochs, mid, color=colour, lw=1.3,
+                label=f"{setting.replace('_', ' ')} {grid_mod.value_text(v)}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training accuracy (%)")
+    ax.set_title(f"learning curves by {setting.replace('_', ' ')} (median, 25–75% band)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2 if len(values) > 6 else 1)
+    return _png(fig)
+
+
+def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],
+                 sentences: list[str]) -> list[tuple]:
+    """A sweep's report as blocks (see ``blocks``)."""
+    out: list[tuple] = [("h", 1, title)]
+    out.append(("p", f"Preset {base.name}" + (f" ({base.note})" if base.note else "")
+                + f". Sequence: {sequence_text(base.sequence)}. Fixed settings: "
+                + base.describe() + ". Swept: " + "; ".join(
+                    f"{k.replace('_', ' ')} {', '.join(map(grid_mod.value_text, v))}"
+                    for k, v in grid.items())
+                + f". {len(results)} point(s) finished."))
+    if not results:
+        return out
+    out.append(("h", 2, "What the numbers say"))
+    out.append(("table", ["setting", "finding"],
+                [[k.replace("_", " "), s] for k, s in zip(grid, sentences)]))
+    out.append(("h", 2, "Points"))
+    out.append(("table", *grid_mod.point_rows(results, grid)))
+    out.append(("p", f"{CI_METHOD}. Seeds at 100%: Wilson 95% interval."))
+    keys = list(grid)
+    ordered = {k: grid_mod.sorted_values(grid[k]) for k in keys}
+    if len(keys) == 1:
+        out.append(("img", "sweep-accuracy.png", f"accuracy against {keys[0]}",
+                    plot_sweep_1d(results, keys[0], ordered[keys[0]])))
+    else:
+        out.append(("h", 2, "Pairs of settings"))
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                out.append(("img", f"sweep-{a}-{b}.png", f"{a} against {b}",
+                            plot_sweep_heatmaps(results, a, ordered[a], b, ordered[b])))
+    out.append(("h", 2, "Learning curves"))
+    for k in keys:
+        out.append(("img", f"sweep-curves-{k}.png", f"learning curves by {k}",
+                    plot_sweep_curves(results, k, ordered[k])))
+    return out
 
 
 # -- content --------------------------------------------------------------------------
@@ -255,7 +404,17 @@ def render_html(blocks_: list[tuple]) -> str:
 
 def write(run_dir: Path, results: list[Result]) -> list[Path]:
     """Write report.md (with plots/*.png) and report.html into ``run_dir``."""
-    bl = blocks(results, f"lstmlab report: {run_dir.name}")
+    return _write(run_dir, blocks(results, f"lstmlab report: {run_dir.name}"))
+
+
+def write_sweep(run_dir: Path, base: Config, grid: dict, results: list[Result],
+                sentences: list[str]) -> list[Path]:
+    """The sweep's report.md (with plots/*.png) and report.html in ``run_dir``."""
+    return _write(run_dir, sweep_blocks(f"lstmlab sweep: {run_dir.name}", base, grid,
+                                        results, sentences))
+
+
+def _write(run_dir: Path, bl: list[tuple]) -> list[Path]:
     for b in bl:
         if b[0] == "img":
             atomic_write(run_dir / "plots" / b[1], b[3])

@@ -9,6 +9,7 @@ move between them; the chunk size never changes the numbers (the program is the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -135,14 +136,15 @@ def batch_loss(params, xb, yb, w, mb, state, activation):
     return jnp.sum(w * losses) / jnp.sum(w), (losses, logits, new_state)
 
 
-def make_chunk_fn(spec: TrainSpec, x, y, mask, order=None):
-    """A function (carry, epoch_keys) → (carry, per-epoch history) for one replica."""
-    opt = optimizer(spec.lr, spec.optimizer)
-    n = len(y)
+def make_chunk_fn(spec: TrainSpec, n: int):
+    """Functions for one replica: ``init(key) → (carry, epoch_keys)`` and
+    ``chunk(carry, epoch_keys, lr, data) → (carry, per-epoch history)``, where data is
+    (x, y, mask, order). The learning rate and the data are arguments, not constants, so
+    one compiled program serves every run whose shapes agree (an --lr sweep compiles once)."""
     spe = -(-n // spec.batch_size)
     grad_fn = jax.grad(batch_loss, has_aux=True)
 
-    def step(carry, inp):
+    def step(carry, inp, lr, x, y, mask):
         params, opt_state, state = carry
         idx, w, reset = inp
         mb = None if mask is None else mask[idx]
@@ -156,27 +158,46 @@ def make_chunk_fn(spec: TrainSpec, x, y, mask, order=None):
             init_state = None
         grads, (losses, logits, new_state) = grad_fn(params, x[idx], y[idx], w, mb,
                                                      init_state, spec.activation)
-        updates, opt_state = opt.update(grads, opt_state, params)
+        updates, opt_state = optimizer(lr, spec.optimizer).update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         correct = jnp.sum(w * (jnp.argmax(logits, -1) == y[idx]))
         state = new_state if spec.stateful else state
         return (params, opt_state, state), (jnp.sum(w * losses), correct)
 
-    def chunk(carry, epoch_keys):
+    def chunk(carry, epoch_keys, lr, data):
+        x, y, mask, order = data
         idx, w, reset = batch_plan(spec, n, epoch_keys, order)
-        carry, (loss_sum, correct) = jax.lax.scan(step, carry, (idx, w, reset))
+        carry, (loss_sum, correct) = jax.lax.scan(
+            lambda c, i: step(c, i, lr, x, y, mask), carry, (idx, w, reset))
         hist = jnp.stack([loss_sum.reshape(-1, spe).sum(1) / n,
                           correct.reshape(-1, spe).sum(1) / n], axis=1)
         return carry, hist
 
-    def init(key):
+    def init(key, n_features):
         k_init, k_shuffle = jax.random.split(key)
-        params = model.init_params(k_init, x.shape[-1], spec.units, spec.vocab_size)
+        params = model.init_params(k_init, n_features, spec.units, spec.vocab_size)
         state = model.zero_state(spec.batch_size, spec.units)
         epoch_keys = jax.random.split(k_shuffle, spec.epochs)
-        return (params, opt.init(params), state), epoch_keys
+        # the optimizer's state does not depend on the learning rate
+        return (params, optimizer(spec.lr, spec.optimizer).init(params), state), epoch_keys
 
     return init, chunk
+
+
+# Compiled programs of this process, by everything that shapes them (the learning rate and
+# the epochs do not; the data only by shape): a sweep over lr or epochs compiles once.
+_PROGRAMS: dict = {}
+
+
+def _program(spec: TrainSpec, args, kind: str, build, *static):
+    shapes = tuple((a.shape, str(a.dtype)) if a is not None else None
+                   for a in jax.tree.leaves(args, is_leaf=lambda a: a is None))
+    key = (kind, dataclasses.replace(spec, lr=0.0, epochs=0 if kind == "chunk" else
+                                     spec.epochs), shapes,
+           str(jax.tree.structure(args, is_leaf=lambda a: a is None)), static)
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = build().lower(*args).compile()
+    return _PROGRAMS[key]
 
 
 def chunk_epochs(epochs: int, chunks: int = 20) -> int:
@@ -192,37 +213,55 @@ def replica_keys(seed: int, replicas: int):
     return jnp.stack([jax.random.fold_in(base, r) for r in range(replicas)])
 
 
+def groups_for(n_rep: int, workers: int | None = None) -> int:
+    """How many thread groups the replicas are split into: ``workers`` if given, else one
+    per CPU core on the CPU (XLA runs one program on one core here), and one on an
+    accelerator (one program holds every replica on the device)."""
+    if workers is None:
+        workers = 1 if jax.default_backend() != "cpu" else os.cpu_count() or 1
+    return max(1, min(n_rep, workers))
+
+
 def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
         on_progress: Callable[[int, np.ndarray], None] | None = None,
-        workers: int | None = None) -> FitResult:
+        workers: int | None = None, chunk: int | None = None) -> FitResult:
     """Train ``len(keys)`` replicas, ``vmap``-ed into one compiled program.
 
     x (N, T, F) float32, y (N,) int, mask (N, T) bool or None; ``order`` fixes the sample
-    order (stateful). ``on_progress(epochs_done, history_so_far)`` is called between chunks.
+    order (stateful). ``on_progress(epochs_done, history_so_far)`` is called between chunks
+    of ``chunk`` epochs (default: about 1/20 of them; it must divide the epochs).
 
-    The replicas are split into ``workers`` equal groups (default: one per CPU core) that
-    run the same compiled program from separate threads: XLA runs one program on one core
-    here, and the groups are independent, so this nearly halves the time on 2 cores. The
-    last group is padded with copies of the last key, whose results are dropped.
+    The replicas are split into ``workers`` equal groups (``groups_for``) that run the
+    same compiled program from separate threads: the groups are independent, so this
+    nearly halves the time on 2 cores. The last group is padded with copies of the last
+    key, whose results are dropped.
     """
     x, y = jnp.asarray(x), jnp.asarray(y)
     mask = None if mask is None or bool(np.all(mask)) else jnp.asarray(mask)
-    init, chunk = make_chunk_fn(spec, x, y, mask, order)
+    order = None if order is None else jnp.asarray(order)
+    init, chunk_fn = make_chunk_fn(spec, len(y))
     n_rep = len(keys)
-    groups = max(1, min(n_rep, workers or os.cpu_count() or 1))
+    groups = groups_for(n_rep, workers)
     size = -(-n_rep // groups)
     keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], groups * size - n_rep, axis=0)])
-    carry, epoch_keys = jax.jit(jax.vmap(init))(keys)
+    t0 = time.perf_counter()
+    start = _program(spec, (keys,), "init", lambda: jax.jit(
+        jax.vmap(lambda k: init(k, x.shape[-1]))), x.shape[-1])
+    carry, epoch_keys = start(keys)
     parts = [jax.tree.map(lambda a: a[g * size:(g + 1) * size], (carry, epoch_keys))
              for g in range(groups)]
-    ce = chunk_epochs(spec.epochs)
-    t0 = time.perf_counter()
-    run = jax.jit(jax.vmap(chunk)).lower(parts[0][0], parts[0][1][:, :ce]).compile()
+    ce = chunk or chunk_epochs(spec.epochs)
+    if spec.epochs % ce:
+        raise ValueError(f"chunk {ce} does not divide {spec.epochs} epochs")
+    lr = jnp.float32(spec.lr)
+    batch = (x, y, mask, order)
+    run = _program(spec, (parts[0][0], parts[0][1][:, :ce], lr, batch), "chunk",
+                   lambda: jax.jit(jax.vmap(chunk_fn, in_axes=(0, 0, None, None))))
     compile_s = time.perf_counter() - t0
 
     def run_group(g, start):
         carry_g, keys_g = parts[g]
-        carry_g, h = run(carry_g, keys_g[:, start:start + ce])
+        carry_g, h = run(carry_g, keys_g[:, start:start + ce], lr, batch)
         parts[g] = (jax.block_until_ready(carry_g), keys_g)
         return np.asarray(h)
 

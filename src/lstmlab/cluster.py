@@ -1,0 +1,100 @@
+"""Training on a Ray cluster: each experiment (a grid point) is one Ray task that runs the
+same code as a local run (``experiments.run``) on a worker and returns its Result; the
+driver alone writes the run directory, so a worker never needs the driver's disk.
+
+Ray is an optional extra; this module is imported only when ``--ray`` is asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Callable
+
+import jax
+import numpy as np
+
+from .experiments import Config, ConfigError, Result, run as run_experiment
+
+INSTALL = 'pip install "lstmlab[ray]"  (in a checkout: pip install -e ".[ray]")'
+
+
+def connect(address: str):
+    """The ``ray`` module, connected: "" starts a local cluster, otherwise ``address``
+    (``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``). Returns (ray, started_here)."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(f"--ray needs Ray, which is not installed: {INSTALL}") from None
+    if ray.is_initialized():
+        return ray, False
+    try:
+        with warnings.catch_warnings():
+            # Ray starts its processes with fork+exec, which is safe; JAX warns of any fork
+            warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+            ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.ERROR)
+    except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError…
+        first = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:200]
+        raise ConfigError(f"cannot {'connect to the Ray cluster at ' + address if address else 'start a local Ray cluster'}: "
+                          f"{first}") from None
+    return ray, True
+
+
+def train_point(cfg: Config, workers: int | None, chunk: int | None) -> Result:
+    """One grid point on a worker: the local engine's training, with the parameters as
+    numpy arrays so that the Result travels back without JAX device buffers."""
+    res = run_experiment(cfg, workers=workers, chunk=chunk)
+    res.params = jax.tree.map(np.asarray, res.params)
+    return res
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [line for line in str(e).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else e.__class__.__name__)[:200]
+
+
+def train(todo: list[Config], datasets: dict, address: str,
+          finish: Callable[[Result], None], failed: dict, check: Callable[[], None],
+          chunk: int | None) -> None:
+    """Train ``todo`` as Ray tasks, calling ``finish`` on each result as it arrives (in
+    the order they finish). A task that fails (an exception, a killed worker, out of
+    memory) is retried once; if it fails again its name and error go into ``failed`` and
+    the others go on. ``check`` raises to stop (Ctrl-C); the pending tasks are then
+    cancelled."""
+    ray, started = connect(address)
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0) > 0
+        # One CPU per task (Ray runs as many points at once as the cluster has CPUs), each
+        # task's seeds as one thread group; on a GPU node one task holds a GPU and runs all
+        # its seeds as one program on it.
+        task = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=1,
+                          retry_exceptions=True)(train_point)
+        pending = {task.remote(cfg, None if gpus else 1, chunk): cfg for cfg in todo}
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                check()
+                for ref in ready:
+                    cfg = pending.pop(ref)
+                    try:
+                        res = ray.get(ref)
+                    except Exception as e:  # after its retry: name it, keep the others
+                        failed[cfg.name] = _one_line(e)
+                        continue
+                    res.dataset = datasets[cfg.name]  # the same data, built on the driver
+                    finish(res)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def require() -> None:
+    """ConfigError naming the install command when Ray is not installed (checked before
+    anything else is done)."""
+    import importlib.util
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError(f"--ray needs Ray, which is not installed: {INSTALL}")

@@ -1,0 +1,155 @@
+"""A sweep: one preset over a grid of settings, many seeds per point, run by the engine
+into one directory that holds ``sweep.json`` (the grid and every setting), one record per
+point (the format ``lstmlab run`` writes), ``sweep.csv`` (tidy: a row per point and seed)
+and the report. ``lstmlab.sweep(...)`` and ``lstmlab sweep`` both end here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from . import engine, grid as grid_mod, records, report
+from .evaluate import summarize, wilson_interval
+from .experiments import Config, ConfigError, Result, resolve, with_defaults
+from .files import atomic_write, dumps, read_bytes
+
+SWEEP_JSON, SWEEP_CSV = "sweep.json", "sweep.csv"
+
+
+@dataclass
+class Sweep:
+    """A finished (or interrupted) sweep: its directory, grid and per-point results.
+    ``table`` is one row per point, ``data`` one row per (point, seed) — pandas
+    DataFrames; ``sentences`` what the numbers say per swept setting."""
+
+    dir: Path
+    base: Config
+    grid: dict
+    results: list[Result]
+    failed: dict = field(default_factory=dict)
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return {name: self.dir / f for name, f in (
+            ("sweep_json", SWEEP_JSON), ("csv", SWEEP_CSV), ("report_md", "report.md"),
+            ("report_html", "report.html"))}
+
+    @cached_property
+    def table(self):
+        import pandas as pd
+        rows = []
+        for r in self.results:
+            s = summarize(r.accuracy)
+            k, n = int(grid_mod.at_100(r).sum()), len(r.accuracy)
+            lo, hi = wilson_interval(k, n)
+            row = {**grid_mod.swept(r.config, self.grid), "point": r.config.name,
+                   "seeds": n, "accuracy_mean": s["mean"], "accuracy_ci_low": s["ci95"][0],
+                   "accuracy_ci_high": s["ci95"][1], "accuracy_min": s["min"],
+                   "accuracy_max": s["max"], "seeds_at_100": k, "share_at_100": k / n,
+                   "share_at_100_ci_low": lo, "share_at_100_ci_high": hi,
+                   "train_s": r.train_s}
+            if r.probe is not None:
+                p = summarize(r.probe_accuracy)
+                row.update(probe_mean=p["mean"], probe_ci_low=p["ci95"][0],
+                           probe_ci_high=p["ci95"][1])
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    @cached_property
+    def data(self):
+        import pandas as pd
+        header, rows = tidy(self.dir, self.results)
+        return pd.DataFrame(rows, columns=header)
+
+    @property
+    def sentences(self) -> list[str]:
+        return grid_mod.sentences(self.results, self.grid) if self.results else []
+
+
+def tidy(run_dir: Path, results: list[Result]):
+    """sweep.csv's header and rows (a long sequence by its stored file)."""
+    def cell(seq):
+        ref = records.short_sequence(seq)
+        return ref if isinstance(ref, str) else ref["file"]
+    return grid_mod.tidy_rows(results, cell)
+
+
+def write_files(run_dir: Path, base: Config, grid: dict, results: list[Result]) -> None:
+    """sweep.csv and the report: written once, after the points (or at an interrupt)."""
+    import pandas as pd
+    header, rows = tidy(run_dir, results)
+    atomic_write(run_dir / SWEEP_CSV, pd.DataFrame(rows, columns=header)
+                 .to_csv(index=False, lineterminator="\n"))
+    report.write_sweep(run_dir, base, grid, results, grid_mod.sentences(results, grid))
+
+
+def prepare(base: Config, grid: dict) -> tuple[list[Config], list]:
+    """The grid's points and their data; every impossible point is named in one line
+    before anything trains."""
+    cfgs = grid_mod.points(base, grid)
+    return cfgs, engine.prepare_all(cfgs, what="grid points")
+
+
+def run(base: Config, grid: dict, run_dir: Path, *, force: bool = False,
+        ray: str | None = None, workers: int | None = None, save_models: bool = False,
+        observer: engine.Observer | None = None, prepared=None) -> Sweep:
+    """Run (or resume) the sweep of ``base`` over ``grid`` in ``run_dir``. Raises
+    engine.Interrupted on Ctrl-C, after writing the files of the finished points."""
+    cfgs, datasets = prepared or prepare(base, grid)
+
+    def files(results, everything):  # this grid's points only
+        write_files(run_dir, base, grid, results)
+
+    def describe():  # under the run's lock: the grid of the run that holds it
+        atomic_write(run_dir / SWEEP_JSON, dumps(
+            {"preset": base.name, "grid": grid,
+             "settings": records.config_json(run_dir, base),
+             "points": [c.name for c in cfgs], **records.environment()}))
+
+    outcome = engine.execute(run_dir, cfgs, datasets, force=force, observer=observer,
+                             save_models=save_models, workers=workers,
+                             chunk=engine.common_chunk(cfgs), ray=ray, write_files=files,
+                             on_locked=describe)
+    return Sweep(run_dir, base, grid, outcome.results, outcome.failed)
+
+
+def sweep(experiment: str | Config = "timestep-window", *, out=None, force: bool = False,
+          ray: str | None = None, workers: int | None = None, save_models: bool = False,
+          observer: engine.Observer | None = None, **settings) -> Sweep:
+    """Sweep a preset: a list (or tuple) value is swept, any other value is fixed, e.g.
+    ``lstmlab.sweep("timestep-window", units=[1, 2, 4, 8], seeds=50)``. Every point trains
+    its seeds as one compiled program, exactly as ``lstmlab.run`` does. ``ray``: "" for a
+    local Ray cluster, or an address. Returns a :class:`Sweep` (``.table``, ``.data``,
+    ``.sentences``, ``.paths``)."""
+    grid = {k: list(dict.fromkeys(v)) for k, v in settings.items()
+            if isinstance(v, (list, tuple))}
+    for k, v in grid.items():
+        if k not in grid_mod.SWEEPABLE:
+            raise ConfigError(f"{k} cannot be swept; allowed: {', '.join(grid_mod.SWEEPABLE)}")
+        if not v:
+            raise ConfigError(f"{k}: an empty list of values")
+    fixed = with_defaults({k: v for k, v in settings.items() if k not in grid})
+    base = resolve(experiment, **fixed)
+    prepared = prepare(base, grid)  # every impossible point named before a directory
+    with engine.run_directory(out) as run_dir:
+        return run(base, grid, run_dir, force=force, ray=ray, workers=workers,
+                   save_models=save_models, observer=observer, prepared=prepared)
+
+
+def load(run_dir: Path) -> Sweep:
+    """A sweep directory's grid and finished points, from sweep.json and the records
+    (``lstmlab report`` on a sweep). Damaged points are left out."""
+    try:
+        info = json.loads(read_bytes(run_dir / SWEEP_JSON, 16 * 2**20, "sweep.json"))
+        settings = dict(info["settings"])
+        settings["sequence"] = records.read_sequence(run_dir, settings["sequence"])
+        base = Config(**settings)
+        grid = {k: list(v) for k, v in info["grid"].items()}
+        names = [c.name for c in grid_mod.points(base, grid)]
+    except (OSError, KeyError, TypeError, ValueError, ConfigError) as e:
+        raise records.RecordError(f"{run_dir / SWEEP_JSON}: unusable ({e})") from None
+    results, _ = records.load_run(run_dir, must_exist=True)
+    by_name = {r.config.name: r for r in results}
+    return Sweep(run_dir, base, grid, [by_name[n] for n in names if n in by_name])
