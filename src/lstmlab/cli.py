@@ -276,8 +276,21 @@ def _load_run(run_dir: Path) -> list:
 @main.command("report")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def report_cmd(run_dir):
-    """Rebuild report.md and report.html of a run from its records, without training."""
+    """Rebuild report.md and report.html of a run or a sweep from its records, without
+    training (a sweep's sweep.csv too)."""
     run_dir = Path(run_dir)
+    from .sweeps import SWEEP_JSON
+    if (run_dir / SWEEP_JSON).is_file():
+        from . import grid, sweeps
+        records.ensure_writable(run_dir)
+        s = sweeps.load(run_dir)
+        for line in s.damaged:
+            console.warn(f"{line}; left out")
+        sweeps.write_files(run_dir, s.base, s.grid, s.results)
+        console.sweep_results(grid.point_rows(s.results, s.grid), s.sentences, {})
+        console.out.print(f"Wrote {s.paths['report_md']}, {s.paths['report_html']} and "
+                          f"{s.paths['csv']}", markup=False)
+        return
     results = _load_run(run_dir)
     records.ensure_writable(run_dir)
     paths = report.write(run_dir, results)
@@ -295,6 +308,10 @@ def _model(path: str, experiment: str | None, replica: int) -> Model:
             raise ModelError(f"{path} has no experiment {experiment!r}; it has: "
                              f"{', '.join(have)}")
         p = p / experiment / str(replica)
+        if not p.exists() and (p.parent / "record.json").is_file() and \
+                not (p.parent / "0").exists():
+            raise ModelError(f"{experiment} was saved without its models (a sweep keeps "
+                             f"them only with --save-models)")
     elif (p / "record.json").exists():
         p = p / str(replica)
     elif not (p / "model.json").exists() and any(p.glob("*/record.json")):

@@ -56,12 +56,13 @@ def _one_line(e: BaseException) -> str:
 
 def train(todo: list[Config], datasets: dict, address: str,
           finish: Callable[[Result], None], failed: dict, check: Callable[[], None],
-          chunk: int | None) -> None:
+          chunk: int | None, fn: Callable = train_point) -> None:
     """Train ``todo`` as Ray tasks, calling ``finish`` on each result as it arrives (in
     the order they finish). A task that fails (an exception, a killed worker, out of
     memory) is retried once; if it fails again its name and error go into ``failed`` and
     the others go on. ``check`` raises to stop (Ctrl-C); the pending tasks are then
-    cancelled."""
+    cancelled. ``fn(cfg, workers, chunk)`` is the task (train_point; tests replace it).
+    """
     ray, started = connect(address)
     try:
         gpus = ray.cluster_resources().get("GPU", 0) > 0
@@ -69,7 +70,7 @@ def train(todo: list[Config], datasets: dict, address: str,
         # task's seeds as one thread group; on a GPU node one task holds a GPU and runs all
         # its seeds as one program on it.
         task = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=1,
-                          retry_exceptions=True)(train_point)
+                          retry_exceptions=True)(fn)
         pending = {task.remote(cfg, None if gpus else 1, chunk): cfg for cfg in todo}
         try:
             while pending:

@@ -189,6 +189,11 @@ def findings(found: list) -> None:
 def models(run_dir, results_: list[Result]) -> None:
     """The models of a run, one line each, with their accuracy."""
     for r in results_:
+        if r.params is None:
+            out.print(f"{run_dir / r.config.name}  {r.config.name}  models not saved (a sweep "
+                      f"keeps them only with --save-models); mean accuracy "
+                      f"{100 * r.accuracy.mean():.2f}%", markup=False)
+            continue
         for i, acc in enumerate(r.accuracy):
             out.print(f"{run_dir / r.config.name / str(i)}  {r.config.name}  replica {i}  "
                       f"accuracy {100 * acc:.2f}%", markup=False)

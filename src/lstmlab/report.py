@@ -254,7 +254,9 @@ def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],
     out.append(("table", *grid_mod.point_rows(results, grid)))
     out.append(("p", f"{CI_METHOD}. Seeds at 100%: Wilson 95% interval."))
     keys = list(grid)
-    ordered = {k: grid_mod.sorted_values(grid[k]) for k in keys}
+    # the values that have a finished point (an interrupted sweep has not all)
+    ordered = {k: [v for v in grid_mod.sorted_values(grid[k])
+                   if any(getattr(r.config, k) == v for r in results)] for k in keys}
     if len(keys) == 1:
         out.append(("img", "sweep-accuracy.png", f"accuracy against {keys[0]}",
                     plot_sweep_1d(results, keys[0], ordered[keys[0]])))

@@ -28,7 +28,8 @@ class Sweep:
     base: Config
     grid: dict
     results: list[Result]
-    failed: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)   # point → why its Ray task failed twice
+    damaged: list = field(default_factory=list)  # records that could not be read (load)
 
     @property
     def paths(self) -> dict[str, Path]:
@@ -150,6 +151,7 @@ def load(run_dir: Path) -> Sweep:
         names = [c.name for c in grid_mod.points(base, grid)]
     except (OSError, KeyError, TypeError, ValueError, ConfigError) as e:
         raise records.RecordError(f"{run_dir / SWEEP_JSON}: unusable ({e})") from None
-    results, _ = records.load_run(run_dir, must_exist=True)
+    results, damaged = records.load_run(run_dir, must_exist=True)
     by_name = {r.config.name: r for r in results}
-    return Sweep(run_dir, base, grid, [by_name[n] for n in names if n in by_name])
+    return Sweep(run_dir, base, grid, [by_name[n] for n in names if n in by_name],
+                 damaged=damaged)

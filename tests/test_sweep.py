@@ -1,0 +1,278 @@
+"""lstmlab sweep: points equal to run, impossible points named first, resume, tidy CSV,
+sentences from the numbers, Ray (a real local cluster), interrupts, models on request."""
+
+import json
+import math
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lstmlab
+from lstmlab import cluster, engine, grid, sweeps, train
+from lstmlab.experiments import PRESETS, Result
+
+FAST = ["--epochs", "4", "--seeds", "2", "-q"]
+
+
+def test_a_point_is_bit_identical_to_run(tmp_path):
+    # epochs differ across the grid, so the sweep runs chunks of a common size: that and
+    # the learning rate passed as an argument must not change a number
+    s = lstmlab.sweep("timestep-window", units=[2, 4], epochs=[6, 10], lr=3e-3, seeds=3,
+                      out=tmp_path / "s")
+    alone = lstmlab.run("timestep-window", units=4, epochs=10, lr=3e-3, seeds=3)
+    point = {r.config.name: r for r in s.results}["timestep-window,units=4,epochs=10"]
+    np.testing.assert_array_equal(point.history, alone.history)
+    np.testing.assert_array_equal(point.probs, alone.probs)
+    other = {r.config.name: r for r in s.results}["timestep-window,units=2,epochs=10"]
+    assert not np.array_equal(other.history, alone.history)  # negative control
+    # the same numbers in sweep.csv and in the DataFrames
+    csv = pd.read_csv(s.paths["csv"])
+    assert len(csv) == 4 * 3 and {"units", "epochs", "lr", "accuracy", "replica"} <= set(csv)
+    rows = csv[(csv.units == 4) & (csv.epochs == 10)].sort_values("replica")
+    np.testing.assert_array_equal(rows.accuracy.to_numpy(), alone.accuracy)
+    t = s.table.set_index("point")
+    assert t.loc[point.config.name, "accuracy_mean"] == pytest.approx(alone.accuracy.mean())
+    assert list(s.data.columns) == list(csv.columns)
+
+
+def test_the_cli_sweep_matches_lstmlab_run(run_cli, tmp_path):
+    code, text, err = run_cli("sweep", "one-char", "--lr", "0.001,0.01", "--out",
+                              tmp_path / "s", *FAST)
+    assert code == 0, err
+    assert "lr" in text and "seeds at 100%" in text and "Sweep directory" in text
+    code, _, err = run_cli("run", "one-char", "--lr", "0.01", "--out", tmp_path / "r", *FAST)
+    assert code == 0, err
+    run = json.loads((tmp_path / "r" / "results.json").read_text())["one-char"]["seeds"]
+    csv = pd.read_csv(tmp_path / "s" / "sweep.csv")
+    got = csv[csv.lr == 0.01].sort_values("replica")
+    assert list(got.accuracy) == [s["accuracy"] for s in run]
+    assert list(got.loss) == pytest.approx([s["loss"] for s in run], rel=1e-6)
+
+
+@pytest.mark.parametrize("args, named, not_named", [
+    (["timestep-window", "--window", "2,30,40"], ["window=30", "window=40"], ["window=2:"]),
+    (["stateful", "--batch-size", "1,4,5"], ["batch_size=4"], ["batch_size=5:"]),
+    (["timestep-window", "--units", "4,0"], ["units=0"], ["units=4:"]),
+])
+def test_impossible_points_are_named_before_anything_trains(run_cli, tmp_path, args, named,
+                                                             not_named):
+    out = tmp_path / "s"
+    code, _, err = run_cli("sweep", *args, "--out", out, *FAST)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    for n in named:
+        assert n in err
+    for n in not_named:
+        assert n not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["timestep-window", "--units", "4,x"], "units 'x' is not allowed"),
+    (["timestep-window", "--units", "4"], "nothing to sweep"),
+    (["timestep-window", "--shuffle", "yes,maybe"], "shuffle 'maybe'"),
+    (["nope", "--units", "4,8"], "unknown experiment 'nope'"),
+    (["timestep-window", "--mask", "yes,no"], "--mask does not apply"),
+    (["timestep-window", "--units", "4,8", "--workers", "0"], "workers 0"),
+])
+def test_bad_sweep_options_are_one_line(run_cli, tmp_path, args, message):
+    code, _, err = run_cli("sweep", *args, "--out", tmp_path / "s", *FAST)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_trains_only_new_points_and_files_are_written_once(run_cli, tmp_path,
+                                                                  monkeypatch):
+    out = tmp_path / "s"
+    assert run_cli("sweep", "timestep-window", "--units", "2,4", "--out", out, *FAST)[0] == 0
+    trained, written = [], []
+    real_run, real_write = engine.run_experiment, sweeps.write_files
+    monkeypatch.setattr(engine, "run_experiment",
+                        lambda cfg, **kw: trained.append(cfg.name) or real_run(cfg, **kw))
+    monkeypatch.setattr(sweeps, "write_files",
+                        lambda *a: written.append(1) or real_write(*a))
+    code, text, err = run_cli("sweep", "timestep-window", "--units", "2,4,8,16", "--out", out,
+                              *FAST)
+    assert code == 0, err
+    assert trained == ["timestep-window,units=8", "timestep-window,units=16"]
+    assert written == [1]  # sweep.csv and the report once, not once per point
+    assert "2 finished earlier" in text
+    assert sorted(pd.read_csv(out / "sweep.csv").units.unique()) == [2, 4, 8, 16]
+    assert json.loads((out / "sweep.json").read_text())["grid"] == {"units": [2, 4, 8, 16]}
+    # other fixed settings: the finished points would be replaced, which needs --force
+    code, _, err = run_cli("sweep", "timestep-window", "--units", "2,4", "--out", out,
+                           "--epochs", "5", "--seeds", "2", "-q")
+    assert code == 2 and "--force" in err and "epochs 4 → 5" in err
+
+
+def test_an_interrupted_sweep_keeps_finished_points(run_cli, tmp_path, monkeypatch):
+    out = tmp_path / "s"
+    real_run = engine.run_experiment
+
+    def interrupt_third(cfg, on_progress=None, **kw):
+        if cfg.units == 8:
+            def boom(done, hist):
+                raise KeyboardInterrupt
+            return real_run(cfg, on_progress=boom, **kw)
+        return real_run(cfg, on_progress=on_progress, **kw)
+
+    monkeypatch.setattr(engine, "run_experiment", interrupt_third)
+    code, _, err = run_cli("sweep", "timestep-window", "--units", "2,4,8,16", "--out", out,
+                           *FAST)
+    assert code == 130 and "2 finished point(s) kept" in err and "resume with:" in err
+    assert sorted(pd.read_csv(out / "sweep.csv").units.unique()) == [2, 4]
+    assert not [p for p in out.rglob(".*")]
+    monkeypatch.setattr(engine, "run_experiment", real_run)
+    trained = []
+    monkeypatch.setattr(engine, "run_experiment",
+                        lambda cfg, **kw: trained.append(cfg.units) or real_run(cfg, **kw))
+    assert run_cli("sweep", "timestep-window", "--units", "2,4,8,16", "--out", out,
+                   *FAST)[0] == 0
+    assert trained == [8, 16]
+
+
+def test_models_are_saved_only_when_asked(run_cli, tmp_path):
+    out = tmp_path / "s"
+    assert run_cli("sweep", "one-char", "--units", "2,4", "--out", out, *FAST)[0] == 0
+    assert not (out / "one-char,units=2" / "0").exists()
+    code, _, err = run_cli("predict", out, "--experiment", "one-char,units=2", "A")
+    assert code == 2 and "--save-models" in err
+    code, text, _ = run_cli("models", out)
+    assert code == 0 and "not saved" in text
+    # the record without models still loads (the report rebuilds from it)
+    assert run_cli("report", out)[0] == 0
+    assert (out / "report.html").is_file() and "sweep" in (out / "report.html").read_text()
+
+    out2 = tmp_path / "s2"
+    assert run_cli("sweep", "one-char", "--units", "2,4", "--out", out2, "--save-models",
+                   *FAST)[0] == 0
+    code, text, err = run_cli("predict", out2, "--experiment", "one-char,units=4",
+                              "--replica", "1", "A")
+    assert code == 0 and "A -> " in text, err
+
+
+def test_a_two_setting_report_has_heatmaps_and_escapes_user_text(run_cli, tmp_path):
+    out = tmp_path / "s"
+    code, _, err = run_cli("sweep", "timestep-window", "--units", "2,4", "--framing",
+                           "timesteps,features", "--sequence", "<b>&x</b>yz", "--window",
+                           "2", "--out", out, *FAST)
+    assert code == 0, err
+    html = (out / "report.html").read_text()
+    assert "<b>&x" not in html and "&lt;b&gt;&amp;x" in html
+    assert html.count("<img") == 1 + 2  # one pair of heatmaps, curves per setting
+    assert (out / "plots" / "sweep-units-framing.png").is_file()
+
+
+def test_an_lr_sweep_compiles_one_training_program(tmp_path):
+    before = len(train._PROGRAMS)
+    lstmlab.sweep("one-char", lr=[1e-3, 3e-3, 1e-2], epochs=5, seeds=2, units=3,
+                  out=tmp_path / "a")
+    assert len(train._PROGRAMS) - before == 2  # one init program, one chunk program
+    before = len(train._PROGRAMS)
+    lstmlab.sweep("one-char", units=[5, 6], epochs=5, seeds=2, out=tmp_path / "b")
+    assert len(train._PROGRAMS) - before == 4  # positive control: shapes differ
+
+
+# -- what the numbers say -------------------------------------------------------------
+
+
+def fake(cfg, correct_per_seed, n=10):
+    """A Result whose seeds get ``correct_per_seed[i]`` of n patterns right."""
+    seeds = len(correct_per_seed)
+    probs = np.zeros((seeds, n, 2), np.float32)
+    for i, k in enumerate(correct_per_seed):
+        probs[i, :k, 0] = 1  # label 0 predicted for the first k patterns
+        probs[i, k:, 1] = 1
+    ds = SimpleNamespace(patterns=SimpleNamespace(y=np.zeros(n, int)))
+    return Result(cfg.replace(seeds=seeds), ds, None, np.zeros((seeds, 3, 2)), probs, 0.0,
+                  0.0, finite=np.ones(seeds, bool))
+
+
+def wilson_low(k, n, z=1.959963984540054):
+    p = k / n
+    return (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / \
+        (1 + z * z / n)
+
+
+def test_sentences_name_the_smallest_setting_that_reaches_the_threshold():
+    base = PRESETS["timestep-window"]
+    g = {"units": [8, 1, 2, 4]}
+    ten = 10
+    results = [fake(base.replace(name=f"u{u}", units=u), [ten] * k + [5] * (20 - k))
+               for u, k in ((1, 0), (2, 10), (4, 19), (8, 20))]
+    (line,) = grid.sentences(results, g)
+    assert line.startswith("the smallest units at which ≥ 90% of seeds reach 100%: 4 (19/20")
+    assert f"lower bound {wilson_low(19, 20):.2f}" in line
+    # negative control: nobody reaches it
+    (line,) = grid.sentences(results[:2], g)
+    assert "no point reaches" in line and "units 2, 10/20 at 100%" in line
+
+
+def test_sentences_name_the_best_word_setting():
+    base = PRESETS["timestep-window"]
+    g = {"framing": ["features", "timesteps"]}
+    results = [fake(base.replace(name="f", framing="features"), [8, 7, 9]),
+               fake(base.replace(name="t", framing="timesteps"), [10, 10, 9])]
+    (line,) = grid.sentences(results, g)
+    assert line.startswith("framing: timesteps has the highest mean accuracy, 96.7%")
+    assert "against features 80.0%" in line
+
+
+def test_point_names_are_directory_safe_and_distinct():
+    base = PRESETS["stateful"]
+    names = [c.name for c in grid.points(base, {"start": ["K", "/", ".."],
+                                                 "lr": [1e-3, 0.001000001]})]
+    assert len(set(names)) == 6
+    assert all("/" not in n and n not in (".", "..") for n in names)
+    assert grid.parse_values("start", ",") == [","]
+    assert grid.parse_values("batch_size", "1,all,1") == [1, None]
+
+
+# -- Ray ------------------------------------------------------------------------------
+
+
+def test_ray_missing_is_a_one_line_error(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    code, _, err = run_cli("sweep", "one-char", "--units", "2,4", "--ray", "--out",
+                           tmp_path / "s", *FAST)
+    assert code == 2 and 'pip install "lstmlab[ray]"' in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_ray_matches_local_and_retries_a_failed_point_once(tmp_path):
+    ray = pytest.importorskip("ray")
+    local = lstmlab.sweep("one-char", units=[2, 3], epochs=[3, 4], seeds=2, workers=2,
+                          out=tmp_path / "local")
+    on_ray = lstmlab.sweep("one-char", units=[2, 3], epochs=[3, 4], seeds=2, ray="",
+                           out=tmp_path / "ray")
+    a, b = pd.read_csv(local.paths["csv"]), pd.read_csv(on_ray.paths["csv"])
+    metrics = ["point", "replica", "accuracy", "loss", "final_epoch_loss", "at_100"]
+    pd.testing.assert_frame_equal(a[metrics], b[metrics])
+
+    # a task that fails is retried once; one that fails twice is named, others are kept
+    flags = str(tmp_path)
+
+    def flaky(cfg, workers, chunk):  # a local function: Ray ships it by value
+        from pathlib import Path
+        flag = Path(flags) / f"tried-{cfg.units}"  # "tried once", across worker processes
+        if cfg.units == 8 or (cfg.units == 4 and not flag.exists()):
+            flag.touch()
+            raise RuntimeError(f"worker lost at units {cfg.units}")
+        return cluster.train_point(cfg, workers, chunk)
+
+    base = PRESETS["one-char"].replace(epochs=3, seeds=2)
+    cfgs = grid.points(base, {"units": [2, 4, 8]})
+    datasets = dict(zip((c.name for c in cfgs), engine.prepare_all(cfgs)))
+    finished, failed = [], {}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        cluster.train(cfgs, datasets, "", finished.append, failed, lambda: None, None,
+                      fn=flaky)
+    finally:
+        ray.shutdown()
+    assert sorted(r.config.units for r in finished) == [2, 4]
+    assert list(failed) == ["one-char,units=8"] and "worker lost at units 8" in failed[
+        "one-char,units=8"]
+    assert (tmp_path / "tried-4").exists()  # it failed once, then succeeded
