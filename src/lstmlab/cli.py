@@ -1,4 +1,5 @@
-"""The ``lstmlab`` command: a thin layer over experiments, records and reports."""
+"""The ``lstmlab`` command: a thin layer over the engine, records and reports (parse the
+options, show what happens, turn errors into one line)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__, console, data, engine, findings, records, report
+from .grid import read_batch_size
 from .artifacts import Model, ModelError, load
 from .data import DataError
 from .keras_io import KerasError
@@ -18,10 +20,8 @@ from .experiments import (APPLIES, AUTO_ONEHOT_VOCAB, PRESETS, ConfigError, appl
 
 
 def _batch_size(value: str) -> int | None:
-    if value == "all":
-        return None
     try:
-        return int(value)
+        return read_batch_size(value)
     except ValueError:
         raise ConfigError(f"batch size {value!r} is not allowed; allowed: an integer ≥ 1 "
                           f"or 'all'") from None

@@ -25,7 +25,8 @@ def _int(text: str) -> int:
     return int(text)
 
 
-def _batch(text: str) -> int | None:
+def read_batch_size(text: str) -> int | None:
+    """A batch size as typed: an integer, or 'all' (None: every sample in one batch)."""
     return None if text == "all" else int(text)
 
 
@@ -34,10 +35,10 @@ def _bool(text: str) -> bool:
 
 
 SWEEPABLE = {"units": _int, "epochs": _int, "window": _int, "framing": str, "encoding": str,
-             "batch_size": _batch, "lr": float, "optimizer": str, "activation": str,
+             "batch_size": read_batch_size, "lr": float, "optimizer": str, "activation": str,
              "shuffle": _bool, "mask": _bool, "start": str, "length": _int, "seed": _int,
              "samples": _int, "probe": _int}
-ALLOWED_TEXT = {_int: "integers", _batch: "integers or 'all'", float: "numbers",
+ALLOWED_TEXT = {_int: "integers", read_batch_size: "integers or 'all'", float: "numbers",
                 _bool: "true/false (yes/no, on/off)", str: "words"}
 
 THRESHOLD = 0.9  # the share of seeds at 100% a sentence asks for
