@@ -276,3 +276,33 @@ def test_ray_matches_local_and_retries_a_failed_point_once(tmp_path):
     assert list(failed) == ["one-char,units=8"] and "worker lost at units 8" in failed[
         "one-char,units=8"]
     assert (tmp_path / "tried-4").exists()  # it failed once, then succeeded
+
+
+def test_the_sweep_progress_bar_counts_points_and_seed_updates(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from lstmlab import console
+    buf = io.StringIO()
+    monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=True, width=120))
+    base = PRESETS["one-char"].replace(epochs=10, seeds=2)
+    cfgs = grid.points(base, {"units": [2, 4]})
+    datasets = dict(zip((c.name for c in cfgs), engine.prepare_all(cfgs)))
+    view = console.SweepView(quiet=False, verbose=False)
+    view.begin(cfgs, cfgs, datasets)
+    assert view.total == 2 * 2 * 10 * 25  # points × seeds × epochs × updates per epoch
+    with view.training(cfgs[0], datasets[cfgs[0].name]) as progress:
+        progress(5, None)
+    assert view.done == 2 * 5 * 25
+    view.finished(fake(cfgs[0], [25, 25], n=25))  # the rest of the point's updates
+    assert view.done == 2 * 10 * 25 and view.finished_points == 1
+    view.finished(fake(cfgs[1], [25, 25], n=25))  # a Ray point: all at once
+    assert view.done == view.total and view.finished_points == 2
+    view.bar.refresh()
+    view.close()
+    assert "points 2/2" in buf.getvalue() and "seed·updates/s" in buf.getvalue()
+    monkeypatch.setattr(console, "err", Console(file=io.StringIO(), force_terminal=False))
+    piped = console.SweepView(False, False)
+    piped.begin(cfgs, cfgs, datasets)
+    assert piped.bar is None  # piped output stays clean

@@ -111,10 +111,11 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
 
     Experiments that finished there with the same settings are loaded, not trained; one
     with other settings is replaced only with ``force``. Each experiment is saved as it
-    finishes, so an interrupt (:class:`Interrupted`, after ``write_files(finished,
-    everything in the directory)``) or a crash loses only the one in training. ``ray``: None trains here; ""
-    starts a local Ray cluster; otherwise the address of one to connect to.
-    ``on_locked`` is called once the directory is held (to write run-wide files).
+    finishes, so an interrupt (:class:`Interrupted`) or a crash loses only the one in
+    training. ``write_files(finished, everything in the directory)`` is called once, at
+    the end or at an interrupt; ``on_locked`` once the directory is held. ``ray``: None
+    trains here; "" starts a local Ray cluster; otherwise the address of one to join
+    (``workers`` is then 1 per task: Ray runs as many tasks at once as it has CPUs).
     """
     obs = observer or Observer()
     with records.lock(run_dir), StopRequest(obs.stopping, obs.leaving) as stop:
@@ -166,8 +167,9 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                     if cfg not in todo:
                         obs.start(cfg, by_name[cfg.name], cached=True)
                         finish(known[cfg.name])
-                from . import cluster  # Ray is an optional extra, imported only when asked
-                cluster.train(todo, by_name, ray, finish, failed, stop.check, chunk)
+                if todo:
+                    from . import cluster  # Ray is an optional extra, imported when asked
+                    cluster.train(todo, by_name, ray, finish, failed, stop.check, chunk)
             stop.check()
         except (Interrupted, KeyboardInterrupt) as e:
             ordered, everything = _finished(cfgs, done, known)

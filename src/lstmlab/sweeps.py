@@ -117,13 +117,15 @@ def run(base: Config, grid: dict, run_dir: Path, *, force: bool = False,
 
 
 def sweep(experiment: str | Config = "timestep-window", *, out=None, force: bool = False,
-          ray: str | None = None, workers: int | None = None, save_models: bool = False,
-          observer: engine.Observer | None = None, **settings) -> Sweep:
+          ray: str | bool | None = None, workers: int | None = None,
+          save_models: bool = False, observer: engine.Observer | None = None,
+          **settings) -> Sweep:
     """Sweep a preset: a list (or tuple) value is swept, any other value is fixed, e.g.
     ``lstmlab.sweep("timestep-window", units=[1, 2, 4, 8], seeds=50)``. Every point trains
-    its seeds as one compiled program, exactly as ``lstmlab.run`` does. ``ray``: "" for a
-    local Ray cluster, or an address. Returns a :class:`Sweep` (``.table``, ``.data``,
+    its seeds as one compiled program, exactly as ``lstmlab.run`` does. ``ray``: True (or
+    "") for a local Ray cluster, or an address. Returns a :class:`Sweep` (``.table``, ``.data``,
     ``.sentences``, ``.paths``)."""
+    ray = "" if ray is True else ray
     grid = {k: list(dict.fromkeys(v)) for k, v in settings.items()
             if isinstance(v, (list, tuple))}
     for k, v in grid.items():
