@@ -4,7 +4,7 @@ import os
 import pytest
 
 import lstmlab
-from lstmlab import cli, engine, experiments, files, report
+from lstmlab import engine, experiments, files, report
 
 FAST = ["--epochs", "3", "--seeds", "2", "-q"]
 
