@@ -213,11 +213,15 @@ def test_sentences_name_the_smallest_setting_that_reaches_the_threshold():
 def test_sentences_name_the_best_word_setting():
     base = PRESETS["timestep-window"]
     g = {"framing": ["features", "timesteps"]}
-    results = [fake(base.replace(name="f", framing="features"), [8, 7, 9]),
-               fake(base.replace(name="t", framing="timesteps"), [10, 10, 9])]
+    results = [fake(base.replace(name="f", framing="features"), [8, 7, 9] * 4),
+               fake(base.replace(name="t", framing="timesteps"), [10, 10, 9] * 4)]
     (line,) = grid.sentences(results, g)
     assert line.startswith("framing: timesteps has the highest mean accuracy, 96.7%")
     assert "against features 80.0%" in line
+    # negative control: the same numbers for both values — no value stands out
+    results[0] = fake(base.replace(name="f", framing="features"), [10, 9, 10] * 4)
+    (line,) = grid.sentences(results, g)
+    assert "no value has a clearly higher mean accuracy" in line
 
 
 def test_point_names_are_directory_safe_and_distinct():

@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 
+from .data import show
 from .evaluate import describe, summarize, wilson_interval
 from .experiments import Config, ConfigError, Result
 
@@ -123,9 +124,11 @@ def at_100(res: Result) -> np.ndarray:
 def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[str]]]:
     """The terminal's and the report's table: one row per point."""
     probe = any(r.probe is not None for r in results)
+    gen = any(r.generated for r in results)
     header = [k.replace("_", " ") for k in grid] + [
         "accuracy % [95% CI]", "min–max %", "seeds at 100% [95% CI]"] + \
-        (["probe % [95% CI]"] if probe else []) + ["train s"]
+        (["probe % [95% CI]"] if probe else []) + \
+        (["seeds continuing the sequence"] if gen else []) + ["train s"]
     rows = []
     for r in results:
         s = summarize(r.accuracy)
@@ -136,6 +139,9 @@ def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[
                 f"{k}/{n} [{100 * lo:.0f}–{100 * hi:.0f}]"]
         if probe:
             row.append("" if r.probe is None else _mean_ci(summarize(r.probe_accuracy)))
+        if gen:
+            row.append(" · ".join(f"from {show(s)} {int(r.generation_ok(s).sum())}/{n}"
+                                  for s in r.generated))
         rows.append(row + [f"{r.train_s:.2f}"])
     return header, rows
 
@@ -176,13 +182,27 @@ def sentences(results: list[Result], grid: dict) -> list[str]:
                                          if getattr(r.config, k) == v]) for v in values}
             pooled = {v: a for v, a in pooled.items() if len(a)}
             stats = {v: describe(a) for v, a in pooled.items()}
-            best = max(stats, key=lambda v: stats[v]["mean"])
-            rest = "; ".join(f"{value_text(v)} {_ci_text(stats[v])}" for v in stats
-                             if v != best)
+            ranked = sorted(stats, key=lambda v: -stats[v]["mean"])
+            best, rest = ranked[0], ranked[1:]
             over = " over every point" if len(grid) > 1 else ""
-            out.append(f"{name}: {value_text(best)} has the highest mean accuracy{over}, "
-                       f"{_ci_text(stats[best])}" + (f" (against {rest})" if rest else ""))
+            others = "; ".join(f"{value_text(v)} {_ci_text(stats[v])}" for v in rest)
+            if rest and not _separated(stats[best], stats[rest[0]]):
+                out.append(f"{name}: no value has a clearly higher mean accuracy{over} "
+                           f"(the 95% CIs of the best two overlap): {value_text(best)} "
+                           f"{_ci_text(stats[best])}; {others}")
+            else:
+                out.append(f"{name}: {value_text(best)} has the highest mean accuracy{over}, "
+                           f"{_ci_text(stats[best])}"
+                           + (f" (against {others})" if others else ""))
     return out
+
+
+def _separated(a: dict, b: dict) -> bool:
+    """Do the 95% CIs of two means not overlap (a above b)? One seed has no CI: then a
+    higher mean is all there is."""
+    if a["n"] < 2 or b["n"] < 2:
+        return a["mean"] > b["mean"]
+    return a["ci95"][0] > b["ci95"][1]
 
 
 def _ci_text(s: dict) -> str:
