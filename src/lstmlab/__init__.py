@@ -2,14 +2,25 @@
 
 __version__ = "0.1.0"  # before the imports: the CLI reads it while this package loads
 
-from .artifacts import Model, ModelError, ModelInfo, load
-from .data import DataError
-from .experiments import PRESETS, Config, ConfigError, Result, run
-from .keras_io import KerasError
-from .model import from_keras_weights, keras_weights
-from .sweeps import Sweep, sweep
+from .config import PRESETS, Config
+from .errors import ConfigError, DataError, KerasError, ModelError
 
-from_keras = Model.from_keras  # a Keras model or .keras/.h5 file → Model
+# The numerical API loads JAX; it is imported on first use (PEP 562), so that the command
+# line's `list` and `--help` start in a fraction of a second.
+_LAZY = {"Model": "artifacts", "ModelInfo": "artifacts", "load": "artifacts",
+         "Result": "experiments", "run": "experiments", "Sweep": "sweeps", "sweep": "sweeps",
+         "from_keras_weights": "model", "keras_weights": "model"}
+
+
+def __getattr__(name: str):
+    if name == "from_keras":  # a Keras model or .keras/.h5 file → Model
+        from .artifacts import Model
+        return Model.from_keras
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'lstmlab' has no attribute {name!r}")
+
 
 __all__ = ["PRESETS", "Config", "ConfigError", "DataError", "KerasError", "Model", "ModelError",
            "ModelInfo", "Result", "from_keras", "from_keras_weights", "keras_weights", "load",

@@ -21,6 +21,7 @@ from safetensors.numpy import save as st_save
 
 from . import data, evaluate, model
 from .files import FileError, atomic_write, dumps, read_bytes
+from .errors import ModelError
 
 FORMAT_VERSION = 1
 PARAMS_FILE, META_FILE = "model.safetensors", "model.json"
@@ -30,8 +31,6 @@ MAX_STORED_SEQUENCE = 100_000  # model.json keeps the training sequence up to th
 KEYS = ("lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias")
 
 
-class ModelError(ValueError):
-    """A model directory that cannot be used; the CLI prints it as one line."""
 
 
 @dataclass(frozen=True)

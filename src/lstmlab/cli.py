@@ -10,13 +10,12 @@ from pathlib import Path
 
 import click
 
-from . import __version__, console, data, engine, findings, records, report
-from .grid import read_batch_size
-from .artifacts import Model, ModelError, load
-from .data import DataError
-from .keras_io import KerasError
-from .experiments import (APPLIES, AUTO_ONEHOT_VOCAB, PRESETS, ConfigError, applies,
-                          with_defaults)
+from . import __version__
+from .config import APPLIES, AUTO_ONEHOT_VOCAB, PRESETS, applies, read_batch_size, with_defaults
+from .errors import ConfigError, DataError, KerasError, ModelError, RecordError, error, warn
+
+# Only the light modules above load at start-up (`lstmlab list` and `--help` never load
+# JAX, SciPy, matplotlib or pandas); each command imports what it uses.
 
 
 def _batch_size(value: str) -> int | None:
@@ -89,6 +88,7 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
     write a run directory with records, models and a report, and check the tutorial's
     claims. Any option overrides the preset's setting.
     """
+    from . import console, engine, findings, records, report
     if quiet and verbose:
         raise ConfigError("--quiet and --verbose exclude each other; choose one")
     unknown = [n for n in names if n not in PRESETS]
@@ -119,6 +119,7 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
 
 def _own_data(changes: dict, text_file) -> dict:
     """--text-file read into the sequence, and the defaults that follow from own data."""
+    from . import data
     if text_file is not None:
         if "sequence" in changes:
             raise ConfigError("give --sequence or --text-file, not both")
@@ -137,12 +138,13 @@ class _interrupts:
         return self
 
     def __exit__(self, kind, e, tb):
-        if kind is None or not issubclass(kind, (engine.Interrupted, KeyboardInterrupt)):
+        from .engine import Interrupted
+        if kind is None or not issubclass(kind, (Interrupted, KeyboardInterrupt)):
             return False
-        signum = e.signum if isinstance(e, engine.Interrupted) else signal.SIGINT
-        n = len(e.finished) if isinstance(e, engine.Interrupted) else 0
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        n = len(e.finished) if isinstance(e, Interrupted) else 0
         again = ["lstmlab", *sys.argv[1:]] + ([] if self.out else ["--out", str(self.run_dir)])
-        console.error(f"interrupted ({signal.Signals(signum).name}); {n} finished "
+        error(f"interrupted ({signal.Signals(signum).name}); {n} finished "
                       f"{self.what}(s) kept in {self.run_dir}; resume with: "
                       f"{shlex.join(again)}")
         sys.exit(128 + signum)
@@ -195,6 +197,7 @@ def sweep_cmd(preset, sequence, text_file, seeds, order_test, out, force, save_m
     """Train PRESET at every point of a grid of settings, many seeds per point, and say
     what the numbers show: e.g. ``lstmlab sweep timestep-window --units 1,2,4,8 --seeds
     50``. Options with one value are fixed; the grid is the product of the lists."""
+    from . import console, engine
     from . import grid as grid_mod, sweeps as sweep_mod
     if quiet and verbose:
         raise ConfigError("--quiet and --verbose exclude each other; choose one")
@@ -267,9 +270,10 @@ def check_applies(presets, changes: dict, option_of: dict = OPTION_OF) -> None:
 
 def _load_run(run_dir: Path) -> list:
     """A run's finished experiments; damaged ones are named in a warning and left out."""
+    from . import records
     results, damaged = records.load_run(run_dir, must_exist=True)
     for line in damaged:
-        console.warn(f"{line}; left out")
+        warn(f"{line}; left out")
     return results
 
 
@@ -278,6 +282,7 @@ def _load_run(run_dir: Path) -> list:
 def report_cmd(run_dir):
     """Rebuild report.md and report.html of a run or a sweep from its records, without
     training (a sweep's sweep.csv too)."""
+    from . import console, findings, records, report
     run_dir = Path(run_dir)
     from .sweeps import SWEEP_JSON
     if (run_dir / SWEEP_JSON).is_file():
@@ -285,7 +290,7 @@ def report_cmd(run_dir):
         records.ensure_writable(run_dir)
         s = sweeps.load(run_dir)
         for line in s.damaged:
-            console.warn(f"{line}; left out")
+            warn(f"{line}; left out")
         sweeps.write_files(run_dir, s.base, s.grid, s.results)
         console.sweep_results(grid.point_rows(s.results, s.grid), s.sentences, {})
         console.out.print(f"Wrote {s.paths['report_md']}, {s.paths['report_html']} and "
@@ -298,8 +303,9 @@ def report_cmd(run_dir):
     console.out.print(f"Wrote {paths[0]} and {paths[1]}", markup=False)
 
 
-def _model(path: str, experiment: str | None, replica: int) -> Model:
+def _model(path: str, experiment: str | None, replica: int):
     """A model directory, or a run directory with --experiment and --replica."""
+    from .artifacts import load
     p = Path(path)
     if experiment is not None:
         if not (p / experiment).is_dir() and any(p.glob("*/record.json")):
@@ -341,17 +347,17 @@ def with_model_options(f):
 def predict_cmd(model, experiment, replica, inputs, top):
     """Predict the next symbol after each INPUT, with the top-k probabilities; say when
     the model never saw such an input in training."""
+    from . import data
     if top < 1:
         raise ConfigError(f"top {top} is not allowed; allowed: an integer ≥ 1")
     m = _model(model, experiment, replica)
     answers = [(text, m.predict_proba(text)) for text in inputs]  # all errors first
     for text, proba in answers:
         best = ", ".join(f"{data.show(s)!r} {p:.3f}" for s, p in list(proba.items())[:top])
-        console.out.print(f"{data.show(text)} -> {data.show(next(iter(proba)))}   ({best})",
-                          markup=False)
+        click.echo(f"{data.show(text)} -> {data.show(next(iter(proba)))}   ({best})")
         note = m.unseen(text)
         if note:
-            console.out.print(f"  note: {note}", markup=False)
+            click.echo(f"  note: {note}")
 
 
 @main.command("generate")
@@ -364,17 +370,19 @@ def predict_cmd(model, experiment, replica, inputs, top):
 def generate_cmd(model, experiment, replica, start, length, raw):
     """Generate symbols greedily: a stateful model carries its state, a window model
     slides its window."""
+    from . import data
     text = _model(model, experiment, replica).generate(start, length)
     if raw:
         sys.stdout.write(text + "\n")
     else:
-        console.out.print(data.show(text), markup=False)
+        click.echo(data.show(text))
 
 
 @main.command("models")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def models_cmd(run_dir):
     """List the models a run holds, with their accuracy."""
+    from . import console
     console.models(Path(run_dir), _load_run(Path(run_dir)))
 
 
@@ -389,9 +397,10 @@ def models_cmd(run_dir):
 def import_keras_cmd(file, sequence, framing, window, out):
     """Read a Keras model ([Masking →] LSTM → Dense(softmax), .keras or .h5) into an lstmlab
     model directory, for predict, generate and reports."""
+    from .artifacts import Model
     m = Model.from_keras(file, sequence=sequence, framing=framing, window=window)
     m.save(out)
-    console.out.print(f"Wrote {out}: {m!r}", markup=False)
+    click.echo(f"Wrote {out}: {m!r}")
 
 
 @main.command("export-keras")
@@ -401,7 +410,7 @@ def import_keras_cmd(file, sequence, framing, window, out):
 def export_keras_cmd(model, experiment, replica, out):
     """Write an lstmlab model as a Keras model file with the same weights."""
     path = _model(model, experiment, replica).save_keras(out)
-    console.out.print(f"Wrote {path}", markup=False)
+    click.echo(f"Wrote {path}")
 
 
 def _out_of_memory(e: Exception) -> bool:
@@ -417,20 +426,20 @@ def entry() -> None:
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
-        console.error(e.format_message())
+        error(e.format_message())
         sys.exit(2)
-    except (ConfigError, DataError, ModelError, KerasError, records.RecordError) as e:
-        console.error(str(e))
+    except (ConfigError, DataError, ModelError, KerasError, RecordError) as e:
+        error(str(e))
         sys.exit(2)
     except OSError as e:  # a full disk, a permission: what failed, not a traceback
-        console.error(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
+        error(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
         sys.exit(2)
     except (KeyboardInterrupt, click.exceptions.Abort):
-        console.error("interrupted")
+        error("interrupted")
         sys.exit(130)
     except Exception as e:
         if not _out_of_memory(e):
             raise
-        console.error("out of memory: this run does not fit; use fewer seeds, units or "
+        error("out of memory: this run does not fit; use fewer seeds, units or "
                       "samples (" + str(e).strip().splitlines()[0][:160] + ")")
         sys.exit(2)

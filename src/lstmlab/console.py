@@ -18,6 +18,7 @@ from . import grid
 from .data import best_achievable, show
 from .evaluate import CI_METHOD, summarize, wilson_interval
 from .experiments import Config, Dataset, Result
+from .errors import error, warn  # noqa: F401  (console.error/warn for the CLI)
 from .findings import order_verdict
 from .tables import divergence, summary_rows
 
@@ -321,9 +322,3 @@ def sweep_results(table: tuple[list[str], list[list[str]]], sentences: list[str]
         error(f"point {name} failed twice and was not trained: {why}")
 
 
-def error(message: str) -> None:
-    print(f"lstmlab: error: {message}", file=sys.stderr)
-
-
-def warn(message: str) -> None:
-    print(f"lstmlab: warning: {message}", file=sys.stderr)

@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from .files import FileError, read_bytes
+from .errors import DataError
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FRAMINGS = ("timesteps", "features")
@@ -26,8 +27,6 @@ MAX_WINDOW = 100_000
 VISIBLE = {" ": "·", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 
 
-class DataError(ValueError):
-    """Bad user data (unknown symbol, impossible size); the CLI prints it as one line."""
 
 
 @dataclass(frozen=True)

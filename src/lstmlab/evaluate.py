@@ -10,7 +10,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from scipy import stats
 
 from . import model
 from .train import batch_loss
@@ -142,6 +141,7 @@ def t_interval(values, level=0.95) -> tuple[float, float]:
         return (float("nan"), float("nan"))
     if np.all(v == v[0]):  # scipy returns nan for a zero-width interval
         return (float(v[0]), float(v[0]))
+    from scipy import stats  # here, not at import: scipy.stats takes 0.4 s to load
     lo, hi = stats.t.interval(level, len(v) - 1, loc=v.mean(), scale=stats.sem(v))
     return (float(lo), float(hi))
 
@@ -150,6 +150,7 @@ def wilson_interval(successes: int, n: int, level=0.95) -> tuple[float, float]:
     """Wilson score interval for a share ``successes / n`` (scipy's binomtest)."""
     if n == 0:
         return (float("nan"), float("nan"))
+    from scipy import stats
     ci = stats.binomtest(successes, n).proportion_ci(level, method="wilson")
     return (float(ci.low), float(ci.high))
 

@@ -15,83 +15,10 @@ import numpy as np
 from . import data, evaluate, model, train
 from .artifacts import MAX_GENERATE, MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
 from .data import DataError
+from .config import APPLIES, PRESETS, Config, applies
+from .errors import ConfigError
 
 
-class ConfigError(ValueError):
-    """An impossible setting; the CLI prints it as one line and exits 2."""
-
-
-@dataclass(frozen=True)
-class Config:
-    """Every setting of one experiment. A preset is a row of overrides of these defaults."""
-
-    name: str = "custom"
-    sequence: str = data.ALPHABET
-    samples: int = 0            # 0: every window of the sequence; >0: that many random
-                                # subsequences of 1 … window symbols, padded at the front
-    window: int = 3
-    framing: str = "timesteps"
-    encoding: str = "scaled"
-    units: int = 32
-    epochs: int = 500
-    batch_size: int | None = 1  # None: all samples in one batch
-    shuffle: bool = True
-    stateful: bool = False
-    mask: bool = True           # mask front padding (subsequence data only)
-    lr: float = 1e-3
-    optimizer: str = "adam"     # Keras 3's Adam; "adam-optax": optax's textbook Adam
-    activation: str = "sigmoid"
-    seed: int = 7
-    seeds: int = 10             # replicas trained together (initialization, shuffling)
-    probe: int = 0              # random patterns to test on, from a separate generator
-    order_test: bool = False
-    generate: bool = False
-    start: str = ""             # the second generation start ("": the symbol 40% into the
-                                # sequence, which for A–Z is the tutorial's K)
-    length: int = 25
-    note: str = ""
-
-    def replace(self, **changes) -> "Config":
-        return dataclasses.replace(self, **changes)
-
-    def describe(self) -> str:
-        """The settings in one readable line (terminal header and report)."""
-        parts = [f"window {self.window}", self.framing, self.encoding,
-                 f"LSTM({self.units})", f"{self.epochs} epochs",
-                 f"batch {'all' if self.batch_size is None else self.batch_size}",
-                 f"lr {self.lr:g}" + ("" if self.optimizer == "adam" else
-                                      f" ({self.optimizer})"), self.activation,
-                 "shuffled" if self.shuffle else "in order", f"seed {self.seed}"]
-        if self.seeds > 1:
-            parts.append(f"{self.seeds} seeds")
-        if self.stateful:
-            parts.append("stateful")
-        if self.samples:
-            parts.append(f"{self.samples} random subsequences"
-                         + ("" if self.mask else ", padding not masked"))
-        if self.probe:
-            parts.append(f"probe of {self.probe}")
-        if self.generate:
-            parts.append(f"generate {self.length} from {self.sequence[:1]!r} and "
-                         f"{self.start or 'the default start'!r}")
-        if self.order_test:
-            parts.append("order test")
-        return " · ".join(parts)
-
-
-PRESETS: dict[str, Config] = {c.name: c for c in [
-    Config("two-char", window=2, note="the notebook's first cell exactly (seq_length = 2)"),
-    Config("one-char", window=1, note="what that cell's heading describes; the tutorial reports 84%"),
-    Config("feature-window", window=3, framing="features", note="the notebook reports 86.96%"),
-    Config("timestep-window", window=3, note="the notebook reports 100%"),
-    Config("batch-state", window=1, units=16, epochs=5000, batch_size=None, shuffle=False,
-           probe=20, order_test=True,
-           note="all 25 samples in one batch: does the LSTM use context within a batch?"),
-    Config("stateful", window=1, units=50, epochs=300, shuffle=False, stateful=True,
-           generate=True, note="state carried across batches, reset every epoch"),
-    Config("variable-length", samples=1000, window=5, probe=20,
-           note="1000 random subsequences of 1-5 letters, padded at the front"),
-]}
 
 
 EXPLODED_LOSS = 1e4    # a mean cross-entropy above this (nats) means training diverged
@@ -100,23 +27,6 @@ MAX_STATE_STEPS = 200  # stateful: the h/c trajectory recorded for the heatmap
 # Upper bounds that keep a typo from asking for terabytes; far above any sensible run.
 LIMITS = {"epochs": 1_000_000, "units": model.MAX_UNITS, "seeds": 10_000,
           "length": MAX_GENERATE, "window": data.MAX_WINDOW}
-
-# Settings that only mean something for some experiments: (setting, the experiments it
-# applies to, as a rule on the Config, and what that is in words). Setting one where it
-# does not apply is an error, not silently ignored.
-APPLIES = [
-    ("start", lambda c: c.generate, "experiments that generate (stateful)"),
-    ("length", lambda c: c.generate, "experiments that generate (stateful)"),
-    ("mask", lambda c: c.samples > 0, "variable-length data (only it is padded)"),
-    ("order_test", lambda c: not c.stateful, "stateless experiments (a stateful model's "
-     "samples depend on each other by design)"),
-]
-
-
-def applies(setting: str, cfg: Config) -> bool:
-    """Does ``setting`` mean something for ``cfg``'s experiment (APPLIES)?"""
-    return all(rule(cfg) for name, rule, _ in APPLIES if name == setting)
-
 
 # The type of every setting as the Python API must get it (the CLI's parser converts):
 # annotation → (accepts, what is allowed in words).
@@ -400,19 +310,6 @@ def prepare(cfg: Config) -> Dataset:
     if cfg.generate:
         generation_starts(cfg)
     return ds
-
-
-AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told
-
-
-def with_defaults(changes: dict) -> dict:
-    """The user's changes of a preset, with the defaults that follow from them: one-hot
-    encoding for a sequence of more than AUTO_ONEHOT_VOCAB symbols unless an encoding is
-    given (the scaled codes of neighbouring symbols of a large vocabulary blur)."""
-    if "sequence" in changes and "encoding" not in changes and \
-            len(set(changes["sequence"])) > AUTO_ONEHOT_VOCAB:
-        return {**changes, "encoding": "onehot"}
-    return changes
 
 
 def resolve(experiment: str | Config, **overrides) -> Config:

@@ -12,10 +12,9 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from .errors import FileError
 
 
-class FileError(ValueError):
-    """A file that cannot be read as asked (not regular, too large, unreadable)."""
 
 
 def _umask() -> int:

@@ -14,7 +14,9 @@ import numpy as np
 
 from .data import show
 from .evaluate import describe, summarize, wilson_interval
-from .experiments import Config, ConfigError, Result
+from .config import Config, read_batch_size
+from .errors import ConfigError
+from .experiments import Result
 
 # What can be swept, by setting: how one value is read from the command line. Every
 # setting of `lstmlab run` that is a value (not the data, the seeds or the name).
@@ -24,11 +26,6 @@ _BOOL = {"true": True, "yes": True, "on": True, "1": True,
 
 def _int(text: str) -> int:
     return int(text)
-
-
-def read_batch_size(text: str) -> int | None:
-    """A batch size as typed: an integer, or 'all' (None: every sample in one batch)."""
-    return None if text == "all" else int(text)
 
 
 def _bool(text: str) -> bool:

@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 
 from . import data, model
+from .errors import KerasError
 
 
-class KerasError(ValueError):
-    """A Keras model lstmlab cannot read or write; the CLI prints it as one line."""
 
 INSTALL = 'pip install -e ".[keras]"'
 SUFFIXES = (".keras", ".h5")

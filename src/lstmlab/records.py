@@ -39,14 +39,13 @@ from .artifacts import Model, ModelError
 from .experiments import (MAX_STATE_STEPS, PRESETS, Config, Dataset, Result, build_dataset,
                           generation_starts, validate)
 from .files import atomic_write, dumps, make_temp_dir, read_bytes
+from .errors import RecordError
 
 RECORD, ARRAYS, SEQUENCES = "record.json", "arrays.npz", "sequences"
 RECORD_VERSION = 3
 INLINE_SEQUENCE = 200  # longer sequences are kept once, in sequences/<sha256>.txt
 
 
-class RecordError(ValueError):
-    """A run directory that cannot be written or read; the CLI prints it as one line."""
 
 
 def new_run_dir(root: str | Path = "runs") -> Path:

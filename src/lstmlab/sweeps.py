@@ -12,7 +12,9 @@ from pathlib import Path
 
 from . import engine, grid as grid_mod, records, report
 from .evaluate import summarize, wilson_interval
-from .experiments import Config, ConfigError, Result, resolve, with_defaults
+from .config import Config, with_defaults
+from .errors import ConfigError
+from .experiments import Result, resolve
 from .files import atomic_write, dumps, read_bytes
 
 SWEEP_JSON, SWEEP_CSV = "sweep.json", "sweep.csv"
