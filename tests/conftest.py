@@ -1,7 +1,13 @@
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # for tests/reference.py
+
+# The tests' compiled programs go to a cache of their own (also for the commands they start
+# as subprocesses), never into the user's cache directory.
+os.environ["LSTMLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="lstmlab-test-cache-")
 
 import pytest
 

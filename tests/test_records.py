@@ -388,3 +388,25 @@ def test_markdown_report_escapes_user_text():
     lines = md.splitlines()
     assert [line for line in lines if line.startswith("#")] == \
         [line for line in lines if line.startswith(("# t", "## "))]
+
+
+def test_a_second_run_loads_its_programs_from_the_cache(tmp_path):
+    import subprocess
+    import sys
+    env = {**os.environ, "LSTMLAB_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run(out, *extra):
+        subprocess.run([sys.executable, "-m", "lstmlab", "run", "timestep-window", "--seeds",
+                        "2", "--epochs", "20", "-q", "--out", str(tmp_path / out), *extra],
+                       check=True, env=env, capture_output=True)
+        return json.loads((tmp_path / out / "results.json").read_text())["timestep-window"]
+
+    first = run("a")
+    entries = set((tmp_path / "cache").iterdir())
+    assert entries  # the compiled programs were written
+    second = run("b")
+    assert set((tmp_path / "cache").iterdir()) == entries  # nothing new to compile
+    assert second["seeds"][0]["compile_s"] < first["seeds"][0]["compile_s"] / 2
+    uncached = run("c", "--no-cache")
+    for other in (second, uncached):  # the same numbers, cached or not
+        assert [s["loss"] for s in other["seeds"]] == [s["loss"] for s in first["seeds"]]

@@ -80,10 +80,13 @@ def list_cmd():
               "with the same settings are not trained again.")
 @click.option("--force", is_flag=True, help="With --out: replace finished experiments "
               "whose settings differ (without it, that is an error).")
+@click.option("--no-cache", is_flag=True, help="Compile everything afresh, without the "
+              "persistent compilation cache (LSTMLAB_CACHE_DIR, default the user cache "
+              "directory).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--verbose", "-v", is_flag=True, help="Print the notebook's epoch log.")
 def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, text_file,
-            **overrides):
+            no_cache, **overrides):
     """Run named experiments (all presets when none is named) as the notebook runs them,
     write a run directory with records, models and a report, and check the tutorial's
     claims. Any option overrides the preset's setting.
@@ -105,6 +108,7 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
     check_applies([PRESETS[name] for name in names or PRESETS], changes)
     cfgs = [configure(PRESETS[name], changes) for name in names or PRESETS]
     datasets = engine.prepare_all(cfgs)  # every error before any training
+    _compile_cache(no_cache)
 
     def files(results, everything):
         records.write_run_files(run_dir, everything, cfgs)
@@ -115,6 +119,16 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
     console.findings(findings.from_results(outcome.everything))
     paths = report.write(run_dir, outcome.everything)
     console.out.print(f"Run directory: {run_dir}  (report: {paths[1]})", markup=False)
+
+
+def _compile_cache(off: bool = False) -> None:
+    """Turn on JAX's persistent compilation cache (lstmlab.cache) unless ``off``."""
+    if off:
+        return
+    from . import cache
+    if cache.enable() is None:
+        warn(f"cannot create the compilation cache {cache.directory()}; compiling without "
+             f"it (set {cache.ENV} to move it)")
 
 
 def _own_data(changes: dict, text_file) -> dict:
@@ -190,10 +204,12 @@ def _sweep_options(f):
               "extra: pip install \"lstmlab[ray]\".")
 @click.option("--workers", type=int, help="CPU thread groups the seeds of a point are split "
               "into (default: one per core; one on an accelerator).")
+@click.option("--no-cache", is_flag=True, help="Compile everything afresh, without the "
+              "persistent compilation cache.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--verbose", "-v", is_flag=True, help="A line per point as it finishes.")
 def sweep_cmd(preset, sequence, text_file, seeds, order_test, out, force, save_models, ray,
-              workers, quiet, verbose, **lists):
+              workers, no_cache, quiet, verbose, **lists):
     """Train PRESET at every point of a grid of settings, many seeds per point, and say
     what the numbers show: e.g. ``lstmlab sweep timestep-window --units 1,2,4,8 --seeds
     50``. Options with one value are fixed; the grid is the product of the lists."""
@@ -229,6 +245,7 @@ def sweep_cmd(preset, sequence, text_file, seeds, order_test, out, force, save_m
         raise ConfigError("nothing to sweep: give at least one setting a comma list of "
                           "values, e.g. --units 4,8,16")
     prepared = sweep_mod.prepare(base, grid)  # every impossible point, before training
+    _compile_cache(no_cache)
     view = console.SweepView(quiet, verbose)
     try:
         with engine.run_directory(out) as run_dir, _interrupts(run_dir, out, "point"):
@@ -350,6 +367,7 @@ def predict_cmd(model, experiment, replica, inputs, top):
     from . import data
     if top < 1:
         raise ConfigError(f"top {top} is not allowed; allowed: an integer ≥ 1")
+    _compile_cache()
     m = _model(model, experiment, replica)
     answers = [(text, m.predict_proba(text)) for text in inputs]  # all errors first
     for text, proba in answers:
@@ -371,6 +389,7 @@ def generate_cmd(model, experiment, replica, start, length, raw):
     """Generate symbols greedily: a stateful model carries its state, a window model
     slides its window."""
     from . import data
+    _compile_cache()
     text = _model(model, experiment, replica).generate(start, length)
     if raw:
         sys.stdout.write(text + "\n")

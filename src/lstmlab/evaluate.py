@@ -91,16 +91,8 @@ def generate_stateful(params, start_windows, last, table, length, features=False
     return out
 
 
-def order_test(params, x, y, mask=None, activation="sigmoid", seed=0,
-               loss=batch_loss) -> tuple[float, float]:
-    """Largest |difference| between the batch gradient with the samples in order and in a
-    random permutation, and the largest |gradient| entry (its scale). A stateless LSTM
-    treats the samples of a batch independently, so the difference is rounding-level (the
-    sum is merely added up in another order). ``loss`` has ``train.batch_loss``'s
-    signature; a loss that couples the samples shows a large difference."""
-    perm = np.random.default_rng(seed).permutation(len(y))
-    if np.array_equal(perm, np.arange(len(y))) and len(y) > 1:
-        perm = np.roll(perm, 1)  # a permutation that leaves every sample in place tests nothing
+def _order_stats(params, x, y, mask, perm, activation, loss):
+    """(largest |difference| of the two batch gradients, largest |gradient| entry)."""
     w = jnp.ones(len(y), jnp.float32)
 
     def grad(idx):
@@ -108,10 +100,35 @@ def order_test(params, x, y, mask=None, activation="sigmoid", seed=0,
         return jax.grad(loss, has_aux=True)(params, x[idx], y[idx], w, mb, None,
                                             activation)[0]
 
-    g1, g2 = grad(np.arange(len(y))), grad(perm)
-    diffs = jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)), g1, g2)
-    scale = max(float(jnp.max(jnp.abs(a))) for a in jax.tree.leaves(g1))
-    return float(max(jax.tree.leaves(diffs))), scale
+    g1, g2 = grad(jnp.arange(len(y))), grad(perm)
+    diff = jnp.max(jnp.stack([jnp.max(jnp.abs(a - b)) for a, b in
+                              zip(jax.tree.leaves(g1), jax.tree.leaves(g2))]))
+    scale = jnp.max(jnp.stack([jnp.max(jnp.abs(a)) for a in jax.tree.leaves(g1)]))
+    return diff, scale
+
+
+def _permutation(n: int, seed: int) -> np.ndarray:
+    perm = np.random.default_rng(seed).permutation(n)
+    if np.array_equal(perm, np.arange(n)) and n > 1:
+        perm = np.roll(perm, 1)  # a permutation that leaves every sample in place tests nothing
+    return perm
+
+
+def order_test(params, x, y, mask=None, activation="sigmoid", seed=0,
+               loss=batch_loss, replicas: bool = False) -> tuple[float, float]:
+    """Largest |difference| between the batch gradient with the samples in order and in a
+    random permutation, and the largest |gradient| entry (its scale). A stateless LSTM
+    treats the samples of a batch independently, so the difference is rounding-level (the
+    sum is merely added up in another order). ``loss`` has ``train.batch_loss``'s
+    signature; a loss that couples the samples shows a large difference. ``replicas``:
+    ``params`` has a leading replica axis; the largest values over replicas are returned
+    (one compiled, vmapped call)."""
+    perm = jnp.asarray(_permutation(len(y), seed))
+    fn = partial(_order_stats, activation=activation, loss=loss)
+    if replicas:
+        fn = jax.vmap(fn, in_axes=(0, None, None, None, None))
+    diff, scale = jax.jit(fn)(params, x, y, mask, perm)
+    return float(jnp.max(diff)), float(jnp.max(scale))
 
 
 MIN_FOLLOWING = 3  # a generation start is judged on at least this many following symbols

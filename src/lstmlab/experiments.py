@@ -203,7 +203,7 @@ class Result:
         if self.params is None:
             raise ModelError(f"{self.config.name} was saved without its models (a sweep "
                              f"keeps them only with --save-models)")
-        return jax.tree.map(lambda a: a[r], self.params)
+        return jax.tree.map(lambda a: np.asarray(a)[r], self.params)
 
     def model(self, r: int = 0):
         """Replica ``r`` as a :class:`lstmlab.artifacts.Model` (predict, generate, save)."""
@@ -364,9 +364,8 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
         res.generated = {s: [res.model(r).generate(s, cfg.length) for r in range(cfg.seeds)]
                          for s in generation_starts(cfg)}
     if cfg.order_test and not cfg.stateful:
-        tests = [evaluate.order_test(res.replica_params(r), x, jnp.asarray(ds.patterns.y),
-                                     mask, act, seed=cfg.seed) for r in range(cfg.seeds)]
-        res.order_diff = (max(t[0] for t in tests), max(t[1] for t in tests))
+        res.order_diff = evaluate.order_test(fit.params, x, jnp.asarray(ds.patterns.y), mask,
+                                             act, seed=cfg.seed, replicas=True)
     if cfg.stateful:
         # the first MAX_STATE_STEPS inputs are enough to see the state move (a heatmap of a
         # 10,000-symbol text is unreadable and its array large)
