@@ -7,12 +7,19 @@ the same experiment in the same process, and the ratio is printed.
     python benchmarks/bench.py                         # Keras on timestep-window only
     python benchmarks/bench.py --keras all             # Keras on every preset (~5 minutes)
     python benchmarks/bench.py timestep-window --repeats 5 --many 100 --no-full-run
+    python benchmarks/bench.py --json figures.json     # also write every figure as JSON
+
+The full run is timed twice in fresh processes with a fresh compilation cache: the first
+run compiles everything, the second loads it from the cache. Then the same run in this
+process is broken down into import, data, compile, train, evaluate, save and report.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -74,6 +81,7 @@ def main():
                     help="seeds of timestep-window trained in one program (0 to skip)")
     ap.add_argument("--no-full-run", action="store_true",
                     help="skip timing the whole `lstmlab run` (every preset, 10 seeds)")
+    ap.add_argument("--json", help="also write every figure to this JSON file")
     args = ap.parse_args()
     try:
         import importlib.util
@@ -81,18 +89,22 @@ def main():
     except ImportError:
         has_keras = False
     keras_for = list(PRESETS) if args.keras == ["all"] else args.keras
+    figures = {"machine": machine(), "presets": {}}
+    print(" · ".join(f"{k} {v}" for k, v in figures["machine"].items() if v))
     print(f"{'preset':16} {'compile s':>10} {'train s':>9} {'keras s':>9} {'ratio':>7}")
     keras_s = {}
     for name in args.presets:
         cfg = PRESETS[name].replace(seeds=1)
         c, t = lstmlab_times(cfg, args.repeats)
         k = keras_s[name] = keras_time(cfg) if has_keras and name in keras_for else None
+        figures["presets"][name] = {"compile_s": c, "train_s": t, "keras_train_s": k}
         ks = f"{k:9.2f} {k / t:6.0f}x" if k is not None else f"{'-':>9} {'-':>7}"
         print(f"{name:16} {c:10.2f} {t:9.3f} {ks}", flush=True)
 
     if args.many:
         cfg = PRESETS["timestep-window"].replace(seeds=args.many)
         c, t = lstmlab_times(cfg, args.repeats)
+        figures["many"] = {"seeds": args.many, "compile_s": c, "train_s": t}
         line = (f"\ntimestep-window, {args.many} seeds in one program: compile {c:.2f} s, "
                 f"training {t:.2f} s ({1000 * t / args.many:.1f} ms per seed)")
         if keras_s.get("timestep-window"):
@@ -101,12 +113,120 @@ def main():
         print(line, flush=True)
 
     if not args.no_full_run:
-        with tempfile.TemporaryDirectory() as out:
+        figures["full_run_s"] = full_runs()
+        figures["breakdown_s"] = breakdown()
+        if has_keras:
+            figures["end_to_end"] = end_to_end()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=1)
+
+
+def machine() -> dict:
+    """The machine, the date and the versions the figures were measured with."""
+    from datetime import datetime, timezone
+    from importlib import metadata
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for pkg in ("lstmlab", "jax", "jaxlib", "optax", "numpy", "keras"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu,
+            "cores": os.cpu_count(), "python": platform.python_version(), **versions}
+
+
+def _wall(cmd: list[str], env=None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - t0
+
+
+def full_runs() -> dict:
+    """`lstmlab run` (every preset, 10 seeds) twice in fresh processes, sharing a fresh
+    compilation cache: the first compiles, the second loads."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "LSTMLAB_CACHE_DIR": os.path.join(tmp, "cache")}
+        for which in ("first", "second"):
+            out[which] = _wall([sys.executable, "-m", "lstmlab", "run", "-q", "--out",
+                                os.path.join(tmp, which)], env)
+    print(f"\nlstmlab run (every preset, 10 seeds, start-up and compilation included): "
+          f"first run {out['first']:.1f} s (compiles), second {out['second']:.1f} s "
+          f"(compiled programs from the cache)")
+    return out
+
+
+def breakdown() -> dict:
+    """Where the default run's time goes, measured in this process (compiled programs
+    from a fresh cache, as on a first run): import (a fresh process), data, compile,
+    train, evaluate, save, report."""
+    from pathlib import Path
+
+    from lstmlab import cache, engine, records, report
+    t = {"import": float(subprocess.run(
+        [sys.executable, "-c", "import time; t = time.perf_counter(); import lstmlab.cli, "
+         "lstmlab.engine, lstmlab.console, lstmlab.report; print(time.perf_counter() - t)"],
+        check=True, capture_output=True, text=True).stdout)}
+    with tempfile.TemporaryDirectory() as tmp:
+        cache.enable(Path(tmp) / "cache")
+        train._PROGRAMS.clear()
+        cfgs = list(PRESETS.values())
+        t0 = time.perf_counter()
+        datasets = engine.prepare_all(cfgs)
+        t["data"] = time.perf_counter() - t0
+        saving = [0.0]
+        real_save = records.save_result
+
+        def timed_save(*a, **k):
+            s0 = time.perf_counter()
+            real_save(*a, **k)
+            saving[0] += time.perf_counter() - s0
+        records.save_result = timed_save
+        try:
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "lstmlab", "run", "-q", "--out", out],
-                           check=True, stdout=subprocess.DEVNULL)
-            print(f"\nlstmlab run (every preset, 10 seeds, start-up and compilation "
-                  f"included): {time.perf_counter() - t0:.1f} s")
+            outcome = engine.execute(Path(tmp), cfgs, datasets,
+                                     write_files=lambda done, every: records.write_run_files(
+                                         Path(tmp), every, cfgs))
+            total = time.perf_counter() - t0
+        finally:
+            records.save_result = real_save
+        t["compile"] = sum(r.compile_s for r in outcome.results)
+        t["train"] = sum(r.train_s for r in outcome.results)
+        t["save"] = saving[0]
+        t["evaluate"] = total - t["compile"] - t["train"] - t["save"]
+        t0 = time.perf_counter()
+        report.write(Path(tmp), outcome.everything)
+        t["report"] = time.perf_counter() - t0
+    rest = sum(v for k, v in t.items() if k not in ("compile", "train"))
+    print("breakdown of the default run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items())
+          + f"; neither compilation nor training: {rest:.2f}")
+    return t
+
+
+def end_to_end() -> dict:
+    """A Keras user's whole script (import, build, fit — the same training as keras_time)
+    against the whole `lstmlab run timestep-window --seeds 1` (no compilation cache),
+    each in a fresh process."""
+    script = ("import sys; sys.path.insert(0, %r); from bench import keras_time; "
+              "from lstmlab import PRESETS; "
+              "keras_time(PRESETS['timestep-window'].replace(seeds=1))"
+              % os.path.dirname(os.path.abspath(__file__)))
+    keras_s = _wall([sys.executable, "-c", script])
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = _wall([sys.executable, "-m", "lstmlab", "run", "timestep-window", "--seeds", "1",
+                      "-q", "--no-cache", "--out", tmp])
+    print(f"end to end, timestep-window, one seed, fresh processes: Keras 3 script "
+          f"{keras_s:.1f} s (its tracing included), lstmlab run {ours:.1f} s: "
+          f"{keras_s / ours:.1f}x")
+    return {"keras_s": keras_s, "lstmlab_s": ours}
 
 
 if __name__ == "__main__":

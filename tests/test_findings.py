@@ -112,3 +112,16 @@ def test_findings_say_when_a_run_departs_from_the_tutorials_settings():
     # other sequences test nothing about the alphabet: the claim is not run
     other = lstmlab.run("one-char", seeds=2, epochs=2, sequence="abcdef")
     assert findings.from_results([other])[0].verdict == NOT_RUN
+
+
+def test_intervals_match_scipy_stats_on_random_samples():
+    from scipy import stats
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        v = rng.random(rng.integers(2, 40))
+        lo, hi = stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=stats.sem(v))
+        assert evaluate.t_interval(v) == pytest.approx((lo, hi), rel=1e-12)
+        n = int(rng.integers(1, 200))
+        k = int(rng.integers(0, n + 1))
+        ci = stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
+        assert evaluate.wilson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)

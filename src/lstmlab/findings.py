@@ -72,14 +72,14 @@ def order_verdict(diff: float, scale: float) -> tuple[str, str]:
 
 def welch_interval(a, b) -> tuple[float, float]:
     """95% Welch t-interval for mean(a) - mean(b)."""
-    from scipy import stats
+    from scipy.special import stdtrit  # not scipy.stats: 1 s to import
     a, b = np.asarray(a, float), np.asarray(b, float)
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     d = a.mean() - b.mean()
     if va + vb == 0:
         return (d, d)
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = stats.t.ppf(0.975, df) * np.sqrt(va + vb)
+    half = stdtrit(df, 0.975) * np.sqrt(va + vb)
     return (float(d - half), float(d + half))
 
 
