@@ -75,6 +75,14 @@ def list_cmd():
               "generate; default K for A–Z; at least 3 symbols must follow it).")
 @click.option("--length", type=int, help="Symbols to generate (experiments that generate; "
               "default 25).")
+@click.option("--bptt", type=int, help="Stateful: truncated backpropagation through time "
+              "over this many consecutive batches, one update per window (default 1: "
+              "Keras's stateful training, no gradient through the carried state).")
+@click.option("--random-start", is_flag=True, default=None, help="Stateful: each epoch "
+              "starts at a random batch after a reset (and resets again where the sequence "
+              "resumes from its beginning).")
+@click.option("--reset-prob", type=float, help="Stateful: also reset the state before each "
+              "batch with this probability (0 to below 1).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default "
               "runs/<UTC timestamp>); an existing one is resumed: finished experiments "
               "with the same settings are not trained again.")
@@ -176,7 +184,10 @@ def _sweep_options(f):
              ("--length", "symbols to generate (experiments that generate)"),
              ("--seed", "base seeds"), ("--samples", "random subsequences "
                                                      "(variable-length data)"),
-             ("--probe", "probe patterns")]
+             ("--probe", "probe patterns"),
+             ("--bptt", "truncated BPTT windows, in batches (stateful)"),
+             ("--random-start", "yes, no (stateful)"),
+             ("--reset-prob", "reset probabilities (stateful)")]
     for opt, what in reversed(lists):
         f = click.option(opt, metavar="V1,V2,…", help=f"Comma list: {what}.")(f)
     return f
@@ -265,7 +276,8 @@ def sweep_cmd(preset, sequence, text_file, seeds, order_test, out, force, save_m
 
 # The options of `run` that set a setting of APPLIES, by that setting.
 OPTION_OF = {"start": "--start", "length": "--length", "mask": "--no-mask",
-             "order_test": "--order-test"}
+             "order_test": "--order-test", "bptt": "--bptt", "random_start": "--random-start",
+             "reset_prob": "--reset-prob"}
 
 
 def configure(preset, changes: dict):

@@ -26,6 +26,10 @@ class Config:
     batch_size: int | None = 1  # None: all samples in one batch
     shuffle: bool = True
     stateful: bool = False
+    bptt: int = 1               # stateful: batches per update, the gradient flowing through
+                                # the carried state across them (1: Keras's, none flows)
+    random_start: bool = False  # stateful: each epoch starts at a random batch
+    reset_prob: float = 0.0     # stateful: reset before each batch with this probability
     mask: bool = True           # mask front padding (subsequence data only)
     lr: float = 1e-3
     optimizer: str = "adam"     # Keras 3's Adam; "adam-optax": optax's textbook Adam
@@ -55,6 +59,12 @@ class Config:
             parts.append(f"{self.seeds} seeds")
         if self.stateful:
             parts.append("stateful")
+        if self.bptt > 1:
+            parts.append(f"truncated BPTT over {self.bptt} batches")
+        if self.random_start:
+            parts.append("random start each epoch")
+        if self.reset_prob:
+            parts.append(f"reset with probability {self.reset_prob:g} before each batch")
         if self.samples:
             parts.append(f"{self.samples} random subsequences"
                          + ("" if self.mask else ", padding not masked"))
@@ -92,6 +102,9 @@ APPLIES = [
     ("mask", lambda c: c.samples > 0, "variable-length data (only it is padded)"),
     ("order_test", lambda c: not c.stateful, "stateless experiments (a stateful model's "
      "samples depend on each other by design)"),
+    ("bptt", lambda c: c.stateful, "stateful experiments"),
+    ("random_start", lambda c: c.stateful, "stateful experiments"),
+    ("reset_prob", lambda c: c.stateful, "stateful experiments"),
 ]
 
 

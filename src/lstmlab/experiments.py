@@ -26,7 +26,7 @@ MAX_STATE_STEPS = 200  # stateful: the h/c trajectory recorded for the heatmap
 
 # Upper bounds that keep a typo from asking for terabytes; far above any sensible run.
 LIMITS = {"epochs": 1_000_000, "units": model.MAX_UNITS, "seeds": 10_000,
-          "length": MAX_GENERATE, "window": data.MAX_WINDOW}
+          "length": MAX_GENERATE, "window": data.MAX_WINDOW, "bptt": 100_000}
 
 # The type of every setting as the Python API must get it (the CLI's parser converts):
 # annotation → (accepts, what is allowed in words).
@@ -66,6 +66,8 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
     for name, most in LIMITS.items():
         if not 1 <= getattr(cfg, name) <= most:
             bad(name, getattr(cfg, name), f"an integer from 1 to {most}")
+    if not 0 <= cfg.reset_prob < 1:
+        bad("reset probability", cfg.reset_prob, "a number from 0 to below 1")
     if not 0 <= cfg.seed < 2**31:
         bad("seed", cfg.seed, f"an integer from 0 to {2**31 - 1}")
     if not (math.isfinite(cfg.lr) and cfg.lr > 0):
@@ -91,6 +93,10 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
     if n_samples is not None and cfg.batch_size is not None and \
             not 1 <= cfg.batch_size <= n_samples:
         bad("batch size", cfg.batch_size, f"1 to {n_samples} (the number of samples) or 'all'")
+    if n_samples is not None and cfg.stateful:
+        batches = n_samples // (cfg.batch_size or n_samples)
+        if not 1 <= cfg.bptt <= batches:
+            bad("bptt", cfg.bptt, f"1 to {batches} (the batches of an epoch)")
 
 
 @dataclass
@@ -226,7 +232,9 @@ def spec_of(cfg: Config, n_samples: int, vocab_size: int) -> train.TrainSpec:
     return train.TrainSpec(units=cfg.units, vocab_size=vocab_size, epochs=cfg.epochs,
                            batch_size=cfg.batch_size or n_samples, lr=cfg.lr,
                            shuffle=cfg.shuffle, stateful=cfg.stateful,
-                           activation=cfg.activation, optimizer=cfg.optimizer)
+                           activation=cfg.activation, optimizer=cfg.optimizer,
+                           bptt=cfg.bptt, random_start=cfg.random_start,
+                           reset_prob=float(cfg.reset_prob))
 
 
 def generation_starts(cfg: Config) -> list[str]:

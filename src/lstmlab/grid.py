@@ -35,7 +35,8 @@ def _bool(text: str) -> bool:
 SWEEPABLE = {"units": _int, "epochs": _int, "window": _int, "framing": str, "encoding": str,
              "batch_size": read_batch_size, "lr": float, "optimizer": str, "activation": str,
              "shuffle": _bool, "mask": _bool, "start": str, "length": _int, "seed": _int,
-             "samples": _int, "probe": _int}
+             "samples": _int, "probe": _int, "bptt": _int, "random_start": _bool,
+             "reset_prob": float}
 ALLOWED_TEXT = {_int: "integers", read_batch_size: "integers or 'all'", float: "numbers",
                 _bool: "true/false (yes/no, on/off)", str: "words"}
 

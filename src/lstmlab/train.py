@@ -37,6 +37,9 @@ class TrainSpec:
     stateful: bool = False
     activation: str = "sigmoid"
     optimizer: str = "adam"
+    bptt: int = 1               # stateful: batches per update, gradient through the state
+    random_start: bool = False  # stateful: each epoch starts at a random batch
+    reset_prob: float = 0.0     # stateful: reset before each batch with this probability
 
 
 @dataclass
@@ -124,8 +127,66 @@ def batch_plan(spec: TrainSpec, n: int, epoch_keys, order=None):
     idx = jnp.pad(perms, ((0, 0), (0, pad)))
     w = jnp.pad(jnp.ones_like(perms, jnp.float32), ((0, 0), (0, pad)))
     reset = jnp.zeros((len(epoch_keys), spe), bool).at[:, 0].set(True)
+    if spec.random_start or spec.reset_prob > 0:
+        idx, reset = _stateful_plan(spec, idx.reshape(len(epoch_keys), spe, -1), epoch_keys)
     shape = (-1, spec.batch_size)
-    return idx.reshape(shape), w.reshape(shape), reset.reshape(-1)
+    idx, w, reset = idx.reshape(shape), w.reshape(shape), reset.reshape(-1)
+    if spec.bptt > 1:
+        return _windows(spec, spe, idx, w, reset)
+    return idx, w, reset
+
+
+def _stateful_plan(spec: TrainSpec, batches, epoch_keys):
+    """Random starts and random resets of a stateful run: batches (epochs, spe, b) of the
+    stream layout in order → the same batches and the reset flags (epochs, spe). With
+    ``random_start`` an epoch begins at a random batch after a reset, runs to the end of
+    the sequence, is reset again and goes on from its beginning up to where it started
+    (every batch once per epoch). With ``reset_prob`` p, any batch is preceded by a reset
+    with probability p. The draws come from the epoch's key (folded, so that the shuffle
+    draws of other experiments are untouched)."""
+    spe = batches.shape[1]
+
+    def epoch(key, rows):
+        k_start, k_reset = jax.random.split(jax.random.fold_in(key, 1))
+        order = jnp.arange(spe)
+        if spec.random_start:
+            order = (order + jax.random.randint(k_start, (), 0, spe)) % spe
+        reset = (jnp.arange(spe) == 0) | (order == 0)  # the start, and the wrap to batch 0
+        if spec.reset_prob > 0:
+            reset |= jax.random.bernoulli(k_reset, spec.reset_prob, (spe,))
+        return rows[order], reset
+
+    return jax.vmap(epoch)(epoch_keys, batches)
+
+
+def _windows(spec: TrainSpec, spe: int, idx, w, reset):
+    """Truncated BPTT: each epoch's batches in windows of ``spec.bptt`` consecutive batches,
+    one update per window; a last partial window is padded with weight-0 batches (at the
+    end of an epoch, whose state the next epoch's reset discards)."""
+    k, b = spec.bptt, spec.batch_size
+    per = -(-spe // k)  # windows per epoch
+    pad = per * k - spe
+    idx = jnp.pad(idx.reshape(-1, spe, b), ((0, 0), (0, pad), (0, 0)))
+    w = jnp.pad(w.reshape(-1, spe, b), ((0, 0), (0, pad), (0, 0)))
+    reset = jnp.pad(reset.reshape(-1, spe), ((0, 0), (0, pad)))
+    return idx.reshape(-1, k, b), w.reshape(-1, k, b), reset.reshape(-1, k)
+
+
+def window_loss(params, state, x, y, idx, w, reset, mask, activation):
+    """Truncated BPTT over one window: read the K batches idx (K, b) in order, carrying the
+    state — reset to zero where ``reset`` (K,) says — with the gradient flowing through it
+    from batch to batch. Returns the weighted mean of Keras's cross-entropy over the
+    window's samples, with (per-batch loss sums, per-batch correct counts, final state)."""
+    def body(state, inp):
+        i, wk, r = inp
+        state = jax.tree.map(lambda s: jnp.where(r, 0.0, s), state)
+        mb = None if mask is None else mask[i]
+        logits, state = model.logits_fn(params, x[i], mb, state, activation)
+        losses = keras_crossentropy(logits, y[i])
+        return state, (jnp.sum(wk * losses), jnp.sum(wk * (jnp.argmax(logits, -1) == y[i])))
+
+    state, (loss_sums, correct) = jax.lax.scan(body, state, (idx, w, reset))
+    return jnp.sum(loss_sums) / jnp.sum(w), (loss_sums, correct, state)
 
 
 def batch_loss(params, xb, yb, w, mb, state, activation):
@@ -142,9 +203,23 @@ def make_chunk_fn(spec: TrainSpec, n: int):
     (x, y, mask, order). The learning rate and the data are arguments, not constants, so
     one compiled program serves every run whose shapes agree (an --lr sweep compiles once)."""
     spe = -(-n // spec.batch_size)
+    upe = -(-spe // spec.bptt)  # updates per epoch
     grad_fn = jax.grad(batch_loss, has_aux=True)
 
+    def window_step(carry, inp, lr, x, y, mask):
+        params, opt_state, state = carry
+        idx, w, reset = inp
+        grads, (loss_sums, correct, state) = jax.grad(window_loss, has_aux=True)(
+            params, state, x, y, idx, w, reset, mask, spec.activation)
+        updates, opt_state = optimizer(lr, spec.optimizer).update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        # the next window starts from this state, without gradient (truncated BPTT)
+        state = jax.tree.map(jax.lax.stop_gradient, state)
+        return (params, opt_state, state), (jnp.sum(loss_sums), jnp.sum(correct))
+
     def step(carry, inp, lr, x, y, mask):
+        if spec.bptt > 1:
+            return window_step(carry, inp, lr, x, y, mask)
         params, opt_state, state = carry
         idx, w, reset = inp
         mb = None if mask is None else mask[idx]
@@ -169,8 +244,8 @@ def make_chunk_fn(spec: TrainSpec, n: int):
         idx, w, reset = batch_plan(spec, n, epoch_keys, order)
         carry, (loss_sum, correct) = jax.lax.scan(
             lambda c, i: step(c, i, lr, x, y, mask), carry, (idx, w, reset))
-        hist = jnp.stack([loss_sum.reshape(-1, spe).sum(1) / n,
-                          correct.reshape(-1, spe).sum(1) / n], axis=1)
+        hist = jnp.stack([loss_sum.reshape(-1, upe).sum(1) / n,
+                          correct.reshape(-1, upe).sum(1) / n], axis=1)
         return carry, hist
 
     def init(key, n_features):
