@@ -97,10 +97,55 @@ def test_claim_stateful_generation():
 
 def test_claim_variable_length_probe():
     v = "variable-length"
-    assert verdict(5, accuracy={}, probe={v: np.array([0.95, 1, 0.95, 1, 0.95])}) == SUPPORTED
-    assert verdict(5, accuracy={}, probe={v: np.array([0.5, 0.6, 0.55])}) == NOT_SUPPORTED
-    assert verdict(5, accuracy={}, probe={v: np.array([0.8, 1.0, 0.85, 0.95])}) == INCONCLUSIVE
+    assert verdict(8, accuracy={}, probe={v: np.array([0.95, 1, 0.95, 1, 0.95])}) == SUPPORTED
+    assert verdict(8, accuracy={}, probe={v: np.array([0.5, 0.6, 0.55])}) == NOT_SUPPORTED
+    assert verdict(8, accuracy={}, probe={v: np.array([0.8, 1.0, 0.85, 0.95])}) == INCONCLUSIVE
+    assert verdict(8, accuracy={}) == NOT_RUN
+
+
+def test_claim_random_starts_continue_from_k():
+    yes, no = np.ones(10, bool), np.zeros(10, bool)
+    half = np.array([True] * 5 + [False] * 5)
+    assert verdict(5, accuracy={}, any_start=("K", yes)) == SUPPORTED
+    assert verdict(5, accuracy={}, any_start=("K", no)) == NOT_SUPPORTED
+    assert verdict(5, accuracy={}, any_start=("K", half)) == INCONCLUSIVE
     assert verdict(5, accuracy={}) == NOT_RUN
+
+
+def test_claim_bptt_reaches_100_sooner():
+    one = np.array([90, 100, 80, 95, 85])
+    assert verdict(6, accuracy={}, epochs_to_full={"stateful": one,
+                                                   "stateful-bptt": one - 40}) == SUPPORTED
+    assert verdict(6, accuracy={}, epochs_to_full={"stateful": one,
+                                                   "stateful-bptt": one + 40}) == NOT_SUPPORTED
+    assert verdict(6, accuracy={}, epochs_to_full={
+        "stateful": one, "stateful-bptt": one[::-1] + 1}) == INCONCLUSIVE
+    assert verdict(6, accuracy={}, epochs_to_full={"stateful": one}) == NOT_RUN
+
+
+def test_claim_the_stateful_model_counts_steps():
+    assert verdict(7, accuracy={}, counting=np.array([1.0, 0.96, 1.0, 0.92])) == SUPPORTED
+    assert verdict(7, accuracy={}, counting=np.array([0.0, 0.04, 0.0, 0.08])) == NOT_SUPPORTED
+    assert verdict(7, accuracy={}, counting=np.array([0.2, 0.9, 0.5, 0.6])) == INCONCLUSIVE
+    assert verdict(7, accuracy={}) == NOT_RUN
+
+
+def test_epochs_to_full_counts_a_seed_that_never_gets_there_as_epochs_plus_one():
+    from types import SimpleNamespace
+    h = np.zeros((3, 5, 2))
+    h[0, 2:, 1] = 1.0   # 100% from epoch 3
+    h[1, 0:, 1] = 1.0   # from epoch 1
+    h[2, :, 1] = 0.96   # never
+    np.testing.assert_array_equal(findings.epochs_to_full(SimpleNamespace(history=h)),
+                                  [3, 1, 6])
+
+
+def test_the_counting_probe_tells_a_counting_model_from_a_reading_one():
+    import lstmlab
+    counting = findings.counting_share(lstmlab.run("stateful", seeds=2))
+    assert counting is not None and np.all(counting > 0.9)   # the tutorial's model counts
+    reading = findings.counting_share(lstmlab.run("stateful-any-start", seeds=2))
+    assert np.all(reading < 0.1)                              # negative control: it reads
 
 
 def test_findings_say_when_a_run_departs_from_the_tutorials_settings():

@@ -93,12 +93,20 @@ def _share(ok: np.ndarray) -> tuple[float, float, str]:
 
 
 def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
-          generation: dict | None = None) -> list[Finding]:
-    """The six claims, from per-seed numbers keyed by experiment name:
+          generation: dict | None = None, any_start: tuple | None = None,
+          epochs_to_full: dict | None = None, counting: np.ndarray | None = None
+          ) -> list[Finding]:
+    """The claims, from per-seed numbers keyed by experiment name:
     ``accuracy[name]`` per-seed accuracies; ``probe[name]`` per-seed probe accuracies;
     ``order`` (max difference, gradient scale) of batch-state's order test;
-    ``generation`` {"A": per-seed bool, "K": per-seed bool} of the stateful experiment."""
+    ``generation`` {"A": per-seed bool, "K": per-seed bool} of the stateful experiment;
+    ``any_start`` (start, per-seed bool) of stateful-any-start's generation from its second
+    start; ``epochs_to_full[name]`` per-seed first epoch at 100% training accuracy (the
+    epochs + 1 where never) for stateful and stateful-bptt; ``counting`` per seed of the
+    tutorial's stateful model, the share of symbols that, read alone after a reset, are
+    answered with the successor of the first symbol instead of their own."""
     probe = probe or {}
+    epochs_to_full = epochs_to_full or {}
     out = []
 
     def missing(claim, *names):
@@ -157,6 +165,41 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
     else:
         missing(claim, "stateful with two generation starts")
 
+    claim = ("Trained with random starts, the stateful model continues the sequence from K "
+             "as well.")
+    if any_start is not None:
+        start, ok = any_start
+        lo, hi, txt = _share(np.asarray(ok))
+        out.append(Finding(claim, f"stateful-any-start continues the sequence from "
+                           f"{show(start)}: {txt}; threshold: more than half the seeds",
+                           above(lo, hi, MAJORITY), ("stateful-any-start",)))
+    else:
+        missing(claim, "stateful-any-start with two generation starts")
+
+    claim = "Truncated BPTT over 5 batches reaches 100% in fewer epochs than over 1 batch."
+    if {"stateful", "stateful-bptt"} <= epochs_to_full.keys() and \
+            min(len(epochs_to_full["stateful"]), len(epochs_to_full["stateful-bptt"])) > 1:
+        one, five = epochs_to_full["stateful"], epochs_to_full["stateful-bptt"]
+        lo, hi = welch_interval(one, five)
+        out.append(Finding(claim, f"epochs to 100% training accuracy: BPTT 1 "
+                           f"{np.mean(one):.0f}, BPTT 5 {np.mean(five):.0f}; difference "
+                           f"{np.mean(one) - np.mean(five):+.0f} (95% Welch CI {lo:+.0f} to "
+                           f"{hi:+.0f}; a seed that never gets there counts as epochs + 1)",
+                           above(lo, hi, 0.0), ("stateful", "stateful-bptt")))
+    else:
+        missing(claim, "stateful and stateful-bptt (≥ 2 seeds)")
+
+    claim = ("The tutorial's stateful model counts steps since the reset rather than "
+             "reading its input.")
+    if counting is not None and len(counting) > 1:
+        s = summarize(np.asarray(counting, float))
+        out.append(Finding(claim, f"each symbol read alone after a reset: answered with the "
+                           f"successor of the sequence's first symbol (counting) in "
+                           f"{_ci(s)} of the symbols, averaged over seeds; threshold 50%",
+                           above(*s["ci95"], MAJORITY), ("stateful",)))
+    else:
+        missing(claim, "stateful (≥ 2 seeds, with its models)")
+
     claim = "The variable-length model predicts the next letter of fresh subsequences."
     if "variable-length" in probe and len(probe["variable-length"]) > 1:
         s = summarize(probe["variable-length"])
@@ -178,7 +221,13 @@ def from_results(results) -> list[Finding]:
     gen = None
     if "stateful" in by and len(by["stateful"].generated) == 2:
         gen = {s: by["stateful"].generation_ok(s) for s in by["stateful"].generated}
-    found = judge(acc, probe, order, gen)
+    any_start = None
+    if "stateful-any-start" in by and len(by["stateful-any-start"].generated) == 2:
+        start = list(by["stateful-any-start"].generated)[1]
+        any_start = (start, by["stateful-any-start"].generation_ok(start))
+    to_full = {n: epochs_to_full(by[n]) for n in ("stateful", "stateful-bptt") if n in by}
+    counting = counting_share(by["stateful"]) if "stateful" in by else None
+    found = judge(acc, probe, order, gen, any_start, to_full, counting)
     # A verdict is about the run as made: say so where it departs from the tutorial's settings.
     for f in found:
         changes = [f"{name} {changed_settings(by[name].config)}" for name in f.experiments
@@ -186,6 +235,33 @@ def from_results(results) -> list[Finding]:
         if changes:
             f.measurement += f" — not the tutorial's settings: {'; '.join(changes)}"
     return found
+
+
+def epochs_to_full(res) -> np.ndarray:
+    """Per seed, the first epoch (1-based) whose training accuracy is 100%; epochs + 1 for
+    a seed that never gets there."""
+    full = res.history[:, :, 1] >= 1.0 - 1e-6
+    return np.where(full.any(1), full.argmax(1) + 1, full.shape[1] + 1)
+
+
+def counting_share(res) -> np.ndarray | None:
+    """Per seed of a stateful model of window 1: read each symbol alone after a reset;
+    among the symbols whose own successor differs from the first symbol's successor, the
+    share answered with the first symbol's successor (the model counts one step since the
+    reset, whatever it read). None without models or for another window."""
+    c, seq = res.config, res.config.sequence
+    if res.params is None or c.window != 1 or len(seq) < 3:
+        return None
+    import jax
+
+    from . import data, evaluate
+    vocab = res.dataset.vocab
+    symbols = [s for s in dict.fromkeys(seq[1:-1]) if seq[seq.index(s) + 1] != seq[1]]
+    x, _ = data.model_inputs(vocab.encode("".join(symbols))[:, None], len(vocab),
+                             c.encoding, c.framing, c.mask)
+    probs = np.asarray(jax.vmap(lambda p: evaluate.probabilities(p, x, None, c.activation))(
+        res.params))                                           # (S, symbols, V)
+    return np.mean(probs.argmax(-1) == vocab.index[seq[1]], axis=1)
 
 
 def changed_settings(cfg) -> str:
