@@ -141,6 +141,12 @@ def test_stateful_options_run_end_to_end_and_are_deterministic(run_cli, tmp_path
     assert run_cli(*args, "--out", tmp_path / "b")[0] == 0
     a = (tmp_path / "a" / "history.csv").read_text()
     assert a == (tmp_path / "b" / "history.csv").read_text()
+    # five streams: the report draws the stream layout; one stream has none to draw
+    assert (tmp_path / "a" / "plots" / "stateful-stream-layout.png").is_file()
+    assert "Keras's stateful rule" in (tmp_path / "a" / "report.md").read_text()
+    assert run_cli("run", "stateful", "--epochs", "2", "--seeds", "1", "-q", "--out",
+                   tmp_path / "c")[0] == 0
+    assert not (tmp_path / "c" / "plots" / "stateful-stream-layout.png").exists()
     r = lstmlab.run("stateful", bptt=5, random_start=True, reset_prob=0.1, batch_size=5,
                     epochs=4, seeds=2)
     assert "truncated BPTT over 5 batches" in r.config.describe()

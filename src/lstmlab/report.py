@@ -98,6 +98,41 @@ def states_figure(res: Result) -> Figure:
     return fig
 
 
+MAX_LAYOUT_BATCHES = 20  # the stream layout shows the first batches of a long sequence
+
+
+def plot_stream_layout(res: Result) -> bytes:
+    """Keras's stateful stream layout: which sample goes to which row of which batch, and
+    that row i of every batch carries its state to row i of the next (arrows) — not to
+    the next sample of the same batch, the usual mistake."""
+    order = res.dataset.order                              # (batches, rows) sample indices
+    n_batches, rows = order.shape
+    shown = min(n_batches, MAX_LAYOUT_BATCHES)
+    vocab, p = res.dataset.vocab, res.dataset.patterns
+    fig = Figure(figsize=(min(1.1 * shown + 2, 20), 0.55 * rows + 1.6))
+    ax = fig.add_subplot()
+    for k in range(shown):
+        for i in range(rows):
+            s = order[k, i]
+            label = f"{show(''.join(vocab.decode(p.x[s])))}→{show(vocab.symbols[p.y[s]])}"
+            ax.text(k, i, f"#{s}\n{label}", ha="center", va="center", fontsize=7,
+                    bbox=dict(boxstyle="round", fc=f"C{i % 10}", alpha=0.25))
+            if k + 1 < shown:
+                ax.annotate("", (k + 0.62, i), (k + 0.38, i),
+                            arrowprops=dict(arrowstyle="->", lw=0.8))
+    ax.set_xlim(-0.6, shown - 0.4)
+    ax.set_ylim(rows - 0.5, -0.5)
+    ax.set_xticks(range(shown), [str(k + 1) for k in range(shown)])
+    ax.set_yticks(range(rows), [f"row {i + 1}" for i in range(rows)])
+    ax.set_xlabel("batch (in training order; the state is reset before batch 1)"
+                  + (f"; first {shown} of {n_batches}" if shown < n_batches else ""))
+    ax.set_title(f"{res.config.name}: stream layout — row i of a batch continues row i of "
+                 f"the previous batch (arrows: the state it carries)")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return _png(fig)
+
+
 def probe_by_length(res: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Input lengths, probe accuracy per length (mean over seeds), patterns per length."""
     lengths = (res.probe.x != PAD).sum(1)
@@ -317,6 +352,12 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[
         if r.states is not None:
             out.append(("img", f"{c.name}-states.png", "hidden and cell state heatmap",
                         plot_states(r)))
+        if c.stateful and r.dataset.order is not None and r.dataset.order.shape[1] > 1:
+            out.append(("p", "Keras's stateful rule: sample i of batch k + 1 continues sample "
+                        "i of batch k, so the sequence is cut into as many contiguous "
+                        "streams as the batch has rows, and each row carries its own state."))
+            out.append(("img", f"{c.name}-stream-layout.png", "stream layout of the batches",
+                        plot_stream_layout(r)))
         for start, strings in r.generated.items():
             ok = r.generation_ok(start)
             out.append(("p", f"Generated from {show(start)} (replica 0): {show(strings[0])} — "
