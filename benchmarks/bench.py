@@ -95,7 +95,7 @@ def main():
     keras_for = list(PRESETS) if args.keras == ["all"] else args.keras
     figures = {"machine": machine(), "presets": {}}
     print(" · ".join(f"{k} {v}" for k, v in figures["machine"].items() if v))
-    print(f"{'preset':16} {'compile s':>10} {'train s':>9} {'keras s':>9} {'ratio':>7}")
+    print(f"{'preset':18} {'compile s':>10} {'train s':>9} {'keras s':>9} {'ratio':>7}")
     keras_s = {}
     for name in args.presets:
         cfg = PRESETS[name].replace(seeds=1)
@@ -103,7 +103,7 @@ def main():
         k = keras_s[name] = keras_time(cfg) if has_keras and name in keras_for else None
         figures["presets"][name] = {"compile_s": c, "train_s": t, "keras_train_s": k}
         ks = f"{k:9.2f} {k / t:6.0f}x" if k is not None else f"{'-':>9} {'-':>7}"
-        print(f"{name:16} {c:10.2f} {t:9.3f} {ks}", flush=True)
+        print(f"{name:18} {c:10.2f} {t:9.3f} {ks}", flush=True)
 
     if args.many:
         cfg = PRESETS["timestep-window"].replace(seeds=args.many)
