@@ -88,18 +88,28 @@ def list_cmd():
               "with the same settings are not trained again.")
 @click.option("--force", is_flag=True, help="With --out: replace finished experiments "
               "whose settings differ (without it, that is an error).")
+@click.option("--settle/--no-settle", default=True, show_default=True,
+              help="Train more seeds for the experiments of an inconclusive finding, in "
+              "planned rounds, until it is conclusive or --max-seeds is reached (intervals "
+              "Bonferroni-adjusted for the looks).")
+@click.option("--max-seeds", type=int, default=200, show_default=True,
+              help="The most seeds settling may train per experiment.")
 @click.option("--no-cache", is_flag=True, help="Compile everything afresh, without the "
               "persistent compilation cache (LSTMLAB_CACHE_DIR, default the user cache "
               "directory).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--verbose", "-v", is_flag=True, help="Print the notebook's epoch log.")
 def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, text_file,
-            no_cache, **overrides):
+            settle, max_seeds, no_cache, **overrides):
     """Run named experiments (all presets when none is named) as the notebook runs them,
     write a run directory with records, models and a report, and check the tutorial's
     claims. Any option overrides the preset's setting.
     """
     from . import console, engine, findings, records, report
+    from . import settle as settle_mod
+    if not 1 <= max_seeds <= 10_000:
+        raise ConfigError(f"max seeds {max_seeds} is not allowed; allowed: an integer from 1 "
+                          f"to 10000")
     if quiet and verbose:
         raise ConfigError("--quiet and --verbose exclude each other; choose one")
     unknown = [n for n in names if n not in PRESETS]
@@ -123,9 +133,26 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
     with engine.run_directory(out) as run_dir, _interrupts(run_dir, out, "experiment"):
         outcome = engine.execute(run_dir, cfgs, datasets, force=force,
                                  observer=console.RunView(quiet, verbose), write_files=files)
-    console.summary(outcome.results)
-    console.findings(findings.from_results(outcome.everything))
-    paths = report.write(run_dir, outcome.everything)
+        everything, design = outcome.everything, ""
+        if settle:
+            looks = settle_mod.plan(min(c.seeds for c in cfgs), max_seeds)
+            asked = {c.name: c.seeds for c in cfgs}
+
+            def more_seeds(bigger):  # one settling round, through the same engine
+                return engine.execute(run_dir, bigger, engine.prepare_all(bigger),
+                                      observer=console.SettleView(quiet, False),
+                                      asked=asked).results
+            settled, found = settle_mod.settle(everything, looks, more_seeds)
+            if any(r.config.seeds > asked.get(r.config.name, r.config.seeds) for r in settled):
+                everything = records.in_order(settled)
+                records.write_run_files(run_dir, everything, cfgs)
+            design = settle_mod.design(looks)
+        else:
+            found = findings.from_results(everything)
+    latest = {r.config.name: r for r in everything}  # settled: with all their seeds
+    console.summary([latest.get(r.config.name, r) for r in outcome.results])
+    console.findings(found, design)
+    paths = report.write(run_dir, everything, found, design)
     console.out.print(f"Run directory: {run_dir}  (report: {paths[1]})", markup=False)
 
 

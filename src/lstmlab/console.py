@@ -178,13 +178,18 @@ def summary(results_: list[Result], console: Console | None = None) -> None:
         console.print(CI_METHOD + ".", markup=False)
 
 
-def findings(found: list) -> None:
+def findings(found: list, design: str = "") -> None:
+    """The findings table, with the seeds each verdict used, and how they were settled."""
     t = Table(title="Findings: the tutorial's claims, checked")
-    for col in ("claim", "measurement", "verdict"):
+    for col in ("claim", "measurement", "seeds", "verdict"):
         t.add_column(col)
     for f in found:
-        t.add_row(Text(f.claim), Text(f.measurement), Text(f.verdict))
+        t.add_row(Text(f.claim), Text(f.measurement), Text(str(f.seeds or "")),
+                  Text(f.verdict))
     out.print(t)
+    if design:
+        out.print(design, markup=False)
+
 
 
 def models(run_dir, results_: list[Result]) -> None:
@@ -322,3 +327,11 @@ def sweep_results(table: tuple[list[str], list[list[str]]], sentences: list[str]
         error(f"point {name} failed twice and was not trained: {why}")
 
 
+class SettleView(RunView):
+    """Settling rounds: one line per experiment trained with more seeds, and its bar."""
+
+    def start(self, cfg: Config, ds: Dataset, cached: bool) -> None:
+        out.print(f"settling: {cfg.name} with {cfg.seeds} seeds", markup=False)
+
+    def finished(self, res: Result) -> None:
+        pass

@@ -106,7 +106,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
             force: bool = False, observer: Observer | None = None, save_models: bool = True,
             workers: int | None = None, chunk: int | None = None, ray: str | None = None,
             write_files: Callable[[list[Result], list[Result]], None] | None = None,
-            on_locked: Callable[[], None] | None = None) -> Outcome:
+            on_locked: Callable[[], None] | None = None,
+            asked: dict[str, int] | None = None) -> Outcome:
     """Run ``cfgs`` (already validated, with their ``datasets``) in ``run_dir``.
 
     Experiments that finished there with the same settings are loaded, not trained; one
@@ -116,6 +117,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
     the end or at an interrupt; ``on_locked`` once the directory is held. ``ray``: None
     trains here; "" starts a local Ray cluster; otherwise the address of one to join
     (``workers`` is then 1 per task: Ray runs as many tasks at once as it has CPUs).
+    ``asked`` (settling): experiment → the seeds the run asked for; their finished records
+    with fewer seeds are replaced without a word, and the new ones remember the request.
     """
     obs = observer or Observer()
     with records.lock(run_dir), StopRequest(obs.stopping, obs.leaving) as stop:
@@ -126,21 +129,25 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
         known = {r.config.name: r for r in loaded}
         for line in damaged:
             obs.warn(f"{line}; it is left out and trained again if this run includes it")
+        asked = asked or {}
         replaced = [replacement(run_dir, known[c.name].config, c) for c in cfgs
-                    if c.name in known and known[c.name].config != c]
+                    if c.name in known and not known[c.name].answers(c)
+                    and c.name not in asked]
         if replaced and not force:
             raise ConfigError(f"{replaced[0]}; add --force to replace "
                               f"{'it' if len(replaced) == 1 else f'all {len(replaced)}'}, "
                               f"or choose another --out")
         for line in replaced:
             obs.warn(f"{line}: replacing it (--force)")
-        todo = [c for c in cfgs if c.name not in known or known[c.name].config != c]
+        todo = [c for c in cfgs if c.name not in known or not known[c.name].answers(c)]
         by_name = dict(zip((c.name for c in cfgs), datasets))
         obs.begin(cfgs, todo, by_name)
         done: dict[str, Result] = {}
         failed: dict[str, str] = {}
 
         def finish(res: Result) -> None:
+            if res.config.name in asked and not res.cached:
+                res.asked_seeds = asked[res.config.name]
             if not res.cached:
                 records.save_result(run_dir, res, models=save_models)
             done[res.config.name] = res
@@ -151,7 +158,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                 for cfg in cfgs:
                     stop.check()
                     res = known.get(cfg.name)
-                    fresh = res is None or res.config != cfg
+                    fresh = res is None or not res.answers(cfg)
                     obs.start(cfg, by_name[cfg.name], cached=not fresh)
                     if fresh:
                         with obs.training(cfg, by_name[cfg.name]) as progress:

@@ -160,6 +160,13 @@ class Result:
     cached: bool = False
     finite: np.ndarray | None = None       # (S,) parameters all finite; held instead of
                                            # params by a record saved without models
+    asked_seeds: int | None = None         # settled: the seeds the run asked for (fewer)
+
+    def answers(self, cfg: Config) -> bool:
+        """Is this the result ``cfg`` asks for: the same settings, or settled to more seeds
+        from the same request?"""
+        return self.config == cfg or (self.asked_seeds == cfg.seeds
+                                      and self.config.replace(seeds=cfg.seeds) == cfg)
 
     @property
     def accuracy(self) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import ALPHABET, show
-from .evaluate import summarize, wilson_interval
+from .evaluate import t_interval, wilson_interval
 from .experiments import PRESETS
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
@@ -21,6 +21,7 @@ SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
 
 ONE_CHAR_CLAIM, ONE_CHAR_TOLERANCE = 0.84, 0.05  # "about 84%": within ±5 points
 MIN_LIFT = 0.0          # feature window vs one char: the lift's CI must clear zero
+LIFT_MARGIN = 0.01      # ... and a lift wholly inside ±1 point is "no meaningful lift"
 FULL_ACCURACY = 0.97    # "reaches 100%": mean accuracy above 97% (< 1 pattern in 23 wrong)
 ROUNDING = 1e-5         # order test: difference / gradient scale below this is rounding
 CONTEXT = 1e-3          # ... above this, the order of samples really matters
@@ -34,6 +35,7 @@ class Finding:
     measurement: str
     verdict: str
     experiments: tuple[str, ...] = ()  # the presets whose results it rests on
+    seeds: int = 0                     # the fewest seeds among them (0: not run)
 
 
 def above(lo: float, hi: float, threshold: float) -> str:
@@ -43,6 +45,20 @@ def above(lo: float, hi: float, threshold: float) -> str:
     if hi < threshold:
         return NOT_SUPPORTED
     return INCONCLUSIVE
+
+
+def lift_verdict(lo: float, hi: float) -> tuple[str, str]:
+    """A lift claim: supported when the interval clears zero and reaches past the
+    practical-equivalence margin; not supported when it lies below zero, or wholly inside
+    ±LIFT_MARGIN (then with the words "no meaningful lift"); else inconclusive."""
+    if lo > MIN_LIFT and hi > LIFT_MARGIN:
+        return SUPPORTED, ""
+    if -LIFT_MARGIN < lo and hi < LIFT_MARGIN:
+        return NOT_SUPPORTED, (f"; inside the ±{100 * LIFT_MARGIN:g}-point margin: no "
+                               f"meaningful lift")
+    if hi < MIN_LIFT:
+        return NOT_SUPPORTED, ""
+    return INCONCLUSIVE, ""
 
 
 def within(lo: float, hi: float, centre: float, tol: float) -> str:
@@ -70,8 +86,8 @@ def order_verdict(diff: float, scale: float) -> tuple[str, str]:
                           "whether the samples of a batch interact.")
 
 
-def welch_interval(a, b) -> tuple[float, float]:
-    """95% Welch t-interval for mean(a) - mean(b)."""
+def welch_interval(a, b, level: float = 0.95) -> tuple[float, float]:
+    """Welch t-interval (95% unless ``level``) for mean(a) - mean(b)."""
     from scipy.special import stdtrit  # not scipy.stats: 1 s to import
     a, b = np.asarray(a, float), np.asarray(b, float)
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
@@ -79,23 +95,34 @@ def welch_interval(a, b) -> tuple[float, float]:
     if va + vb == 0:
         return (d, d)
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = stdtrit(df, 0.975) * np.sqrt(va + vb)
+    half = stdtrit(df, (1 + level) / 2) * np.sqrt(va + vb)
     return (float(d - half), float(d + half))
 
 
-def _ci(s: dict) -> str:
-    return f"{100 * s['mean']:.1f}% (95% CI {100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}, n={s['n']})"
+def _ci(values, level: float) -> tuple[float, float, str]:
+    """A per-seed metric in [0, 1]: its t-interval at ``level`` (clipped to [0, 1]) and
+    the mean with it in words."""
+    v = np.asarray(values, np.float64)
+    lo, hi = t_interval(v, level)
+    lo, hi = max(0.0, lo), min(1.0, hi)
+    return lo, hi, (f"{100 * v.mean():.1f}% ({_pct(level)} CI {100 * lo:.1f}–{100 * hi:.1f}, "
+                    f"n={len(v)})")
 
 
-def _share(ok: np.ndarray) -> tuple[float, float, str]:
-    lo, hi = wilson_interval(int(ok.sum()), len(ok))
-    return lo, hi, f"{int(ok.sum())}/{len(ok)} seeds (95% CI {100 * lo:.0f}–{100 * hi:.0f}%)"
+def _pct(level: float) -> str:
+    return f"{100 * level:.4g}%"
+
+
+def _share(ok: np.ndarray, level: float = 0.95) -> tuple[float, float, str]:
+    lo, hi = wilson_interval(int(ok.sum()), len(ok), level)
+    return lo, hi, (f"{int(ok.sum())}/{len(ok)} seeds ({_pct(level)} CI {100 * lo:.0f}–"
+                    f"{100 * hi:.0f}%)")
 
 
 def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
           generation: dict | None = None, any_start: tuple | None = None,
-          epochs_to_full: dict | None = None, counting: np.ndarray | None = None
-          ) -> list[Finding]:
+          epochs_to_full: dict | None = None, counting: np.ndarray | None = None,
+          level: float = 0.95) -> list[Finding]:
     """The claims, from per-seed numbers keyed by experiment name:
     ``accuracy[name]`` per-seed accuracies; ``probe[name]`` per-seed probe accuracies;
     ``order`` (max difference, gradient scale) of batch-state's order test;
@@ -104,7 +131,8 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
     start; ``epochs_to_full[name]`` per-seed first epoch at 100% training accuracy (the
     epochs + 1 where never) for stateful and stateful-bptt; ``counting`` per seed of the
     tutorial's stateful model, the share of symbols that, read alone after a reset, are
-    answered with the successor of the first symbol instead of their own."""
+    answered with the successor of the first symbol instead of their own. Every interval
+    is at ``level`` (raised by a sequential design that looks several times: settle)."""
     probe = probe or {}
     epochs_to_full = epochs_to_full or {}
     out = []
@@ -114,30 +142,31 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
 
     claim = "One char → one char reaches about 84%."
     if "one-char" in accuracy and len(accuracy["one-char"]) > 1:
-        s = summarize(accuracy["one-char"])
-        out.append(Finding(claim, f"one-char accuracy {_ci(s)}; claim band 84% ± 5",
-                           within(*s["ci95"], ONE_CHAR_CLAIM, ONE_CHAR_TOLERANCE),
-                           ("one-char",)))
+        lo, hi, txt = _ci(accuracy["one-char"], level)
+        out.append(Finding(claim, f"one-char accuracy {txt}; claim band 84% ± 5",
+                           within(lo, hi, ONE_CHAR_CLAIM, ONE_CHAR_TOLERANCE), ("one-char",)))
     else:
         missing(claim, "one-char (≥ 2 seeds)")
 
     claim = "A three-char feature window gives a small lift over one char."
     if {"one-char", "feature-window"} <= accuracy.keys() and \
             min(len(accuracy["one-char"]), len(accuracy["feature-window"])) > 1:
-        lo, hi = welch_interval(accuracy["feature-window"], accuracy["one-char"])
+        lo, hi = welch_interval(accuracy["feature-window"], accuracy["one-char"], level)
         d = np.mean(accuracy["feature-window"]) - np.mean(accuracy["one-char"])
+        verdict, note = lift_verdict(lo, hi)
         out.append(Finding(claim, f"feature-window − one-char = {100 * d:+.1f} points "
-                           f"(95% Welch CI {100 * lo:+.1f} to {100 * hi:+.1f})",
-                           above(lo, hi, MIN_LIFT), ("feature-window", "one-char")))
+                           f"({_pct(level)} Welch CI {100 * lo:+.1f} to {100 * hi:+.1f})"
+                           + note, verdict, ("feature-window", "one-char")))
     else:
         missing(claim, "one-char and feature-window (≥ 2 seeds)")
 
     claim = "A three-char time-step window reaches 100%."
     if "timestep-window" in accuracy and len(accuracy["timestep-window"]) > 1:
-        s = summarize(accuracy["timestep-window"])
-        out.append(Finding(claim, f"timestep-window accuracy {_ci(s)}; "
-                           f"{int(round(s['share_100'] * s['n']))}/{s['n']} seeds at 100%",
-                           above(*s["ci95"], FULL_ACCURACY), ("timestep-window",)))
+        lo, hi, txt = _ci(accuracy["timestep-window"], level)
+        full = int(np.sum(np.asarray(accuracy["timestep-window"]) >= 1.0 - 1e-9))
+        out.append(Finding(claim, f"timestep-window accuracy {txt}; {full}/"
+                           f"{len(accuracy['timestep-window'])} seeds at 100%",
+                           above(lo, hi, FULL_ACCURACY), ("timestep-window",)))
     else:
         missing(claim, "timestep-window (≥ 2 seeds)")
 
@@ -154,8 +183,8 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
     claim = "The stateful LSTM generates the alphabet from A but not from K."
     if generation and len(generation) == 2:
         (a_name, a_ok), (k_name, k_ok) = generation.items()
-        alo, ahi, a_txt = _share(np.asarray(a_ok))
-        klo, khi, k_txt = _share(np.asarray(k_ok))
+        alo, ahi, a_txt = _share(np.asarray(a_ok), level)
+        klo, khi, k_txt = _share(np.asarray(k_ok), level)
         from_a = above(alo, ahi, MAJORITY)
         not_from_k = above(1 - khi, 1 - klo, MAJORITY)
         verdict = SUPPORTED if from_a == not_from_k == SUPPORTED else \
@@ -169,7 +198,7 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
              "as well.")
     if any_start is not None:
         start, ok = any_start
-        lo, hi, txt = _share(np.asarray(ok))
+        lo, hi, txt = _share(np.asarray(ok), level)
         out.append(Finding(claim, f"stateful-any-start continues the sequence from "
                            f"{show(start)}: {txt}; threshold: more than half the seeds",
                            above(lo, hi, MAJORITY), ("stateful-any-start",)))
@@ -180,10 +209,10 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
     if {"stateful", "stateful-bptt"} <= epochs_to_full.keys() and \
             min(len(epochs_to_full["stateful"]), len(epochs_to_full["stateful-bptt"])) > 1:
         one, five = epochs_to_full["stateful"], epochs_to_full["stateful-bptt"]
-        lo, hi = welch_interval(one, five)
+        lo, hi = welch_interval(one, five, level)
         out.append(Finding(claim, f"epochs to 100% training accuracy: BPTT 1 "
                            f"{np.mean(one):.0f}, BPTT 5 {np.mean(five):.0f}; difference "
-                           f"{np.mean(one) - np.mean(five):+.0f} (95% Welch CI {lo:+.0f} to "
+                           f"{np.mean(one) - np.mean(five):+.0f} ({_pct(level)} Welch CI {lo:+.0f} to "
                            f"{hi:+.0f}; a seed that never gets there counts as epochs + 1)",
                            above(lo, hi, 0.0), ("stateful", "stateful-bptt")))
     else:
@@ -192,26 +221,26 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
     claim = ("The tutorial's stateful model counts steps since the reset rather than "
              "reading its input.")
     if counting is not None and len(counting) > 1:
-        s = summarize(np.asarray(counting, float))
+        lo, hi, txt = _ci(counting, level)
         out.append(Finding(claim, f"each symbol read alone after a reset: answered with the "
                            f"successor of the sequence's first symbol (counting) in "
-                           f"{_ci(s)} of the symbols, averaged over seeds; threshold 50%",
-                           above(*s["ci95"], MAJORITY), ("stateful",)))
+                           f"{txt} of the symbols, averaged over seeds; threshold 50%",
+                           above(lo, hi, MAJORITY), ("stateful",)))
     else:
         missing(claim, "stateful (≥ 2 seeds, with its models)")
 
     claim = "The variable-length model predicts the next letter of fresh subsequences."
     if "variable-length" in probe and len(probe["variable-length"]) > 1:
-        s = summarize(probe["variable-length"])
-        out.append(Finding(claim, f"probe accuracy {_ci(s)}; threshold "
-                           f"{100 * PROBE_GOOD:.0f}%", above(*s["ci95"], PROBE_GOOD),
+        lo, hi, txt = _ci(probe["variable-length"], level)
+        out.append(Finding(claim, f"probe accuracy {txt}; threshold "
+                           f"{100 * PROBE_GOOD:.0f}%", above(lo, hi, PROBE_GOOD),
                            ("variable-length",)))
     else:
         missing(claim, "variable-length (≥ 2 seeds)")
     return out
 
 
-def from_results(results) -> list[Finding]:
+def from_results(results, level: float = 0.95) -> list[Finding]:
     """The findings of a list of experiments.Result (a run, fresh or from records).
     The claims are about the alphabet: experiments on other sequences do not count."""
     by = {r.config.name: r for r in results if r.config.sequence == ALPHABET}
@@ -227,7 +256,9 @@ def from_results(results) -> list[Finding]:
         any_start = (start, by["stateful-any-start"].generation_ok(start))
     to_full = {n: epochs_to_full(by[n]) for n in ("stateful", "stateful-bptt") if n in by}
     counting = counting_share(by["stateful"]) if "stateful" in by else None
-    found = judge(acc, probe, order, gen, any_start, to_full, counting)
+    found = judge(acc, probe, order, gen, any_start, to_full, counting, level)
+    for f in found:
+        f.seeds = min((by[n].config.seeds for n in f.experiments if n in by), default=0)
     # A verdict is about the run as made: say so where it departs from the tutorial's settings.
     for f in found:
         changes = [f"{name} {changed_settings(by[name].config)}" for name in f.experiments

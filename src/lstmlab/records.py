@@ -220,7 +220,7 @@ def save_result(run_dir: Path, res: Result, models: bool = True) -> None:
         np.savez(buf, **arrays)
         atomic_write(tmp / ARRAYS, buf.getvalue())
         record = {"format_version": RECORD_VERSION, "config": config_json(run_dir, res.config),
-                  "models": models,
+                  "models": models, "asked_seeds": res.asked_seeds,
                   "vocab": list(res.dataset.vocab.symbols),
                   "compile_s": res.compile_s, "train_s": res.train_s,
                   "generated": res.generated, "order_diff": res.order_diff,
@@ -312,6 +312,9 @@ def load_result(exp_dir: Path) -> Result:
         has_models = record.get("models", True)  # the first version-3 records had no key
         _check(isinstance(has_models, bool), "models must be true or false")
         finite = None if has_models else _shape(arrays, "finite", (s,), "b")
+        asked = record.get("asked_seeds")  # settled to more seeds than the run asked for
+        _check(asked is None or isinstance(asked, int) and not isinstance(asked, bool)
+               and 1 <= asked < s, "asked_seeds must be null or fewer than the seeds")
         models = [Model.load(exp_dir / str(r), check_finite=False)
                   for r in range(s if has_models else 0)]
         for m in models:
@@ -327,7 +330,7 @@ def load_result(exp_dir: Path) -> Result:
         if models else None
     res = Result(cfg, ds, params, history, probs, record["compile_s"], record["train_s"],
                  generated=gen, order_diff=None if order is None else tuple(order),
-                 states=states, cached=True, finite=finite)
+                 states=states, cached=True, finite=finite, asked_seeds=asked)
     if cfg.probe:
         res.probe, res.probe_probs = probe, probe_probs
     return res

@@ -315,14 +315,17 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
-def blocks(results: list[Result], title: str, plots_dir: str = "plots") -> list[tuple]:
+def blocks(results: list[Result], title: str, plots_dir: str = "plots",
+           found: list | None = None, design: str = "") -> list[tuple]:
     """The report as blocks: ("h", level, text), ("p", text), ("table", header, rows),
     ("img", file name, alt, png bytes)."""
     out: list[tuple] = [("h", 1, title)]
     out.append(("h", 2, "Findings: the tutorial's claims, checked"))
-    out.append(("table", ["claim", "measurement", "verdict"],
-                [[f.claim, f.measurement, f.verdict] for f in findings_mod.from_results(results)]))
-    out.append(("p", f"Verdicts are computed by the rules in lstmlab/findings.py. {CI_METHOD}."))
+    out.append(("table", ["claim", "measurement", "seeds", "verdict"],
+                [[f.claim, f.measurement, str(f.seeds or ""), f.verdict] for f in
+                 (found if found is not None else findings_mod.from_results(results))]))
+    out.append(("p", f"Verdicts are computed by the rules in lstmlab/findings.py. {CI_METHOD}."
+                + (f" {design}" if design else "")))
     out.append(("h", 2, "Summary"))
     out.append(("table", *summary_rows(results)))
     for r in results:
@@ -445,9 +448,12 @@ def render_html(blocks_: list[tuple]) -> str:
     return "\n".join(parts)
 
 
-def write(run_dir: Path, results: list[Result]) -> list[Path]:
-    """Write report.md (with plots/*.png) and report.html into ``run_dir``."""
-    return _write(run_dir, blocks(results, f"lstmlab report: {run_dir.name}"))
+def write(run_dir: Path, results: list[Result], found: list | None = None,
+          design: str = "") -> list[Path]:
+    """Write report.md (with plots/*.png) and report.html into ``run_dir``; ``found``: the
+    findings as judged (settled), ``design`` the sentence that names how."""
+    return _write(run_dir, blocks(results, f"lstmlab report: {run_dir.name}", found=found,
+                                  design=design))
 
 
 def write_sweep(run_dir: Path, base: Config, grid: dict, results: list[Result],

@@ -1,0 +1,102 @@
+"""Findings that settle themselves: planned looks, the Bonferroni level, rounds that train
+more seeds only for inconclusive findings, the equivalence margin, and resuming."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from lstmlab import engine, findings, settle
+from lstmlab.experiments import PRESETS, Result
+
+
+def fake(name, per_replica, seeds):
+    """A Result of preset ``name`` whose replica i has accuracy per_replica(i) (on 25
+    patterns) — replica i the same however many are trained, as in lstmlab."""
+    n = 100
+    probs = np.zeros((seeds, n, 2), np.float32)
+    for i in range(seeds):
+        k = int(round(per_replica(i) * n))
+        probs[i, :k, 0] = 1
+        probs[i, k:, 1] = 1
+    ds = SimpleNamespace(patterns=SimpleNamespace(y=np.zeros(n, int)))
+    return Result(PRESETS[name].replace(seeds=seeds), ds, None, np.zeros((seeds, 3, 2)),
+                  probs, 0.0, 0.0, finite=np.ones(seeds, bool))
+
+
+ONE = lambda i: 0.84 + 0.04 * (-1) ** i          # noqa: E731
+FEATURE = lambda i: 0.86 + 0.04 * (-1) ** (i + 1)  # noqa: E731  a lift of 2 points
+
+
+def run_settle(looks, feature=FEATURE):
+    asked = []
+
+    def train(cfgs):
+        asked.append(sorted((c.name, c.seeds) for c in cfgs))
+        return [fake(c.name, ONE if c.name == "one-char" else feature, c.seeds) for c in cfgs]
+
+    results, found = settle.settle([fake("one-char", ONE, 10), fake("feature-window", feature,
+                                                                    10)], looks, train)
+    return asked, {r.config.name: r for r in results}, found[1]
+
+
+def test_an_inconclusive_lift_is_settled_in_planned_rounds():
+    asked, results, lift = run_settle(settle.plan(10, 200))
+    assert asked == [[("feature-window", n), ("one-char", n)] for n in (20, 50, 100)]
+    assert lift.verdict == findings.SUPPORTED and lift.seeds == 100
+    assert "99% Welch CI" in lift.measurement
+    assert results["one-char"].config.seeds == 100
+    # negative control: a cap of 20 stops there, still inconclusive
+    asked, _, lift = run_settle(settle.plan(10, 20))
+    assert asked == [[("feature-window", 20), ("one-char", 20)]]
+    assert lift.verdict == findings.INCONCLUSIVE and lift.seeds == 20
+
+
+def test_a_conclusive_finding_trains_nothing_more():
+    asked, _, lift = run_settle(settle.plan(10, 200), feature=lambda i: 0.95)
+    assert asked == [] and lift.verdict == findings.SUPPORTED and lift.seeds == 10
+
+
+def test_no_meaningful_lift_inside_the_margin():
+    verdict, words = findings.lift_verdict(-0.004, 0.008)
+    assert verdict == findings.NOT_SUPPORTED and "no meaningful lift" in words
+    assert findings.lift_verdict(0.002, 0.03)[0] == findings.SUPPORTED
+    assert findings.lift_verdict(0.002, 0.008)[0] == findings.NOT_SUPPORTED  # negligible
+    assert findings.lift_verdict(-0.03, 0.03)[0] == findings.INCONCLUSIVE
+    assert findings.lift_verdict(-0.05, -0.02)[0] == findings.NOT_SUPPORTED
+
+
+def test_the_plan_and_its_level():
+    assert settle.plan(10, 200) == [10, 20, 50, 100, 200]
+    assert settle.plan(10, 60) == [10, 20, 50, 60]
+    assert settle.plan(10, 10) == [10]
+    assert settle.level([10, 20, 50, 100, 200]) == pytest.approx(0.99)
+    assert "Bonferroni" in settle.design([10, 20])
+
+
+def test_findings_measured_with_other_settings_are_not_settled():
+    other = lambda name, f, n: fake(name, f, n)  # noqa: E731
+    calls = []
+    res = [other("one-char", ONE, 10), other("feature-window", FEATURE, 10)]
+    res[0].config = res[0].config.replace(epochs=3)  # not the tutorial's one-char
+    settle.settle(res, settle.plan(10, 200), lambda cfgs: calls.append(cfgs) or [])
+    assert calls == []
+
+
+def test_a_settled_run_resumes_without_training(run_cli, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    args = ["run", "one-char", "feature-window", "--seeds", "2", "--max-seeds", "4", "-q",
+            "--out", out]
+    code, text, err = run_cli(*args)
+    assert code == 0, err
+    assert "Bonferroni" in text and "seeds" in text
+    assert "with 4 seeds" in text  # 2 seeds leave the lift inconclusive: one round
+    trained = []
+    real = engine.run_experiment
+    monkeypatch.setattr(engine, "run_experiment",
+                        lambda cfg, **kw: trained.append(cfg.name) or real(cfg, **kw))
+    assert run_cli(*args)[0] == 0
+    assert trained == []  # the settled records answer the same request
+    code, _, err = run_cli("run", "one-char", "--epochs", "3", "--seeds", "2", "-q",
+                           "--max-seeds", "0", "--out", tmp_path / "x")
+    assert code == 2 and "max seeds 0" in err
