@@ -143,9 +143,8 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
                                       observer=console.SettleView(quiet, False),
                                       asked=asked).results
             settled, found = settle_mod.settle(everything, looks, more_seeds)
-            if any(r.config.seeds > asked.get(r.config.name, r.config.seeds) for r in settled):
-                everything = records.in_order(settled)
-                records.write_run_files(run_dir, everything, cfgs)
+            everything = records.in_order(settled)
+            records.write_run_files(run_dir, everything, cfgs, looks)  # with the design
             design = settle_mod.design(looks)
         else:
             found = findings.from_results(everything)
@@ -354,8 +353,14 @@ def report_cmd(run_dir):
         return
     results = _load_run(run_dir)
     records.ensure_writable(run_dir)
-    paths = report.write(run_dir, results)
-    console.findings(findings.from_results(results))
+    looks = records.settle_looks(run_dir)  # judged as the run judged them
+    found, design = findings.from_results(results), ""
+    if looks:
+        from . import settle
+        found = findings.from_results(results, settle.level(looks))
+        design = settle.design(looks)
+    paths = report.write(run_dir, results, found, design)
+    console.findings(found, design)
     console.out.print(f"Wrote {paths[0]} and {paths[1]}", markup=False)
 
 

@@ -370,11 +370,15 @@ def _csv(header: list[str], rows) -> str:
     return buf.getvalue()
 
 
-def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] = ()) -> None:
-    """config.json, results.json, history.csv and predictions.csv for the whole run."""
+def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] = (),
+                    settle_looks: list[int] | None = None) -> None:
+    """config.json, results.json, history.csv and predictions.csv for the whole run;
+    ``settle_looks``: the planned looks of settling (the findings' design), if it ran."""
     configs = {r.config.name: config_json(run_dir, r.config) for r in results}
     configs.update({c.name: config_json(run_dir, c) for c in pending if c.name not in configs})
-    atomic_write(run_dir / "config.json", dumps({"experiments": configs, **environment()}))
+    atomic_write(run_dir / "config.json", dumps({"experiments": configs,
+                                                 "settle_looks": settle_looks,
+                                                 **environment()}))
     atomic_write(run_dir / "results.json", dumps(
         {r.config.name: {"summary": summary(r), "seeds": per_seed(r), "cached": r.cached}
          for r in results}))
@@ -401,3 +405,15 @@ def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] 
     atomic_write(run_dir / "predictions.csv",
                  _csv(["experiment", "replica", "set", "input", "target", "prediction",
                        "probability"], preds))
+
+
+def settle_looks(run_dir: Path) -> list[int] | None:
+    """The planned looks a run's findings were settled with (config.json), or None."""
+    try:
+        looks = json.loads(read_bytes(run_dir / "config.json", 64 * 2**20, "config.json")
+                           ).get("settle_looks")
+    except (OSError, ValueError, AttributeError):
+        return None
+    ok = isinstance(looks, list) and looks and all(
+        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in looks)
+    return looks if ok else None
