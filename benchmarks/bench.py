@@ -160,9 +160,10 @@ def full_runs() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "LSTMLAB_CACHE_DIR": os.path.join(tmp, "cache")}
         for which in ("first", "second"):
-            out[which] = _wall([sys.executable, "-m", "lstmlab", "run", "-q", "--out",
-                                os.path.join(tmp, which)], env)
-    print(f"\nlstmlab run (every preset, 10 seeds, start-up and compilation included): "
+            # without settling: its rounds depend on what the findings need (README)
+            out[which] = _wall([sys.executable, "-m", "lstmlab", "run", "-q", "--no-settle",
+                                "--out", os.path.join(tmp, which)], env)
+    print(f"\nlstmlab run --no-settle (every preset, 10 seeds, start-up and compilation included): "
           f"first run {out['first']:.1f} s (compiles), second {out['second']:.1f} s "
           f"(compiled programs from the cache)")
     return out
