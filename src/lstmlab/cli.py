@@ -37,7 +37,7 @@ def list_cmd():
     """The named experiments, one line each."""
     for name, c in PRESETS.items():
         batch = "all" if c.batch_size is None else c.batch_size
-        print(f"{name:16} window {c.window}, {c.framing}, LSTM({c.units}), {c.epochs} epochs, "
+        print(f"{name:18} window {c.window}, {c.framing}, LSTM({c.units}), {c.epochs} epochs, "
               f"batch {batch}{', stateful' if c.stateful else ''} — {c.note}")
 
 

@@ -37,7 +37,7 @@ def level(looks: list[int]) -> float:
 
 def design(looks: list[int]) -> str:
     """The design in one sentence, for the terminal and the report."""
-    return (f"Inconclusive findings were settled by training more seeds in rounds (planned "
+    return (f"Inconclusive findings are settled by training more seeds in rounds (planned "
             f"looks at {', '.join(map(str, looks))} seeds); every interval is at "
             f"{100 * level(looks):.4g}% — 95% split over the {len(looks)} planned looks "
             f"(Bonferroni) — so each verdict keeps its 95% guarantee despite the repeated "
