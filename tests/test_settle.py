@@ -100,3 +100,12 @@ def test_a_settled_run_resumes_without_training(run_cli, tmp_path, monkeypatch):
     code, _, err = run_cli("run", "one-char", "--epochs", "3", "--seeds", "2", "-q",
                            "--max-seeds", "0", "--out", tmp_path / "x")
     assert code == 2 and "max seeds 0" in err
+
+
+def test_settling_may_reach_an_experiment_of_an_earlier_run_in_the_directory(run_cli, tmp_path):
+    out = tmp_path / "run"
+    small = ["--seeds", "2", "--max-seeds", "4", "-q", "--out", out]
+    assert run_cli("run", "one-char", *small)[0] == 0
+    code, text, err = run_cli("run", "feature-window", *small)  # the lift needs one-char too
+    assert code == 0, err
+    assert "settling: one-char" in text or "Bonferroni" in text

@@ -136,7 +136,9 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
         everything, design = outcome.everything, ""
         if settle:
             looks = settle_mod.plan(min(c.seeds for c in cfgs), max_seeds)
-            asked = {c.name: c.seeds for c in cfgs}
+            # the seeds each experiment of the directory was asked for (one run earlier
+            # in it may hold an experiment a finding here rests on)
+            asked = {r.config.name: r.asked_seeds or r.config.seeds for r in everything}
 
             def more_seeds(bigger):  # one settling round, through the same engine
                 return engine.execute(run_dir, bigger, engine.prepare_all(bigger),
