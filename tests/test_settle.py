@@ -109,3 +109,11 @@ def test_settling_may_reach_an_experiment_of_an_earlier_run_in_the_directory(run
     code, text, err = run_cli("run", "feature-window", *small)  # the lift needs one-char too
     assert code == 0, err  # before: "one-char holds a finished experiment…; add --force"
     assert "settling: one-char with 4 seeds" in text
+
+
+def test_a_round_that_trains_nothing_ends_settling():
+    calls = []
+    results, found = settle.settle([fake("one-char", ONE, 10), fake("feature-window", FEATURE,
+                                                                    10)],
+                                   settle.plan(10, 200), lambda cfgs: calls.append(1) or [])
+    assert calls == [1] and found[1].verdict == findings.INCONCLUSIVE

@@ -48,7 +48,8 @@ def settle(results: list[Result], looks: list[int],
            train: Callable[[list[Config]], list[Result]]) -> tuple[list[Result], list]:
     """Train more seeds (``train(configs)`` → their results) for the experiments of every
     inconclusive finding measured with the tutorial's settings, a planned look at a time,
-    until none is inconclusive or has a look left. Returns every result (the settled ones replaced) and the final findings."""
+    until none is inconclusive or has a look left. Returns every result (the settled ones
+    replaced) and the final findings."""
     lvl = level(looks)
     by = {r.config.name: r for r in results}
     while True:
@@ -66,5 +67,9 @@ def settle(results: list[Result], looks: list[int],
                     more[name] = max(more.get(name, 0), nxt)
         if not more:
             return list(by.values()), found
+        grown = False
         for res in train([by[name].config.replace(seeds=n) for name, n in more.items()]):
+            grown |= res.config.seeds > by[res.config.name].config.seeds
             by[res.config.name] = res
+        if not grown:  # nothing more was trained (an interrupted round): stop looking
+            return list(by.values()), found
