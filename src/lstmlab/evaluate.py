@@ -185,11 +185,16 @@ def describe(values) -> dict:
             "min": float(v.min()), "max": float(v.max()), "ci95": [lo, hi]}
 
 
+def at_100(values) -> np.ndarray:
+    """Per seed: did its accuracy reach 100%? (float32 means of 0/1 may miss 1 by an ulp)"""
+    return np.asarray(values) >= 1.0 - 1e-9
+
+
 def summarize(values) -> dict:
     """:func:`describe` of a per-seed accuracy in [0, 1], with the interval clipped to
     [0, 1], and the share of seeds at 100% with its Wilson interval."""
     s = describe(values)
-    full = int(np.sum(np.asarray(values) >= 1.0 - 1e-9))
+    full = int(np.sum(at_100(values)))
     lo, hi = s["ci95"]
     # a mean of values in [0, 1] lies in [0, 1]: the interval is clipped to it
     return {**s, "ci95": [max(0.0, lo), min(1.0, hi)], "share_100": full / s["n"],

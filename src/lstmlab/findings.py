@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import ALPHABET, show
-from .evaluate import t_interval, wilson_interval
+from .evaluate import at_100, t_interval, wilson_interval
 from .experiments import PRESETS
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
@@ -163,7 +163,7 @@ def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
     claim = "A three-char time-step window reaches 100%."
     if "timestep-window" in accuracy and len(accuracy["timestep-window"]) > 1:
         lo, hi, txt = _ci(accuracy["timestep-window"], level)
-        full = int(np.sum(np.asarray(accuracy["timestep-window"]) >= 1.0 - 1e-9))
+        full = int(np.sum(at_100(accuracy["timestep-window"])))
         out.append(Finding(claim, f"timestep-window accuracy {txt}; {full}/"
                            f"{len(accuracy['timestep-window'])} seeds at 100%",
                            above(lo, hi, FULL_ACCURACY), ("timestep-window",)))

@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from .data import show
+from . import evaluate
 from .evaluate import describe, summarize, wilson_interval
 from .config import Config, read_batch_size
 from .errors import ConfigError
@@ -116,7 +117,7 @@ def numeric(values: list) -> bool:
 
 def at_100(res: Result) -> np.ndarray:
     """Per replica: did it reach 100% on its training patterns?"""
-    return res.accuracy >= 1.0 - 1e-9
+    return evaluate.at_100(res.accuracy)
 
 
 def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[str]]]:
@@ -129,9 +130,9 @@ def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[
         (["seeds continuing the sequence"] if gen else []) + ["train s"]
     rows = []
     for r in results:
-        s = summarize(r.accuracy)
-        k, n = int(at_100(r).sum()), len(r.accuracy)
-        lo, hi = wilson_interval(k, n)
+        s = summarize(r.accuracy)  # with the share at 100% and its Wilson interval
+        n = s["n"]
+        k, (lo, hi) = round(s["share_100"] * n), s["share_100_ci95"]
         row = [value_text(v) for v in swept(r.config, grid).values()]
         row += [_mean_ci(s), f"{100 * s['min']:.1f}–{100 * s['max']:.1f}",
                 f"{k}/{n} [{100 * lo:.0f}–{100 * hi:.0f}]"]

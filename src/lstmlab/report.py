@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from . import findings as findings_mod, grid as grid_mod
 from .data import PAD, show
-from .evaluate import CI_METHOD, summarize, wilson_interval
+from .evaluate import CI_METHOD, at_100, summarize
 from .experiments import Config, Result
 from .files import atomic_write
 from .tables import divergence, sequence_text, summary_rows
@@ -186,7 +186,7 @@ def plot_sweep_1d(results: list[Result], setting: str, values: list) -> bytes:
     fig = Figure(figsize=(7, 3.6))
     ax = fig.add_subplot()
     xs = _axis(ax, values)
-    stats = [summarize(_pooled(results, {setting: v})) for v in values]
+    stats = [summarize(_pooled(results, {setting: v})) for v in values]  # per value
     mean = np.array([100 * s["mean"] for s in stats])
     ax.fill_between(xs, [100 * s["ci95"][0] for s in stats],
                     [100 * s["ci95"][1] for s in stats], alpha=0.25, label="95% CI")
@@ -195,14 +195,10 @@ def plot_sweep_1d(results: list[Result], setting: str, values: list) -> bytes:
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
     ax2 = ax.twinx()
-    share, lo, hi = [], [], []
-    for v in values:
-        acc = _pooled(results, {setting: v})
-        k = int(np.sum(acc >= 1.0 - 1e-9))
-        w = wilson_interval(k, len(acc))
-        share.append(100 * k / len(acc))
-        lo.append(share[-1] - 100 * w[0])
-        hi.append(100 * w[1] - share[-1])
+    # summarize already holds each value's share at 100% and its Wilson interval
+    share = [100 * s["share_100"] for s in stats]
+    lo = [sh - 100 * s["share_100_ci95"][0] for sh, s in zip(share, stats)]
+    hi = [100 * s["share_100_ci95"][1] - sh for sh, s in zip(share, stats)]
     ax2.errorbar(xs, share, yerr=[lo, hi], fmt="s--", color="tab:orange", capsize=3,
                  label="seeds at 100% (Wilson 95%)")
     ax2.set_ylabel("seeds at 100% (%)", color="tab:orange")
@@ -218,7 +214,7 @@ def plot_sweep_heatmaps(results: list[Result], a: str, va: list, b: str, vb: lis
     fig = Figure(figsize=(11, 0.5 * len(va) + 2.6))
     for i, (title, stat) in enumerate((
             ("mean accuracy (%)", lambda acc: 100 * acc.mean()),
-            ("seeds at 100% (%)", lambda acc: 100 * np.mean(acc >= 1.0 - 1e-9)))):
+            ("seeds at 100% (%)", lambda acc: 100 * np.mean(at_100(acc))))):
         ax = fig.add_subplot(1, 2, i + 1)
         cells = np.full((len(va), len(vb)), np.nan)
         for r, x in enumerate(va):

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import engine, grid as grid_mod, records, report
-from .evaluate import summarize, wilson_interval
+from .evaluate import summarize
 from .config import Config, with_defaults
 from .errors import ConfigError
 from .experiments import Result, resolve
@@ -44,9 +44,9 @@ class Sweep:
         import pandas as pd
         rows = []
         for r in self.results:
-            s = summarize(r.accuracy)
-            k, n = int(grid_mod.at_100(r).sum()), len(r.accuracy)
-            lo, hi = wilson_interval(k, n)
+            s = summarize(r.accuracy)  # with the share at 100% and its Wilson interval
+            n = s["n"]
+            k, (lo, hi) = round(s["share_100"] * n), s["share_100_ci95"]
             row = {**grid_mod.swept(r.config, self.grid), "point": r.config.name,
                    "seeds": n, "accuracy_mean": s["mean"], "accuracy_ci_low": s["ci95"][0],
                    "accuracy_ci_high": s["ci95"][1], "accuracy_min": s["min"],
