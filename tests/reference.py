@@ -51,3 +51,30 @@ def mean_xent(params, x, y, mask=None, act=sigmoid):
     logits, _ = lstm_forward(params, x, mask, act=act)
     p = softmax(logits)
     return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+
+
+def lstm_gates(params, x, mask=None, h=None, c=None, act=sigmoid):
+    """Like lstm_forward for one sequence x (T, F), but every step's gates:
+    dict of i, f, g, o, c, h, each (T, U); i, f, g, o NaN at masked steps."""
+    p = to64(params)
+    W, U, b = p["lstm"]["kernel"], p["lstm"]["recurrent_kernel"], p["lstm"]["bias"]
+    n = U.shape[0]
+    h = np.zeros(n) if h is None else np.array(h, np.float64)
+    c = np.zeros(n) if c is None else np.array(c, np.float64)
+    out = {k: [] for k in "ifgoch"}
+    for t in range(len(x)):
+        if mask is not None and not mask[t]:
+            for k in "ifgo":
+                out[k].append(np.full(n, np.nan))
+        else:
+            z = x[t].astype(np.float64) @ W + h @ U + b
+            i, f = act(z[:n]), act(z[n:2 * n])
+            g, o = np.tanh(z[2 * n:3 * n]), act(z[3 * n:])
+            c = f * c + i * g
+            h = o * np.tanh(c)
+            for k, v in zip("ifgo", (i, f, g, o)):
+                out[k].append(v)
+        out["c"].append(c)
+        out["h"].append(h)
+    probs = softmax(h @ p["dense"]["kernel"] + p["dense"]["bias"])
+    return {k: np.array(v) for k, v in out.items()}, probs, (h, c)

@@ -9,7 +9,8 @@ from .errors import ConfigError, DataError, KerasError, ModelError
 # line's `list` and `--help` start in a fraction of a second.
 _LAZY = {"Model": "artifacts", "ModelInfo": "artifacts", "load": "artifacts",
          "Result": "experiments", "run": "experiments", "Sweep": "sweeps", "sweep": "sweeps",
-         "from_keras_weights": "model", "keras_weights": "model"}
+         "from_keras_weights": "model", "keras_weights": "model", "Trace": "artifacts",
+         "explore": "explorer", "Explorer": "explorer"}
 
 
 def __getattr__(name: str):
@@ -25,6 +26,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'lstmlab' has no attribute {name!r}")
 
 
-__all__ = ["PRESETS", "Config", "ConfigError", "DataError", "KerasError", "Model", "ModelError",
-           "ModelInfo", "Result", "from_keras", "from_keras_weights", "keras_weights", "load",
+__all__ = ["PRESETS", "Config", "ConfigError", "DataError", "Explorer", "KerasError", "Model",
+           "ModelError", "ModelInfo", "Trace", "explore", "Result", "from_keras", "from_keras_weights", "keras_weights", "load",
            "run", "Sweep", "sweep", "__version__"]

@@ -84,6 +84,46 @@ class ModelInfo:
         return 4 * sum(int(np.prod(s)) for s in self.shapes().values())
 
 
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """What a model computes while it reads a text (:meth:`Model.trace`), as numpy arrays.
+
+    N predictions (one after each symbol the model can predict from), S LSTM steps per
+    prediction (the window under ``timesteps`` framing, 1 under ``features``), U units,
+    V symbols, W the window:
+
+    - ``positions`` (N,): the index in ``text`` of the last symbol each prediction read;
+    - ``windows`` (N, W): the vocabulary indices of the window each prediction read
+      (-1: front padding of variable-length input); under ``timesteps`` step s reads
+      ``windows[:, s]``, under ``features`` the one step reads them all;
+    - ``mask`` (N, S): False where a padding step is masked (h and c stay unchanged);
+    - ``i, f, g, o, c, h`` (N, S, U) float32: input gate, forget gate, candidate, output
+      gate, cell state and output after every step (i, f, g, o are NaN at masked steps);
+    - ``probs`` (N, V) float32: the next-symbol probabilities after each prediction's
+      last step;
+    - ``since_reset`` (N,): symbols read since the reset (stateful models; for window
+      models the window's length).
+    """
+
+    text: str
+    vocab: tuple[str, ...]
+    positions: np.ndarray
+    windows: np.ndarray
+    mask: np.ndarray
+    i: np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+    o: np.ndarray
+    c: np.ndarray
+    h: np.ndarray
+    probs: np.ndarray
+    since_reset: np.ndarray
+
+    def predictions(self) -> list[str]:
+        """The most likely next symbol after each position."""
+        return [self.vocab[k] for k in self.probs.argmax(-1)]
+
+
 class Model:
     """One trained LSTM with its vocabulary and framing: predict, generate, save.
 
@@ -167,6 +207,42 @@ class Model:
             return evaluate.next_probs(self.params, state)
         x, mask = self._window_input(idx)
         return evaluate.probabilities(self.params, x, mask, self.info.activation)[0]
+
+    def trace(self, text: str) -> Trace:
+        """The gates, states and next-symbol probabilities at every step while the model
+        reads ``text`` as it reads it in training: a window model reads the window ending
+        at each symbol from a zero state (from the ``window``-th symbol on; a
+        variable-length model from the first, padded); a stateful model carries its state
+        over the whole text from a reset. See :class:`Trace` for the shapes."""
+        i, idx = self.info, self._indices(text)
+        w = i.window
+        if i.variable_length and not i.stateful:
+            windows = data.pad_front([idx[:t + 1] for t in range(len(idx))], w)  # (N, W)
+            positions = np.arange(len(idx))
+            since = np.minimum(positions + 1, w)
+        else:
+            if len(idx) < w:
+                self._window_input(idx)  # the one-line error that names the window
+            windows = np.lib.stride_tricks.sliding_window_view(idx, w).astype(np.int32)
+            positions = np.arange(w - 1, len(idx))
+            since = positions + 1 if i.stateful else np.full(len(positions), w)
+        x, mask = data.model_inputs(windows, len(self.vocab), i.encoding, i.framing, i.mask)
+        probs, gates = evaluate.trace(self.params, jnp.asarray(x),
+                                      None if mask is None else jnp.asarray(mask),
+                                      carry=i.stateful, activation=i.activation)
+        steps = x.shape[1]
+        real = np.ones((len(positions), steps), bool) if mask is None else mask
+        arrays = {k: np.array(v, np.float32) for k, v in gates._asdict().items()}
+        for k in "ifgo":  # a masked step computes nothing that is used
+            arrays[k][~real] = np.nan
+        return Trace(text=text, vocab=self.vocab.symbols, positions=positions,
+                     windows=windows, mask=real, probs=np.asarray(probs, np.float32),
+                     since_reset=since, **arrays)
+
+    def _repr_html_(self) -> str:
+        """In Jupyter a model shows as its explorer (``lstmlab.explore``)."""
+        from . import explorer
+        return explorer.Explorer(self)._repr_html_()
 
     def generate(self, start: str, length: int) -> str:
         """``start`` followed by ``length`` greedily generated symbols. A stateful model

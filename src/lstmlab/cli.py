@@ -3,6 +3,7 @@ options, show what happens, turn errors into one line)."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import sys
@@ -105,7 +106,7 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
     write a run directory with records, models and a report, and check the tutorial's
     claims. Any option overrides the preset's setting.
     """
-    from . import console, engine, findings, records, report
+    from . import console, engine, explorer, findings, records, report
     from . import settle as settle_mod
     if not 1 <= max_seeds <= 10_000:
         raise ConfigError(f"max seeds {max_seeds} is not allowed; allowed: an integer from 1 "
@@ -153,7 +154,11 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
     latest = {r.config.name: r for r in everything}  # settled: with all their seeds
     console.summary([latest.get(r.config.name, r) for r in outcome.results])
     console.findings(found, design)
-    paths = report.write(run_dir, everything, found, design)
+    pages = explorer.for_run(run_dir, [r for r in everything if r.params is not None])
+    paths = report.write(run_dir, everything, found, design, pages)
+    if "stateful" in pages:
+        console.out.print(f"Explorer of the stateful model (type, reset, watch the gates): "
+                          f"{run_dir / pages['stateful']}", markup=False)
     console.out.print(f"Run directory: {run_dir}  (report: {paths[1]})", markup=False)
 
 
@@ -338,8 +343,8 @@ def _load_run(run_dir: Path) -> list:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def report_cmd(run_dir):
     """Rebuild report.md and report.html of a run or a sweep from its records, without
-    training (a sweep's sweep.csv too)."""
-    from . import console, findings, records, report
+    training (a sweep's sweep.csv too; a run's explorer pages too)."""
+    from . import console, explorer, findings, records, report
     run_dir = Path(run_dir)
     from .sweeps import SWEEP_JSON
     if (run_dir / SWEEP_JSON).is_file():
@@ -361,9 +366,11 @@ def report_cmd(run_dir):
         from . import settle
         found = findings.from_results(results, settle.level(looks))
         design = settle.design(looks)
-    paths = report.write(run_dir, results, found, design)
+    pages = explorer.for_run(run_dir, [r for r in results if r.params is not None])
+    paths = report.write(run_dir, results, found, design, pages)
     console.findings(found, design)
-    console.out.print(f"Wrote {paths[0]} and {paths[1]}", markup=False)
+    console.out.print(f"Wrote {paths[0]} and {paths[1]}"
+                      + (f" and {len(pages)} explorer page(s)" if pages else ""), markup=False)
 
 
 def _model(path: str, experiment: str | None, replica: int):
@@ -441,6 +448,88 @@ def generate_cmd(model, experiment, replica, start, length, raw):
         sys.stdout.write(text + "\n")
     else:
         click.echo(data.show(text))
+
+
+@main.command("explore")
+@click.argument("model")
+@click.option("--experiment", help="With a run directory: the experiment's model.")
+@click.option("--replica", type=int, default=0, show_default=True,
+              help="With a run directory: which seed's model.")
+@click.option("--compare", metavar="E2[/R2]|DIR", help="A second model beside the first, "
+              "reading the same keystrokes: an experiment of the same run (replica R2, "
+              "default 0) or a model directory. Try stateful against one-char: the same "
+              "input, one model with memory and one without.")
+@click.option("--text", help="What is typed when the page opens (default: how the training "
+              "sequence begins).")
+@click.option("--out", type=click.Path(dir_okay=False), help="The HTML file to write "
+              "(default: explore-E[-R][-vs-E2].html in the run directory, explore.html in a "
+              "model directory).")
+def explore_cmd(model, experiment, replica, compare, text, out):
+    """Write an explorer of a trained model: one self-contained HTML page (no network)
+    where you type symbols, reset the state, generate, and watch the input, forget and
+    output gates, the cell state and the prediction at every step. Open it in a browser.
+
+    \b
+    lstmlab explore runs/mine --experiment stateful --compare one-char
+    lstmlab explore runs/mine/timestep-window/0
+    """
+    from . import explorer
+    base = Path(model)
+    run = experiment is not None or _is_run(base)
+    if run and experiment is None:
+        have = _experiments(base)
+        if len(have) != 1:
+            raise ModelError(f"{model} is a run directory with {len(have)} experiments; "
+                             f"choose one with --experiment NAME ({', '.join(have)})")
+        experiment = have[0]
+    first = _model(model, experiment, replica)
+    other, other_name, other_rows = None, None, ()
+    if compare:
+        other, other_name, other_dir = _compared(base if run else None, compare)
+        other_rows = _training_rows(other_dir) if other_dir else ()
+    explorer.check_pair(first, other)
+    if out is None:
+        out = base / explorer.file_name(experiment, replica, other_name) if run else \
+            base / "explore.html"
+    settings = _training_rows(base / experiment) if run else ()
+    path = explorer.write(out, first, other, text=text, settings=settings,
+                          compare_settings=other_rows)
+    click.echo(f"Wrote {path}")
+
+
+def _is_run(p: Path) -> bool:
+    return any(p.glob("*/record.json"))
+
+
+def _experiments(run_dir: Path) -> list[str]:
+    return sorted(r.parent.name for r in run_dir.glob("*/record.json")
+                  if not r.parent.name.startswith("."))
+
+
+def _compared(run_dir: Path | None, spec: str):
+    """--compare: E2[/R2] of the run, or a model directory → (Model, its name in the file
+    name, its experiment directory or None)."""
+    p = Path(spec)
+    if (p / "model.json").is_file() or run_dir is None:
+        m = _model(spec, None, 0)
+        return m, (m.info.experiment or p.name), None
+    name, _, rep = spec.partition("/")
+    if rep and not rep.isdigit():
+        raise ConfigError(f"--compare {spec!r}: expected EXPERIMENT or EXPERIMENT/REPLICA "
+                          f"(e.g. one-char/2) or a model directory")
+    r = int(rep or 0)
+    return _model(str(run_dir), name, r), name + (f"-{r}" if r else ""), run_dir / name
+
+
+def _training_rows(exp_dir: Path) -> list:
+    """The header rows of how an experiment of a run was trained (none if unreadable)."""
+    from . import explorer
+    from .files import FileError, read_bytes
+    try:
+        record = json.loads(read_bytes(exp_dir / "record.json", 64 * 2**20, "record.json"))
+        return explorer.training_rows(record["config"])
+    except (FileError, OSError, ValueError, KeyError, TypeError):
+        return []  # the header then shows the model's own settings only
 
 
 @main.command("models")

@@ -56,6 +56,24 @@ def state_trajectory(params, windows, activation="sigmoid"):
     return h[:, 0], c[:, 0]
 
 
+@partial(jax.jit, static_argnames=("carry", "activation"))
+def trace(params, windows, mask=None, carry=False, activation="sigmoid"):
+    """Every step's gates and the next-symbol probabilities while the model reads
+    ``windows`` (N, S, F) one after another: each from a zero state, or with ``carry``
+    from the state the previous window left (a stateful model after a reset). ``mask``
+    (N, S) or None. Returns probs (N, V) and :class:`model.Gates`, each (N, S, U)."""
+    def step(state, inp):
+        x, m = inp
+        start = state if carry else model.zero_state(1, _units(params))
+        state, gates = model.lstm(params["lstm"], x[None], None if m is None else m[None],
+                                  start, activation, gates=True)       # gates (S, 1, U)
+        return state, (next_probs(params, state), jax.tree.map(lambda a: a[:, 0], gates))
+
+    _, (probs, gates) = jax.lax.scan(step, model.zero_state(1, _units(params)),
+                                     (windows, mask))
+    return probs, gates
+
+
 def read_states(params, windows, activation="sigmoid"):
     """The state (h, c), each (1, units), after reading ``windows`` from a reset."""
     h, c = state_trajectory(params, windows, activation)

@@ -7,6 +7,8 @@ Parameters are a pytree with Keras's arrays and names:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,39 +56,66 @@ def zero_state(batch: int, units: int):
     return (z, z)
 
 
-def lstm_step(p, state, x_t, m_t, act):
-    """One LSTM step for a batch. m_t (B,) or None: where False, h and c stay unchanged
-    (Keras ``Masking`` semantics)."""
+class Gates(NamedTuple):
+    """What one LSTM step computes, each (B, U): input gate i, forget gate f, candidate g,
+    output gate o, and the new cell state c and output h."""
+
+    i: jax.Array
+    f: jax.Array
+    g: jax.Array
+    o: jax.Array
+    c: jax.Array
+    h: jax.Array
+
+
+def cell(p, state, x_t, act):
+    """The LSTM cell alone, as flax's ``LSTMCell``: (h, c), x_t (B, F) → (h, c), Gates.
+    The loop that runs it (:func:`lstm`) keeps only the state, so where nobody reads the
+    gates XLA never materialises them: training costs what it cost before the split."""
     h, c = state
-    z = x_t @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"]
-    zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
-    c_new = act(zf) * c + act(zi) * jnp.tanh(zc)
-    h_new = act(zo) * jnp.tanh(c_new)
+    z = x_t @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"]   # (B, 4U)
+    zi, zf, zg, zo = jnp.split(z, 4, axis=-1)                        # (B, U) each
+    i, f, g, o = act(zi), act(zf), jnp.tanh(zg), act(zo)
+    c_new = f * c + i * g
+    h_new = o * jnp.tanh(c_new)
+    return (h_new, c_new), Gates(i, f, g, o, c_new, h_new)
+
+
+def lstm_step(p, state, x_t, m_t, act):
+    """One masked step: the cell, and where m_t (B,) is False h and c stay unchanged
+    (Keras ``Masking`` semantics; m_t None: no mask). Returns the new state and the gates
+    (their c and h are the state after masking)."""
+    new, gates = cell(p, state, x_t, act)
     if m_t is not None:
         keep = m_t[:, None]
-        h_new, c_new = jnp.where(keep, h_new, h), jnp.where(keep, c_new, c)
-    return h_new, c_new
+        new = (jnp.where(keep, new[0], state[0]), jnp.where(keep, new[1], state[1]))
+        gates = gates._replace(h=new[0], c=new[1])
+    return new, gates
 
 
-def lstm(p, x, mask=None, state=None, activation="sigmoid"):
-    """Run the LSTM over x (B, T, F) from ``state`` (zeros if None) → final (h, c)."""
+def lstm(p, x, mask=None, state=None, activation="sigmoid", gates=False):
+    """Run the LSTM over x (B, T, F) from ``state`` (zeros if None) → final (h, c); with
+    ``gates``, also every step's :class:`Gates`, each (T, B, U)."""
     act = recurrent_activation(activation)
     batch, steps, _ = x.shape
     if state is None:
         state = zero_state(batch, p["recurrent_kernel"].shape[0])
     if steps <= UNROLL_MAX_STEPS:
+        seen = []
         for t in range(steps):
-            state = lstm_step(p, state, x[:, t], None if mask is None else mask[:, t], act)
-        return state
+            state, g = lstm_step(p, state, x[:, t], None if mask is None else mask[:, t], act)
+            seen.append(g)
+        return (state, jax.tree.map(lambda *a: jnp.stack(a), *seen)) if gates else state
     xs = jnp.swapaxes(x, 0, 1)
     ms = None if mask is None else jnp.swapaxes(mask, 0, 1)
 
     def body(s, inp):
         x_t, m_t = inp
-        return lstm_step(p, s, x_t, m_t, act), None
+        s, g = lstm_step(p, s, x_t, m_t, act)
+        return s, (g if gates else None)
 
-    state, _ = jax.lax.scan(body, state, (xs, ms))
-    return state
+    state, seen = jax.lax.scan(body, state, (xs, ms))
+    return (state, seen) if gates else state
 
 
 def logits_fn(params, x, mask=None, state=None, activation="sigmoid"):

@@ -13,6 +13,7 @@ import io
 import re
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -312,9 +313,11 @@ def _pct(x: float) -> str:
 
 
 def blocks(results: list[Result], title: str, plots_dir: str = "plots",
-           found: list | None = None, design: str = "") -> list[tuple]:
+           found: list | None = None, design: str = "",
+           explorers: dict | None = None) -> list[tuple]:
     """The report as blocks: ("h", level, text), ("p", text), ("table", header, rows),
-    ("img", file name, alt, png bytes)."""
+    ("img", file name, alt, png bytes), ("link", relative href, text, sentence after);
+    ``explorers``: experiment name → its explorer page's file name beside the report."""
     out: list[tuple] = [("h", 1, title)]
     out.append(("h", 2, "Findings: the tutorial's claims, checked"))
     out.append(("table", ["claim", "measurement", "seeds", "verdict"],
@@ -331,6 +334,9 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
                     + f"Sequence: {sequence_text(c.sequence)}. Settings: {c.describe()}."))
         if (diverged := divergence(r)) is not None:
             out.append(("p", diverged[0].upper() + diverged[1:] + "."))
+        if c.name in (explorers or {}):
+            out.append(("link", explorers[c.name], "Explore the gates of replica 0",
+                        " — type symbols and watch i, f, g, o, c and h (opens offline)."))
         out.append(("img", f"{c.name}-curves.png", f"{c.name}: loss and accuracy",
                     plot_curves(r)))
         out.append(("img", f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",
@@ -413,6 +419,8 @@ def render_md(blocks_: list[tuple], plots_dir: str = "plots") -> str:
             lines.append("")
         elif b[0] == "img":
             lines += [f"![{_md(b[2])}]({plots_dir}/{b[1]})", ""]
+        elif b[0] == "link":
+            lines += [f"[{_md(b[2])}]({quote(b[1])}){_md(b[3])}", ""]
     return "\n".join(lines)
 
 
@@ -440,16 +448,19 @@ def render_html(blocks_: list[tuple]) -> str:
         elif b[0] == "img":
             data = base64.b64encode(b[3]).decode("ascii")
             parts.append(f"<img alt='{e(b[2])}' src='data:image/png;base64,{data}'>")
+        elif b[0] == "link":
+            parts.append(f"<p><a href='{e(quote(b[1]))}'>{e(b[2])}</a>{e(b[3])}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def write(run_dir: Path, results: list[Result], found: list | None = None,
-          design: str = "") -> list[Path]:
+          design: str = "", explorers: dict | None = None) -> list[Path]:
     """Write report.md (with plots/*.png) and report.html into ``run_dir``; ``found``: the
-    findings as judged (settled), ``design`` the sentence that names how."""
+    findings as judged (settled), ``design`` the sentence that names how, ``explorers``
+    the explorer pages beside it to link (experiment name → file name)."""
     return _write(run_dir, blocks(results, f"lstmlab report: {run_dir.name}", found=found,
-                                  design=design))
+                                  design=design, explorers=explorers))
 
 
 def write_sweep(run_dir: Path, base: Config, grid: dict, results: list[Result],

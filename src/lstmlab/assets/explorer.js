@@ -1,0 +1,446 @@
+// lstmlab explorer: the trained LSTM runs in this page (float32 weights, the equations of
+// lstmlab.model.cell), one column per typed symbol. Written by hand because no library
+// runs a Keras-semantics LSTM from embedded weights without a network or a build step.
+// Everything shown is set with textContent (never innerHTML): vocabularies are user data.
+"use strict";
+(function () {
+  const DATA = JSON.parse(document.getElementById("lstmlab-data").textContent);
+  const GATES = ["i", "f", "g", "o", "c", "h"];
+  const TOP_K = 5;
+
+  // -- the model ---------------------------------------------------------------------------
+  function floats(b64) {
+    const bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+    return new Float32Array(bytes.buffer);  // written little-endian by lstmlab.explore
+  }
+  const sigmoid = (x) => 1 / (1 + Math.exp(-x));
+  const hardSigmoid = (x) => Math.min(1, Math.max(0, 0.2 * x + 0.5));
+
+  class Net {
+    constructor(m) {
+      this.m = m;
+      this.V = m.vocab.length; this.U = m.units; this.W = m.window;
+      this.per = m.encoding === "scaled" ? 1 : this.V;           // features per symbol
+      this.S = m.framing === "features" ? 1 : this.W;            // LSTM steps per window
+      this.F = this.per * (m.framing === "features" ? this.W : 1);
+      const w = m.weights;
+      this.K = floats(w.kernel);            // (F, 4U) row-major
+      this.R = floats(w.recurrent_kernel);  // (U, 4U)
+      this.B = floats(w.bias);              // (4U)
+      this.D = floats(w.dense_kernel);      // (U, V)
+      this.E = floats(w.dense_bias);        // (V)
+      this.act = m.activation === "hard_sigmoid" ? hardSigmoid : sigmoid;
+      this.index = new Map(m.vocab.map((s, k) => [s, k]));
+      this.z = new Float64Array(4 * this.U);
+    }
+    zero() { return { h: new Float32Array(this.U), c: new Float32Array(this.U) }; }
+
+    // one symbol (-1: padding) → its features, as lstmlab.data.encode
+    symbolFeatures(k, out, at) {
+      if (k < 0) return;  // padding: zeros (scaled) or the zero vector (onehot)
+      if (this.per === 1) out[at] = Math.fround(k / this.V);
+      else out[at + k] = 1;
+    }
+    // a window (W indices) → S steps of F features, and which steps are real
+    encode(win) {
+      const xs = [], real = [];
+      if (this.m.framing === "features") {
+        const x = new Float32Array(this.F);
+        win.forEach((k, t) => this.symbolFeatures(k, x, t * this.per));
+        xs.push(x); real.push(true);  // under features framing the one step is always real
+      } else {
+        for (const k of win) {
+          const x = new Float32Array(this.F);
+          this.symbolFeatures(k, x, 0);
+          xs.push(x); real.push(!(this.m.mask && k < 0));
+        }
+      }
+      return { xs, real };
+    }
+    // the cell: (h, c), x → (h, c) and the gates; z = x K + h R + b, gate order i, f, g, o
+    cell(state, x) {
+      const U = this.U, U4 = 4 * U, z = this.z, K = this.K, R = this.R;
+      for (let j = 0; j < U4; j++) z[j] = this.B[j];
+      for (let k = 0; k < x.length; k++) {
+        const v = x[k];
+        if (v === 0) continue;  // one-hot input: one row of K per symbol
+        const row = k * U4;
+        for (let j = 0; j < U4; j++) z[j] += v * K[row + j];
+      }
+      const h = state.h;
+      for (let k = 0; k < U; k++) {
+        const v = h[k];
+        if (v === 0) continue;
+        const row = k * U4;
+        for (let j = 0; j < U4; j++) z[j] += v * R[row + j];
+      }
+      const g = { i: new Float32Array(U), f: new Float32Array(U), g: new Float32Array(U),
+                  o: new Float32Array(U), c: new Float32Array(U), h: new Float32Array(U) };
+      for (let u = 0; u < U; u++) {
+        g.i[u] = this.act(Math.fround(z[u]));
+        g.f[u] = this.act(Math.fround(z[U + u]));
+        g.g[u] = Math.tanh(Math.fround(z[2 * U + u]));
+        g.o[u] = this.act(Math.fround(z[3 * U + u]));
+        g.c[u] = g.f[u] * state.c[u] + g.i[u] * g.g[u];
+        g.h[u] = g.o[u] * Math.tanh(g.c[u]);
+      }
+      return g;
+    }
+    probs(h) {
+      const V = this.V, U = this.U, logits = new Float64Array(V);
+      for (let v = 0; v < V; v++) logits[v] = this.E[v];
+      for (let u = 0; u < U; u++) {
+        const a = h[u];
+        if (a === 0) continue;
+        for (let v = 0; v < V; v++) logits[v] += a * this.D[u * V + v];
+      }
+      let top = -Infinity;
+      for (let v = 0; v < V; v++) { logits[v] = Math.fround(logits[v]); top = Math.max(top, logits[v]); }
+      let sum = 0;
+      for (let v = 0; v < V; v++) { logits[v] = Math.exp(logits[v] - top); sum += logits[v]; }
+      const p = new Float32Array(V);
+      for (let v = 0; v < V; v++) p[v] = logits[v] / sum;
+      return p;
+    }
+    // read one window from ``state``: the steps' gates, the state after, the probabilities
+    read(state, win) {
+      const { xs, real } = this.encode(win), steps = [];
+      for (let s = 0; s < xs.length; s++) {
+        if (real[s]) {
+          const g = this.cell(state, xs[s]);
+          state = { h: g.h, c: g.c };
+          steps.push(g);
+        } else {  // masked padding: the state passes through unchanged
+          const nan = new Float32Array(this.U).fill(NaN);
+          steps.push({ i: nan, f: nan, g: nan, o: nan, c: state.c, h: state.h });
+        }
+      }
+      return { state, steps, real, probs: this.probs(state.h) };
+    }
+  }
+
+  // -- helpers -----------------------------------------------------------------------------
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  // diverging scale −1 (blue) … 0 (white) … +1 (red); values beyond ±1 take the end colour
+  function colour(v) {
+    if (Number.isNaN(v)) return "#d6d6d6";
+    const t = Math.max(-1, Math.min(1, v));
+    const a = Math.abs(t);
+    const [r, g, b] = t >= 0 ? [178, 24, 43] : [33, 102, 172];
+    const mix = (x) => Math.round(255 + (x - 255) * a);
+    return `rgb(${mix(r)},${mix(g)},${mix(b)})`;
+  }
+  function argmax(p) {
+    let best = 0;
+    for (let k = 1; k < p.length; k++) if (p[k] > p[best]) best = k;
+    return best;  // the first of equal maxima, as numpy.argmax
+  }
+  let rngState = 0x2545f491;
+  function random() {  // mulberry32: reproducible sampling within a page
+    rngState = (rngState + 0x6d2b79f5) | 0;
+    let t = rngState;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  const tooltip = el("div", "tooltip");
+  document.body.appendChild(tooltip);
+
+  // -- one model's panel: its columns follow the shared list of events ------------------
+  class Panel {
+    constructor(m, root) {
+      this.m = m; this.net = new Net(m); this.cols = [];
+      const U = m.units;
+      this.cellH = Math.max(1, Math.min(8, Math.floor(120 / U)));  // px per unit
+      this.colW = Math.max(44, this.net.S * 10);                   // px per symbol
+      this.root = root;
+      const head = el("div", "panel-head");
+      head.appendChild(el("h2", "", m.title));
+      const dl = el("dl", "settings");
+      for (const [k, v] of m.settings) { dl.appendChild(el("dt", "", k)); dl.appendChild(el("dd", "", v)); }
+      head.appendChild(dl);
+      head.appendChild(el("p", "kind", m.how));
+      root.appendChild(head);
+      this.scroll = el("div", "timeline");
+      const labels = el("div", "col labels");
+      labels.appendChild(el("div", "sym", "input"));
+      labels.appendChild(el("div", "reads", m.stateful ? "since reset" : "window reads"));
+      labels.appendChild(el("div", "pred", "prediction"));
+      labels.appendChild(el("div", "topk", `top ${Math.min(TOP_K, this.net.V)}`));
+      for (const g of GATES) {
+        const l = el("div", "gate-label", g);
+        l.style.height = U * this.cellH + "px";
+        l.title = DATA.gate_text[g];
+        labels.appendChild(l);
+      }
+      this.scroll.appendChild(labels);
+      root.appendChild(this.scroll);
+    }
+
+    // the state this panel carries into a new symbol, and the symbols since the reset
+    context() {
+      let state = this.net.zero();
+      const since = [];
+      for (let j = this.cols.length - 1; j >= 0; j--) {
+        const c = this.cols[j];
+        if (c.kind === "reset" && this.m.stateful) break;  // a window model has no state
+        if (c.kind === "sym") since.unshift(c.k);
+        if (c.state && this.m.stateful && since.length === 1) state = c.state;
+      }
+      return { state, since };
+    }
+
+    push(ev) {
+      const t0 = performance.now();
+      let col;
+      if (ev.kind === "reset") {
+        col = { kind: "reset" };
+      } else {
+        const { state, since } = this.context();
+        since.push(ev.k);
+        const W = this.net.W;
+        col = { kind: "sym", k: ev.k, position: ev.position,
+                since: this.m.stateful ? since.length : Math.min(since.length, W) };
+        let win = null;
+        if (since.length >= W) win = since.slice(-W);
+        else if (this.m.variable_length && !this.m.stateful) {
+          win = Array(W - since.length).fill(-1).concat(since);
+        }
+        if (win) {
+          const r = this.net.read(this.m.stateful ? state : this.net.zero(), win);
+          Object.assign(col, { window: win, steps: r.steps, real: r.real, probs: r.probs,
+                               state: r.state });
+          col.expected = this.expected(since.slice(-W));
+        }
+      }
+      this.cols.push(col);
+      this.scroll.appendChild(this.render(col));
+      this.scroll.scrollLeft = this.scroll.scrollWidth;
+      return performance.now() - t0;
+    }
+    pop() {
+      if (!this.cols.length) return;
+      this.cols.pop();
+      this.scroll.removeChild(this.scroll.lastChild);
+    }
+
+    // what the training sequence says follows this window (a set of symbols; empty: unknown)
+    expected(win) {
+      const seq = this.m.sequence, text = win.map((k) => this.m.vocab[k]).join("");
+      const out = new Set();
+      if (!seq || !text) return out;
+      for (let at = seq.indexOf(text); at >= 0; at = seq.indexOf(text, at + 1)) {
+        const next = Array.from(seq.slice(at + text.length))[0];
+        if (next !== undefined) out.add(next);
+      }
+      return out;
+    }
+
+    label(k) { return k < 0 ? "∅" : this.m.labels[k]; }
+
+    render(col) {
+      const div = el("div", "col");
+      if (col.kind === "reset") {
+        div.className = "col reset";
+        div.appendChild(el("div", "sym", "↺"));
+        div.title = this.m.stateful ? "Reset state: h and c set to zero"
+          : "Reset state: nothing to reset, this model starts every window from zero";
+        return div;
+      }
+      div.style.width = this.colW + "px";
+      div.appendChild(el("div", "sym", this.label(col.k)));
+      if (!col.probs) {
+        div.appendChild(el("div", "reads", `${col.since}/${this.net.W}`));
+        const wait = el("div", "waiting", `reads ${this.net.W} symbols before its first prediction`);
+        wait.style.height = "12em";
+        div.appendChild(wait);
+        return div;
+      }
+      div.appendChild(el("div", "reads", this.m.stateful ? String(col.since)
+        : col.window.map((k) => this.label(k)).join(" ")));
+      const order = Array.from(col.probs.keys()).sort((a, b) => col.probs[b] - col.probs[a] || a - b);
+      const top = el("div", "topk");
+      for (const k of order.slice(0, TOP_K)) {
+        const row = el("div", "bar");
+        row.appendChild(el("span", "bar-label", this.label(k)));
+        const fill = el("span", "bar-fill");
+        fill.style.width = (100 * col.probs[k]).toFixed(1) + "%";
+        row.appendChild(fill);
+        row.title = `P(${this.label(k)}) = ${col.probs[k].toFixed(4)}`;
+        top.appendChild(row);
+      }
+      div.appendChild(top);
+      const best = argmax(col.probs), sym = this.m.vocab[best];
+      const pred = el("div", "pred", this.label(best));
+      if (col.expected.size) {
+        const ok = col.expected.has(sym);
+        pred.classList.add(ok ? "right" : "wrong");
+        pred.textContent += ok ? " ✓" : " ✗";
+        pred.title = ok ? "what the training sequence says comes next"
+          : `the training sequence says ${Array.from(col.expected).map((s) => this.label(this.m.vocab.indexOf(s))).join(" or ")}`;
+      } else {
+        pred.title = "this window does not occur in the training sequence";
+      }
+      div.insertBefore(pred, top);
+      const S = col.steps.length, U = this.m.units, cw = this.colW / S;
+      for (const g of GATES) {
+        const cv = el("canvas", "heat");
+        cv.width = this.colW; cv.height = U * this.cellH;
+        cv.dataset.gate = g;
+        const ctx = cv.getContext("2d");
+        for (let s = 0; s < S; s++) {
+          const a = col.steps[s][g];
+          for (let u = 0; u < U; u++) {
+            ctx.fillStyle = colour(a[u]);
+            ctx.fillRect(s * cw, u * this.cellH, Math.ceil(cw), this.cellH);
+          }
+        }
+        cv.addEventListener("mousemove", (e) => this.hover(e, cv, col, g));
+        cv.addEventListener("mouseleave", () => { tooltip.style.display = "none"; });
+        div.appendChild(cv);
+      }
+      return div;
+    }
+
+    hover(e, cv, col, g) {
+      const r = cv.getBoundingClientRect();
+      const S = col.steps.length;
+      const s = Math.min(S - 1, Math.floor((e.clientX - r.left) / (r.width / S)));
+      const u = Math.min(this.m.units - 1, Math.floor((e.clientY - r.top) / this.cellH));
+      const v = col.steps[s][g][u];
+      const reads = this.net.S === 1 ? col.window.map((k) => this.label(k)).join("")
+        : this.label(col.window[s]);
+      tooltip.textContent = `${g} · unit ${u} · step ${s + 1}/${S} (reads ${reads}): ` +
+        (Number.isNaN(v) ? "masked padding" : v.toFixed(4));
+      tooltip.style.display = "block";
+      tooltip.style.left = e.pageX + 12 + "px";
+      tooltip.style.top = e.pageY + 12 + "px";
+    }
+
+    // columns as plain numbers, for tests and the console
+    columns() {
+      return this.cols.filter((c) => c.kind === "sym" && c.probs).map((c) => ({
+        position: c.position, since_reset: c.since, window: c.window, real: c.real,
+        probs: Array.from(c.probs),
+        gates: Object.fromEntries(GATES.map((g) => [g, c.steps.map((s) => Array.from(s[g]))])),
+      }));
+    }
+  }
+
+  // -- the page ----------------------------------------------------------------------------
+  const first = DATA.models[0];
+  const events = [];  // {kind: "sym", k, position} | {kind: "reset"}
+  const panelsRoot = document.getElementById("panels");
+  if (DATA.models.length > 1) panelsRoot.classList.add("two");
+  const panels = DATA.models.map((m) => {
+    const root = el("section", "panel");
+    panelsRoot.appendChild(root);
+    return new Panel(m, root);
+  });
+  panels.forEach((p) => p.scroll.addEventListener("scroll", () => {
+    for (const q of panels) if (q !== p && q.scroll.scrollLeft !== p.scroll.scrollLeft) q.scroll.scrollLeft = p.scroll.scrollLeft;
+  }));
+  const message = document.getElementById("message");
+  const typed = document.getElementById("typed");
+  let lastMs = 0;
+
+  function say(text) { message.textContent = text; }
+  function showTyped() {
+    typed.textContent = "";
+    for (const ev of events) typed.appendChild(ev.kind === "reset" ? el("span", "mark", "↺") : el("span", "", first.labels[ev.k]));
+  }
+  function push(ev) {
+    events.push(ev);
+    lastMs = Math.max(...panels.map((p) => p.push(ev)));
+    showTyped();
+  }
+  function typeSymbol(s) {
+    const k = first.vocab.indexOf(s);
+    if (k < 0) { say(`${JSON.stringify(s)} is not in this model's vocabulary`); return false; }
+    push({ kind: "sym", k, position: events.filter((e) => e.kind === "sym").length });
+    say("");
+    return true;
+  }
+  function type(text) { for (const s of Array.from(text)) typeSymbol(s); }
+  function backspace() {
+    if (!events.length) return;
+    events.pop();
+    panels.forEach((p) => p.pop());
+    showTyped();
+  }
+  function reset() {
+    if (events.length && events[events.length - 1].kind === "reset") return;
+    push({ kind: "reset" });
+    say(panels.some((p) => p.m.stateful) ? "state reset: the next symbol is read from h = c = 0" : "");
+  }
+  function clear() { while (events.length) backspace(); say(""); }
+  function generate(n, temperature) {
+    for (let j = 0; j < n; j++) {
+      const last = panels[0].cols[panels[0].cols.length - 1];
+      if (!last || !last.probs) { say(`type at least ${panels[0].net.W} symbols first`); return; }
+      let k;
+      if (!(temperature > 0)) k = argmax(last.probs);
+      else {  // sample from p^(1/T), renormalised
+        const w = Array.from(last.probs, (p) => Math.pow(p, 1 / temperature));
+        let r = random() * w.reduce((a, b) => a + b, 0);
+        for (k = 0; k < w.length - 1 && r >= w[k]; k++) r -= w[k];
+      }
+      push({ kind: "sym", k, position: events.filter((e) => e.kind === "sym").length });
+    }
+  }
+
+  // keyboard of the vocabulary
+  const keys = document.getElementById("keys");
+  first.vocab.forEach((s, k) => {
+    const b = el("button", "key", first.labels[k]);
+    b.title = `type ${JSON.stringify(s)}`;
+    b.addEventListener("click", () => { typeSymbol(s); field.focus(); });
+    keys.appendChild(b);
+  });
+  const field = document.getElementById("field");
+  field.addEventListener("input", () => { type(field.value); field.value = ""; });
+  field.addEventListener("keydown", (e) => {
+    if (e.key === "Backspace" && !field.value) { backspace(); e.preventDefault(); }
+    else if (e.key === "Enter" && first.vocab.includes("\n")) { typeSymbol("\n"); e.preventDefault(); }
+    else if (e.key === "Tab" && first.vocab.includes("\t")) { typeSymbol("\t"); e.preventDefault(); }
+  });
+  // after a click the keyboard types again (buttons keep no focus)
+  const then = (f) => () => { f(); field.focus(); };
+  document.getElementById("backspace").addEventListener("click", then(backspace));
+  document.getElementById("clear").addEventListener("click", then(clear));
+  const resetButton = document.getElementById("reset");
+  resetButton.addEventListener("click", then(reset));
+  if (!panels.some((p) => p.m.stateful)) {
+    resetButton.disabled = true;
+    resetButton.title = "a window model starts every window from a zero state: there is no state to reset";
+  }
+  const temp = document.getElementById("temperature"), tempOut = document.getElementById("temperature-value");
+  temp.addEventListener("input", () => { tempOut.textContent = Number(temp.value).toFixed(1); });
+  document.getElementById("generate").addEventListener("click", then(() =>
+    generate(Math.max(1, Math.min(1000, parseInt(document.getElementById("count").value, 10) || 1)),
+             Number(temp.value))));
+
+  // legend: the colour scale
+  const legend = document.getElementById("scale");
+  const lctx = legend.getContext("2d");
+  for (let x = 0; x < legend.width; x++) {
+    lctx.fillStyle = colour(2 * x / (legend.width - 1) - 1);
+    lctx.fillRect(x, 0, 1, legend.height);
+  }
+
+  window.lstmlab = {
+    type, backspace, reset, clear, generate,
+    text: () => events.filter((e) => e.kind === "sym").map((e) => first.vocab[e.k]).join(""),
+    columns: (panel = 0) => panels[panel].columns(),
+    lastUpdateMs: () => lastMs,
+  };
+  type(DATA.initial);
+  field.focus();
+})();

@@ -1,0 +1,228 @@
+"""The explorer: one self-contained HTML page in which a trained model runs (plain
+JavaScript, float32 weights embedded), shows its gates per keystroke, resets and generates.
+
+The page needs no network and no server: weights are base64 in a JSON block, the script
+and the styles are inline (``assets/explorer.js``, ``assets/explorer.css``), so it
+opens from disk, can be mailed, and shows in a notebook inside an ``iframe srcdoc``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .data import show
+from .files import atomic_write
+
+MAX_SEQUENCE = 20_000  # the page marks predictions against the training sequence up to this
+GATE_TEXT = {
+    "i": "input gate: how much of the candidate g is written into the cell (0 nothing, 1 all)",
+    "f": "forget gate: how much of the previous cell state c is kept (1 keep, 0 forget)",
+    "g": "candidate: the new value proposed for the cell, from −1 to 1",
+    "o": "output gate: how much of the cell is let out as the output h",
+    "c": "cell state: the memory carried to the next step, c = f·c + i·g",
+    "h": "output (hidden state): what the next step and the prediction see, h = o·tanh(c); "
+         "the prediction is softmax(h·W + b)",
+}
+
+
+def _floats(a) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, "<f4").tobytes()).decode("ascii")
+
+
+def _how(i) -> str:
+    """How the model reads its input, in a sentence."""
+    w = f"{i.window} symbol{'s' if i.window > 1 else ''}"
+    if i.stateful:
+        return (f"Stateful: after each keystroke it reads the last {w} from the state the "
+                f"previous keystroke left, so h and c carry over from keystroke to keystroke; "
+                f"Reset state sets them to zero (Keras's reset_states()). Below each symbol: "
+                f"how many symbols it has read since the reset.")
+    if i.variable_length:
+        pad = ("masked: h and c pass through unchanged (grey)" if i.mask
+               else "not masked: read as zeros")
+        return (f"Variable length: each prediction starts from h = c = 0 and reads up to the "
+                f"last {w}, padded in front (∅), the padding {pad}.")
+    if i.framing == "features":
+        return (f"Window as features: each prediction starts from h = c = 0 and reads the "
+                f"last {w} at once, as one time step (one column per keystroke).")
+    return (f"Window as time steps: each prediction starts from h = c = 0 and reads the last "
+            f"{w}, one per time step (one sub-column per step).")
+
+
+def model_data(model, settings=()) -> dict:
+    """What the page needs of one model: vocabulary, shape, settings and float32 weights."""
+    i = model.info
+    p = model.params
+    acc = "" if i.accuracy is None else f"{100 * i.accuracy:.2f}%"
+    rows = [("experiment", i.experiment or "(custom)"), ("replica", str(i.replica)),
+            ("accuracy", acc or "not recorded"),
+            ("window", f"{i.window} as {i.framing}"), ("encoding", i.encoding),
+            ("units", str(i.units)), ("activation", i.activation),
+            ("stateful", "yes" if i.stateful else "no")]
+    if i.variable_length:
+        rows.append(("variable length", "masked" if i.mask else "not masked"))
+    rows += [(str(k), str(v)) for k, v in settings]
+    rows.append(("vocabulary", f"{len(i.vocab)} symbols: {show(''.join(i.vocab[:40]))}"
+                               f"{'…' if len(i.vocab) > 40 else ''}"))
+    return {
+        "title": f"{i.experiment or 'model'} · replica {i.replica}",
+        "vocab": list(i.vocab), "labels": [show(s) for s in i.vocab],
+        "units": i.units, "window": i.window, "framing": i.framing, "encoding": i.encoding,
+        "mask": i.mask, "stateful": i.stateful, "variable_length": i.variable_length,
+        "activation": i.activation, "accuracy": i.accuracy, "settings": rows,
+        "how": _how(i),
+        "sequence": i.sequence if len(i.sequence) <= MAX_SEQUENCE else "",
+        "weights": {"kernel": _floats(p["lstm"]["kernel"]),
+                    "recurrent_kernel": _floats(p["lstm"]["recurrent_kernel"]),
+                    "bias": _floats(p["lstm"]["bias"]),
+                    "dense_kernel": _floats(p["dense"]["kernel"]),
+                    "dense_bias": _floats(p["dense"]["bias"])},
+    }
+
+
+def training_rows(config: dict) -> list[tuple[str, str]]:
+    """How a model was trained, from its experiment's settings (``Config`` as a dict, as
+    record.json holds them), as header rows of the page."""
+    c = config
+    rows = [("epochs", str(c.get("epochs"))),
+            ("batch size", "all" if c.get("batch_size") is None else str(c.get("batch_size"))),
+            ("optimizer", f"{c.get('optimizer')}, lr {c.get('lr'):g}"),
+            ("seeds trained", str(c.get("seeds")))]
+    if c.get("stateful") and (c.get("bptt", 1) > 1 or c.get("random_start")
+                              or c.get("reset_prob")):
+        rows.append(("stateful training", f"bptt {c.get('bptt')}, random start "
+                     f"{'yes' if c.get('random_start') else 'no'}, reset probability "
+                     f"{c.get('reset_prob'):g}"))
+    return rows
+
+
+def file_name(experiment: str, replica: int = 0, compare: str | None = None) -> str:
+    """The explorer page's name in a run directory: explore-E[-R][-vs-E2[-R2]].html."""
+    name = f"explore-{experiment}" + (f"-{replica}" if replica else "")
+    return name + (f"-vs-{compare}" if compare else "") + ".html"
+
+
+def for_run(run_dir, results) -> dict[str, str]:
+    """Write the explorer of replica 0 of every experiment whose models a run holds (one
+    page each, beside report.html); returns experiment name → file name."""
+    from dataclasses import asdict
+    out = {}
+    for r in results:
+        name = file_name(r.config.name)
+        write(Path(run_dir) / name, r.model(0), settings=training_rows(asdict(r.config)))
+        out[r.config.name] = name
+    return out
+
+
+def _json_in_script(obj) -> str:
+    """JSON that cannot close its <script> element or open a comment, whatever it holds."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath("assets", name).read_text("utf-8")
+
+
+def check_pair(model, compare) -> None:
+    """Two models side by side read the same keystrokes: they need the same vocabulary."""
+    if compare is not None and tuple(compare.info.vocab) != tuple(model.info.vocab):
+        from .errors import ModelError
+        raise ModelError(f"the two models have different vocabularies ({len(model.info.vocab)} "
+                         f"and {len(compare.info.vocab)} symbols: "
+                         f"{show(''.join(model.info.vocab[:12]))}… and "
+                         f"{show(''.join(compare.info.vocab[:12]))}…); compare models "
+                         f"trained on the same sequence")
+
+
+def page(model, compare=None, text: str | None = None, settings=(),
+         compare_settings=()) -> str:
+    """The explorer page of ``model`` (and ``compare`` beside it) as one HTML string;
+    ``text``: what is typed when the page opens (default: how the sequence begins)."""
+    check_pair(model, compare)
+    models = [model_data(model, settings)]
+    if compare is not None:
+        models.append(model_data(compare, compare_settings))
+    if text is None:
+        seq = model.info.sequence or "".join(model.info.vocab)
+        text = "".join(s for s in seq[:max(3, model.info.window + 2)] if s in model.info.vocab)
+    elif text:
+        model.vocab.encode(text)  # a symbol outside the vocabulary: a one-line DataError
+    names = " vs ".join(m["title"] for m in models)
+    payload = {"models": models, "initial": text, "gate_text": GATE_TEXT}
+    legend = "".join(f"<dt>{k}</dt><dd>{html.escape(v)}</dd>" for k, v in GATE_TEXT.items())
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>lstmlab explorer: {html.escape(names)}</title>
+<style>{_asset("explorer.css")}</style></head>
+<body>
+<h1>lstmlab explorer: {html.escape(names)}</h1>
+<div class="controls">
+  <div><label for="field">Type</label> <input id="field" autocomplete="off"
+       placeholder="type symbols…" aria-label="type symbols">
+    <button id="backspace" title="remove the last symbol or reset">⌫ Backspace</button>
+    <button id="reset" title="Keras's reset_states(): h and c set to zero">↺ Reset state</button>
+    <button id="clear">Clear</button>
+    <button id="generate">Generate</button> <input id="count" type="number" min="1" max="1000"
+       value="10" style="width:4em" aria-label="symbols to generate"> symbols,
+    <label for="temperature">temperature</label> <input id="temperature" type="range" min="0"
+       max="2" step="0.1" value="0"> <span id="temperature-value">0.0</span>
+    (0: the most likely symbol, as <code>lstmlab generate</code>)</div>
+  <div id="keys" aria-label="the model's vocabulary"></div>
+  <div>Input: <span id="typed"></span></div>
+  <div id="message" role="status"></div>
+</div>
+<details open><summary>What the rows show</summary>
+<p>One column per symbol typed, aligned with the input. Heatmaps: units top to bottom,
+the LSTM's steps left to right; hover a cell for its value.</p>
+<dl class="legend">{legend}</dl>
+<div class="scale">−1 <canvas id="scale" width="200" height="12"></canvas> +1
+(blue negative, white 0, red positive; c beyond ±1 takes the end colour; grey: a masked
+padding step). Under the heatmaps: the top next-symbol probabilities, and the prediction,
+✓ or ✗ where the training sequence says what follows the window.</div>
+</details>
+<div id="panels"></div>
+<script type="application/json" id="lstmlab-data">{_json_in_script(payload)}</script>
+<script>{_asset("explorer.js")}</script>
+</body></html>
+"""
+
+
+def write(path, model, compare=None, **kw) -> Path:
+    """Write the explorer page to ``path`` (atomically) and return the path."""
+    path = Path(path)
+    atomic_write(path, page(model, compare, **kw).encode("utf-8"))
+    return path
+
+
+class Explorer:
+    """A model's explorer as a displayable object: Jupyter shows the page in an iframe."""
+
+    def __init__(self, model, compare=None, text: str | None = None, height: int = 720):
+        check_pair(model, compare)
+        self.model, self.compare, self.text, self.height = model, compare, text, height
+
+    def html(self) -> str:
+        return page(self.model, self.compare, self.text)
+
+    def save(self, path) -> Path:
+        return write(path, self.model, self.compare, text=self.text)
+
+    def _repr_html_(self) -> str:
+        # srcdoc keeps the page's script and ids apart from the notebook's own
+        return (f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" '
+                f'style="width:100%;height:{self.height}px;border:1px solid #ddd" '
+                f'sandbox="allow-scripts"></iframe>')
+
+
+def explore(model, compare=None, text: str | None = None) -> Explorer:
+    """The explorer of ``model`` (``lstmlab.explore``), ``compare`` beside it: display it in
+    a notebook, or ``.save("explorer.html")``."""
+    return Explorer(model, compare, text)

@@ -1,0 +1,55 @@
+"""Small models of every kind the explorer must handle, with fresh random weights (no
+training: the numbers only have to be the same on both sides, and random weights make
+every gate move)."""
+
+import numpy as np
+
+import lstmlab
+from lstmlab import data
+from lstmlab.artifacts import Model, ModelInfo
+
+ALPHABET = data.ALPHABET
+UNICODE = "жёлтый ёж, «μ» & <b>\n"  # Cyrillic, Greek, space, newline, markup characters
+
+KINDS = {  # name: ModelInfo fields besides the vocabulary
+    "timesteps": dict(window=3, framing="timesteps", encoding="scaled"),
+    "features": dict(window=3, framing="features", encoding="scaled"),
+    "onehot": dict(window=2, framing="timesteps", encoding="onehot"),
+    "stateful": dict(window=1, framing="timesteps", encoding="scaled", stateful=True),
+    "stateful-window": dict(window=2, framing="features", encoding="onehot", stateful=True),
+    "variable-length": dict(window=5, framing="timesteps", encoding="scaled",
+                            variable_length=True),
+    "variable-unmasked": dict(window=5, framing="timesteps", encoding="scaled",
+                              variable_length=True, mask=False),
+    "unicode": dict(window=2, framing="timesteps", encoding="onehot", sequence=UNICODE),
+    "hard-sigmoid": dict(window=3, framing="timesteps", encoding="scaled",
+                         activation="hard_sigmoid"),
+}
+
+
+def make(kind: str, seed: int = 0, units: int = 6, sequence: str | None = None) -> Model:
+    """A model of ``kind`` with weights drawn from ``seed`` (normal, std 0.8)."""
+    fields = dict(KINDS[kind])
+    seq = sequence or fields.pop("sequence", ALPHABET)
+    fields.pop("sequence", None)
+    vocab = tuple(dict.fromkeys(seq))
+    info = ModelInfo(vocab=vocab, units=units, activation=fields.pop("activation", "sigmoid"),
+                     mask=fields.pop("mask", True), stateful=fields.pop("stateful", False),
+                     variable_length=fields.pop("variable_length", False),
+                     experiment=kind, sequence=seq, accuracy=0.5, **fields)
+    rng = np.random.default_rng(seed)
+    f, u, v = info.n_features, units, len(vocab)
+    draw = lambda *shape: rng.normal(0, 0.8, shape).astype(np.float32)  # noqa: E731
+    params = {"lstm": {"kernel": draw(f, 4 * u), "recurrent_kernel": draw(u, 4 * u),
+                       "bias": draw(4 * u)},
+              "dense": {"kernel": draw(u, v), "bias": draw(v)}}
+    return Model(params, info)
+
+
+def text_for(model: Model, n: int = 9, seed: int = 1) -> str:
+    """A random text of ``n`` of the model's symbols."""
+    rng = np.random.default_rng(seed)
+    return "".join(rng.choice(list(model.info.vocab), n))
+
+
+assert lstmlab  # the package under test
