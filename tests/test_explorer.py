@@ -128,3 +128,74 @@ def test_notebook_display():
     assert "&lt;script" in shown
     e = lstmlab.explore(m, compare=make("timesteps"))
     assert len(embedded(e.html())["models"]) == 2
+
+
+def test_run_writes_explorers_and_explore_command(run_cli, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli("run", "stateful", "one-char", "--seeds", "1", "--epochs", "3",
+                              "--no-settle", "--quiet", "--out", out)
+    assert code == 0
+    assert f"Explorer of the stateful model (type, reset, watch the gates): " \
+           f"{out / 'explore-stateful.html'}" in stdout
+    for name in ("stateful", "one-char"):
+        page = (out / f"explore-{name}.html").read_text()
+        d = embedded(page)["models"][0]
+        assert d["title"] == f"{name} · replica 0"
+        assert ["epochs", "3"] in d["settings"]  # the run's settings in the header
+        assert f"href='explore-{name}.html'" in (out / "report.html").read_text()
+        assert f"](explore-{name}.html)" in (out / "report.md").read_text()
+    (out / "explore-one-char.html").unlink()
+    assert run_cli("report", out)[0] == 0  # rebuilding the report writes them again
+    assert (out / "explore-one-char.html").is_file()
+
+    code, stdout, _ = run_cli("explore", out, "--experiment", "stateful", "--compare",
+                              "one-char", "--text", "AB")
+    path = out / "explore-stateful-vs-one-char.html"
+    assert code == 0 and stdout.strip() == f"Wrote {path}"
+    d = embedded(path.read_text())
+    assert [m["title"] for m in d["models"]] == ["stateful · replica 0", "one-char · replica 0"]
+    assert d["initial"] == "AB"
+    model = lstmlab.load(out / "stateful" / "0")
+    w = np.frombuffer(__import__("base64").b64decode(d["models"][0]["weights"]["kernel"]),
+                      "<f4")
+    np.testing.assert_array_equal(w, np.asarray(model.params["lstm"]["kernel"]).ravel())
+    code, stdout, _ = run_cli("explore", out / "one-char" / "0", "--out", tmp_path / "e.html")
+    assert code == 0 and (tmp_path / "e.html").is_file()
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A run directory with a stateful and a one-char model (trained 2 epochs)."""
+    import sys
+    from lstmlab import cli
+    out = tmp_path_factory.mktemp("explore") / "run"
+    argv, sys.argv = sys.argv, ["lstmlab", "run", "stateful", "one-char", "--seeds", "1",
+                                "--epochs", "2", "--no-settle", "--quiet", "--out", str(out)]
+    try:
+        cli.entry()
+    except SystemExit as e:
+        assert e.code in (0, None)
+    finally:
+        sys.argv = argv
+    return out
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "is a run directory with 2 experiments; choose one with --experiment NAME "
+         "(one-char, stateful)"),
+    (["--experiment", "nope"], "has no experiment 'nope'; it has: one-char, stateful"),
+    (["--experiment", "stateful", "--compare", "one-char/x"], "expected EXPERIMENT or "
+                                                              "EXPERIMENT/REPLICA"),
+    (["--experiment", "stateful", "--compare", "UNICODE"], "different vocabularies"),
+    (["--experiment", "stateful", "--text", "AB?"], "'?'"),
+    (["--experiment", "stateful", "--replica", "4"], "no such model directory"),
+])
+def test_explore_bad_input_is_one_line(run_cli, small_run, tmp_path, args, message):
+    out = small_run
+    make("unicode").save(tmp_path / "unicode")
+    before = sorted(p.name for p in out.iterdir())
+    args = [str(tmp_path / "unicode") if a == "UNICODE" else a for a in args]
+    code, stdout, stderr = run_cli("explore", out, *args)
+    assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == before  # nothing written
+    assert run_cli("explore", tmp_path / "missing")[0] == 2

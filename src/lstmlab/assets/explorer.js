@@ -258,8 +258,8 @@
       div.appendChild(el("div", "sym", this.label(col.k)));
       if (!col.probs) {
         div.appendChild(el("div", "reads", `${col.since}/${this.net.W}`));
-        const wait = el("div", "waiting", `reads ${this.net.W} symbols before its first prediction`);
-        wait.style.height = "12em";
+        const wait = el("div", "pred waiting", "…");
+        wait.title = `reads ${this.net.W} symbols before its first prediction`;
         div.appendChild(wait);
         return div;
       }
