@@ -126,6 +126,7 @@ def test_notebook_display():
     shown = m._repr_html_()
     assert shown.startswith("<iframe srcdoc=\"") and "<script" not in shown  # escaped
     assert "&lt;script" in shown
+    assert make("onehot", units=1100)._repr_html_() is None  # 20 MB of weights: text repr
     e = lstmlab.explore(m, compare=make("timesteps"))
     assert len(embedded(e.html())["models"]) == 2
 

@@ -28,6 +28,7 @@ PARAMS_FILE, META_FILE = "model.safetensors", "model.json"
 MAX_GENERATE = 100_000
 MAX_META_BYTES = 16 * 2**20
 MAX_STORED_SEQUENCE = 100_000  # model.json keeps the training sequence up to this length
+REPR_HTML_MAX_BYTES = 16 * 2**20
 KEYS = ("lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias")
 
 
@@ -239,8 +240,11 @@ class Model:
                      windows=windows, mask=real, probs=np.asarray(probs, np.float32),
                      since_reset=since, **arrays)
 
-    def _repr_html_(self) -> str:
-        """In Jupyter a model shows as its explorer (``lstmlab.explore``)."""
+    def _repr_html_(self) -> str | None:
+        """In Jupyter a model shows as its explorer (``lstmlab.explore``); one whose weights
+        would make the notebook heavy (over 16 MiB) shows as its text repr."""
+        if self.info.params_bytes() > REPR_HTML_MAX_BYTES:
+            return None
         from . import explorer
         return explorer.Explorer(self)._repr_html_()
 
