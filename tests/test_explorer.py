@@ -190,13 +190,16 @@ def small_run(tmp_path_factory):
     (["--experiment", "stateful", "--compare", "UNICODE"], "different vocabularies"),
     (["--experiment", "stateful", "--text", "AB?"], "'?'"),
     (["--experiment", "stateful", "--replica", "4"], "no such model directory"),
+    (["--experiment", "stateful", "--out", "MISSING/e.html"], "does not exist"),
 ])
 def test_explore_bad_input_is_one_line(run_cli, small_run, tmp_path, args, message):
     out = small_run
     make("unicode").save(tmp_path / "unicode")
     before = sorted(p.name for p in out.iterdir())
-    args = [str(tmp_path / "unicode") if a == "UNICODE" else a for a in args]
+    args = [str(tmp_path / "unicode") if a == "UNICODE" else
+            a.replace("MISSING", str(tmp_path / "missing")) for a in args]
     code, stdout, stderr = run_cli("explore", out, *args)
     assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == before  # nothing written
+    assert not (tmp_path / "missing").exists()
     assert run_cli("explore", tmp_path / "missing")[0] == 2

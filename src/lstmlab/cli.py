@@ -491,6 +491,8 @@ def explore_cmd(model, experiment, replica, compare, text, out):
     if out is None:
         out = base / explorer.file_name(experiment, replica, other_name) if run else \
             base / "explore.html"
+    elif not Path(out).parent.is_dir():
+        raise ConfigError(f"--out {out}: the directory {Path(out).parent} does not exist")
     settings = _training_rows(base / experiment) if run else ()
     path = explorer.write(out, first, other, text=text, settings=settings,
                           compare_settings=other_rows)
