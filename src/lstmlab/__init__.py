@@ -27,5 +27,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["PRESETS", "Config", "ConfigError", "DataError", "Explorer", "KerasError", "Model",
-           "ModelError", "ModelInfo", "Trace", "explore", "Result", "from_keras", "from_keras_weights", "keras_weights", "load",
-           "run", "Sweep", "sweep", "__version__"]
+           "ModelError", "ModelInfo", "Result", "Sweep", "Trace", "explore", "from_keras",
+           "from_keras_weights", "keras_weights", "load", "run", "sweep", "__version__"]

@@ -373,16 +373,24 @@ def report_cmd(run_dir):
                       + (f" and {len(pages)} explorer page(s)" if pages else ""), markup=False)
 
 
+def _is_run(p: Path) -> bool:
+    """A run (or sweep) directory: experiments with records in it."""
+    return any(p.glob("*/record.json"))
+
+
+def _experiments(run_dir: Path) -> list[str]:
+    return sorted(r.parent.name for r in run_dir.glob("*/record.json")
+                  if not r.parent.name.startswith("."))
+
+
 def _model(path: str, experiment: str | None, replica: int):
     """A model directory, or a run directory with --experiment and --replica."""
     from .artifacts import load
     p = Path(path)
     if experiment is not None:
-        if not (p / experiment).is_dir() and any(p.glob("*/record.json")):
-            have = sorted(r.parent.name for r in p.glob("*/record.json")
-                          if not r.parent.name.startswith("."))
+        if not (p / experiment).is_dir() and _is_run(p):
             raise ModelError(f"{path} has no experiment {experiment!r}; it has: "
-                             f"{', '.join(have)}")
+                             f"{', '.join(_experiments(p))}")
         p = p / experiment / str(replica)
         if not p.exists() and (p.parent / "record.json").is_file() and \
                 not (p.parent / "0").exists():
@@ -390,7 +398,7 @@ def _model(path: str, experiment: str | None, replica: int):
                              f"them only with --save-models)")
     elif (p / "record.json").exists():
         p = p / str(replica)
-    elif not (p / "model.json").exists() and any(p.glob("*/record.json")):
+    elif not (p / "model.json").exists() and _is_run(p):
         raise ModelError(f"{path} is a run directory; choose a model with --experiment NAME "
                          f"(and --replica I)")
     return load(p)
@@ -497,15 +505,6 @@ def explore_cmd(model, experiment, replica, compare, text, out):
     path = explorer.write(out, first, other, text=text, settings=settings,
                           compare_settings=other_rows)
     click.echo(f"Wrote {path}")
-
-
-def _is_run(p: Path) -> bool:
-    return any(p.glob("*/record.json"))
-
-
-def _experiments(run_dir: Path) -> list[str]:
-    return sorted(r.parent.name for r in run_dir.glob("*/record.json")
-                  if not r.parent.name.startswith("."))
 
 
 def _compared(run_dir: Path | None, spec: str):

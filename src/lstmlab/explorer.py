@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import html
 import json
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from .data import show
+from .errors import ModelError
 from .files import atomic_write
 
 MAX_SEQUENCE = 20_000  # the page marks predictions against the training sequence up to this
@@ -111,7 +113,6 @@ def file_name(experiment: str, replica: int = 0, compare: str | None = None) -> 
 def for_run(run_dir, results) -> dict[str, str]:
     """Write the explorer of replica 0 of every experiment whose models a run holds (one
     page each, beside report.html); returns experiment name → file name."""
-    from dataclasses import asdict
     out = {}
     for r in results:
         name = file_name(r.config.name)
@@ -133,7 +134,6 @@ def _asset(name: str) -> str:
 def check_pair(model, compare) -> None:
     """Two models side by side read the same keystrokes: they need the same vocabulary."""
     if compare is not None and tuple(compare.info.vocab) != tuple(model.info.vocab):
-        from .errors import ModelError
         raise ModelError(f"the two models have different vocabularies ({len(model.info.vocab)} "
                          f"and {len(compare.info.vocab)} symbols: "
                          f"{show(''.join(model.info.vocab[:12]))}… and "
