@@ -225,3 +225,17 @@ def test_screenshot_and_speed(open_page, tmp_path):
     view.keyboard.type("K")
     view.screenshot(path=shot)
     assert os.path.getsize(shot) > 20_000  # a page with content, not a blank one
+
+
+def test_predictions_are_marked_against_the_training_sequence(open_page):
+    m = make("timesteps", seed=21)
+    page = open_page(m)
+    page.locator("#field").press_sequentially("ABCZ")
+    marks = page.locator(".panel .col:not(.labels) .pred").evaluate_all(
+        "els => els.map(e => [e.textContent, e.className])")
+    said = m.trace("ABCZ").predictions()  # windows ABC (D follows it) and BCZ (never seen)
+    assert marks[:2] == [["…", "pred waiting"]] * 2  # A, B: the window is not full yet
+    right = said[0] == "D"
+    assert marks[2] == [f"{said[0]} {'✓' if right else '✗'}",
+                        f"pred {'right' if right else 'wrong'}"]
+    assert marks[3] == [said[1], "pred"]  # no mark where the sequence says nothing

@@ -184,17 +184,20 @@
       root.appendChild(this.scroll);
     }
 
-    // the state this panel carries into a new symbol, and the symbols since the reset
+    // what a new symbol continues: the state (a stateful model: the last column's, zero
+    // after a reset), the last W symbols read (since the reset, for a stateful model) and
+    // the last column's count of symbols read. Walks back at most W symbols: a keystroke
+    // costs the same however long the input is.
     context() {
-      let state = this.net.zero();
-      const since = [];
-      for (let j = this.cols.length - 1; j >= 0; j--) {
+      const stateful = this.m.stateful, recent = [];
+      let state = this.net.zero(), count = 0, seen = false;
+      for (let j = this.cols.length - 1; j >= 0 && recent.length < this.net.W; j--) {
         const c = this.cols[j];
-        if (c.kind === "reset" && this.m.stateful) break;  // a window model has no state
-        if (c.kind === "sym") since.unshift(c.k);
-        if (c.state && this.m.stateful && since.length === 1) state = c.state;
+        if (c.kind === "reset") { if (stateful) break; continue; }  // no state to reset
+        if (!seen) { seen = true; count = c.since; if (stateful && c.state) state = c.state; }
+        recent.unshift(c.k);
       }
-      return { state, since };
+      return { state, recent, count };
     }
 
     push(ev) {
@@ -203,21 +206,21 @@
       if (ev.kind === "reset") {
         col = { kind: "reset" };
       } else {
-        const { state, since } = this.context();
-        since.push(ev.k);
+        const { state, recent, count } = this.context();
+        recent.push(ev.k);
         const W = this.net.W;
         col = { kind: "sym", k: ev.k, position: ev.position,
-                since: this.m.stateful ? since.length : Math.min(since.length, W) };
+                since: this.m.stateful ? count + 1 : Math.min(count + 1, W) };
         let win = null;
-        if (since.length >= W) win = since.slice(-W);
+        if (recent.length >= W) win = recent.slice(-W);
         else if (this.m.variable_length && !this.m.stateful) {
-          win = Array(W - since.length).fill(-1).concat(since);
+          win = Array(W - recent.length).fill(-1).concat(recent);
         }
         if (win) {
           const r = this.net.read(this.m.stateful ? state : this.net.zero(), win);
           Object.assign(col, { window: win, steps: r.steps, real: r.real, probs: r.probs,
                                state: r.state });
-          col.expected = this.expected(since.slice(-W));
+          col.expected = this.expected(recent.slice(-W));
         }
       }
       this.cols.push(col);
@@ -237,8 +240,8 @@
       const out = new Set();
       if (!seq || !text) return out;
       for (let at = seq.indexOf(text); at >= 0; at = seq.indexOf(text, at + 1)) {
-        const next = Array.from(seq.slice(at + text.length))[0];
-        if (next !== undefined) out.add(next);
+        const next = seq.codePointAt(at + text.length);  // one symbol may be two UTF-16 units
+        if (next !== undefined) out.add(String.fromCodePoint(next));
       }
       return out;
     }
