@@ -220,3 +220,36 @@ def test_stateful_window_models_read_overlapping_windows_carrying_state():
     for _ in range(5):
         text += m.predict(text)
     assert gen == text
+
+
+def test_compile_ahead_builds_the_programs_fit_runs():
+    x, y = az_windows()
+    spec = train.TrainSpec(units=7, vocab_size=26, epochs=12, batch_size=3)
+    keys = train.replica_keys(5, 3)
+    plain = train.fit(spec, keys, x, y, workers=2, chunk=4)  # compiled in fit
+    train._PROGRAMS.clear()
+    train.compile_ahead(spec, 3, x, y, workers=2, chunk=4)
+    ahead = dict(train._PROGRAMS)
+    assert len(ahead) == 2 and all(hasattr(p, "result") for p in ahead.values())
+    for p in ahead.values():
+        p.result()
+    fitted = train.fit(spec, keys, x, y, workers=2, chunk=4)
+    assert train._PROGRAMS.keys() == ahead.keys()  # fit compiled nothing more
+    np.testing.assert_array_equal(fitted.history, plain.history)
+    for u, v in zip(jax.tree.leaves(fitted.params), jax.tree.leaves(plain.params)):
+        np.testing.assert_array_equal(u, v)
+    # negative control: another chunk size is another program, compiled by fit itself
+    train.fit(spec, keys, x, y, workers=2, chunk=6)
+    assert len(train._PROGRAMS) == 3
+
+
+def test_cancelled_compilations_are_compiled_when_needed():
+    x, y = az_windows()
+    specs = [train.TrainSpec(units=u, vocab_size=26, epochs=4, batch_size=5) for u in (3, 4)]
+    train._PROGRAMS.clear()
+    for spec in specs:
+        train.compile_ahead(spec, 1, x, y)
+    train.cancel_ahead()  # what has not started is dropped, what runs is kept
+    assert all(p.running() or p.done() for p in train._PROGRAMS.values())
+    for spec in specs:  # and fit compiles it again
+        assert np.isfinite(train.fit(spec, train.replica_keys(1, 1), x, y).history).all()

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 from . import records
-from .experiments import Config, ConfigError, Dataset, Result, run as run_experiment
+from .experiments import (Config, ConfigError, Dataset, Result, compile_ahead,
+                          run as run_experiment)
+from .train import cancel_ahead
 from .tables import sequence_text
 
 
@@ -155,6 +157,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
 
         try:
             if ray is None:
+                for cfg in todo:  # later experiments compile while earlier ones train
+                    compile_ahead(cfg, by_name[cfg.name], workers, chunk)
                 for cfg in cfgs:
                     stop.check()
                     res = known.get(cfg.name)
@@ -179,6 +183,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                     cluster.train(todo, by_name, ray, finish, failed, stop.check, chunk)
             stop.check()
         except (Interrupted, KeyboardInterrupt) as e:
+            cancel_ahead()
             ordered, everything = _finished(cfgs, done, known)
             if write_files is not None and everything:
                 write_files(ordered, everything)

@@ -340,6 +340,15 @@ def resolve(experiment: str | Config, **overrides) -> Config:
         raise ConfigError(str(e)) from None
 
 
+def compile_ahead(cfg: Config, ds: Dataset, workers: int | None = None,
+                  chunk: int | None = None) -> None:
+    """Start compiling ``cfg``'s training in the background (``train.compile_ahead``): a
+    run of several experiments compiles the later ones while the earlier ones train."""
+    train.compile_ahead(spec_of(cfg, len(ds.patterns), len(ds.vocab)), cfg.seeds, ds.x,
+                        ds.patterns.y, ds.mask,
+                        None if ds.order is None else ds.order.reshape(-1), workers, chunk)
+
+
 def run(experiment: str | Config = "timestep-window", *, on_progress=None,
         dataset: Dataset | None = None, workers: int | None = None,
         chunk: int | None = None, **overrides) -> Result:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -264,15 +264,90 @@ def make_chunk_fn(spec: TrainSpec, n: int):
 _PROGRAMS: dict = {}
 
 
-def _program(spec: TrainSpec, args, kind: str, build, *static):
+def _key(spec: TrainSpec, args, kind: str, static) -> tuple:
+    """What shapes a program: the settings (not the learning rate; the epochs only for the
+    initialisation), the arguments' shapes and structure, and static values."""
     shapes = tuple((a.shape, str(a.dtype)) if a is not None else None
                    for a in jax.tree.leaves(args, is_leaf=lambda a: a is None))
-    key = (kind, dataclasses.replace(spec, lr=0.0, epochs=0 if kind == "chunk" else
-                                     spec.epochs), shapes,
-           str(jax.tree.structure(args, is_leaf=lambda a: a is None)), static)
+    return (kind, dataclasses.replace(spec, lr=0.0, epochs=0 if kind == "chunk" else
+                                      spec.epochs), shapes,
+            str(jax.tree.structure(args, is_leaf=lambda a: a is None)), static)
+
+
+def _program(spec: TrainSpec, args, kind: str, build, *static):
+    """The compiled program for these settings and argument shapes: from this process's
+    cache, from a compilation started ahead (:func:`compile_ahead`), or compiled now."""
+    key = _key(spec, args, kind, static)
     if key not in _PROGRAMS:
         _PROGRAMS[key] = build().lower(*args).compile()
-    return _PROGRAMS[key]
+    program = _PROGRAMS[key]
+    if isinstance(program, Future):
+        try:
+            program = _PROGRAMS[key] = program.result()
+        except BaseException:
+            _PROGRAMS.pop(key, None)  # cancelled or failed ahead: compile it here
+            return _program(spec, args, kind, build, *static)
+    return program
+
+
+def _plan(spec: TrainSpec, n_rep: int, x, y, mask, order, workers, chunk):
+    """Everything ``fit`` compiles and runs, as functions and argument shapes (the same
+    for ``fit`` and ``compile_ahead``, so that both find the same cached programs)."""
+    init, chunk_fn = make_chunk_fn(spec, y.shape[0])
+    groups = groups_for(n_rep, workers)
+    size = -(-n_rep // groups)
+    ce = chunk or chunk_epochs(spec.epochs)
+    if spec.epochs % ce:
+        raise ValueError(f"chunk {ce} does not divide {spec.epochs} epochs")
+    n_features = x.shape[-1]
+    # lax.map, not vmap: a batched QR (the orthogonal initializer) compiles 1.7x slower
+    # than one QR in a loop, and the numbers are the same
+    init_fn = jax.jit(lambda ks: jax.lax.map(lambda k: init(k, n_features), ks))
+    keys = jax.ShapeDtypeStruct((groups * size, 2), jnp.uint32)
+    # one group's carry and chunk of epoch keys, as shapes
+    group = jax.tree.map(lambda a: jax.ShapeDtypeStruct((size,) + a.shape[1:], a.dtype),
+                         jax.eval_shape(init_fn, keys))
+    group_keys = jax.ShapeDtypeStruct((size, ce) + group[1].shape[2:], group[1].dtype)
+    batch = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (x, y, mask, order))
+    lr = jax.ShapeDtypeStruct((), jnp.float32)
+    programs = (((keys,), "init", lambda: init_fn, n_features),
+                ((group[0], group_keys, lr, batch), "chunk",
+                 lambda: jax.jit(jax.vmap(chunk_fn, in_axes=(0, 0, None, None)))))
+    return groups, size, ce, programs
+
+
+def _fit_inputs(x, y, mask, order):
+    """The arrays the training program reads (a mask that hides nothing is left out)."""
+    mask = None if mask is None or bool(np.all(mask)) else jnp.asarray(mask)
+    return (jnp.asarray(x), jnp.asarray(y), mask,
+            None if order is None else jnp.asarray(order))
+
+
+# Compilations started ahead, on threads of their own: XLA compiles with the GIL released,
+# so later experiments compile while earlier ones train, evaluate and save.
+_AHEAD = ThreadPoolExecutor(2, thread_name_prefix="lstmlab-compile")
+
+
+def compile_ahead(spec: TrainSpec, n_rep: int, x, y, mask=None, order=None,
+                  workers: int | None = None, chunk: int | None = None) -> None:
+    """Start compiling what ``fit`` with these arguments will run, in the background; its
+    ``fit`` then waits for (or finds) the programs instead of compiling them."""
+    _, _, _, programs = _plan(spec, n_rep, *_fit_inputs(x, y, mask, order), workers, chunk)
+    for p in programs:
+        _program_ahead(spec, *p)
+
+
+def _program_ahead(spec, args, kind, build, *static):
+    key = _key(spec, args, kind, static)
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = _AHEAD.submit(lambda: build().lower(*args).compile())
+
+
+def cancel_ahead() -> None:
+    """Drop compilations started ahead that have not begun (an interrupted run)."""
+    for key, program in list(_PROGRAMS.items()):
+        if isinstance(program, Future) and program.cancel():
+            _PROGRAMS.pop(key, None)
 
 
 def chunk_epochs(epochs: int, chunks: int = 20) -> int:
@@ -311,33 +386,15 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
     nearly halves the time on 2 cores. The last group is padded with copies of the last
     key, whose results are dropped.
     """
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    mask = None if mask is None or bool(np.all(mask)) else jnp.asarray(mask)
-    order = None if order is None else jnp.asarray(order)
-    init, chunk_fn = make_chunk_fn(spec, len(y))
+    x, y, mask, order = batch = _fit_inputs(x, y, mask, order)
     n_rep = len(keys)
-    groups = groups_for(n_rep, workers)
-    size = -(-n_rep // groups)
+    groups, size, ce, programs = _plan(spec, n_rep, x, y, mask, order, workers, chunk)
     keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], groups * size - n_rep, axis=0)])
-    ce = chunk or chunk_epochs(spec.epochs)
-    if spec.epochs % ce:
-        raise ValueError(f"chunk {ce} does not divide {spec.epochs} epochs")
     lr = jnp.float32(spec.lr)
-    batch = (x, y, mask, order)
     t0 = time.perf_counter()
-    # lax.map, not vmap: a batched QR (the orthogonal initializer) compiles 1.7x slower
-    # than one QR in a loop, and the numbers are the same
-    init_fn = jax.jit(lambda ks: jax.lax.map(lambda k: init(k, x.shape[-1]), ks))
-    # one group's carry and chunk of epoch keys, as shapes: the two programs compile at
-    # the same time on two threads
-    group = jax.tree.map(lambda a: jax.ShapeDtypeStruct((size,) + a.shape[1:], a.dtype),
-                         jax.eval_shape(init_fn, keys))
-    group_keys = jax.ShapeDtypeStruct((size, ce) + group[1].shape[2:], group[1].dtype)
-    with ThreadPoolExecutor(2) as pool:
-        start = pool.submit(_program, spec, (keys,), "init", lambda: init_fn, x.shape[-1])
-        run = pool.submit(_program, spec, (group[0], group_keys, lr, batch), "chunk",
-                          lambda: jax.jit(jax.vmap(chunk_fn, in_axes=(0, 0, None, None))))
-        start, run = start.result(), run.result()
+    with ThreadPoolExecutor(2) as pool:  # the two programs compile at the same time
+        start, run = [f.result() for f in [pool.submit(_program, spec, *p)
+                                           for p in programs]]
     compile_s = time.perf_counter() - t0
     carry, epoch_keys = start(keys)
     # numpy slices and joins: an eager jnp slice of a new shape compiles a kernel (~8 ms)
