@@ -109,7 +109,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
             workers: int | None = None, chunk: int | None = None, ray: str | None = None,
             write_files: Callable[[list[Result], list[Result]], None] | None = None,
             on_locked: Callable[[], None] | None = None,
-            asked: dict[str, int] | None = None) -> Outcome:
+            asked: dict[str, int] | None = None, ahead: bool = True) -> Outcome:
     """Run ``cfgs`` (already validated, with their ``datasets``) in ``run_dir``.
 
     Experiments that finished there with the same settings are loaded, not trained; one
@@ -121,6 +121,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
     (``workers`` is then 1 per task: Ray runs as many tasks at once as it has CPUs).
     ``asked`` (settling): experiment → the seeds the run asked for; their finished records
     with fewer seeds are replaced without a word, and the new ones remember the request.
+    ``ahead`` (local training): start compiling every experiment's training at once, on
+    background threads (``train.compile_ahead``); off, each compiles when it trains.
     """
     obs = observer or Observer()
     with records.lock(run_dir), StopRequest(obs.stopping, obs.leaving) as stop:
@@ -157,7 +159,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
 
         try:
             if ray is None:
-                for cfg in todo:  # later experiments compile while earlier ones train
+                for cfg in todo if ahead else ():  # later ones compile while earlier train
                     compile_ahead(cfg, by_name[cfg.name], workers, chunk)
                 for cfg in cfgs:
                     stop.check()

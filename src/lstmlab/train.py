@@ -284,8 +284,8 @@ def _program(spec: TrainSpec, args, kind: str, build, *static):
     if isinstance(program, Future):
         try:
             program = _PROGRAMS[key] = program.result()
-        except BaseException:
-            _PROGRAMS.pop(key, None)  # cancelled or failed ahead: compile it here
+        except Exception:  # cancelled or failed ahead: compile it here (an error again
+            _PROGRAMS.pop(key, None)  # then says what failed); Ctrl-C is not caught
             return _program(spec, args, kind, build, *static)
     return program
 
