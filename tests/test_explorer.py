@@ -203,3 +203,12 @@ def test_explore_bad_input_is_one_line(run_cli, small_run, tmp_path, args, messa
     assert sorted(p.name for p in out.iterdir()) == before  # nothing written
     assert not (tmp_path / "missing").exists()
     assert run_cli("explore", tmp_path / "missing")[0] == 2
+
+
+def test_page_of_a_diverged_model_is_valid_json():
+    import dataclasses
+    m = make("timesteps")
+    m.info = dataclasses.replace(m.info, accuracy=float("nan"))
+    m.params["dense"]["bias"] = m.params["dense"]["bias"].at[0].set(np.nan)
+    d = embedded(explorer.page(m))["models"][0]  # NaN is no JSON: the page would not parse
+    assert d["accuracy"] is None and ["accuracy", "not recorded"] in d["settings"]

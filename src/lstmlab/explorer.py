@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
@@ -61,7 +62,8 @@ def model_data(model, settings=()) -> dict:
     """What the page needs of one model: vocabulary, shape, settings and float32 weights."""
     i = model.info
     p = model.params
-    acc = "" if i.accuracy is None else f"{100 * i.accuracy:.2f}%"
+    known = i.accuracy is not None and math.isfinite(i.accuracy)
+    acc = f"{100 * i.accuracy:.2f}%" if known else ""
     rows = [("experiment", i.experiment or "(custom)"), ("replica", str(i.replica)),
             ("accuracy", acc or "not recorded"),
             ("window", f"{i.window} as {i.framing}"), ("encoding", i.encoding),
@@ -77,7 +79,8 @@ def model_data(model, settings=()) -> dict:
         "vocab": list(i.vocab), "labels": [show(s) for s in i.vocab],
         "units": i.units, "window": i.window, "framing": i.framing, "encoding": i.encoding,
         "mask": i.mask, "stateful": i.stateful, "variable_length": i.variable_length,
-        "activation": i.activation, "accuracy": i.accuracy, "settings": rows,
+        "activation": i.activation, "accuracy": i.accuracy if known else None,
+        "settings": rows,
         "how": _how(i),
         "sequence": i.sequence if len(i.sequence) <= MAX_SEQUENCE else "",
         "weights": {"kernel": _floats(p["lstm"]["kernel"]),
@@ -123,7 +126,7 @@ def for_run(run_dir, results) -> dict[str, str]:
 
 def _json_in_script(obj) -> str:
     """JSON that cannot close its <script> element or open a comment, whatever it holds."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
