@@ -47,13 +47,9 @@ def _units(params) -> int:
 def state_trajectory(params, windows, activation="sigmoid"):
     """h and c after each input while a stateful model reads ``windows`` (n, T, F) one
     after another from a reset, carrying its state (for window 1: one symbol per step):
-    (n, units) each."""
-    def step(state, x):
-        state = model.lstm(params["lstm"], x[None], None, state, activation)
-        return state, state
-
-    _, (h, c) = jax.lax.scan(step, model.zero_state(1, _units(params)), windows)
-    return h[:, 0], c[:, 0]
+    (n, units) each — the last step of each window in :func:`trace`."""
+    _, gates = trace(params, windows, None, True, activation)
+    return gates.h[:, -1], gates.c[:, -1]
 
 
 @partial(jax.jit, static_argnames=("carry", "activation"))
