@@ -154,7 +154,7 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
     latest = {r.config.name: r for r in everything}  # settled: with all their seeds
     console.summary([latest.get(r.config.name, r) for r in outcome.results])
     console.findings(found, design)
-    pages = explorer.for_run(run_dir, [r for r in everything if r.params is not None])
+    pages = explorer.for_run(run_dir, everything)
     paths = report.write(run_dir, everything, found, design, pages)
     if "stateful" in pages:
         console.out.print(f"Explorer of the stateful model (type, reset, watch the gates): "
@@ -366,7 +366,7 @@ def report_cmd(run_dir):
         from . import settle
         found = findings.from_results(results, settle.level(looks))
         design = settle.design(looks)
-    pages = explorer.for_run(run_dir, [r for r in results if r.params is not None])
+    pages = explorer.for_run(run_dir, results)
     paths = report.write(run_dir, results, found, design, pages)
     console.findings(found, design)
     console.out.print(f"Wrote {paths[0]} and {paths[1]}"

@@ -118,6 +118,8 @@ def for_run(run_dir, results) -> dict[str, str]:
     page each, beside report.html); returns experiment name → file name."""
     out = {}
     for r in results:
+        if r.params is None:  # saved without its models (a sweep's point)
+            continue
         name = file_name(r.config.name)
         write(Path(run_dir) / name, r.model(0), settings=training_rows(asdict(r.config)))
         out[r.config.name] = name
