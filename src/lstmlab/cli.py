@@ -3,7 +3,6 @@ options, show what happens, turn errors into one line)."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import signal
 import sys
@@ -524,13 +523,12 @@ def _compared(run_dir: Path | None, spec: str):
 
 def _training_rows(exp_dir: Path) -> list:
     """The header rows of how an experiment of a run was trained (none if unreadable)."""
-    from . import explorer
-    from .files import FileError, read_bytes
+    from . import explorer, records
+    config = records.record_config(exp_dir)
     try:
-        record = json.loads(read_bytes(exp_dir / "record.json", 64 * 2**20, "record.json"))
-        return explorer.training_rows(record["config"])
-    except (FileError, OSError, ValueError, KeyError, TypeError):
-        return []  # the header then shows the model's own settings only
+        return explorer.training_rows(config) if config else []
+    except (KeyError, TypeError, ValueError):
+        return []  # a record of another shape: the header shows the model's settings only
 
 
 @main.command("models")

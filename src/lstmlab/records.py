@@ -407,6 +407,16 @@ def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] 
                        "probability"], preds))
 
 
+def record_config(exp_dir: Path) -> dict | None:
+    """The settings an experiment of a run was trained with (its record.json's config, a
+    dict), or None when the record cannot be read."""
+    try:
+        config = json.loads(read_bytes(exp_dir / RECORD, 64 * 2**20, RECORD))["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
 def settle_looks(run_dir: Path) -> list[int] | None:
     """The planned looks a run's findings were settled with (config.json), or None."""
     try:
