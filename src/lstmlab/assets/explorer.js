@@ -355,28 +355,28 @@
   let lastMs = 0;
 
   function say(text) { message.textContent = text; }
-  function showTyped() {
-    typed.textContent = "";
-    for (const ev of events) typed.appendChild(ev.kind === "reset" ? el("span", "mark", "↺") : el("span", "", first.labels[ev.k]));
-  }
+  let symbols = 0;  // symbols typed (resets are events too): the next one's position
+  // the input line and the counts follow each event: a keystroke costs the same however
+  // long the input already is
   function push(ev) {
     events.push(ev);
+    if (ev.kind === "sym") symbols++;
     lastMs = Math.max(...panels.map((p) => p.push(ev)));
-    showTyped();
+    typed.appendChild(ev.kind === "reset" ? el("span", "mark", "↺") : el("span", "", first.labels[ev.k]));
   }
   function typeSymbol(s) {
     const k = first.vocab.indexOf(s);
     if (k < 0) { say(`${JSON.stringify(s)} is not in this model's vocabulary`); return false; }
-    push({ kind: "sym", k, position: events.filter((e) => e.kind === "sym").length });
+    push({ kind: "sym", k, position: symbols });
     say("");
     return true;
   }
   function type(text) { for (const s of Array.from(text)) typeSymbol(s); }
   function backspace() {
     if (!events.length) return;
-    events.pop();
+    if (events.pop().kind === "sym") symbols--;
     panels.forEach((p) => p.pop());
-    showTyped();
+    typed.removeChild(typed.lastChild);
   }
   function reset() {
     if (events.length && events[events.length - 1].kind === "reset") return;
@@ -395,7 +395,7 @@
         let r = random() * w.reduce((a, b) => a + b, 0);
         for (k = 0; k < w.length - 1 && r >= w[k]; k++) r -= w[k];
       }
-      push({ kind: "sym", k, position: events.filter((e) => e.kind === "sym").length });
+      push({ kind: "sym", k, position: symbols });
     }
   }
 
