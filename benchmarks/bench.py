@@ -9,8 +9,10 @@ the same experiment in the same process, and the ratio is printed.
     python benchmarks/bench.py timestep-window --repeats 5 --many 100 --no-full-run
     python benchmarks/bench.py --json figures.json     # also write every figure as JSON
 
-The full run is timed twice in fresh processes with a fresh compilation cache: the first
-run compiles everything, the second loads it from the cache. Then the same run in this
+The full run (``--no-settle``: every preset, 10 seeds; and the default, which settles
+inconclusive findings with more seeds) is timed twice in fresh processes with a fresh
+compilation cache: the first run compiles everything, the second loads it from the cache;
+with its CPU seconds, which bound the wall time from below on this many cores. Then the same run in this
 process is broken down into import, data, compile, train, evaluate, save and report.
 """
 
@@ -80,7 +82,7 @@ def main():
     ap.add_argument("--many", type=int, default=100,
                     help="seeds of timestep-window trained in one program (0 to skip)")
     ap.add_argument("--no-full-run", action="store_true",
-                    help="skip timing the whole `lstmlab run` (every preset, 10 seeds)")
+                    help="skip timing the whole `lstmlab run` (--no-settle and default)")
     ap.add_argument("--json", help="also write every figure to this JSON file")
     ap.add_argument("--breakdown-in", help=argparse.SUPPRESS)  # breakdown()'s subprocess
     args = ap.parse_args()
@@ -117,7 +119,7 @@ def main():
         print(line, flush=True)
 
     if not args.no_full_run:
-        figures["full_run_s"] = full_runs()
+        figures["full_run"] = full_runs()
         figures["breakdown_s"] = breakdown()
         if has_keras:
             figures["end_to_end"] = end_to_end()
@@ -153,19 +155,36 @@ def _wall(cmd: list[str], env=None) -> float:
     return time.perf_counter() - t0
 
 
+def _timed(cmd: list[str], env) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the process and its threads) of cmd."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = _wall(cmd, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def full_runs() -> dict:
-    """`lstmlab run` (every preset, 10 seeds) twice in fresh processes, sharing a fresh
-    compilation cache: the first compiles, the second loads."""
+    """`lstmlab run --no-settle` (every preset, 10 seeds) and the default `lstmlab run`
+    (settling inconclusive findings with more seeds), each twice in fresh processes sharing
+    a fresh compilation cache: the first compiles, the second loads. With the CPU seconds:
+    wall time cannot fall below CPU seconds / cores."""
     out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "LSTMLAB_CACHE_DIR": os.path.join(tmp, "cache")}
-        for which in ("first", "second"):
-            # without settling: its rounds depend on what the findings need (README)
-            out[which] = _wall([sys.executable, "-m", "lstmlab", "run", "-q", "--no-settle",
-                                "--out", os.path.join(tmp, which)], env)
-    print(f"\nlstmlab run --no-settle (every preset, 10 seeds, start-up and compilation included): "
-          f"first run {out['first']:.1f} s (compiles), second {out['second']:.1f} s "
-          f"(compiled programs from the cache)")
+    cores = os.cpu_count() or 1
+    print()
+    for label, extra in (("no_settle", ["--no-settle"]), ("default", [])):
+        out[label] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "LSTMLAB_CACHE_DIR": os.path.join(tmp, "cache")}
+            for which in ("first", "second"):
+                wall, cpu = _timed([sys.executable, "-m", "lstmlab", "run", "-q", *extra,
+                                    "--out", os.path.join(tmp, which)], env)
+                out[label][which] = {"wall_s": wall, "cpu_s": cpu}
+        f, s = out[label]["first"], out[label]["second"]
+        print(f"lstmlab run {' '.join(extra) or '(default: settles)':18} first run "
+              f"{f['wall_s']:.1f} s ({f['cpu_s']:.0f} CPU-s: at least {f['cpu_s'] / cores:.0f} s "
+              f"on {cores} cores), second {s['wall_s']:.1f} s ({s['cpu_s']:.0f} CPU-s: at least "
+              f"{s['cpu_s'] / cores:.0f} s; compiled programs from the cache)", flush=True)
     return out
 
 

@@ -6,7 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from lstmlab import engine, findings, settle
+import jax
+
+from lstmlab import engine, experiments, findings, settle, train
 from lstmlab.experiments import PRESETS, Result
 
 
@@ -117,3 +119,60 @@ def test_a_round_that_trains_nothing_ends_settling():
                                                                     10)],
                                    settle.plan(10, 200), lambda cfgs: calls.append(1) or [])
     assert calls == [1] and found[1].verdict == findings.INCONCLUSIVE
+
+
+def _arrays(res):
+    """Every per-replica output of a Result, by name (parameters as numpy)."""
+    out = {"history": res.history, "probs": res.probs,
+           **{f"param{i}": np.asarray(a) for i, a in enumerate(jax.tree.leaves(res.params))}}
+    if res.probe_probs is not None:
+        out["probe_probs"] = res.probe_probs
+    if res.states is not None:
+        out["states"] = res.states
+    return out
+
+
+@pytest.mark.parametrize("name,settings", [
+    ("stateful", dict(epochs=6, units=8)),                      # generation, state heatmap
+    ("one-char", dict(epochs=8, units=4, order_test=True)),     # order test
+    ("variable-length", dict(epochs=2, samples=40, units=4)),   # masked, probe
+])
+def test_more_seeds_train_only_the_new_replicas_with_the_numbers_of_training_all(
+        name, settings, monkeypatch):
+    few = experiments.run(name, seeds=3, **settings)
+    together = experiments.run(name, seeds=8, **settings)
+    trained = []
+    real = train.fit
+    monkeypatch.setattr(train, "fit", lambda spec, keys, *a, **kw:
+                        trained.append(len(keys)) or real(spec, keys, *a, **kw))
+    grown = experiments.run(name, seeds=8, prior=few, **settings)
+    assert trained == [5]  # replicas 3 … 7 only
+    assert grown.config == together.config
+    want, got = _arrays(together), _arrays(grown)
+    assert want.keys() == got.keys()
+    for k in want:  # the same numbers, bit for bit, as all eight trained at once
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+    assert grown.generated == together.generated and grown.order_diff == together.order_diff
+    # negative control: a prior of other settings is not extended — all eight train again
+    other = experiments.run(name, seeds=3, seed=8, **settings)
+    assert not experiments.extends(other, together.config)
+    trained.clear()
+    again = experiments.run(name, seeds=8, prior=other, **settings)
+    assert trained == [8]
+    np.testing.assert_array_equal(again.probs, together.probs)
+    assert not np.array_equal(other.probs, together.probs[:3])  # the seed matters
+
+
+def test_batches_of_several_samples_train_all_replicas_again():
+    """Why extends() asks for one sample per update: with a batch of 25 samples, the
+    replicas' parameters differ in the last bits with the number trained beside them."""
+    settings = dict(epochs=20)
+    few = experiments.run("batch-state", seeds=4, **settings)
+    together = experiments.run("batch-state", seeds=10, **settings)
+    assert not experiments.extends(few, together.config)
+    a = np.concatenate([np.ravel(np.asarray(p)[:4]) for p in jax.tree.leaves(together.params)])
+    b = np.concatenate([np.ravel(p) for p in jax.tree.leaves(few.params)])
+    assert not np.array_equal(a, b)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    one = experiments.run("one-char", seeds=4, **settings)  # one sample per update: extends
+    assert experiments.extends(one, one.config.replace(seeds=10))

@@ -258,13 +258,13 @@ def test_ray_matches_local_and_retries_a_failed_point_once(tmp_path):
     # a task that fails is retried once; one that fails twice is named, others are kept
     flags = str(tmp_path)
 
-    def flaky(cfg, workers, chunk):  # a local function: Ray ships it by value
+    def flaky(cfg, workers, chunk, first=0):  # a local function: Ray ships it by value
         from pathlib import Path
         flag = Path(flags) / f"tried-{cfg.units}"  # "tried once", across worker processes
         if cfg.units == 8 or (cfg.units == 4 and not flag.exists()):
             flag.touch()
             raise RuntimeError(f"worker lost at units {cfg.units}")
-        return cluster.train_point(cfg, workers, chunk)
+        return cluster.train_point(cfg, workers, chunk, first)
 
     base = PRESETS["one-char"].replace(epochs=3, seeds=2)
     cfgs = grid.points(base, {"units": [2, 4, 8]})

@@ -1,5 +1,5 @@
 """Training on a Ray cluster: each experiment (a grid point) is one Ray task that runs the
-same code as a local run (``experiments.run``) on a worker and returns its Result; the
+same code as a local run (``experiments.train_replicas``) on a worker and returns its Result; the
 driver alone writes the run directory, so a worker never needs the driver's disk.
 
 Ray is an optional extra; this module is imported only when ``--ray`` is asked for.
@@ -14,7 +14,8 @@ from typing import Callable
 import jax
 import numpy as np
 
-from .experiments import Config, ConfigError, Result, run as run_experiment
+from .experiments import (Config, ConfigError, Result, extends, merge, prepare,
+                          train_replicas)
 
 INSTALL = 'pip install "lstmlab[ray]"  (in a checkout: pip install -e ".[ray]")'
 
@@ -41,10 +42,12 @@ def connect(address: str):
     return ray, True
 
 
-def train_point(cfg: Config, workers: int | None, chunk: int | None) -> Result:
-    """One grid point on a worker: the local engine's training, with the parameters as
-    numpy arrays so that the Result travels back without JAX device buffers."""
-    res = run_experiment(cfg, workers=workers, chunk=chunk)
+def train_point(cfg: Config, workers: int | None, chunk: int | None,
+                first: int = 0) -> Result:
+    """One grid point on a worker: the local engine's training of replicas ``first`` …
+    (all: 0), with the parameters as numpy arrays so that the Result travels back without
+    JAX device buffers."""
+    res = train_replicas(cfg, prepare(cfg), first, workers=workers, chunk=chunk)
     res.params = jax.tree.map(np.asarray, res.params)
     return res
 
@@ -56,13 +59,16 @@ def _one_line(e: BaseException) -> str:
 
 def train(todo: list[Config], datasets: dict, address: str,
           finish: Callable[[Result], None], failed: dict, check: Callable[[], None],
-          chunk: int | None, fn: Callable = train_point) -> None:
+          chunk: int | None, fn: Callable = train_point, priors: dict | None = None) -> None:
     """Train ``todo`` as Ray tasks, calling ``finish`` on each result as it arrives (in
     the order they finish). A task that fails (an exception, a killed worker, out of
     memory) is retried once; if it fails again its name and error go into ``failed`` and
     the others go on. ``check`` raises to stop (Ctrl-C); the pending tasks are then
-    cancelled. ``fn(cfg, workers, chunk)`` is the task (train_point; tests replace it).
+    cancelled. ``fn(cfg, workers, chunk, first)`` is the task (train_point; tests replace
+    it). ``priors``: finished results by name; a task whose config adds seeds to one
+    (experiments.extends) trains only the new replicas, merged here.
     """
+    priors = {c.name: priors[c.name] for c in todo if extends((priors or {}).get(c.name), c)}
     ray, started = connect(address)
     try:
         gpus = ray.cluster_resources().get("GPU", 0) > 0
@@ -71,7 +77,9 @@ def train(todo: list[Config], datasets: dict, address: str,
         # its seeds as one program on it.
         task = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=1,
                           retry_exceptions=True)(fn)
-        pending = {task.remote(cfg, None if gpus else 1, chunk): cfg for cfg in todo}
+        pending = {task.remote(cfg, None if gpus else 1, chunk,
+                               priors[cfg.name].config.seeds if cfg.name in priors else 0): cfg
+                   for cfg in todo}
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
@@ -84,6 +92,8 @@ def train(todo: list[Config], datasets: dict, address: str,
                         failed[cfg.name] = _one_line(e)
                         continue
                     res.dataset = datasets[cfg.name]  # the same data, built on the driver
+                    if cfg.name in priors:
+                        res = merge(priors[cfg.name], res, cfg)
                     finish(res)
         finally:
             for ref in pending:

@@ -160,7 +160,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
         try:
             if ray is None:
                 for cfg in todo if ahead else ():  # later ones compile while earlier train
-                    compile_ahead(cfg, by_name[cfg.name], workers, chunk)
+                    compile_ahead(cfg, by_name[cfg.name], workers, chunk, known.get(cfg.name))
                 for cfg in cfgs:
                     stop.check()
                     res = known.get(cfg.name)
@@ -171,9 +171,10 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                             def on_progress(epochs_done, history):
                                 progress(epochs_done, history)
                                 stop.check()  # between chunks: no compiled code is running
+                            # more seeds of a finished experiment: only the new ones train
                             res = run_experiment(cfg, dataset=by_name[cfg.name],
                                                  on_progress=on_progress, workers=workers,
-                                                 chunk=chunk)
+                                                 chunk=chunk, prior=known.get(cfg.name))
                     finish(res)
             else:
                 for cfg in cfgs:
@@ -182,7 +183,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                         finish(known[cfg.name])
                 if todo:
                     from . import cluster  # Ray is an optional extra, imported when asked
-                    cluster.train(todo, by_name, ray, finish, failed, stop.check, chunk)
+                    cluster.train(todo, by_name, ray, finish, failed, stop.check, chunk,
+                                  priors=known)
             stop.check()
         except (Interrupted, KeyboardInterrupt) as e:
             cancel_ahead()

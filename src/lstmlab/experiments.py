@@ -341,59 +341,122 @@ def resolve(experiment: str | Config, **overrides) -> Config:
 
 
 def compile_ahead(cfg: Config, ds: Dataset, workers: int | None = None,
-                  chunk: int | None = None) -> None:
+                  chunk: int | None = None, prior: Result | None = None) -> None:
     """Start compiling ``cfg``'s training in the background (``train.compile_ahead``): a
-    run of several experiments compiles the later ones while the earlier ones train."""
-    train.compile_ahead(spec_of(cfg, len(ds.patterns), len(ds.vocab)), cfg.seeds, ds.x,
+    run of several experiments compiles the later ones while the earlier ones train.
+    With a ``prior`` that :func:`run` extends, for the replicas it adds."""
+    replicas = cfg.seeds - (prior.config.seeds if extends(prior, cfg) else 0)
+    train.compile_ahead(spec_of(cfg, len(ds.patterns), len(ds.vocab)), replicas, ds.x,
                         ds.patterns.y, ds.mask,
                         None if ds.order is None else ds.order.reshape(-1), workers, chunk)
 
 
 def run(experiment: str | Config = "timestep-window", *, on_progress=None,
         dataset: Dataset | None = None, workers: int | None = None,
-        chunk: int | None = None, **overrides) -> Result:
+        chunk: int | None = None, prior: Result | None = None, **overrides) -> Result:
     """Train and evaluate one experiment: a preset name or a :class:`Config`, with any
     setting overridden, e.g. ``lstmlab.run("timestep-window", seeds=5, epochs=200)``.
 
     ``cfg.seeds`` replicas are trained in one compiled program; the result holds their
     accuracy, history, predictions, probes and parameters (``.model(r)``, ``.best()``).
     ``workers`` and ``chunk`` are train.fit's (how replicas are split over CPU cores, and
-    epochs per compiled call); neither changes the numbers.
+    epochs per compiled call); neither changes the numbers. ``prior``: a result of the same
+    settings with fewer seeds (and its models): only the replicas it lacks are trained,
+    and the result has the numbers of training all of them at once (:func:`extends`).
     """
     cfg = resolve(experiment, **overrides)
     ds = dataset or prepare(cfg)
-    spec = spec_of(cfg, len(ds.patterns), len(ds.vocab))
-    keys = train.replica_keys(cfg.seed, cfg.seeds)
-    fit = train.fit(spec, keys, ds.x, ds.patterns.y, ds.mask,
-                    None if ds.order is None else ds.order.reshape(-1), on_progress,
-                    workers=workers, chunk=chunk)
+    if not extends(prior, cfg):
+        return train_replicas(cfg, ds, 0, on_progress, workers, chunk)
+    fit = _fit(cfg, ds, prior.config.seeds, on_progress, workers, chunk)
+    return _evaluated(cfg, ds, _cat(prior.params, fit.params), _cat(prior.history, fit.history),
+                      prior.compile_s + fit.compile_s, prior.train_s + fit.train_s,
+                      prior.generated, prior.states)
 
+
+def extends(prior: Result | None, cfg: Config) -> bool:
+    """Can ``cfg`` be had, bit for bit, by adding replicas to ``prior``: the same settings
+    but more seeds, with the models kept? Replica r's key depends only on the seed and r
+    (train.replica_keys); trained one sample per update on the CPU, its parameters and
+    history do not depend on how many replicas train beside it either (the tests check
+    this), so the earlier replicas need no training again. With batches of several samples
+    XLA sums a batch in an order that depends on the number of replicas (the last bits
+    differ), so those train again, as on an accelerator."""
+    return (prior is not None and prior.params is not None
+            and prior.config.seeds < cfg.seeds
+            and prior.config.replace(seeds=cfg.seeds) == cfg
+            and cfg.batch_size == 1 and jax.default_backend() == "cpu")
+
+
+def train_replicas(cfg: Config, ds: Dataset, first: int = 0, on_progress=None,
+                   workers: int | None = None, chunk: int | None = None) -> Result:
+    """Replicas ``first`` … ``cfg.seeds - 1`` of ``cfg``, trained and evaluated: a Result
+    of that many seeds (all of them when ``first`` is 0; a Ray task's part, see
+    :func:`merge`)."""
+    fit = _fit(cfg, ds, first, on_progress, workers, chunk)
+    return _evaluated(cfg.replace(seeds=cfg.seeds - first), ds, fit.params, fit.history,
+                      fit.compile_s, fit.train_s, states=None if first == 0 else np.zeros(0))
+
+
+def merge(prior: Result, more: Result, cfg: Config) -> Result:
+    """``prior``'s replicas followed by ``more``'s, as the result of ``cfg`` (whose seeds
+    are both together), evaluated again as a whole: a batched evaluation adds up in an
+    order that depends on the number of replicas, so the probabilities are those of
+    training all at once. Training seconds add up; the state heatmap is replica 0's."""
+    generated = {s: prior.generated[s] + more.generated[s] for s in prior.generated}
+    return _evaluated(cfg, prior.dataset, _cat(prior.params, more.params),
+                      _cat(prior.history, more.history), prior.compile_s + more.compile_s,
+                      prior.train_s + more.train_s, generated, prior.states)
+
+
+def _cat(a, b):
+    """Replicas of a then of b: arrays or pytrees of arrays with a leading replica axis."""
+    return jax.tree.map(lambda u, v: np.concatenate([np.asarray(u), np.asarray(v)]), a, b)
+
+
+def _fit(cfg: Config, ds: Dataset, first: int, on_progress, workers, chunk) -> train.FitResult:
+    """Train replicas ``first`` … ``cfg.seeds - 1``."""
+    spec = spec_of(cfg, len(ds.patterns), len(ds.vocab))
+    return train.fit(spec, train.replica_keys(cfg.seed, cfg.seeds)[first:], ds.x,
+                     ds.patterns.y, ds.mask, None if ds.order is None else
+                     ds.order.reshape(-1), on_progress, workers=workers, chunk=chunk)
+
+
+def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, train_s: float,
+               generated: dict | None = None, states=None) -> Result:
+    """The Result of trained replicas: probabilities, probe, order test over all of them;
+    generation for the replicas ``generated`` lacks; replica 0's state heatmap unless
+    ``states`` is given (an empty array: none)."""
     act = cfg.activation
     x, mask = jnp.asarray(ds.x), None if ds.mask is None else jnp.asarray(ds.mask)
     if cfg.stateful:
         probs, _ = jax.vmap(lambda p: evaluate.stateful_probabilities(
-            p, x, jnp.asarray(ds.order), mask, act))(fit.params)
+            p, x, jnp.asarray(ds.order), mask, act))(params)
     else:
-        probs = jax.vmap(lambda p: evaluate.probabilities(p, x, mask, act))(fit.params)
-    res = Result(cfg, ds, fit.params, fit.history, np.asarray(probs), fit.compile_s,
-                 fit.train_s)
+        probs = jax.vmap(lambda p: evaluate.probabilities(p, x, mask, act))(params)
+    res = Result(cfg, ds, params, history, np.asarray(probs), compile_s, train_s)
 
     if cfg.probe:
         res.probe = probe_patterns(cfg, ds)
         px, pm = data.model_inputs(res.probe.x, len(ds.vocab), cfg.encoding, cfg.framing,
                                    cfg.mask)
         res.probe_probs = np.asarray(jax.vmap(
-            lambda p: evaluate.probabilities(p, px, pm, act))(fit.params))
+            lambda p: evaluate.probabilities(p, px, pm, act))(params))
     if cfg.generate:
-        res.generated = {s: [res.model(r).generate(s, cfg.length) for r in range(cfg.seeds)]
+        # generation runs replica by replica: earlier replicas' strings stay valid
+        done = generated or {}
+        res.generated = {s: (g := done.get(s, [])) + [res.model(r).generate(s, cfg.length)
+                                                       for r in range(len(g), cfg.seeds)]
                          for s in generation_starts(cfg)}
     if cfg.order_test and not cfg.stateful:
-        res.order_diff = evaluate.order_test(fit.params, x, jnp.asarray(ds.patterns.y), mask,
+        res.order_diff = evaluate.order_test(params, x, jnp.asarray(ds.patterns.y), mask,
                                              act, seed=cfg.seed, replicas=True)
-    if cfg.stateful:
+    if cfg.stateful and states is None:
         # the first MAX_STATE_STEPS inputs are enough to see the state move (a heatmap of a
         # 10,000-symbol text is unreadable and its array large)
         idx = ds.vocab.encode(cfg.sequence[:MAX_STATE_STEPS + cfg.window - 1])
         res.states = np.stack(evaluate.state_trajectory(
             res.replica_params(0), res.model(0).stateful_windows(idx), act))
+    elif cfg.stateful and len(states):
+        res.states = states
     return res

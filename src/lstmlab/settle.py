@@ -7,7 +7,9 @@ fixed in advance: at most ``len(plan)`` looks at the seed counts of ``plan``, an
 interval at every look (the first included) at level 1 − 0.05 / looks — a Bonferroni split
 of α over the planned looks, so that each verdict's 95% guarantee holds however many looks
 it took. Replica r of a seed is the same whatever the number of replicas trained with it,
-so a round with more seeds repeats the earlier seeds exactly and adds new ones.
+so a round keeps the earlier seeds' models and trains only the new ones where that holds
+bit for bit (one sample per update on the CPU: ``experiments.extends``), and trains all
+of them again otherwise.
 """
 
 from __future__ import annotations

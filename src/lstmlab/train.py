@@ -244,9 +244,8 @@ def make_chunk_fn(spec: TrainSpec, n: int):
         idx, w, reset = batch_plan(spec, n, epoch_keys, order)
         carry, (loss_sum, correct) = jax.lax.scan(
             lambda c, i: step(c, i, lr, x, y, mask), carry, (idx, w, reset))
-        hist = jnp.stack([loss_sum.reshape(-1, upe).sum(1) / n,
-                          correct.reshape(-1, upe).sum(1) / n], axis=1)
-        return carry, hist
+        # per update (epochs, updates per epoch); summed per epoch on the host (epoch_history)
+        return carry, jnp.stack([loss_sum, correct]).reshape(2, -1, upe)
 
     def init(key, n_features):
         k_init, k_shuffle = jax.random.split(key)
@@ -360,6 +359,15 @@ def cancel_ahead() -> None:
             _PROGRAMS.pop(key, None)
 
 
+def epoch_history(sums: np.ndarray, n: int) -> np.ndarray:
+    """Per-update loss and correct sums (R, 2, epochs, updates per epoch) → per-epoch mean
+    loss and accuracy (R, epochs, 2). Summed here, row by row in float64, rather than in
+    the compiled program, where XLA's vectorised sum over a replica batch adds in an order
+    that depends on the batch's size: replica r's history is then the same however many
+    replicas trained with it (settling adds seeds without training the earlier ones)."""
+    return (sums.astype(np.float64).sum(-1) / n).astype(np.float32).transpose(0, 2, 1)
+
+
 def chunk_epochs(epochs: int, chunks: int = 20) -> int:
     """Largest divisor of ``epochs`` that is at most epochs / chunks (≥ 1): equal chunks,
     so the chunk program compiles once."""
@@ -397,7 +405,7 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
     key, whose results are dropped.
     """
     x, y, mask, order = batch = _fit_inputs(x, y, mask, order)
-    n_rep = len(keys)
+    n, n_rep = y.shape[0], len(keys)
     groups, size, ce, programs = _plan(spec, n_rep, x, y, mask, order, workers, chunk)
     keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], groups * size - n_rep, axis=0)])
     lr = jnp.float32(spec.lr)
@@ -416,7 +424,7 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
         carry_g, keys_g = parts[g]
         carry_g, h = run(carry_g, keys_g[:, start:start + ce], lr, batch)
         parts[g] = (jax.block_until_ready(carry_g), keys_g)
-        return np.asarray(h)
+        return epoch_history(np.asarray(h), n)
 
     hist = []
     t0 = time.perf_counter()
