@@ -253,3 +253,23 @@ def test_cancelled_compilations_are_compiled_when_needed():
     assert all(p.running() or p.done() for p in train._PROGRAMS.values())
     for spec in specs:  # and fit compiles it again
         assert np.isfinite(train.fit(spec, train.replica_keys(1, 1), x, y).history).all()
+
+
+def test_more_seeds_run_the_same_compiled_program_in_more_groups(monkeypatch):
+    x, y = az_windows()
+    spec = train.TrainSpec(units=6, vocab_size=26, epochs=6, batch_size=1)
+    monkeypatch.setattr(train.os, "cpu_count", lambda: 2)
+    train._PROGRAMS.clear()
+    keys = train.replica_keys(9, 3 * train.MAX_GROUP)
+    few = train.fit(spec, keys[:2 * train.MAX_GROUP], x, y)  # 2 groups, one per core
+    programs = dict(train._PROGRAMS)
+    many = train.fit(spec, keys, x, y)                        # 3 groups of the same size
+    assert train._PROGRAMS.keys() == programs.keys() and many.compile_s == 0.0
+    n = 2 * train.MAX_GROUP
+    np.testing.assert_array_equal(many.history[:n], few.history)
+    for u, v in zip(jax.tree.leaves(many.params), jax.tree.leaves(few.params)):
+        np.testing.assert_array_equal(u[:n], v)
+    # negative control: one group of all of them (workers=1) is another program
+    train.fit(spec, keys, x, y, workers=1)
+    assert len(train._PROGRAMS) > len(programs)
+    assert train.group_size(3, None) == 2 and train.group_size(100, None) == train.MAX_GROUP

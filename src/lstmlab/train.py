@@ -303,8 +303,8 @@ def _plan(spec: TrainSpec, n_rep: int, x, y, mask, order, workers, chunk):
     """Everything ``fit`` compiles and runs, as functions and argument shapes (the same
     for ``fit`` and ``compile_ahead``, so that both find the same cached programs)."""
     init, chunk_fn = make_chunk_fn(spec, y.shape[0])
-    groups = groups_for(n_rep, workers)
-    size = -(-n_rep // groups)
+    size = group_size(n_rep, workers)
+    groups = -(-n_rep // size)
     ce = chunk or chunk_epochs(spec.epochs)
     if spec.epochs % ce:
         raise ValueError(f"chunk {ce} does not divide {spec.epochs} epochs")
@@ -312,10 +312,8 @@ def _plan(spec: TrainSpec, n_rep: int, x, y, mask, order, workers, chunk):
     # lax.map, not vmap: a batched QR (the orthogonal initializer) compiles 1.7x slower
     # than one QR in a loop, and the numbers are the same
     init_fn = jax.jit(lambda ks: jax.lax.map(lambda k: init(k, n_features), ks))
-    keys = jax.ShapeDtypeStruct((groups * size, 2), jnp.uint32)
-    # one group's carry and chunk of epoch keys, as shapes
-    group = jax.tree.map(lambda a: jax.ShapeDtypeStruct((size,) + a.shape[1:], a.dtype),
-                         jax.eval_shape(init_fn, keys))
+    keys = jax.ShapeDtypeStruct((size, 2), jnp.uint32)  # one group's, as every program
+    group = jax.eval_shape(init_fn, keys)  # one group's carry and epoch keys, as shapes
     group_keys = jax.ShapeDtypeStruct((size, ce) + group[1].shape[2:], group[1].dtype)
     batch = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (x, y, mask, order))
     lr = jax.ShapeDtypeStruct((), jnp.float32)
@@ -381,13 +379,24 @@ def replica_keys(seed: int, replicas: int):
     return jnp.stack([jax.random.fold_in(base, r) for r in range(replicas)])
 
 
-def groups_for(n_rep: int, workers: int | None = None) -> int:
-    """How many thread groups the replicas are split into: ``workers`` if given, else one
-    per CPU core on the CPU (XLA runs one program on one core here), and one on an
-    accelerator (one program holds every replica on the device)."""
-    if workers is None:
-        workers = 1 if jax.default_backend() != "cpu" else os.cpu_count() or 1
-    return max(1, min(n_rep, workers))
+# On the CPU, replicas train in groups of at most this many, each group one call of the
+# same compiled program (XLA runs one program on one core here), as many at once as there
+# are cores. vmap barely amortises on these cores (100 seeds of timestep-window: 45-50 ms
+# per seed in groups of 5, 10, 25 or 50, measured 2026-11-29), while a group size that
+# does not change with the number of seeds lets 10, 30 or 100 seeds share one compiled
+# program (a settling round, a sweep over seeds) and compiles twice as fast as 50.
+MAX_GROUP = 5
+
+
+def group_size(n_rep: int, workers: int | None = None) -> int:
+    """Replicas per group (one compiled call): ``n_rep / workers`` groups if ``workers``
+    is given; on the CPU enough groups of at most MAX_GROUP to keep every core busy; one
+    group of all on an accelerator (one program holds every replica on the device)."""
+    if workers is not None:
+        return -(-n_rep // max(1, min(n_rep, workers)))
+    if jax.default_backend() != "cpu":
+        return n_rep
+    return max(1, min(MAX_GROUP, -(-n_rep // (os.cpu_count() or 1))))
 
 
 def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
@@ -399,15 +408,17 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
     order (stateful). ``on_progress(epochs_done, history_so_far)`` is called between chunks
     of ``chunk`` epochs (default: about 1/20 of them; it must divide the epochs).
 
-    The replicas are split into ``workers`` equal groups (``groups_for``) that run the
-    same compiled program from separate threads: the groups are independent, so this
+    The replicas are split into equal groups (``group_size``) that run the same compiled
+    program from separate threads, one per core: the groups are independent, so this
     nearly halves the time on 2 cores. The last group is padded with copies of the last
     key, whose results are dropped.
     """
     x, y, mask, order = batch = _fit_inputs(x, y, mask, order)
     n, n_rep = y.shape[0], len(keys)
     groups, size, ce, programs = _plan(spec, n_rep, x, y, mask, order, workers, chunk)
-    keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], groups * size - n_rep, axis=0)])
+    # numpy slices and joins: an eager jnp slice of a new shape compiles a kernel (~8 ms)
+    keys = np.asarray(keys)
+    keys = np.concatenate([keys, np.repeat(keys[-1:], groups * size - n_rep, axis=0)])
     lr = jnp.float32(spec.lr)
     with ThreadPoolExecutor(2) as pool:  # the two programs compile at the same time
         (start, t_init), (run, t_chunk) = [f.result() for f in [pool.submit(_program, spec, *p)
@@ -415,10 +426,8 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
     # what compiling this run's programs took, at the same time (or ahead, in the
     # background): not the wait, which compiling ahead hides
     compile_s = max(t_init, t_chunk)
-    carry, epoch_keys = start(keys)
-    # numpy slices and joins: an eager jnp slice of a new shape compiles a kernel (~8 ms)
-    host = jax.tree.map(np.asarray, (carry, epoch_keys))
-    parts = [jax.tree.map(lambda a: a[g * size:(g + 1) * size], host) for g in range(groups)]
+    parts = [jax.tree.map(np.asarray, start(keys[g * size:(g + 1) * size]))
+             for g in range(groups)]
 
     def run_group(g, start):
         carry_g, keys_g = parts[g]
@@ -428,7 +437,7 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
 
     hist = []
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(groups) as pool:
+    with ThreadPoolExecutor(min(groups, os.cpu_count() or 1)) as pool:
         for start in range(0, spec.epochs, ce):
             hist.append(np.concatenate(list(pool.map(run_group, range(groups),
                                                      [start] * groups)))[:n_rep])
