@@ -12,8 +12,10 @@ the same experiment in the same process, and the ratio is printed.
 The full run (``--no-settle``: every preset, 10 seeds; and the default, which settles
 inconclusive findings with more seeds) is timed twice in fresh processes with a fresh
 compilation cache: the first run compiles everything, the second loads it from the cache;
-with its CPU seconds, which bound the wall time from below on this many cores. Then the same run in this
-process is broken down into import, data, compile, train, evaluate, save and report.
+with its CPU seconds, which bound the wall time from below on this many cores. Then the
+``--no-settle`` run in this process is broken down into import, data, compile, train,
+evaluate, save and report. The many-seeds figure trains in groups of ``train.MAX_GROUP``
+(the default) and in one group per core.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ import time
 from lstmlab import PRESETS, experiments, train
 
 
-def lstmlab_times(cfg, repeats):
+def lstmlab_times(cfg, repeats, workers=None):
     ds = experiments.prepare(cfg)
     spec = experiments.spec_of(cfg, len(ds.patterns), len(ds.vocab))
     order = None if ds.order is None else ds.order.reshape(-1)
     train._PROGRAMS.clear()  # compile from cold (a process keeps its compiled programs)
     runs = [train.fit(spec, train.replica_keys(cfg.seed, cfg.seeds), ds.x, ds.patterns.y,
-                      ds.mask, order) for _ in range(repeats)]
+                      ds.mask, order, workers=workers) for _ in range(repeats)]
     return runs[0].compile_s, statistics.median(r.train_s for r in runs)
 
 
@@ -110,9 +112,16 @@ def main():
     if args.many:
         cfg = PRESETS["timestep-window"].replace(seeds=args.many)
         c, t = lstmlab_times(cfg, args.repeats)
-        figures["many"] = {"seeds": args.many, "compile_s": c, "train_s": t}
-        line = (f"\ntimestep-window, {args.many} seeds in one program: compile {c:.2f} s, "
-                f"training {t:.2f} s ({1000 * t / args.many:.1f} ms per seed)")
+        cores = os.cpu_count() or 1
+        c1, t1 = lstmlab_times(cfg, args.repeats, workers=cores)  # one group per core
+        figures["many"] = {"seeds": args.many, "compile_s": c, "train_s": t,
+                           "group": train.group_size(args.many), "one_group_per_core":
+                           {"groups": cores, "compile_s": c1, "train_s": t1}}
+        line = (f"\ntimestep-window, {args.many} seeds in groups of "
+                f"{train.group_size(args.many)} (one compiled program): compile {c:.2f} s, "
+                f"training {t:.2f} s ({1000 * t / args.many:.1f} ms per seed); in one group "
+                f"per core ({cores} of {-(-args.many // cores)}): compile {c1:.2f} s, training "
+                f"{t1:.2f} s ({1000 * t1 / args.many:.1f} ms per seed)")
         if keras_s.get("timestep-window"):
             k = keras_s["timestep-window"] * args.many
             line += f"; Keras, {args.many} x one seed (extrapolated): {k:.0f} s, {k / t:.0f}x"

@@ -245,8 +245,9 @@ def _sweep_options(f):
               help="Train the points as Ray tasks: alone, on a new local Ray cluster; with "
               "an address (auto, HOST:PORT, ray://HOST:PORT), on that cluster. Needs the "
               "extra: pip install \"lstmlab[ray]\".")
-@click.option("--workers", type=int, help="CPU thread groups the seeds of a point are split "
-              "into (default: one per core; one on an accelerator).")
+@click.option("--workers", type=int, help="Groups the seeds of a point are split into, "
+              "each one compiled call, as many at once as there are cores (default: groups "
+              "of at most 5 seeds on the CPU; one on an accelerator).")
 @click.option("--no-cache", is_flag=True, help="Compile everything afresh, without the "
               "persistent compilation cache.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
