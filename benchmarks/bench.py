@@ -208,7 +208,7 @@ def breakdown() -> dict:
                 [sys.executable, __file__, "--breakdown-in", cache_dir], check=True,
                 capture_output=True, text=True).stdout.splitlines()[-1])
             rest = sum(v for k, v in t.items() if k not in ("compile", "train"))
-            print(f"breakdown of the default run, {which} (s): "
+            print(f"breakdown of lstmlab run --no-settle, {which} (s): "
                   + ", ".join(f"{k} {v:.2f}" for k, v in t.items())
                   + f"; neither compilation nor training: {rest:.2f} (each experiment "
                   f"compiled when it trains, not ahead)")
