@@ -19,6 +19,10 @@ def test_wilson_interval_on_known_counts():
     assert evaluate.wilson_interval(10, 10) == pytest.approx((0.72247, 1.0), abs=1e-4)
     assert evaluate.wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-4)
     assert evaluate.wilson_interval(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-4)
+    for n in (12, 24, 100):  # exact ends at 0/n and n/n (computed, they missed by 1e-17)
+        assert evaluate.wilson_interval(0, n)[0] == 0.0
+        assert evaluate.wilson_interval(n, n)[1] == 1.0
+        assert 0.0 < evaluate.wilson_interval(1, n)[0] and evaluate.wilson_interval(n - 1, n)[1] < 1
 
 
 def test_summarize():

@@ -310,3 +310,13 @@ def test_the_sweep_progress_bar_counts_points_and_seed_updates(monkeypatch):
     piped = console.SweepView(False, False)
     piped.begin(cfgs, cfgs, datasets)
     assert piped.bar is None  # piped output stays clean
+
+
+def test_a_sweep_whose_points_reach_100_percent_nowhere_plots_its_share(run_cli, tmp_path):
+    # 12 seeds at 0/12: the share's Wilson interval starts at exactly 0 (it missed by 2e-17,
+    # and the error bar's negative length stopped the report with a traceback)
+    out = tmp_path / "s"
+    code, text, err = run_cli("sweep", "timestep-window", "--units", "1,2", "--seeds", "12",
+                              "--epochs", "2", "-q", "--out", out)
+    assert code == 0, err
+    assert (out / "plots").is_dir() and "0/12" in (out / "report.md").read_text()

@@ -186,8 +186,10 @@ def wilson_interval(successes: int, n: int, level=0.95) -> tuple[float, float]:
     from scipy.special import ndtri
     z, p = float(ndtri((1 + level) / 2)), successes / n
     centre, spread = p + z * z / (2 * n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (float(max(0.0, (centre - spread) / (1 + z * z / n))),
-            float(min(1.0, (centre + spread) / (1 + z * z / n))))
+    # at 0/n and n/n the ends are exactly 0 and 1; computed, they miss by ~1e-17 (a
+    # share's error bar would then reach below 0)
+    return (0.0 if successes == 0 else float(max(0.0, (centre - spread) / (1 + z * z / n))),
+            1.0 if successes == n else float(min(1.0, (centre + spread) / (1 + z * z / n))))
 
 
 def describe(values) -> dict:

@@ -198,8 +198,8 @@ def plot_sweep_1d(results: list[Result], setting: str, values: list) -> bytes:
     ax2 = ax.twinx()
     # summarize already holds each value's share at 100% and its Wilson interval
     share = [100 * s["share_100"] for s in stats]
-    lo = [sh - 100 * s["share_100_ci95"][0] for sh, s in zip(share, stats)]
-    hi = [100 * s["share_100_ci95"][1] - sh for sh, s in zip(share, stats)]
+    lo = [max(0.0, sh - 100 * s["share_100_ci95"][0]) for sh, s in zip(share, stats)]
+    hi = [max(0.0, 100 * s["share_100_ci95"][1] - sh) for sh, s in zip(share, stats)]
     ax2.errorbar(xs, share, yerr=[lo, hi], fmt="s--", color="tab:orange", capsize=3,
                  label="seeds at 100% (Wilson 95%)")
     ax2.set_ylabel("seeds at 100% (%)", color="tab:orange")
