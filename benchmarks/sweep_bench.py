@@ -40,12 +40,14 @@ def main():
     units = [int(u) for u in args.units.split(",")]
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {platform.processor() or platform.machine()}"
           f" · {__import__('os').cpu_count()} cores · python {platform.python_version()}")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as cache:
         cmd = [sys.executable, "-m", "lstmlab", "sweep", "timestep-window", "--units",
                args.units, "--seeds", str(args.seeds), "-q", "--out", tmp] + \
             (["--ray"] if args.ray else [])
+        # a fresh compilation cache: every program is compiled, as on a first sweep
+        env = {**__import__("os").environ, "LSTMLAB_CACHE_DIR": cache}
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
         wall = time.perf_counter() - t0
         csv = pd.read_csv(Path(tmp) / "sweep.csv")
     points = csv.groupby("units")[["compile_s", "train_s"]].first()
