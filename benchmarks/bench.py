@@ -13,8 +13,8 @@ The full run (``--no-settle``: every preset, 10 seeds; and the default, which se
 inconclusive findings with more seeds) is timed twice in fresh processes with a fresh
 compilation cache: the first run compiles everything, the second loads it from the cache;
 with its CPU seconds, which bound the wall time from below on this many cores. Then the
-``--no-settle`` run in this process is broken down into import, data, compile, train,
-evaluate, save and report. The many-seeds figure trains in groups of ``train.MAX_GROUP``
+``--no-settle`` run in this process is broken down into import, data, compile (training
+and evaluation programs), train, evaluate, save, other and report. The many-seeds figure trains in groups of ``train.MAX_GROUP``
 (the default) and in one group per core.
 """
 
@@ -198,9 +198,9 @@ def full_runs() -> dict:
 
 
 def breakdown() -> dict:
-    """Where the default run's time goes — import, data, compile, train, evaluate, save,
-    report — in two fresh processes sharing a fresh compilation cache (first run: every
-    program compiled; second: loaded)."""
+    """Where the time of `lstmlab run --no-settle` goes — import, data, compile, train,
+    evaluate, save, other, report — in two fresh processes sharing a fresh compilation
+    cache (first run: every program compiled; second: loaded)."""
     out = {}
     with tempfile.TemporaryDirectory() as cache_dir:
         for which in ("first", "second"):
@@ -217,7 +217,11 @@ def breakdown() -> dict:
 
 
 def breakdown_here(cache_dir: str) -> dict:
-    """breakdown() in this (fresh) process, with the compilation cache in ``cache_dir``."""
+    """breakdown() in this (fresh) process, with the compilation cache in ``cache_dir``.
+    Compile: the training programs' (fit's compile_s) and the evaluation programs'
+    (tracing, lowering, compiling or loading them: the evaluation's first time less its
+    time once they are compiled); evaluate: the evaluation once its programs are compiled;
+    other: the run's remaining bookkeeping (records, CSV files, starting the programs)."""
     # this script imported lstmlab already: time the imports of a run in a fresh process
     t = {"import": float(subprocess.run(
         [sys.executable, "-c", "import time; t = time.perf_counter(); import lstmlab.cli, "
@@ -226,20 +230,25 @@ def breakdown_here(cache_dir: str) -> dict:
     from pathlib import Path
 
     from lstmlab import cache, engine, records, report
+    report.warm_up()  # as `lstmlab run` does for four experiments or more
     with tempfile.TemporaryDirectory() as tmp:
         cache.enable(Path(cache_dir))
         cfgs = list(PRESETS.values())
         t0 = time.perf_counter()
         datasets = engine.prepare_all(cfgs)
         t["data"] = time.perf_counter() - t0
-        saving = [0.0]
-        real_save = records.save_result
+        spent = {"save": 0.0, "evaluate": 0.0}
+        real = {"save": records.save_result, "evaluate": experiments._evaluated}
 
-        def timed_save(*a, **k):
-            s0 = time.perf_counter()
-            real_save(*a, **k)
-            saving[0] += time.perf_counter() - s0
-        records.save_result = timed_save
+        def timed(part):
+            def call(*a, **k):
+                s0 = time.perf_counter()
+                try:
+                    return real[part](*a, **k)
+                finally:
+                    spent[part] += time.perf_counter() - s0
+            return call
+        records.save_result, experiments._evaluated = timed("save"), timed("evaluate")
         try:
             t0 = time.perf_counter()
             # without compiling ahead, so that compile and the rest are separate times
@@ -249,11 +258,16 @@ def breakdown_here(cache_dir: str) -> dict:
                                          Path(tmp), every, cfgs))
             total = time.perf_counter() - t0
         finally:
-            records.save_result = real_save
-        t["compile"] = sum(r.compile_s for r in outcome.results)
+            records.save_result, experiments._evaluated = real["save"], real["evaluate"]
+        t0 = time.perf_counter()  # the evaluation again, its programs compiled
+        for r in outcome.results:
+            experiments._evaluated(r.config, r.dataset, r.params, r.history, 0.0, 0.0)
+        t["evaluate"] = time.perf_counter() - t0
+        fit_compile = sum(r.compile_s for r in outcome.results)
+        t["compile"] = fit_compile + spent["evaluate"] - t["evaluate"]
         t["train"] = sum(r.train_s for r in outcome.results)
-        t["save"] = saving[0]
-        t["evaluate"] = total - t["compile"] - t["train"] - t["save"]
+        t["save"] = spent["save"]
+        t["other"] = total - fit_compile - t["train"] - spent["save"] - spent["evaluate"]
         t0 = time.perf_counter()
         report.write(Path(tmp), outcome.everything)
         t["report"] = time.perf_counter() - t0

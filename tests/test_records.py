@@ -410,3 +410,26 @@ def test_a_second_run_loads_its_programs_from_the_cache(tmp_path):
     uncached = run("c", "--no-cache")
     for other in (second, uncached):  # the same numbers, cached or not
         assert [s["loss"] for s in other["seeds"]] == [s["loss"] for s in first["seeds"]]
+
+
+def test_the_report_drawn_by_two_processes_is_the_one_drawn_by_one(monkeypatch):
+    results = [experiments.run("one-char", seeds=3, epochs=3),
+               experiments.run("stateful", seeds=2, epochs=3, units=4),
+               experiments.run("variable-length", seeds=2, epochs=1, samples=30, units=4)]
+    alone = report.blocks(results, "t")
+    report.warm_up()
+    sent = []
+    real = report._HELPER.submit
+    monkeypatch.setattr(report._HELPER, "submit",
+                        lambda fn, *a: sent.append(a[0]) or real(fn, *a))
+    try:
+        both = report.blocks(results, "t")
+        assert len(sent) >= 3  # the helper drew part of them
+        assert both == alone   # the same blocks, the same PNG bytes
+        # a helper that died: its figures are drawn here instead
+        report._HELPER.shutdown(wait=True)
+        assert report.blocks(results, "t") == alone
+    finally:
+        report._HELPER = None
+    imgs = [b for b in alone if b[0] == "img"]
+    assert len(imgs) == 8 and all(b[3].startswith(b"\x89PNG") for b in imgs)

@@ -127,6 +127,8 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
     cfgs = [configure(PRESETS[name], changes) for name in names or PRESETS]
     datasets = engine.prepare_all(cfgs)  # every error before any training
     _compile_cache(no_cache)
+    if len(cfgs) >= 4:  # enough figures that drawing them on both cores pays for its start
+        report.warm_up()
 
     def files(results, everything):
         records.write_run_files(run_dir, everything, cfgs)
