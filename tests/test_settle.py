@@ -176,3 +176,18 @@ def test_batches_of_several_samples_train_all_replicas_again():
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     one = experiments.run("one-char", seeds=4, **settings)  # one sample per update: extends
     assert experiments.extends(one, one.config.replace(seeds=10))
+
+
+def test_more_seeds_with_force_keeps_the_seeds_a_directory_holds(run_cli, tmp_path):
+    small = ["run", "one-char", "--epochs", "3", "-q", "--no-settle"]
+    assert run_cli(*small, "--seeds", "2", "--out", tmp_path / "a")[0] == 0
+    code, _, err = run_cli(*small, "--seeds", "4", "--force", "--out", tmp_path / "a")
+    assert code == 0 and "keeping its 2 seeds and training 2 more (--force)" in err
+    assert run_cli(*small, "--seeds", "4", "--out", tmp_path / "b")[0] == 0
+    a, b = (np.load(tmp_path / d / "one-char" / "arrays.npz") for d in "ab")
+    for k in ("probs", "history"):  # grown to 4 = trained as 4
+        np.testing.assert_array_equal(a[k], b[k])
+    # other settings are still replaced, as before
+    code, _, err = run_cli(*small, "--seeds", "4", "--lr", "0.01", "--force",
+                           "--out", tmp_path / "a")
+    assert code == 0 and "replacing it (--force)" in err

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import records
-from .experiments import (Config, ConfigError, Dataset, Result, compile_ahead,
+from .experiments import (Config, ConfigError, Dataset, Result, compile_ahead, extends,
                           run as run_experiment)
 from .train import cancel_ahead
 from .tables import sequence_text
@@ -134,15 +134,17 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
         for line in damaged:
             obs.warn(f"{line}; it is left out and trained again if this run includes it")
         asked = asked or {}
-        replaced = [replacement(run_dir, known[c.name].config, c) for c in cfgs
-                    if c.name in known and not known[c.name].answers(c)
-                    and c.name not in asked]
+        other = [c for c in cfgs if c.name in known and not known[c.name].answers(c)
+                 and c.name not in asked]
+        replaced = [replacement(run_dir, known[c.name].config, c) for c in other]
         if replaced and not force:
             raise ConfigError(f"{replaced[0]}; add --force to replace "
                               f"{'it' if len(replaced) == 1 else f'all {len(replaced)}'}, "
                               f"or choose another --out")
-        for line in replaced:
-            obs.warn(f"{line}: replacing it (--force)")
+        for c, line in zip(other, replaced):
+            n = known[c.name].config.seeds
+            obs.warn(f"{line}: keeping its {n} seeds and training {c.seeds - n} more (--force)"
+                     if extends(known[c.name], c) else f"{line}: replacing it (--force)")
         todo = [c for c in cfgs if c.name not in known or not known[c.name].answers(c)]
         by_name = dict(zip((c.name for c in cfgs), datasets))
         obs.begin(cfgs, todo, by_name)
