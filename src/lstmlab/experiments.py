@@ -368,10 +368,7 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
     ds = dataset or prepare(cfg)
     if not extends(prior, cfg):
         return train_replicas(cfg, ds, 0, on_progress, workers, chunk)
-    fit = _fit(cfg, ds, prior.config.seeds, on_progress, workers, chunk)
-    return _evaluated(cfg, ds, _cat(prior.params, fit.params), _cat(prior.history, fit.history),
-                      prior.compile_s + fit.compile_s, prior.train_s + fit.train_s,
-                      prior.generated, prior.states)
+    return merge(prior, _fit(cfg, ds, prior.config.seeds, on_progress, workers, chunk), cfg)
 
 
 def extends(prior: Result | None, cfg: Config) -> bool:
@@ -395,15 +392,18 @@ def train_replicas(cfg: Config, ds: Dataset, first: int = 0, on_progress=None,
     :func:`merge`)."""
     fit = _fit(cfg, ds, first, on_progress, workers, chunk)
     return _evaluated(cfg.replace(seeds=cfg.seeds - first), ds, fit.params, fit.history,
-                      fit.compile_s, fit.train_s, states=None if first == 0 else np.zeros(0))
+                      fit.compile_s, fit.train_s)
 
 
-def merge(prior: Result, more: Result, cfg: Config) -> Result:
-    """``prior``'s replicas followed by ``more``'s, as the result of ``cfg`` (whose seeds
-    are both together), evaluated again as a whole: a batched evaluation adds up in an
-    order that depends on the number of replicas, so the probabilities are those of
-    training all at once. Training seconds add up; the state heatmap is replica 0's."""
-    generated = {s: prior.generated[s] + more.generated[s] for s in prior.generated}
+def merge(prior: Result, more, cfg: Config) -> Result:
+    """``prior``'s replicas followed by ``more``'s — a Result of the added replicas (a Ray
+    task's) or train.fit's FitResult of them — as the result of ``cfg`` (whose seeds are
+    both together), evaluated again as a whole: a batched evaluation adds up in an order
+    that depends on the number of replicas, so the probabilities are those of training all
+    at once. Generation runs replica by replica, so the strings already made are kept.
+    Training seconds add up; the state heatmap is replica 0's."""
+    made = getattr(more, "generated", {})
+    generated = {s: g + made.get(s, []) for s, g in prior.generated.items()}
     return _evaluated(cfg, prior.dataset, _cat(prior.params, more.params),
                       _cat(prior.history, more.history), prior.compile_s + more.compile_s,
                       prior.train_s + more.train_s, generated, prior.states)
@@ -426,7 +426,7 @@ def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, trai
                generated: dict | None = None, states=None) -> Result:
     """The Result of trained replicas: probabilities, probe, order test over all of them;
     generation for the replicas ``generated`` lacks; replica 0's state heatmap unless
-    ``states`` is given (an empty array: none)."""
+    ``states`` is given."""
     act = cfg.activation
     x, mask = jnp.asarray(ds.x), None if ds.mask is None else jnp.asarray(ds.mask)
     if cfg.stateful:
@@ -451,12 +451,10 @@ def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, trai
     if cfg.order_test and not cfg.stateful:
         res.order_diff = evaluate.order_test(params, x, jnp.asarray(ds.patterns.y), mask,
                                              act, seed=cfg.seed, replicas=True)
-    if cfg.stateful and states is None:
+    if cfg.stateful:
         # the first MAX_STATE_STEPS inputs are enough to see the state move (a heatmap of a
         # 10,000-symbol text is unreadable and its array large)
         idx = ds.vocab.encode(cfg.sequence[:MAX_STATE_STEPS + cfg.window - 1])
-        res.states = np.stack(evaluate.state_trajectory(
+        res.states = states if states is not None else np.stack(evaluate.state_trajectory(
             res.replica_params(0), res.model(0).stateful_windows(idx), act))
-    elif cfg.stateful and len(states):
-        res.states = states
     return res
