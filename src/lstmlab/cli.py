@@ -145,13 +145,18 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
             def more_seeds(bigger):  # one settling round, through the same engine
                 return engine.execute(run_dir, bigger, engine.prepare_all(bigger),
                                       observer=console.SettleView(quiet, False),
-                                      asked=asked).results
+                                      asked=asked, looks=looks).results
             settled, found = settle_mod.settle(everything, looks, more_seeds)
             everything = records.in_order(settled)
-            records.write_run_files(run_dir, everything, cfgs, looks)  # with the design
-            design = settle_mod.design(looks)
+            judged = settle_mod.strictest(everything, looks)
         else:
-            found = findings.from_results(everything)
+            # seeds gathered by looking are judged at their design's level, settling or not
+            judged = settle_mod.strictest(everything)
+            found = findings.from_results(everything, settle_mod.level(judged))
+        if judged:
+            records.write_run_files(run_dir, everything, cfgs, judged)  # with the design
+            design = settle_mod.design(judged)
+        records.write_findings(run_dir, found, design)
     latest = {r.config.name: r for r in everything}  # settled: with all their seeds
     console.summary([latest.get(r.config.name, r) for r in outcome.results])
     console.findings(found, design)
@@ -343,7 +348,9 @@ def _load_run(run_dir: Path) -> list:
 
 @main.command("report")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-def report_cmd(run_dir):
+@click.option("--json", "as_json", is_flag=True, help="Print the run's findings as JSON "
+              "(what findings.json holds) and write nothing.")
+def report_cmd(run_dir, as_json):
     """Rebuild report.md and report.html of a run or a sweep from its records, without
     training (a sweep's sweep.csv too; a run's explorer pages too)."""
     from . import console, explorer, findings, records, report
@@ -362,12 +369,16 @@ def report_cmd(run_dir):
         return
     results = _load_run(run_dir)
     records.ensure_writable(run_dir)
-    looks = records.settle_looks(run_dir)  # judged as the run judged them
-    found, design = findings.from_results(results), ""
-    if looks:
-        from . import settle
-        found = findings.from_results(results, settle.level(looks))
-        design = settle.design(looks)
+    from . import settle
+    # judged as the run judged them: by the strictest design it or its records hold
+    looks = settle.strictest(results, records.settle_looks(run_dir))
+    found = findings.from_results(results, settle.level(looks))
+    design = settle.design(looks) if looks else ""
+    if as_json:
+        from .files import dumps
+        click.echo(dumps(records.findings_json(found, design)))
+        return
+    records.write_findings(run_dir, found, design)
     pages = explorer.for_run(run_dir, results)
     paths = report.write(run_dir, results, found, design, pages)
     console.findings(found, design)

@@ -16,10 +16,10 @@ from rich.text import Text  # table cells as plain text: user symbols are never 
 
 from . import grid
 from .data import best_achievable, show
-from .evaluate import CI_METHOD, summarize, wilson_interval
+from .stats import CI_METHOD, share_interval, summarize
 from .experiments import Config, Dataset, Result
 from .errors import error, warn  # noqa: F401  (console.error/warn for the CLI)
-from .findings import order_verdict
+from .evaluate import order_check
 from .tables import divergence, summary_rows
 
 MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
@@ -102,7 +102,7 @@ def _accuracy_line(label: str, acc: np.ndarray) -> str:
         line += (f"  (replica 0; over {s['n']} seeds: mean {100 * s['mean']:.2f}%, "
                  f"sd {100 * s['sd']:.2f}, min {100 * s['min']:.2f}%, max "
                  f"{100 * s['max']:.2f}%, 95% CI {100 * s['ci95'][0]:.2f}–"
-                 f"{100 * s['ci95'][1]:.2f}% (t-interval), "
+                 f"{100 * s['ci95'][1]:.2f}% (betting interval), "
                  f"{round(s['share_100'] * s['n'])}/{s['n']} at 100%)")
     return line
 
@@ -134,17 +134,17 @@ def results(res: Result) -> None:
         how = "reset, then feed back the argmax" if cfg.stateful else "slide the window"
         share = ""
         if len(ok) > 1:
-            lo, hi = wilson_interval(int(ok.sum()), len(ok))
+            lo, hi = share_interval(int(ok.sum()), len(ok))
             share = (f"  ({int(ok.sum())}/{len(ok)} seeds continue the sequence, 95% CI "
-                     f"{100 * lo:.0f}–{100 * hi:.0f}% (Wilson))")
+                     f"{100 * lo:.0f}–{100 * hi:.0f}% (exact))")
         out.print(f"Generated from {show(start)!r} ({how}, {cfg.length} times): "
                   f"{show(strings[0])}" + share, markup=False)
     if res.order_diff is not None:
         diff, scale = res.order_diff
-        out.print(f"Within-batch order test: largest |gradient difference| between the "
-                  f"samples in order and shuffled = {diff:.2e} (largest gradient entry "
-                  f"{scale:.2e})", markup=False)
-        out.print("  " + order_verdict(diff, scale)[1], markup=False)
+        out.print(f"Within-batch order test (a check of the code): largest |gradient "
+                  f"difference| between the samples in order and shuffled = {diff:.2e} "
+                  f"(largest gradient entry {scale:.2e})", markup=False)
+        out.print("  " + order_check(diff, scale), markup=False)
 
 
 def summary(results_: list[Result], console: Console | None = None) -> None:
@@ -180,15 +180,15 @@ def summary(results_: list[Result], console: Console | None = None) -> None:
 
 def findings(found: list, design: str = "") -> None:
     """The findings table, with the seeds each verdict used, and how they were settled."""
-    t = Table(title="Findings: the tutorial's claims, checked")
+    from .findings import GUARANTEE, level_words
+    t = Table(title=f"Findings: the tutorial's claims, checked ({level_words(found)})")
     for col in ("claim", "measurement", "seeds", "verdict"):
         t.add_column(col)
     for f in found:
         t.add_row(Text(f.claim), Text(f.measurement), Text(str(f.seeds or "")),
                   Text(f.verdict))
     out.print(t)
-    if design:
-        out.print(design, markup=False)
+    out.print(GUARANTEE + (f" {design}" if design else ""), markup=False)
 
 
 
@@ -320,7 +320,7 @@ def sweep_results(table: tuple[list[str], list[list[str]]], sentences: list[str]
     for row in rows:
         t.add_row(*map(Text, row))
     out.print(t)
-    out.print(CI_METHOD + "; seeds at 100%: Wilson 95% interval.", markup=False)
+    out.print(CI_METHOD + ".", markup=False)
     for line in sentences:
         out.print("• " + line, markup=False)
     for name, why in failed.items():

@@ -121,6 +121,15 @@ def random_subsequences(seq: np.ndarray, count: int, max_len: int,
     return Patterns(pad_front(xs, max_len), np.array(ys, dtype=np.int32))
 
 
+def all_subsequences(seq: np.ndarray, max_len: int) -> Patterns:
+    """Every distinct pattern :func:`random_subsequences` can draw (each once, by start
+    then length): for A–Z and 5 symbols, all 114."""
+    v = len(seq)
+    pairs = [(s, e) for s in range(v - 2) for e in range(s, min(s + max_len, v - 1))]
+    return Patterns(pad_front([seq[s:e + 1] for s, e in pairs], max_len),
+                    np.array([seq[e + 1] for _, e in pairs], dtype=np.int32))
+
+
 def encode(x: np.ndarray, vocab_size: int, encoding: str, framing: str) -> np.ndarray:
     """Index windows (N, T) → model input (N, steps, features), float32.
 

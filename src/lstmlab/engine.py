@@ -109,7 +109,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
             workers: int | None = None, chunk: int | None = None, ray: str | None = None,
             write_files: Callable[[list[Result], list[Result]], None] | None = None,
             on_locked: Callable[[], None] | None = None,
-            asked: dict[str, int] | None = None, ahead: bool = True) -> Outcome:
+            asked: dict[str, int] | None = None, looks: list[int] | None = None,
+            ahead: bool = True) -> Outcome:
     """Run ``cfgs`` (already validated, with their ``datasets``) in ``run_dir``.
 
     Experiments that finished there with the same settings are loaded, not trained; one
@@ -120,7 +121,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
     trains here; "" starts a local Ray cluster; otherwise the address of one to join
     (``workers`` is then 1 per task: Ray runs as many tasks at once as it has CPUs).
     ``asked`` (settling): experiment → the seeds the run asked for; their finished records
-    with fewer seeds are replaced without a word, and the new ones remember the request.
+    with fewer seeds are replaced without a word, and the new ones remember the request
+    and the settling design ``looks`` that grew them.
     ``ahead`` (local training): start compiling every experiment's training at once, on
     background threads (``train.compile_ahead``); off, each compiles when it trains.
     """
@@ -154,6 +156,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
         def finish(res: Result) -> None:
             if res.config.name in asked and not res.cached:
                 res.asked_seeds = asked[res.config.name]
+                res.looks = None if looks is None else tuple(looks)
             if not res.cached:
                 records.save_result(run_dir, res, models=save_models)
             done[res.config.name] = res

@@ -161,6 +161,8 @@ class Result:
     finite: np.ndarray | None = None       # (S,) parameters all finite; held instead of
                                            # params by a record saved without models
     asked_seeds: int | None = None         # settled: the seeds the run asked for (fewer)
+    looks: tuple[int, ...] | None = None   # settled: the planned looks of the design that
+                                           # grew it (its findings are judged by them)
 
     def answers(self, cfg: Config) -> bool:
         """Is this the result ``cfg`` asks for: the same settings, or settled to more seeds
@@ -404,9 +406,11 @@ def merge(prior: Result, more, cfg: Config) -> Result:
     Training seconds add up; the state heatmap is replica 0's."""
     made = getattr(more, "generated", {})
     generated = {s: g + made.get(s, []) for s, g in prior.generated.items()}
-    return _evaluated(cfg, prior.dataset, _cat(prior.params, more.params),
-                      _cat(prior.history, more.history), prior.compile_s + more.compile_s,
-                      prior.train_s + more.train_s, generated, prior.states)
+    res = _evaluated(cfg, prior.dataset, _cat(prior.params, more.params),
+                     _cat(prior.history, more.history), prior.compile_s + more.compile_s,
+                     prior.train_s + more.train_s, generated, prior.states)
+    res.looks = prior.looks  # seeds gathered by looking stay judged by their design
+    return res
 
 
 def _cat(a, b):

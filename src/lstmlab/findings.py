@@ -1,44 +1,89 @@
-"""The tutorial's claims, each tested by a measurement with a 95% CI and judged by a rule
-written here — never typed in. A claim whose experiment was not run is "not run".
+"""The tutorial's claims as rows of data, each judged by a measurement over seeds and a
+rule written here — never typed in. A claim whose experiments were not run is "not run".
 
-Every rule has the same shape: the claim is *supported* when the whole confidence
-interval lies on the claim's side of a threshold, *not supported* when the whole interval
-lies on the other side, and *inconclusive* when the interval straddles it.
+A claim is a :class:`Claim`: an id, its text, the experiments it rests on, ``measure``
+(the experiments' results → the per-seed data it needs, or None) and ``judge`` (that
+data and a confidence level → a :class:`Judgement`). Every rule has the same shape: the
+claim is *supported* when the whole interval lies on the claim's side of its threshold,
+*not supported* when the whole interval lies on the other side, and *inconclusive* when
+it straddles. The intervals are those of :mod:`lstmlab.stats`: exact (Clopper–Pearson)
+for shares of seeds, betting intervals valid for bounded values for means, so a verdict's
+guarantee holds for any distribution over seeds, per claim (there is no family-wise
+control across the claims).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
+from . import stats
 from .data import ALPHABET, show
-from .evaluate import at_100, t_interval, wilson_interval
 from .experiments import PRESETS
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
     "supported", "not supported", "inconclusive", "not run")
 
-ONE_CHAR_CLAIM, ONE_CHAR_TOLERANCE = 0.84, 0.05  # "about 84%": within ±5 points
-MIN_LIFT = 0.0          # feature window vs one char: the lift's CI must clear zero
-LIFT_MARGIN = 0.01      # ... and a lift wholly inside ±1 point is "no meaningful lift"
-FULL_ACCURACY = 0.97    # "reaches 100%": mean accuracy above 97% (< 1 pattern in 23 wrong)
-ROUNDING = 1e-5         # order test: difference / gradient scale below this is rounding
-CONTEXT = 1e-3          # ... above this, the order of samples really matters
-MAJORITY = 0.5          # a share of seeds: more / fewer than half
-PROBE_GOOD = 0.9        # variable-length probe: predicts the next letter 90% of the time
+ABOUT_84, ABOUT = 0.84, 0.05  # "about 84%": within ±5 points, ±1 pattern of one-char's 25
+LIFT_MARGIN = 0.01     # a lift must clear +1 point; one inside ±1 point is no meaningful lift
+MAJORITY = 0.5         # a share of seeds: more / fewer than half
+PROBE_GOOD = 0.9       # variable-length: a seed predicts ≥ 90% of the patterns
+COUNTING_PROBES = ("KQXEMC", "ZZZZZZ")  # read after a reset, with random ones (counting)
+COUNTING_RANDOM = 18
+
+
+@dataclass
+class Judgement:
+    """What a rule concluded from the data: the verdict, the interval it rests on (and the
+    estimate inside it), the method in words, the number of seeds, and a sentence."""
+
+    verdict: str
+    estimate: float
+    interval: tuple[float, float]
+    method: str
+    seeds: int
+    measurement: str
+    table: tuple | None = None  # (header, rows) the report shows with the finding
 
 
 @dataclass
 class Finding:
+    id: str
     claim: str
     measurement: str
     verdict: str
     experiments: tuple[str, ...] = ()  # the presets whose results it rests on
-    seeds: int = 0                     # the fewest seeds among them (0: not run)
+    seeds: int = 0                     # the seeds the verdict used (0: not run)
+    level: float = 0.95
+    estimate: float | None = None
+    interval: tuple[float, float] | None = None
+    method: str = ""
+    table: tuple | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out.pop("table")
+        return out
 
 
-def above(lo: float, hi: float, threshold: float) -> str:
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    text: str
+    experiments: tuple[str, ...]
+    measure: Callable[[dict], Any]          # results by name → data, or None
+    judge: Callable[[Any, float], Judgement]
+    needs: str                              # what "not run" asks for
+    decide: Callable[[float, float], str] = lambda lo, hi: decide(lo, hi, MAJORITY)
+
+
+def _pct(level: float) -> str:
+    return f"{100 * level:.4g}%"
+
+
+def decide(lo: float, hi: float, threshold: float) -> str:
     """Supported if the interval is above the threshold, not if below, else inconclusive."""
     if lo > threshold:
         return SUPPORTED
@@ -47,252 +92,357 @@ def above(lo: float, hi: float, threshold: float) -> str:
     return INCONCLUSIVE
 
 
-def lift_verdict(lo: float, hi: float) -> tuple[str, str]:
-    """A lift claim: supported when the interval clears zero and reaches past the
-    practical-equivalence margin; not supported when it lies below zero, or wholly inside
-    ±LIFT_MARGIN (then with the words "no meaningful lift"); else inconclusive."""
-    if lo > MIN_LIFT and hi > LIFT_MARGIN:
-        return SUPPORTED, ""
-    if -LIFT_MARGIN < lo and hi < LIFT_MARGIN:
-        return NOT_SUPPORTED, (f"; inside the ±{100 * LIFT_MARGIN:g}-point margin: no "
-                               f"meaningful lift")
-    if hi < MIN_LIFT:
-        return NOT_SUPPORTED, ""
-    return INCONCLUSIVE, ""
+def decide_lift(lo: float, hi: float) -> str:
+    """A lift claim: supported when the interval clears +LIFT_MARGIN; not supported when
+    it lies below +LIFT_MARGIN (then the lift is at most negligible); else inconclusive."""
+    return decide(lo, hi, LIFT_MARGIN)
 
 
-def within(lo: float, hi: float, centre: float, tol: float) -> str:
-    """Supported if the interval lies inside centre ± tol, not if wholly outside it."""
-    if centre - tol <= lo and hi <= centre + tol:
-        return SUPPORTED
-    if hi < centre - tol or lo > centre + tol:
-        return NOT_SUPPORTED
-    return INCONCLUSIVE
+def share_judgement(ok, level: float, what: str, threshold: float = MAJORITY
+                    ) -> Judgement:
+    """A share of seeds (``ok`` per seed) against ``threshold``, by its exact interval."""
+    ok = np.asarray(ok, bool)
+    lo, hi = stats.share_interval(int(ok.sum()), len(ok), level)
+    return Judgement(decide(lo, hi, threshold), float(ok.mean()), (lo, hi),
+                     "exact Clopper–Pearson", len(ok),
+                     f"{what}: {int(ok.sum())}/{len(ok)} seeds ({_pct(level)} CI "
+                     f"{100 * lo:.0f}–{100 * hi:.0f}%); threshold: more than "
+                     f"{100 * threshold:.0f}% of seeds")
 
 
-def order_verdict(diff: float, scale: float) -> tuple[str, str]:
-    """The within-batch order test's verdict on "the LSTM uses context across the samples
-    of a batch", and one plain sentence of what the numbers mean."""
-    rel = diff / max(scale, 1e-30)
-    if rel < ROUNDING:
-        return NOT_SUPPORTED, ("This is rounding-level: a stateless LSTM processes each "
-                               "sample of a batch from a zero state, independently of the "
-                               "others, so it does not use context across the samples of a "
-                               "batch.")
-    if rel > CONTEXT:
-        return SUPPORTED, ("This is far above rounding: the order of the samples changes "
-                           "the gradient, so the samples of a batch are not independent.")
-    return INCONCLUSIVE, ("This is above float32 rounding but small: the test cannot tell "
-                          "whether the samples of a batch interact.")
+# -- measurements ---------------------------------------------------------------------
 
 
-def welch_interval(a, b, level: float = 0.95) -> tuple[float, float]:
-    """Welch t-interval (95% unless ``level``) for mean(a) - mean(b)."""
-    from scipy.special import stdtrit  # not scipy.stats: 1 s to import
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    d = a.mean() - b.mean()
-    if va + vb == 0:
-        return (d, d)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = stdtrit(df, (1 + level) / 2) * np.sqrt(va + vb)
-    return (float(d - half), float(d + half))
+def correct(res) -> np.ndarray:
+    """Per seed and training pattern: predicted right? (S, N)"""
+    return res.probs.argmax(-1) == res.dataset.patterns.y
 
 
-def _ci(values, level: float) -> tuple[float, float, str]:
-    """A per-seed metric in [0, 1]: its t-interval at ``level`` (clipped to [0, 1]) and
-    the mean with it in words."""
-    v = np.asarray(values, np.float64)
-    lo, hi = t_interval(v, level)
-    lo, hi = max(0.0, lo), min(1.0, hi)
-    return lo, hi, (f"{100 * v.mean():.1f}% ({_pct(level)} CI {100 * lo:.1f}–{100 * hi:.1f}, "
-                    f"n={len(v)})")
+def positions(res) -> np.ndarray:
+    """The sequence position each training pattern predicts (window patterns: i + w)."""
+    return np.arange(len(res.dataset.patterns)) + res.config.window
 
 
-def _pct(level: float) -> str:
-    return f"{100 * level:.4g}%"
-
-
-def _share(ok: np.ndarray, level: float = 0.95) -> tuple[float, float, str]:
-    lo, hi = wilson_interval(int(ok.sum()), len(ok), level)
-    return lo, hi, (f"{int(ok.sum())}/{len(ok)} seeds ({_pct(level)} CI {100 * lo:.0f}–"
-                    f"{100 * hi:.0f}%)")
-
-
-def judge(accuracy: dict, probe: dict | None = None, order: tuple | None = None,
-          generation: dict | None = None, any_start: tuple | None = None,
-          epochs_to_full: dict | None = None, counting: np.ndarray | None = None,
-          level: float = 0.95) -> list[Finding]:
-    """The claims, from per-seed numbers keyed by experiment name:
-    ``accuracy[name]`` per-seed accuracies; ``probe[name]`` per-seed probe accuracies;
-    ``order`` (max difference, gradient scale) of batch-state's order test;
-    ``generation`` {"A": per-seed bool, "K": per-seed bool} of the stateful experiment;
-    ``any_start`` (start, per-seed bool) of stateful-any-start's generation from its second
-    start; ``epochs_to_full[name]`` per-seed first epoch at 100% training accuracy (the
-    epochs + 1 where never) for stateful and stateful-bptt; ``counting`` per seed of the
-    tutorial's stateful model, the share of symbols that, read alone after a reset, are
-    answered with the successor of the first symbol instead of their own. Every interval
-    is at ``level`` (raised by a sequential design that looks several times: settle)."""
-    probe = probe or {}
-    epochs_to_full = epochs_to_full or {}
-    out = []
-
-    def missing(claim, *names):
-        out.append(Finding(claim, f"needs {', '.join(names)}", NOT_RUN))
-
-    claim = "One char → one char reaches about 84%."
-    if "one-char" in accuracy and len(accuracy["one-char"]) > 1:
-        lo, hi, txt = _ci(accuracy["one-char"], level)
-        out.append(Finding(claim, f"one-char accuracy {txt}; claim band 84% ± 5",
-                           within(lo, hi, ONE_CHAR_CLAIM, ONE_CHAR_TOLERANCE), ("one-char",)))
-    else:
-        missing(claim, "one-char (≥ 2 seeds)")
-
-    claim = "A three-char feature window gives a small lift over one char."
-    if {"one-char", "feature-window"} <= accuracy.keys() and \
-            min(len(accuracy["one-char"]), len(accuracy["feature-window"])) > 1:
-        lo, hi = welch_interval(accuracy["feature-window"], accuracy["one-char"], level)
-        d = np.mean(accuracy["feature-window"]) - np.mean(accuracy["one-char"])
-        verdict, note = lift_verdict(lo, hi)
-        out.append(Finding(claim, f"feature-window − one-char = {100 * d:+.1f} points "
-                           f"({_pct(level)} Welch CI {100 * lo:+.1f} to {100 * hi:+.1f})"
-                           + note, verdict, ("feature-window", "one-char")))
-    else:
-        missing(claim, "one-char and feature-window (≥ 2 seeds)")
-
-    claim = "A three-char time-step window reaches 100%."
-    if "timestep-window" in accuracy and len(accuracy["timestep-window"]) > 1:
-        lo, hi, txt = _ci(accuracy["timestep-window"], level)
-        full = int(np.sum(at_100(accuracy["timestep-window"])))
-        out.append(Finding(claim, f"timestep-window accuracy {txt}; {full}/"
-                           f"{len(accuracy['timestep-window'])} seeds at 100%",
-                           above(lo, hi, FULL_ACCURACY), ("timestep-window",)))
-    else:
-        missing(claim, "timestep-window (≥ 2 seeds)")
-
-    claim = "The LSTM uses context across the samples of a batch."
-    if order is not None:
-        rel = order[0] / max(order[1], 1e-30)
-        verdict = order_verdict(*order)[0]
-        out.append(Finding(claim, f"batch-state: gradient with samples in order vs "
-                           f"shuffled differs by {order[0]:.1e} (relative {rel:.1e}; "
-                           f"rounding below {ROUNDING:g})", verdict, ("batch-state",)))
-    else:
-        missing(claim, "batch-state with the order test")
-
-    claim = "The stateful LSTM generates the alphabet from A but not from K."
-    if generation and len(generation) == 2:
-        (a_name, a_ok), (k_name, k_ok) = generation.items()
-        alo, ahi, a_txt = _share(np.asarray(a_ok), level)
-        klo, khi, k_txt = _share(np.asarray(k_ok), level)
-        from_a = above(alo, ahi, MAJORITY)
-        not_from_k = above(1 - khi, 1 - klo, MAJORITY)
-        verdict = SUPPORTED if from_a == not_from_k == SUPPORTED else \
-            NOT_SUPPORTED if NOT_SUPPORTED in (from_a, not_from_k) else INCONCLUSIVE
-        out.append(Finding(claim, f"continues the sequence from {show(a_name)}: {a_txt}; "
-                           f"from {show(k_name)}: {k_txt}", verdict, ("stateful",)))
-    else:
-        missing(claim, "stateful with two generation starts")
-
-    claim = ("Trained with random starts, the stateful model continues the sequence from K "
-             "as well.")
-    if any_start is not None:
-        start, ok = any_start
-        lo, hi, txt = _share(np.asarray(ok), level)
-        out.append(Finding(claim, f"stateful-any-start continues the sequence from "
-                           f"{show(start)}: {txt}; threshold: more than half the seeds",
-                           above(lo, hi, MAJORITY), ("stateful-any-start",)))
-    else:
-        missing(claim, "stateful-any-start with two generation starts")
-
-    claim = "Truncated BPTT over 5 batches reaches 100% in fewer epochs than over 1 batch."
-    if {"stateful", "stateful-bptt"} <= epochs_to_full.keys() and \
-            min(len(epochs_to_full["stateful"]), len(epochs_to_full["stateful-bptt"])) > 1:
-        one, five = epochs_to_full["stateful"], epochs_to_full["stateful-bptt"]
-        lo, hi = welch_interval(one, five, level)
-        out.append(Finding(claim, f"epochs to 100% training accuracy: BPTT 1 "
-                           f"{np.mean(one):.0f}, BPTT 5 {np.mean(five):.0f}; difference "
-                           f"{np.mean(one) - np.mean(five):+.0f} ({_pct(level)} Welch CI {lo:+.0f} to "
-                           f"{hi:+.0f}; a seed that never gets there counts as epochs + 1)",
-                           above(lo, hi, 0.0), ("stateful", "stateful-bptt")))
-    else:
-        missing(claim, "stateful and stateful-bptt (≥ 2 seeds)")
-
-    claim = ("The tutorial's stateful model counts steps since the reset rather than "
-             "reading its input.")
-    if counting is not None and len(counting) > 1:
-        lo, hi, txt = _ci(counting, level)
-        out.append(Finding(claim, f"each symbol read alone after a reset: answered with the "
-                           f"successor of the sequence's first symbol (counting) in "
-                           f"{txt} of the symbols, averaged over seeds; threshold 50%",
-                           above(lo, hi, MAJORITY), ("stateful",)))
-    else:
-        missing(claim, "stateful (≥ 2 seeds, with its models)")
-
-    claim = "The variable-length model predicts the next letter of fresh subsequences."
-    if "variable-length" in probe and len(probe["variable-length"]) > 1:
-        lo, hi, txt = _ci(probe["variable-length"], level)
-        out.append(Finding(claim, f"probe accuracy {txt}; threshold "
-                           f"{100 * PROBE_GOOD:.0f}%", above(lo, hi, PROBE_GOOD),
-                           ("variable-length",)))
-    else:
-        missing(claim, "variable-length (≥ 2 seeds)")
-    return out
-
-
-def from_results(results, level: float = 0.95) -> list[Finding]:
-    """The findings of a list of experiments.Result (a run, fresh or from records).
-    The claims are about the alphabet: experiments on other sequences do not count."""
-    by = {r.config.name: r for r in results if r.config.sequence == ALPHABET}
-    acc = {n: r.accuracy for n, r in by.items()}
-    probe = {n: r.probe_accuracy for n, r in by.items() if r.probe is not None}
-    order = by["batch-state"].order_diff if "batch-state" in by else None
-    gen = None
-    if "stateful" in by and len(by["stateful"].generated) == 2:
-        gen = {s: by["stateful"].generation_ok(s) for s in by["stateful"].generated}
-    any_start = None
-    if "stateful-any-start" in by and len(by["stateful-any-start"].generated) == 2:
-        start = list(by["stateful-any-start"].generated)[1]
-        any_start = (start, by["stateful-any-start"].generation_ok(start))
-    to_full = {n: epochs_to_full(by[n]) for n in ("stateful", "stateful-bptt") if n in by}
-    counting = counting_share(by["stateful"]) if "stateful" in by else None
-    found = judge(acc, probe, order, gen, any_start, to_full, counting, level)
-    for f in found:
-        f.seeds = min((by[n].config.seeds for n in f.experiments if n in by), default=0)
-    # A verdict is about the run as made: say so where it departs from the tutorial's settings.
-    for f in found:
-        changes = [f"{name} {changed_settings(by[name].config)}" for name in f.experiments
-                   if changed_settings(by[name].config)]
-        if changes:
-            f.measurement += f" — not the tutorial's settings: {'; '.join(changes)}"
-    return found
+def shared_targets(a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positions both window experiments predict, and the index of each in a and b."""
+    shared, ia, ib = np.intersect1d(positions(a), positions(b), return_indices=True)
+    return shared, ia, ib
 
 
 def epochs_to_full(res) -> np.ndarray:
-    """Per seed, the first epoch (1-based) whose training accuracy is 100%; epochs + 1 for
-    a seed that never gets there."""
+    """Per seed, the first epoch (1-based) whose training accuracy is 100%; ``epochs``
+    for a seed that never gets there — censored there (restricted mean survival time: the
+    mean of min(T, epochs) compares censored times without inventing them)."""
     full = res.history[:, :, 1] >= 1.0 - 1e-6
-    return np.where(full.any(1), full.argmax(1) + 1, full.shape[1] + 1)
+    return np.where(full.any(1), full.argmax(1) + 1, full.shape[1])
+
+
+def counting_probes(seq: str, seed: int = 0) -> list[str]:
+    """Strings read after a reset by the counting probe: the fixed ones that belong to
+    ``seq``'s symbols and random ones of the same length (a generator of their own)."""
+    symbols = sorted(set(seq))
+    rng = np.random.RandomState(seed + 2_000_003)
+    length = len(COUNTING_PROBES[0])
+    fixed = [p for p in COUNTING_PROBES if set(p) <= set(symbols)]
+    return fixed + ["".join(rng.choice(symbols, length)) for _ in range(COUNTING_RANDOM)]
 
 
 def counting_share(res) -> np.ndarray | None:
-    """Per seed of a stateful model of window 1: read each symbol alone after a reset;
-    among the symbols whose own successor differs from the first symbol's successor, the
-    share answered with the first symbol's successor (the model counts one step since the
-    reset, whatever it read). None without models or for another window."""
+    """Per seed of a stateful model of window 1: after a reset it reads each probe string
+    symbol by symbol (KQXEMC, ZZZZZZ and random ones); at step j a counting model answers
+    the successor of the sequence's j-th symbol (B, C, D … for A–Z) whatever it read, a
+    reading model the successor of what it read. Among the steps where the two differ,
+    the share answered by counting. None without models or for another window."""
     c, seq = res.config, res.config.sequence
-    if res.params is None or c.window != 1 or len(seq) < 3:
+    if res.params is None or c.window != 1 or not c.stateful or len(seq) < 8:
         return None
     import jax
 
     from . import data, evaluate
     vocab = res.dataset.vocab
-    symbols = [s for s in dict.fromkeys(seq[1:-1]) if seq[seq.index(s) + 1] != seq[1]]
-    x, _ = data.model_inputs(vocab.encode("".join(symbols))[:, None], len(vocab),
-                             c.encoding, c.framing, c.mask)
-    probs = np.asarray(jax.vmap(lambda p: evaluate.probabilities(p, x, None, c.activation))(
-        res.params))                                           # (S, symbols, V)
-    return np.mean(probs.argmax(-1) == vocab.index[seq[1]], axis=1)
+    probes = counting_probes(seq, c.seed)
+    idx = np.stack([vocab.encode(p) for p in probes])                  # (P, L)
+    x = np.stack([data.model_inputs(i[:, None], len(vocab), c.encoding, c.framing,
+                                    c.mask)[0] for i in idx])          # (P, L, 1, F)
+    probs = jax.vmap(lambda p: jax.vmap(lambda w: evaluate.trace(
+        p, w, None, True, c.activation)[0])(x))(res.params)           # (S, P, L, V)
+    answer = np.asarray(probs).argmax(-1)
+    count = vocab.encode(seq[1:idx.shape[1] + 1])                     # (L,)
+    nxt = {s: seq[seq.index(s) + 1] for s in set(seq[:-1])}
+    read = np.array([[vocab.index[nxt[s]] if s in nxt else -1 for s in p] for p in probes])
+    tells = read != count                                              # (P, L)
+    return (answer == count)[:, tells].mean(-1)
+
+
+def all_pattern_accuracy(res) -> np.ndarray | None:
+    """Per seed of a variable-length model: accuracy on every distinct pattern its data
+    can hold (for A–Z and 1–5 letters all 114, each also drawn for training)."""
+    c = res.config
+    if res.params is None or not c.samples:
+        return None
+    import jax
+
+    from . import data, evaluate
+    vocab = res.dataset.vocab
+    pats = data.all_subsequences(vocab.encode(c.sequence), c.window)
+    x, mask = data.model_inputs(pats.x, len(vocab), c.encoding, c.framing, c.mask)
+    probs = jax.vmap(lambda p: evaluate.probabilities(p, x, mask, c.activation))(res.params)
+    return np.mean(np.asarray(probs).argmax(-1) == pats.y, -1), len(pats)
+
+
+# -- the claims -----------------------------------------------------------------------
+
+
+def _one_char(by):
+    r = by.get("one-char")
+    return None if r is None or r.config.seeds < 2 else r.accuracy
+
+
+def _judge_one_char(acc, level):
+    near = np.abs(np.asarray(acc) - ABOUT_84) <= ABOUT + 1e-9
+    j = share_judgement(near, level, "one-char seeds within 84% ± 5 points (79–89%: ±1 of "
+                        "its 25 patterns, so 80, 84 or 88%)")
+    values, counts = np.unique(np.round(100 * np.asarray(acc)).astype(int),
+                               return_counts=True)
+    j.measurement += ("; per-seed accuracies " + ", ".join(
+        f"{v}% ×{k}" for v, k in zip(values, counts)) + f"; mean {100 * np.mean(acc):.1f}%")
+    return j
+
+
+def _lift(by):
+    a, b = by.get("feature-window"), by.get("one-char")
+    if a is None or b is None or min(a.config.seeds, b.config.seeds) < 2:
+        return None
+    shared, ia, ib = shared_targets(a, b)
+    ca, cb = correct(a)[:, ia], correct(b)[:, ib]
+    symbols = a.dataset.vocab.symbols
+    rows = [[show(symbols[a.dataset.patterns.y[i]]),
+             f"{100 * cb[:, k].mean():.0f}%", f"{100 * ca[:, k].mean():.0f}%"]
+            for k, i in enumerate(ia)]
+    only = [show(b.dataset.vocab.symbols[b.dataset.patterns.y[i]])
+            for i in np.setdiff1d(np.arange(len(b.dataset.patterns)), ib)]
+    return dict(fw=ca.mean(1), one=cb.mean(1), shared=len(shared), only=only, rows=rows,
+                all_fw=a.accuracy, all_one=b.accuracy)
+
+
+def _judge_lift(d, level):
+    lo, hi, n = stats.paired_difference_interval(d["fw"], d["one"], level)
+    diff = float(np.mean(d["fw"][:n] - d["one"][:n]))
+    verdict = decide_lift(lo, hi)
+    words = ""
+    if verdict == NOT_SUPPORTED:
+        words = ("; within ±1 point: no meaningful lift" if lo > -LIFT_MARGIN else
+                 "; below +1 point")
+    elif verdict == INCONCLUSIVE:
+        words = "; the interval reaches past +1 point and below it"
+    all_diff = float(np.mean(d["all_fw"]) - np.mean(d["all_one"]))
+    return Judgement(
+        verdict, diff, (lo, hi), "betting interval of paired differences", n,
+        f"on the {d['shared']} targets both predict: feature-window − one-char = "
+        f"{100 * diff:+.2f} points ({_pct(level)} CI {100 * lo:+.1f} to {100 * hi:+.1f}, "
+        f"{n} seeds paired by replica){words}. On all their targets (one-char also "
+        f"predicts {', '.join(d['only'])}) the difference would be {100 * all_diff:+.2f} "
+        f"points: not a comparison of the same patterns",
+        table=(["target", "one-char: seeds right", "feature-window: seeds right"],
+               d["rows"]))
+
+
+def _timestep(by):
+    r = by.get("timestep-window")
+    return None if r is None or r.config.seeds < 2 else stats.at_100(r.accuracy)
+
+
+def _order(by):
+    a, b = by.get("batch-state"), by.get("batch-state-shuffled")
+    if a is None or b is None or min(a.config.seeds, b.config.seeds) < 2:
+        return None
+    n = min(a.config.seeds, b.config.seeds)
+    return a.accuracy[:n], b.accuracy[:n]
+
+
+def _judge_order(d, level):
+    ordered, shuffled = d
+    better = ordered > shuffled + 1e-9
+    j = share_judgement(better, level, "seeds (paired by replica: the same initial "
+                        "weights) whose in-order training beats the same batch shuffled")
+    j.measurement += (f"; mean accuracy in order {100 * ordered.mean():.1f}%, shuffled "
+                      f"{100 * shuffled.mean():.1f}%; "
+                      f"{int(np.sum(np.abs(ordered - shuffled) <= 1e-9))} ties")
+    return j
+
+
+def _generation(by):
+    r = by.get("stateful")
+    if r is None or len(r.generated) != 2:
+        return None
+    return {s: r.generation_ok(s) for s in r.generated}
+
+
+def _judge_generation(gen, level):
+    (a_name, a_ok), (k_name, k_ok) = gen.items()
+    ja = share_judgement(a_ok, level, f"continues the sequence from {show(a_name)}")
+    jk = share_judgement(~np.asarray(k_ok, bool), level,
+                         f"does not continue it from {show(k_name)}")
+    # both must hold (an intersection–union test: each at the level, so the pair is too)
+    verdict = SUPPORTED if ja.verdict == jk.verdict == SUPPORTED else \
+        NOT_SUPPORTED if NOT_SUPPORTED in (ja.verdict, jk.verdict) else INCONCLUSIVE
+    return Judgement(verdict, min(ja.estimate, jk.estimate),
+                     (min(ja.interval[0], jk.interval[0]), min(ja.interval[1], jk.interval[1])),
+                     "exact Clopper–Pearson, both shares", ja.seeds,
+                     f"{ja.measurement.split('; threshold')[0]}; "
+                     f"{jk.measurement.split('; threshold')[0]}; each must be more than half")
+
+
+def _any_start(by):
+    r = by.get("stateful-any-start")
+    if r is None or len(r.generated) != 2:
+        return None
+    start = list(r.generated)[1]
+    return start, r.generation_ok(start), r.config.seed
+
+
+def _judge_any_start(d, level):
+    start, ok, seed = d
+    j = share_judgement(ok, level, f"stateful-any-start continues the sequence from "
+                        f"{show(start)}")
+    j.measurement += (f"; base seed {seed}, not seed 7 whose replicas chose one-hot and "
+                      f"random starts" if seed != 7 else
+                      "; seed 7: the replicas that chose these settings")
+    return j
+
+
+def _bptt(by):
+    a, b = by.get("stateful"), by.get("stateful-bptt")
+    if a is None or b is None or min(a.config.seeds, b.config.seeds) < 2 \
+            or a.config.epochs != b.config.epochs:
+        return None
+    return epochs_to_full(a), epochs_to_full(b), a.config.epochs
+
+
+def _judge_bptt(d, level):
+    one, five, epochs = d
+    lo, hi, n = stats.paired_difference_interval(one, five, level, bound=epochs)
+    diff = float(np.mean(one[:n] - five[:n]))
+    never = int(np.sum(one == epochs) + np.sum(five == epochs))
+    return Judgement(
+        decide(lo, hi, 0.0), diff, (lo, hi), "betting interval of paired differences "
+        "(restricted mean)", n,
+        f"restricted mean epochs to 100% training accuracy (a seed that never gets there "
+        f"counts as {epochs}, censored): BPTT 1 {np.mean(one[:n]):.0f}, BPTT 5 "
+        f"{np.mean(five[:n]):.0f}; BPTT 1 − BPTT 5 = {diff:+.0f} ({_pct(level)} CI {lo:+.0f} "
+        f"to {hi:+.0f}, {n} seeds paired by replica; {never} censored)")
+
+
+def _counting(by):
+    r = by.get("stateful")
+    share = None if r is None or r.config.seeds < 2 else counting_share(r)
+    return None if share is None else (share, len(counting_probes(r.config.sequence)))
+
+
+def _judge_counting(d, level):
+    share, probes = d
+    j = share_judgement(share > MAJORITY, level, "seeds that answer mostly by counting")
+    j.measurement += (f" ({probes} strings of 6 symbols, KQXEMC, ZZZZZZ and random ones, "
+                      f"each read after a reset; per seed, among the steps where counting "
+                      f"and reading differ, the share answered B, C, D … by the count: "
+                      f"mean {100 * share.mean():.0f}%)")
+    return j
+
+
+def _variable(by):
+    r = by.get("variable-length")
+    got = None if r is None or r.config.seeds < 2 else all_pattern_accuracy(r)
+    return got
+
+
+def _judge_variable(d, level):
+    acc, n = d
+    j = share_judgement(acc >= PROBE_GOOD - 1e-9, level,
+                        f"seeds that predict ≥ {100 * PROBE_GOOD:.0f}% of all {n} patterns")
+    j.measurement += f"; mean accuracy {100 * acc.mean():.1f}%"
+    return j
+
+
+CLAIMS = [
+    Claim("one-char-84", "One char → one char reaches about 84% (±5 points: ±1 of its 25 "
+          "patterns) in most runs.", ("one-char",), _one_char, _judge_one_char,
+          "one-char (≥ 2 seeds)"),
+    Claim("feature-window-lift", "A three-char feature window gives a small lift (at least "
+          "1 point) over one char, on the patterns both predict.",
+          ("feature-window", "one-char"), _lift, _judge_lift,
+          "one-char and feature-window (≥ 2 seeds)", decide_lift),
+    Claim("timestep-window-100", "A three-char time-step window reaches 100% in most runs.",
+          ("timestep-window",), _timestep,
+          lambda ok, level: share_judgement(ok, level, "timestep-window seeds at 100%"),
+          "timestep-window (≥ 2 seeds)"),
+    Claim("batch-context", "The LSTM uses context across the samples of a batch: all "
+          "samples in one batch in sequence order train better than shuffled.",
+          ("batch-state", "batch-state-shuffled"), _order, _judge_order,
+          "batch-state and batch-state-shuffled (≥ 2 seeds)"),
+    Claim("stateful-generation", "The stateful LSTM generates the alphabet from A but not "
+          "from K.", ("stateful",), _generation, _judge_generation,
+          "stateful with two generation starts"),
+    Claim("any-start", "Trained with one-hot codes and random starts, the stateful model "
+          "continues the sequence from K as well.", ("stateful-any-start",), _any_start,
+          _judge_any_start, "stateful-any-start with two generation starts"),
+    Claim("bptt-sooner", "Truncated BPTT over 5 batches reaches 100% in fewer epochs than "
+          "over 1 batch.", ("stateful", "stateful-bptt"), _bptt, _judge_bptt,
+          "stateful and stateful-bptt (≥ 2 seeds, the same epochs)",
+          lambda lo, hi: decide(lo, hi, 0.0)),
+    Claim("counting", "The tutorial's stateful model counts steps since the reset rather "
+          "than reading its input.", ("stateful",), _counting, _judge_counting,
+          "stateful (≥ 2 seeds, with its models)"),
+    Claim("variable-length-all", "The variable-length model predicts the next letter of "
+          "subsequences of 1–5 letters (all 114 scored; every one is also a training "
+          "pattern, so this is not generalisation).", ("variable-length",), _variable,
+          _judge_variable, "variable-length (≥ 2 seeds, with its models)"),
+]
+BY_ID = {c.id: c for c in CLAIMS}
+
+
+def from_results(results, level: float = 0.95) -> list[Finding]:
+    """The findings of a list of experiments.Result (a run, fresh or from records), every
+    interval at ``level``. The claims are about the alphabet: experiments on other
+    sequences do not count."""
+    by = {r.config.name: r for r in results if r.config.sequence == ALPHABET}
+    out = []
+    for claim in CLAIMS:
+        data = claim.measure(by)
+        if data is None:
+            out.append(Finding(claim.id, claim.text, f"needs {claim.needs}", NOT_RUN,
+                               claim.experiments, level=level))
+            continue
+        j = claim.judge(data, level)
+        changes = [f"{n} {changed_settings(by[n].config)}" for n in claim.experiments
+                   if changed_settings(by[n].config)]
+        # a verdict is about the run as made: say so where it departs from the tutorial
+        words = j.measurement + (f" — not the tutorial's settings: {'; '.join(changes)}"
+                                 if changes else "")
+        out.append(Finding(claim.id, claim.text, words, j.verdict, claim.experiments,
+                           j.seeds, level, j.estimate, tuple(j.interval), j.method, j.table))
+    return out
+
+
+GUARANTEE = ("Each verdict's guarantee is per claim (no family-wise control across the "
+             "claims): a share of seeds by its exact Clopper–Pearson interval, a mean of "
+             "bounded values by a betting interval valid for any distribution of them.")
+
+
+def level_words(found: list[Finding]) -> str:
+    """The level of a findings table, in words (one level per table)."""
+    return f"{_pct(found[0].level if found else 0.95)} intervals"
+
+
+def projected(f: Finding, seeds: int) -> str:
+    """The verdict ``f``'s claim would reach with ``seeds`` seeds if its estimate stayed
+    and its interval narrowed as 1/√n — a guess used only to skip settling rounds that
+    cannot help (stopping early for futility never makes a wrong verdict likelier)."""
+    if f.interval is None or f.estimate is None or not f.seeds:
+        return f.verdict
+    s = np.sqrt(f.seeds / seeds)
+    lo = f.estimate - (f.estimate - f.interval[0]) * s
+    hi = f.estimate + (f.interval[1] - f.estimate) * s
+    return BY_ID[f.id].decide(lo, hi)
 
 
 def changed_settings(cfg) -> str:

@@ -13,8 +13,8 @@ import re
 import numpy as np
 
 from .data import show
-from . import evaluate
-from .evaluate import describe, summarize, wilson_interval
+from . import stats
+from .stats import share_interval, summarize
 from .config import Config, read_batch_size
 from .errors import ConfigError
 from .experiments import Result
@@ -117,7 +117,7 @@ def numeric(values: list) -> bool:
 
 def at_100(res: Result) -> np.ndarray:
     """Per replica: did it reach 100% on its training patterns?"""
-    return evaluate.at_100(res.accuracy)
+    return stats.at_100(res.accuracy)
 
 
 def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[str]]]:
@@ -130,7 +130,7 @@ def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[
         (["seeds continuing the sequence"] if gen else []) + ["train s"]
     rows = []
     for r in results:
-        s = summarize(r.accuracy)  # with the share at 100% and its Wilson interval
+        s = summarize(r.accuracy)  # with the share at 100% and its exact interval
         n = s["n"]
         k, (lo, hi) = round(s["share_100"] * n), s["share_100_ci95"]
         row = [value_text(v) for v in swept(r.config, grid).values()]
@@ -150,72 +150,100 @@ def _mean_ci(s: dict) -> str:
     return f"{100 * s['mean']:.1f}{ci}"
 
 
-def sentences(results: list[Result], grid: dict) -> list[str]:
-    """One sentence per swept setting, computed from the numbers. A numeric setting: its
-    smallest value at which ≥ 90% of a point's seeds reach 100% (judged by the share;
-    the Wilson lower bound says how sure that is); a setting of words: the value with the
-    highest mean accuracy over the seeds of every point that has it."""
-    out = []
-    for k in grid:
-        name = k.replace("_", " ")
-        values = grid[k]
-        if numeric(values):
-            good = [(getattr(r.config, k), r) for r in results if at_100(r).mean() >= THRESHOLD]
-            if not good:
-                best = max(results, key=lambda r: (at_100(r).mean(), r.accuracy.mean()))
-                out.append(f"{name}: no point reaches 100% in ≥ {THRESHOLD:.0%} of its seeds "
-                           f"(closest: {_where(best, grid)}, {int(at_100(best).sum())}/"
-                           f"{best.config.seeds} at 100%, mean accuracy "
-                           f"{100 * best.accuracy.mean():.1f}%)")
-                continue
-            order = {v: i for i, v in enumerate(sorted(values, key=_sort_key))}
-            v, r = min(good, key=lambda g: order[g[0]])
-            k100, n = int(at_100(r).sum()), len(r.accuracy)
-            others = {o: getattr(r.config, o) for o in grid if o != k}
-            out.append(f"the smallest {name} at which ≥ {THRESHOLD:.0%} of seeds reach 100%: "
-                       f"{value_text(v)} ({k100}/{n}, 95% Wilson lower bound "
-                       f"{wilson_interval(k100, n)[0]:.2f}"
-                       + (f"; with {_values(others)}" if others else "") + ")")
-        else:
-            pooled = {v: np.concatenate([r.accuracy for r in results
-                                         if getattr(r.config, k) == v]) for v in values}
-            pooled = {v: a for v, a in pooled.items() if len(a)}
-            stats = {v: describe(a) for v, a in pooled.items()}
-            ranked = sorted(stats, key=lambda v: -stats[v]["mean"])
-            best, rest = ranked[0], ranked[1:]
-            over = " over every point" if len(grid) > 1 else ""
-            others = "; ".join(f"{value_text(v)} {_ci_text(stats[v])}" for v in rest)
-            if rest and not _separated(stats[best], stats[rest[0]]):
-                out.append(f"{name}: no value has a clearly higher mean accuracy{over} "
-                           f"(the 95% CIs of the best two overlap): {value_text(best)} "
-                           f"{_ci_text(stats[best])}; {others}")
-            else:
-                out.append(f"{name}: {value_text(best)} has the highest mean accuracy{over}, "
-                           f"{_ci_text(stats[best])}"
-                           + (f" (against {others})" if others else ""))
+ALPHA = 0.05  # each sentence's family-wise error
+
+
+def _slices(results: list[Result], grid: dict, k: str) -> dict:
+    """Results grouped by the other swept settings: (their values) → {value of k: result}."""
+    out: dict = {}
+    for r in results:
+        key = tuple((o, getattr(r.config, o)) for o in grid if o != k)
+        out.setdefault(key, {})[getattr(r.config, k)] = r
     return out
 
 
-def _separated(a: dict, b: dict) -> bool:
-    """Do the 95% CIs of two means not overlap (a above b)? One seed has no CI: then a
-    higher mean is all there is."""
-    if a["n"] < 2 or b["n"] < 2:
-        return a["mean"] > b["mean"]
-    return a["ci95"][0] > b["ci95"][1]
+def sentences(results: list[Result], grid: dict) -> list[str]:
+    """One sentence per swept setting, computed from the numbers, each a test with a 5%
+    family-wise error. A numeric setting: the values at which ≥ 90% of seeds reach 100%,
+    tested from the largest value down by the share's exact lower bound and stopping at
+    the first that fails (a fixed-sequence test: no adjustment within a slice of the
+    grid, Bonferroni over slices). A setting of words: every pair of values compared by
+    paired differences — replica r of every point has the same key, so the same initial
+    weights — with a paired t-test per pair and Holm's procedure over the pairs."""
+    out = []
+    for k in grid:
+        name = k.replace("_", " ")
+        slices = _slices(results, grid, k)
+        if numeric(grid[k]):
+            out.append(_smallest_full(name, slices, grid))
+        else:
+            out.append(_best_value(name, slices, grid))
+    return out
 
 
-def _ci_text(s: dict) -> str:
-    if s["n"] < 2:
-        return f"{100 * s['mean']:.1f}%"
-    return f"{100 * s['mean']:.1f}% [{100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}]"
+def _smallest_full(name: str, slices: dict, grid: dict) -> str:
+    level = 1 - 2 * ALPHA / len(slices)  # a two-sided interval's lower end: one-sided α/m
+    found = []
+    for key, by_value in slices.items():
+        passed = None
+        for v in sorted(by_value, key=_sort_key, reverse=True):
+            ok = at_100(by_value[v])
+            if share_interval(int(ok.sum()), len(ok), level)[0] < THRESHOLD:
+                break
+            passed = v
+        if passed is not None:
+            found.append((passed, key, by_value[passed]))
+    where = lambda key: "; ".join(f"{o.replace('_', ' ')} {value_text(v)}" for o, v in key)  # noqa: E731
+    how = (f"exact lower bound ≥ {THRESHOLD:.2f} at each value, tested from the largest "
+           f"value down and stopping at the first that fails"
+           + (f", Bonferroni over {len(slices)} slices of the grid" if len(slices) > 1 else "")
+           + f"; {1 - ALPHA:.0%} family-wise")
+    if not found:
+        n = min(len(r.accuracy) for s in slices.values() for r in s.values())
+        need = math.ceil(math.log(1 - level) / math.log(THRESHOLD))  # all at 100%: (1-lvl)^(1/n)
+        return (f"{name}: no value is shown to reach 100% in ≥ {THRESHOLD:.0%} of its seeds "
+                f"({how}); with {n} seeds even {n}/{n} at 100% has an exact lower bound of "
+                f"{share_interval(n, n, level)[0]:.2f}: it takes ≥ {need} seeds")
+    v, key, r = min(found, key=lambda f: _sort_key(f[0]))
+    k100, n = int(at_100(r).sum()), len(r.accuracy)
+    return (f"{name}: ≥ {THRESHOLD:.0%} of seeds reach 100% at every value from "
+            f"{value_text(v)} up ({how}); at {value_text(v)}: {k100}/{n}, lower bound "
+            f"{share_interval(k100, n, level)[0]:.2f}" + (f"; with {where(key)}" if key else ""))
 
 
-def _values(values: dict) -> str:
-    return ", ".join(f"{k.replace('_', ' ')} {value_text(v)}" for k, v in values.items())
-
-
-def _where(res: Result, grid: dict) -> str:
-    return _values(swept(res.config, grid))
+def _best_value(name: str, slices: dict, grid: dict) -> str:
+    from scipy.stats import ttest_rel  # lazily: scipy.stats takes a second to import
+    values = list(dict.fromkeys(v for s in slices.values() for v in s))
+    pooled = {v: np.concatenate([s[v].accuracy for s in slices.values() if v in s])
+              for v in values}
+    ranked = sorted(values, key=lambda v: -pooled[v].mean())
+    pairs = list(itertools.combinations(ranked, 2))
+    tests = []
+    for a, b in pairs:  # paired by (slice, replica)
+        d = [(s[a].accuracy[:n], s[b].accuracy[:n]) for s in slices.values()
+             if a in s and b in s for n in [min(len(s[a].accuracy), len(s[b].accuracy))]]
+        x, y = np.concatenate([p[0] for p in d]), np.concatenate([p[1] for p in d])
+        with np.errstate(all="ignore"):
+            t = ttest_rel(x, y) if len(x) > 1 else None
+        p = float("nan") if t is None else float(t.pvalue)
+        lo, hi = (float("nan"),) * 2 if t is None or not np.isfinite(p) else \
+            t.confidence_interval(1 - ALPHA)
+        tests.append((a, b, float(np.mean(x - y)), lo, hi, p, len(x)))
+    shown = stats.holm([t[5] for t in tests], ALPHA)
+    best = ranked[0]
+    over = " over every point" if len(grid) > 1 else ""
+    words = "; ".join(
+        f"{value_text(a)} − {value_text(b)} {100 * d:+.1f} points"
+        + (f" (95% CI {100 * lo:+.1f} to {100 * hi:+.1f}, p = {p:.2g}, {n} pairs)"
+           if np.isfinite(p) else f" ({n} pairs, no spread)")
+        for (a, b, d, lo, hi, p, n) in tests if a == best)
+    how = "paired t-tests, Holm over every pair of values, 5% family-wise"
+    if len(ranked) > 1 and all(ok for t, ok in zip(tests, shown) if t[0] == best):
+        return (f"{name}: {value_text(best)} has the highest mean accuracy{over}, "
+                f"{100 * pooled[best].mean():.1f}%, higher than every other value ({how}): "
+                f"{words}")
+    return (f"{name}: no value is shown to have the highest mean accuracy{over} ({how}): "
+            + (words or f"{value_text(best)} {100 * pooled[best].mean():.1f}%"))
 
 
 def _sort_key(v):

@@ -132,8 +132,8 @@ def environment() -> dict:
 
 def summary(res: Result) -> dict:
     """Statistics over seeds of every metric of an experiment: accuracies with
-    evaluate.summarize (bounded, share at 100%), the loss with evaluate.describe."""
-    from .evaluate import CI_METHOD, describe, summarize, wilson_interval
+    stats.summarize (bounded, share at 100%), the loss with stats.describe."""
+    from .stats import CI_METHOD, describe, share_interval, summarize
     out = {"ci_method": CI_METHOD, "accuracy": summarize(res.accuracy),
            "loss": describe(res.loss)}
     if res.probe is not None:
@@ -141,7 +141,7 @@ def summary(res: Result) -> dict:
     for start in res.generated:
         ok = res.generation_ok(start)
         out.setdefault("generation", {})[start] = {
-            "share": float(ok.mean()), "ci95": list(wilson_interval(int(ok.sum()), len(ok)))}
+            "share": float(ok.mean()), "ci95": list(share_interval(int(ok.sum()), len(ok)))}
     if res.order_diff is not None:
         out["order_test"] = {"max_abs_difference": res.order_diff[0],
                              "gradient_scale": res.order_diff[1]}
@@ -221,6 +221,7 @@ def save_result(run_dir: Path, res: Result, models: bool = True) -> None:
         atomic_write(tmp / ARRAYS, buf.getvalue())
         record = {"format_version": RECORD_VERSION, "config": config_json(run_dir, res.config),
                   "models": models, "asked_seeds": res.asked_seeds,
+                  "settle_looks": None if res.looks is None else list(res.looks),
                   "vocab": list(res.dataset.vocab.symbols),
                   "compile_s": res.compile_s, "train_s": res.train_s,
                   "generated": res.generated, "order_diff": res.order_diff,
@@ -315,6 +316,10 @@ def load_result(exp_dir: Path) -> Result:
         asked = record.get("asked_seeds")  # settled to more seeds than the run asked for
         _check(asked is None or isinstance(asked, int) and not isinstance(asked, bool)
                and 1 <= asked < s, "asked_seeds must be null or fewer than the seeds")
+        looks = record.get("settle_looks")
+        _check(looks is None or isinstance(looks, list) and looks and all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in looks),
+            "settle_looks must be null or a list of seed counts")
         models = [Model.load(exp_dir / str(r), check_finite=False)
                   for r in range(s if has_models else 0)]
         for m in models:
@@ -330,7 +335,8 @@ def load_result(exp_dir: Path) -> Result:
         if models else None
     res = Result(cfg, ds, params, history, probs, record["compile_s"], record["train_s"],
                  generated=gen, order_diff=None if order is None else tuple(order),
-                 states=states, cached=True, finite=finite, asked_seeds=asked)
+                 states=states, cached=True, finite=finite, asked_seeds=asked,
+                 looks=None if looks is None else tuple(looks))
     if cfg.probe:
         res.probe, res.probe_probs = probe, probe_probs
     return res
@@ -405,6 +411,19 @@ def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] 
     atomic_write(run_dir / "predictions.csv",
                  _csv(["experiment", "replica", "set", "input", "target", "prediction",
                        "probability"], preds))
+
+
+FINDINGS = "findings.json"
+
+
+def findings_json(found: list, design: str = "") -> dict:
+    """The findings as data: per claim its id, text, measurement, estimate, interval with
+    its method and level, seeds and verdict; and the settling design in words."""
+    return {"design": design or None, "findings": [f.to_json() for f in found]}
+
+
+def write_findings(run_dir: Path, found: list, design: str = "") -> None:
+    atomic_write(run_dir / FINDINGS, dumps(findings_json(found, design)))
 
 
 def record_config(exp_dir: Path) -> dict | None:

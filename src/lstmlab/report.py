@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 
 from . import findings as findings_mod, grid as grid_mod
 from .data import PAD, show
-from .evaluate import CI_METHOD, at_100, summarize
+from .evaluate import order_check
+from .stats import CI_METHOD, at_100, summarize
 from .experiments import Config, Result
 from .files import atomic_write
 from .tables import divergence, sequence_text, summary_rows
@@ -353,7 +354,7 @@ def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],
                 [[k.replace("_", " "), s] for k, s in zip(grid, sentences)]))
     out.append(("h", 2, "Points"))
     out.append(("table", *grid_mod.point_rows(results, grid)))
-    out.append(("p", f"{CI_METHOD}. Seeds at 100%: Wilson 95% interval."))
+    out.append(("p", f"{CI_METHOD}."))
     keys = list(grid)
     # the values that have a finished point (an interrupted sweep has not all)
     ordered = {k: [v for v in grid_mod.sorted_values(grid[k])
@@ -388,12 +389,21 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
     ("img", file name, alt, png bytes), ("link", relative href, text, sentence after);
     ``explorers``: experiment name → its explorer page's file name beside the report."""
     out: list[tuple] = [("h", 1, title)]
-    out.append(("h", 2, "Findings: the tutorial's claims, checked"))
+    found = found if found is not None else findings_mod.from_results(results)
+    out.append(("h", 2, f"Findings: the tutorial's claims, checked "
+                        f"({findings_mod.level_words(found)})"))
     out.append(("table", ["claim", "measurement", "seeds", "verdict"],
-                [[f.claim, f.measurement, str(f.seeds or ""), f.verdict] for f in
-                 (found if found is not None else findings_mod.from_results(results))]))
-    out.append(("p", f"Verdicts are computed by the rules in lstmlab/findings.py. {CI_METHOD}."
+                [[f.claim, f.measurement, str(f.seeds or ""), f.verdict] for f in found]))
+    out.append(("p", f"Verdicts are computed by the claims in lstmlab/findings.py "
+                f"(machine-readable: findings.json). {findings_mod.GUARANTEE}"
                 + (f" {design}" if design else "")))
+    for f in found:
+        if f.table is not None:
+            out.append(("p", f"Per target, the share of seeds that predict it right "
+                        f"({f.id}):"))
+            out.append(("table", *f.table))
+    out.append(("h", 2, "Summary"))
+    out.append(("p", f"{CI_METHOD}."))
     out.append(("h", 2, "Summary"))
     out.append(("table", *summary_rows(results)))
     for r in results:
@@ -437,10 +447,10 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
             out.append(("p", f"Generated from {show(start)} (replica 0): {show(strings[0])} — "
                         f"{int(ok.sum())}/{len(ok)} seeds continue the sequence."))
         if r.order_diff is not None:
-            out.append(("p", f"Within-batch order test: the batch gradient with the samples "
-                        f"in order and shuffled differs by at most {r.order_diff[0]:.2e} "
-                        f"(largest gradient entry {r.order_diff[1]:.2e}). "
-                        + findings_mod.order_verdict(*r.order_diff)[1]))
+            out.append(("p", f"Within-batch order test (a check of the code): the float64 "
+                        f"batch gradient with the samples in order and shuffled differs by "
+                        f"at most {r.order_diff[0]:.2e} (largest gradient entry "
+                        f"{r.order_diff[1]:.2e}). " + order_check(*r.order_diff)))
         rows = []
         for x, y, p in zip(r.dataset.patterns.x, r.dataset.patterns.y, r.probs[0]):
             k = int(p.argmax())

@@ -1,15 +1,18 @@
 """Findings that settle themselves: when a finding is inconclusive, train more seeds of the
 experiments it rests on — in rounds, each round one compiled program per experiment — until
-its verdict is conclusive or a cap is reached.
+its verdict is conclusive, a cap is reached, or the cap could not make it conclusive.
 
 Looking again after every round would make a 95% interval too optimistic, so the design is
 fixed in advance: at most ``len(plan)`` looks at the seed counts of ``plan``, and every
 interval at every look (the first included) at level 1 − 0.05 / looks — a Bonferroni split
-of α over the planned looks, so that each verdict's 95% guarantee holds however many looks
-it took. Replica r of a seed is the same whatever the number of replicas trained with it,
-so a round keeps the earlier seeds' models and trains only the new ones where that holds
-bit for bit (one sample per update on the CPU: ``experiments.extends``), and trains all
-of them again otherwise.
+of α over the planned looks, so that each claim's verdict keeps its 95% guarantee however
+many looks it took. The design is kept in the records it grew (``Result.looks``): seeds
+gathered by looking are judged at that level whenever they are judged again. A round is
+skipped for a finding that would stay inconclusive at the cap even if its interval
+narrowed as 1/√n (``findings.projected``): stopping for futility never makes a wrong
+verdict likelier. Replica r of a seed is the same whatever the number of replicas trained
+with it, so a round keeps the earlier seeds' models and trains only the new ones where that
+holds bit for bit (``experiments.extends``), and trains all of them again otherwise.
 """
 
 from __future__ import annotations
@@ -31,28 +34,36 @@ def plan(start: int, cap: int) -> list[int]:
                                                                        else set()))
 
 
-def level(looks: list[int]) -> float:
+def level(looks: list[int] | None) -> float:
     """The confidence level of every interval when a finding may be looked at
-    ``len(looks)`` times (Bonferroni)."""
-    return 1 - ALPHA / len(looks)
+    ``len(looks)`` times (Bonferroni); 95% without a design."""
+    return 1 - ALPHA / len(looks or [0])
+
+
+def strictest(results: list[Result], looks: list[int] | None = None) -> list[int] | None:
+    """The design to judge ``results`` by: the one with the most looks among this run's
+    (``looks``) and those kept in the records settling grew; None if there is none."""
+    designs = [list(d) for d in [looks, *(r.looks for r in results)] if d]
+    return max(designs, key=len) if designs else None
 
 
 def design(looks: list[int]) -> str:
     """The design in one sentence, for the terminal and the report."""
     return (f"Inconclusive findings are settled by training more seeds in rounds (planned "
-            f"looks at {', '.join(map(str, looks))} seeds); every interval is at "
+            f"looks at {', '.join(map(str, looks))} seeds; a round that could not make a "
+            f"finding conclusive by {looks[-1]} is skipped); every interval is at "
             f"{100 * level(looks):.4g}% — 95% split over the {len(looks)} planned looks "
-            f"(Bonferroni) — so each verdict keeps its 95% guarantee despite the repeated "
-            f"looks.")
+            f"(Bonferroni) — so each claim's verdict keeps its 95% guarantee despite the "
+            f"repeated looks.")
 
 
 def settle(results: list[Result], looks: list[int],
            train: Callable[[list[Config]], list[Result]]) -> tuple[list[Result], list]:
     """Train more seeds (``train(configs)`` → their results) for the experiments of every
     inconclusive finding measured with the tutorial's settings, a planned look at a time,
-    until none is inconclusive or has a look left. Returns every result (the settled ones
-    replaced) and the final findings."""
-    lvl = level(looks)
+    until none is inconclusive or worth another look. Returns every result (the settled
+    ones replaced) and the final findings."""
+    lvl = level(strictest(results, looks))
     by = {r.config.name: r for r in results}
     while True:
         found = findings.from_results(list(by.values()), lvl)
@@ -63,6 +74,8 @@ def settle(results: list[Result], looks: list[int],
             if f.verdict != findings.INCONCLUSIVE or any(
                     findings.changed_settings(by[n].config) for n in f.experiments):
                 continue
+            if findings.projected(f, looks[-1]) == findings.INCONCLUSIVE:
+                continue  # futile: even the cap would leave it inconclusive
             for name in f.experiments:
                 nxt = next((n for n in looks if n > by[name].config.seeds), None)
                 if nxt is not None:

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import engine, grid as grid_mod, records, report
-from .evaluate import summarize
+from .stats import summarize
 from .config import Config, with_defaults
 from .errors import ConfigError
 from .experiments import Result, resolve

@@ -4,7 +4,7 @@ module imports the other: the summary table and the short form of a long sequenc
 from __future__ import annotations
 
 from . import data
-from .evaluate import summarize
+from .stats import summarize
 from .experiments import Result
 
 SHOW_SEQUENCE = 80  # a longer sequence is shown by its start, length and sha256
