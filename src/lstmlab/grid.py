@@ -200,7 +200,8 @@ def _smallest_full(name: str, slices: dict, grid: dict) -> str:
            + f"; {1 - ALPHA:.0%} family-wise")
     if not found:
         n = min(len(r.accuracy) for s in slices.values() for r in s.values())
-        need = math.ceil(math.log(1 - level) / math.log(THRESHOLD))  # all at 100%: (1-lvl)^(1/n)
+        # n/n has the exact lower bound ((1 − level)/2)^(1/n)
+        need = math.ceil(math.log((1 - level) / 2) / math.log(THRESHOLD))
         return (f"{name}: no value is shown to reach 100% in ≥ {THRESHOLD:.0%} of its seeds "
                 f"({how}); with {n} seeds even {n}/{n} at 100% has an exact lower bound of "
                 f"{share_interval(n, n, level)[0]:.2f}: it takes ≥ {need} seeds")

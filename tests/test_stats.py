@@ -1,0 +1,237 @@
+"""The intervals of lstmlab.stats against independent computations, and every rule of the
+findings and the sweep sentences by simulation: data drawn where the truth is known, on
+the boundary of the rule's threshold, the rate of wrong verdicts compared with the level
+the rule claims (plus Monte-Carlo error), and a positive control that says "supported"."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import special, stats as sps
+
+from lstmlab import findings, grid, stats
+from lstmlab.config import Config
+from lstmlab.findings import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+
+SIMS = 600
+LEVEL = 0.95
+
+
+def mc_ceiling(alpha: float, sims: int = SIMS) -> float:
+    """The most wrong verdicts a rule of error ≤ alpha shows in ``sims`` runs (+3 SE)."""
+    return alpha + 3 * np.sqrt(alpha * (1 - alpha) / sims)
+
+
+# -- the intervals ---------------------------------------------------------------------
+
+
+def test_exact_share_interval_matches_the_beta_quantiles():
+    for k, n in [(0, 10), (10, 10), (5, 10), (17, 50), (1, 3)]:
+        a = 1 - LEVEL
+        lo = 0.0 if k == 0 else special.betaincinv(k, n - k + 1, a / 2)
+        hi = 1.0 if k == n else special.betaincinv(k + 1, n - k, 1 - a / 2)
+        assert stats.share_interval(k, n, LEVEL) == pytest.approx((lo, hi), abs=1e-10)
+    assert stats.share_interval(10, 10, 0.99)[0] == pytest.approx(0.005 ** 0.1, abs=1e-10)
+
+
+def betting_kept(x, m, alpha, c=0.75):
+    """Independent float64 loop of the hedged capital at one candidate mean m."""
+    n, up, down = len(x), 1.0, 1.0
+    s, ss = 0.5, 0.25
+    mus, var_prev = [], 0.25
+    for t, xi in enumerate(x, 1):
+        lam = np.sqrt(2 * np.log(2 / alpha) / (n * var_prev))
+        up *= 1 + min(lam, c / m if m > 0 else np.inf) * (xi - m)
+        down *= 1 - min(lam, c / (1 - m) if m < 1 else np.inf) * (xi - m)
+        s += xi
+        mu = s / (t + 1)
+        ss += (xi - mu) ** 2
+        var_prev = ss / (t + 1)
+    return max(up, down) / 2 < 1 / alpha
+
+
+def test_betting_interval_matches_an_independent_loop():
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        x = rng.beta(5, 2, size=int(rng.integers(5, 60)))
+        lo, hi = stats.mean_interval(x, 0.95)
+        assert lo <= x.mean() <= hi and hi - lo > 0
+        inside = (lo + hi) / 2
+        for m, kept in [(lo - 0.01, False), (hi + 0.01, False), (inside, True)]:
+            if 0 < m < 1:
+                assert betting_kept(x, m, 0.05) == kept
+    # never zero width, whatever the values
+    lo, hi = stats.mean_interval(np.ones(10), 0.99)
+    assert 0.4 < lo < 0.99 and hi == 1.0
+
+
+def test_a_bounded_mean_claim_holds_its_level_on_a_skewed_mix_where_t_fails():
+    """92% of seeds at 1.0 and 8% at 0.6: the mean is 0.968, below 0.97. "mean > 0.97"
+    must be claimed in at most α of the runs."""
+    rng = np.random.default_rng(1)
+    x = np.where(rng.random((SIMS, 20)) < 0.92, 1.0, 0.6)
+    lo, _ = stats.mean_interval(x, 0.99)
+    assert np.mean(lo > 0.97) <= mc_ceiling(0.01)
+    # negative control: the t-interval the findings used before claims it far too often
+    t_lo = np.array([stats.t_interval(row, 0.99)[0] for row in x])
+    assert np.mean(t_lo > 0.97) > 0.1  # 18% at 20 seeds against its 1%
+    # positive control: the interval does clear a threshold the data are far above
+    lo, _ = stats.mean_interval(np.full((3, 50), 0.99), 0.99)
+    assert np.all(lo > 0.8)
+
+
+def test_holm_rejects_in_step_down_order():
+    assert list(stats.holm([0.01, 0.04, 0.03], 0.05)) == [True, False, False]
+    assert list(stats.holm([0.001, 0.02, 0.04], 0.05)) == [True, True, True]
+    assert list(stats.holm([np.nan, 0.001], 0.05)) == [False, True]
+
+
+# -- the findings' rules ----------------------------------------------------------------
+
+
+def share_verdicts(p: float, n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return [findings.share_judgement(rng.random(n) < p, LEVEL, "x").verdict
+            for _ in range(SIMS)]
+
+
+@pytest.mark.parametrize("n", [10, 20, 50])
+def test_a_share_of_exactly_half_is_rarely_called_a_majority(n):
+    v = share_verdicts(0.5, n, n)
+    assert v.count(SUPPORTED) / SIMS <= mc_ceiling(0.025)
+    assert v.count(NOT_SUPPORTED) / SIMS <= mc_ceiling(0.025)
+    # positive control
+    assert share_verdicts(0.95, n).count(SUPPORTED) / SIMS > 0.5
+
+
+def test_reaches_100_is_the_share_of_seeds_not_the_mean():
+    """Half the seeds at 100% and half at 22/23 was "supported" 99.5% of the time by the
+    mean > 97% rule."""
+    rng = np.random.default_rng(2)
+    wrong = 0
+    for _ in range(SIMS):
+        acc = np.where(rng.random(20) < 0.5, 1.0, 22 / 23)
+        j = findings.BY_ID["timestep-window-100"].judge(stats.at_100(acc), LEVEL)
+        wrong += j.verdict == SUPPORTED
+    assert wrong / SIMS <= mc_ceiling(0.025)
+    j = findings.BY_ID["timestep-window-100"].judge(np.ones(10, bool), LEVEL)
+    assert j.verdict == SUPPORTED and j.interval[0] < 1
+
+
+def lift_data(lift: float, n: int, rng):
+    one = rng.choice([0.76, 0.8, 0.84, 0.88, 0.92], size=n, p=[.1, .2, .4, .2, .1])
+    fw = np.clip(one + lift + rng.normal(0, 0.03, n), 0, 1)
+    return {"fw": fw, "one": one, "shared": 23, "only": ["B", "C"], "rows": [],
+            "all_fw": fw, "all_one": one}
+
+
+@pytest.mark.parametrize("lift", [0.0, 0.003, 0.01])
+def test_a_negligible_lift_is_rarely_supported(lift):
+    """A lift of 0, of +0.3 points (negligible by the 1-point margin) and of exactly +1
+    point: "supported" needs the lower bound above +1 point."""
+    rng = np.random.default_rng(int(1000 * lift))
+    v = [findings.BY_ID["feature-window-lift"].judge(lift_data(lift, 100, rng),
+                                                      LEVEL).verdict for _ in range(200)]
+    assert v.count(SUPPORTED) / 200 <= mc_ceiling(0.025, 200)
+    if lift == 0.01:  # exactly on the margin: "no meaningful lift" is wrong there too
+        assert v.count(NOT_SUPPORTED) / 200 <= mc_ceiling(0.025, 200)
+
+
+def test_a_large_lift_is_supported_and_a_null_one_can_be_refuted():
+    rng = np.random.default_rng(9)
+    big = findings.BY_ID["feature-window-lift"].judge(lift_data(0.3, 100, rng), LEVEL)
+    assert big.verdict == SUPPORTED
+    worse = findings.BY_ID["feature-window-lift"].judge(lift_data(-0.3, 100, rng), LEVEL)
+    assert worse.verdict == NOT_SUPPORTED and "below +1 point" in worse.measurement
+    # equivalence within ±1 point needs many seeds: an interval valid for any distribution
+    # cannot rule out a few seeds with a large difference that it has not seen
+    judge = findings.BY_ID["feature-window-lift"].judge
+    for n, verdict in [(200, INCONCLUSIVE), (2000, NOT_SUPPORTED)]:
+        same = np.full(n, 0.84)
+        null = judge({"fw": same, "one": same, "shared": 23, "only": [], "rows": [],
+                      "all_fw": same, "all_one": same}, LEVEL)
+        assert null.verdict == verdict
+    assert "no meaningful lift" in null.measurement
+
+
+def test_bptt_with_equal_epochs_is_rarely_called_faster():
+    rng = np.random.default_rng(3)
+    wrong = 0
+    for _ in range(200):
+        a = np.minimum(rng.integers(50, 400, 20), 300)  # censored at 300
+        b = np.minimum(rng.integers(50, 400, 20), 300)
+        wrong += findings.BY_ID["bptt-sooner"].judge((a, b, 300), LEVEL).verdict == SUPPORTED
+    assert wrong / 200 <= mc_ceiling(0.025, 200)
+    fast = findings.BY_ID["bptt-sooner"].judge((np.full(20, 250), np.full(20, 60), 300), LEVEL)
+    assert fast.verdict == SUPPORTED
+    slow = findings.BY_ID["bptt-sooner"].judge((np.full(20, 88), np.full(20, 229), 300), LEVEL)
+    assert slow.verdict == NOT_SUPPORTED
+
+
+def test_generation_needs_both_shares():
+    rng = np.random.default_rng(4)
+    wrong = 0
+    for _ in range(SIMS):  # from A exactly half, from K never: not a majority from A
+        gen = {"A": rng.random(20) < 0.5, "K": np.zeros(20, bool)}
+        wrong += findings.BY_ID["stateful-generation"].judge(gen, LEVEL).verdict == SUPPORTED
+    assert wrong / SIMS <= mc_ceiling(0.025)
+    yes, no = np.ones(10, bool), np.zeros(10, bool)
+    judge = findings.BY_ID["stateful-generation"].judge
+    assert judge({"A": yes, "K": no}, LEVEL).verdict == SUPPORTED
+    assert judge({"A": yes, "K": yes}, LEVEL).verdict == NOT_SUPPORTED
+    assert judge({"A": yes[:3], "K": no[:3]}, LEVEL).verdict == INCONCLUSIVE
+
+
+# -- the sweep sentences -----------------------------------------------------------------
+
+
+def sweep_results(shares, seeds, rng):
+    out = []
+    for units, p in shares.items():
+        acc = np.where(rng.random(seeds) < p, 1.0, 0.9)
+        out.append(SimpleNamespace(config=Config(units=units, seeds=seeds), accuracy=acc))
+    return out
+
+
+@pytest.mark.parametrize("seeds", [10, 20, 50])
+def test_the_smallest_value_at_90_percent_is_rarely_one_below_it(seeds):
+    """Units 1–64 with true shares at 100% rising to 0.99: the sentence names a value
+    whose true share is below 0.9 in at most 5% of sweeps (before: 72% at 10 seeds)."""
+    shares = {1: 0.0, 2: 0.3, 4: 0.6, 8: 0.8, 16: 0.88, 32: 0.9, 64: 0.99}
+    rng = np.random.default_rng(seeds)
+    wrong = 0
+    for _ in range(200):
+        (line,) = grid.sentences(sweep_results(shares, seeds, rng), {"units": list(shares)})
+        if "every value from" in line:
+            named = int(line.split("every value from ")[1].split()[0])
+            wrong += shares[named] < 0.9
+    assert wrong / 200 <= mc_ceiling(0.05, 200)
+
+
+def test_the_smallest_value_sentence_can_name_a_value():
+    rng = np.random.default_rng(0)
+    shares = {8: 0.0, 16: 1.0, 32: 1.0}
+    (line,) = grid.sentences(sweep_results(shares, 60, rng), {"units": list(shares)})
+    assert "every value from 16 up" in line
+    (line,) = grid.sentences(sweep_results(shares, 10, rng), {"units": list(shares)})
+    assert "no value is shown" in line and "it takes ≥ 29 seeds" in line
+
+
+def word_results(means, seeds, rng, spread=0.05):
+    out = []
+    for enc, m in means.items():
+        acc = np.clip(m + rng.normal(0, spread, seeds), 0, 1)
+        out.append(SimpleNamespace(config=Config(encoding=enc, seeds=seeds), accuracy=acc))
+    return out
+
+
+def test_a_best_word_value_is_rarely_named_when_all_are_equal():
+    rng = np.random.default_rng(8)
+    g = {"encoding": ["scaled", "onehot", "other"]}
+    wrong = sum("has the highest" in grid.sentences(
+        word_results(dict.fromkeys(g["encoding"], 0.8), 10, rng), g)[0] for _ in range(200))
+    assert wrong / 200 <= mc_ceiling(0.05, 200)
+    (line,) = grid.sentences(word_results({"scaled": 0.6, "onehot": 0.9, "other": 0.7}, 10,
+                                          rng), g)
+    assert line.startswith("encoding: onehot has the highest")
+    assert "Holm" in line and "p = " in line
