@@ -1,147 +1,105 @@
+"""The claims: each judged by its rule on known data (stats' simulation tests check the
+rules' error rates), measured on real runs, and written as findings.json."""
+
+import json
+
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import stats as sps
 
-from lstmlab import evaluate, findings
-from lstmlab.findings import INCONCLUSIVE, NOT_RUN, NOT_SUPPORTED, SUPPORTED
-
-
-def test_t_interval_on_a_known_sample():
-    lo, hi = evaluate.t_interval([0.80, 0.84, 0.88])
-    half = 4.302652729911275 * 0.04 / np.sqrt(3)  # t(0.975, 2) · s / √n
-    assert lo == pytest.approx(0.84 - half, abs=1e-9)
-    assert hi == pytest.approx(0.84 + half, abs=1e-9)
-    assert evaluate.t_interval([1.0, 1.0, 1.0]) == (1.0, 1.0)
+from lstmlab import findings, stats
+from lstmlab.findings import BY_ID, INCONCLUSIVE, NOT_RUN, NOT_SUPPORTED, SUPPORTED
 
 
-def test_wilson_interval_on_known_counts():
-    # Wilson, z = 1.959964: 10/10 → [0.7225, 1]; 0/10 → [0, 0.2775]; 5/10 → [0.2366, 0.7634]
-    assert evaluate.wilson_interval(10, 10) == pytest.approx((0.72247, 1.0), abs=1e-4)
-    assert evaluate.wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-4)
-    assert evaluate.wilson_interval(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-4)
-    for n in (12, 24, 100):  # exact ends at 0/n and n/n (computed, they missed by 1e-17)
-        assert evaluate.wilson_interval(0, n)[0] == 0.0
-        assert evaluate.wilson_interval(n, n)[1] == 1.0
-        assert 0.0 < evaluate.wilson_interval(1, n)[0] and evaluate.wilson_interval(n - 1, n)[1] < 1
+def test_t_interval_matches_scipy_and_summaries_never_have_zero_width():
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        v = rng.random(rng.integers(2, 40))
+        lo, hi = sps.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=sps.sem(v))
+        assert stats.t_interval(v) == pytest.approx((lo, hi), rel=1e-12)
+    s = stats.summarize(np.ones(10))
+    assert s["ci95"][0] < 1.0 and s["ci95"][1] == 1.0     # 10/10 at 100% is not certainty
+    assert s["share_100"] == 1 and s["share_100_ci95"][0] < 1
+    d = stats.describe([1.66, 1.9, 2.4, 0.95])             # losses: t, not clipped
+    assert d["ci95"][1] > 1.0 and "share_100" not in d
 
 
-def test_summarize():
-    s = evaluate.summarize([1.0, 0.9, 1.0, 0.8])
-    assert s["mean"] == pytest.approx(0.925) and s["min"] == 0.8 and s["max"] == 1.0
-    assert s["sd"] == pytest.approx(np.std([1, 0.9, 1, 0.8], ddof=1))
-    assert s["share_100"] == 0.5 and s["n"] == 4
-    lo, hi = evaluate.t_interval([1.0, 0.9, 1.0, 0.8])
-    assert hi > 1 and s["ci95"] == [lo, 1.0]  # clipped: a mean accuracy cannot pass 100%
+def judge(claim_id, data, level=0.95):
+    return BY_ID[claim_id].judge(data, level).verdict
 
 
-def test_losses_are_described_not_summarized_as_accuracies():
-    losses = [1.66, 1.9, 2.4, 0.95]
-    d = evaluate.describe(losses)
-    lo, hi = evaluate.t_interval(losses)
-    assert d["ci95"] == [lo, hi] and hi > 1.0 and lo < hi  # not clipped to [0, 1]
-    assert "share_100" not in d
-    assert evaluate.summarize([1.0, 0.5])["ci95"][1] == 1.0  # accuracies are
+def test_claim_one_char_about_84_is_the_share_of_seeds_within_one_pattern():
+    assert judge("one-char-84", np.array([0.84, 0.80, 0.88] * 4)) == SUPPORTED
+    assert judge("one-char-84", np.array([0.60, 0.64, 0.96] * 4)) == NOT_SUPPORTED
+    assert judge("one-char-84", np.array([0.76, 0.84, 0.92, 0.84])) == INCONCLUSIVE
+    j = BY_ID["one-char-84"].judge(np.array([0.84, 0.80, 0.76, 0.84]), 0.95)
+    assert "84% ×2" in j.measurement and "76% ×1" in j.measurement
 
 
-def test_welch_interval_matches_scipy():
-    rng = np.random.default_rng(2283)
-    a, b = rng.random(10), rng.random(8)
-    lo, hi = findings.welch_interval(a, b)
-    r = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
-    assert (lo, hi) == pytest.approx((r.low, r.high), rel=1e-9)
+def test_the_lift_is_measured_on_the_targets_both_predict():
+    """one-char predicts B–Z, feature-window D–Z: a one-char that gets B → C wrong must
+    not make a lift."""
+    from types import SimpleNamespace
+
+    from lstmlab.data import Vocab
+    vocab = Vocab.from_sequence("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+    def fake(name, window, seeds, wrong_targets):
+        n = 26 - window
+        y = np.arange(window, 26)
+        probs = np.zeros((seeds, n, 26), np.float32)
+        probs[:, np.arange(n), y] = 1
+        for t in wrong_targets:
+            probs[:, t - window, y[t - window]] = 0
+            probs[:, t - window, 0] = 1
+        cfg = findings.PRESETS[name].replace(seeds=seeds)
+        ds = SimpleNamespace(vocab=vocab, patterns=SimpleNamespace(y=y, __len__=None))
+        ds.patterns = type("P", (), {"y": y, "__len__": lambda self: n})()
+        return SimpleNamespace(config=cfg, dataset=ds, probs=probs,
+                               accuracy=np.mean(probs.argmax(-1) == y, -1))
+
+    one = fake("one-char", 1, 12, [2])           # B → C wrong
+    fw = fake("feature-window", 3, 12, [])
+    data = findings._lift({"one-char": one, "feature-window": fw})
+    assert data["shared"] == 23 and data["only"] == ["B", "C"]
+    np.testing.assert_array_equal(data["fw"], data["one"])  # the same on D–Z
+    assert data["all_fw"].mean() - data["all_one"].mean() > 0.03   # the old artifact
+    j = BY_ID["feature-window-lift"].judge(data, 0.95)
+    assert "+0.00 points" in j.measurement and j.verdict != SUPPORTED
+    assert j.table[1][0] == ["D", "100%", "100%"]
 
 
-def verdict(claim_index, **kw):
-    return findings.judge(**kw)[claim_index].verdict
+def test_claim_batch_context_compares_in_order_with_shuffled_paired_by_seed():
+    same = np.ones(12)
+    assert judge("batch-context", (same, same)) == NOT_SUPPORTED   # all ties: no lift
+    assert judge("batch-context", (same, same - 0.2)) == SUPPORTED
+    assert judge("batch-context", (same[:3], same[:3] - 0.2)) == INCONCLUSIVE
 
 
-def acc(values):
-    return {"one-char": np.array(values)}
+def test_claim_variable_length_and_counting_and_any_start():
+    assert judge("variable-length-all", (np.full(12, 0.97), 114)) == SUPPORTED
+    assert judge("variable-length-all", (np.full(12, 0.5), 114)) == NOT_SUPPORTED
+    assert judge("counting", (np.full(12, 1.0), 20)) == SUPPORTED
+    assert judge("counting", (np.full(12, 0.1), 20)) == NOT_SUPPORTED
+    assert judge("any-start", ("K", np.ones(12, bool), 2027)) == SUPPORTED
+    assert "seed 2027" in BY_ID["any-start"].judge(("K", np.ones(3, bool), 2027), .95).measurement
 
 
-def test_claim_one_char_about_84():
-    assert verdict(0, accuracy=acc([0.84, 0.80, 0.88, 0.84, 0.82, 0.86])) == SUPPORTED
-    assert verdict(0, accuracy=acc([0.60, 0.62, 0.64, 0.60])) == NOT_SUPPORTED
-    assert verdict(0, accuracy=acc([0.70, 0.95, 0.80, 0.90])) == INCONCLUSIVE
-    assert verdict(0, accuracy={}) == NOT_RUN
+def test_every_claim_is_not_run_without_its_experiments():
+    found = findings.from_results([])
+    assert [f.verdict for f in found] == [NOT_RUN] * len(findings.CLAIMS)
+    assert [f.id for f in found] == [c.id for c in findings.CLAIMS]
+    assert len(set(f.id for f in found)) == len(found)
 
 
-def test_claim_feature_window_lift():
-    one = np.array([0.80, 0.84, 0.82, 0.80, 0.84])
-    assert verdict(1, accuracy={"one-char": one, "feature-window": one + 0.1}) == SUPPORTED
-    assert verdict(1, accuracy={"one-char": one, "feature-window": one - 0.1}) == NOT_SUPPORTED
-    assert verdict(1, accuracy={"one-char": one,
-                                "feature-window": one[::-1] + 0.001}) == INCONCLUSIVE
-    assert verdict(1, accuracy={"one-char": one}) == NOT_RUN
-
-
-def test_claim_timestep_window_100():
-    t = "timestep-window"
-    assert verdict(2, accuracy={t: np.ones(10)}) == SUPPORTED
-    assert verdict(2, accuracy={t: np.full(10, 0.9)}) == NOT_SUPPORTED
-    assert verdict(2, accuracy={t: np.array([1, 1, 0.9, 1, 0.95])}) == INCONCLUSIVE
-
-
-def test_claim_context_within_batch():
-    assert verdict(3, accuracy={}, order=(1e-8, 1.0)) == NOT_SUPPORTED
-    assert verdict(3, accuracy={}, order=(0.5, 1.0)) == SUPPORTED
-    assert verdict(3, accuracy={}, order=(1e-4, 1.0)) == INCONCLUSIVE
-    assert verdict(3, accuracy={}) == NOT_RUN
-
-
-def test_claim_stateful_generation():
-    yes, no = np.ones(10, bool), np.zeros(10, bool)
-    half = np.array([True] * 5 + [False] * 5)
-    assert verdict(4, accuracy={}, generation={"A": yes, "K": no}) == SUPPORTED
-    assert verdict(4, accuracy={}, generation={"A": no, "K": no}) == NOT_SUPPORTED
-    assert verdict(4, accuracy={}, generation={"A": yes, "K": yes}) == NOT_SUPPORTED
-    assert verdict(4, accuracy={}, generation={"A": half, "K": no}) == INCONCLUSIVE
-    assert verdict(4, accuracy={}) == NOT_RUN
-
-
-def test_claim_variable_length_probe():
-    v = "variable-length"
-    assert verdict(8, accuracy={}, probe={v: np.array([0.95, 1, 0.95, 1, 0.95])}) == SUPPORTED
-    assert verdict(8, accuracy={}, probe={v: np.array([0.5, 0.6, 0.55])}) == NOT_SUPPORTED
-    assert verdict(8, accuracy={}, probe={v: np.array([0.8, 1.0, 0.85, 0.95])}) == INCONCLUSIVE
-    assert verdict(8, accuracy={}) == NOT_RUN
-
-
-def test_claim_random_starts_continue_from_k():
-    yes, no = np.ones(10, bool), np.zeros(10, bool)
-    half = np.array([True] * 5 + [False] * 5)
-    assert verdict(5, accuracy={}, any_start=("K", yes)) == SUPPORTED
-    assert verdict(5, accuracy={}, any_start=("K", no)) == NOT_SUPPORTED
-    assert verdict(5, accuracy={}, any_start=("K", half)) == INCONCLUSIVE
-    assert verdict(5, accuracy={}) == NOT_RUN
-
-
-def test_claim_bptt_reaches_100_sooner():
-    one = np.array([90, 100, 80, 95, 85])
-    assert verdict(6, accuracy={}, epochs_to_full={"stateful": one,
-                                                   "stateful-bptt": one - 40}) == SUPPORTED
-    assert verdict(6, accuracy={}, epochs_to_full={"stateful": one,
-                                                   "stateful-bptt": one + 40}) == NOT_SUPPORTED
-    assert verdict(6, accuracy={}, epochs_to_full={
-        "stateful": one, "stateful-bptt": one[::-1] + 1}) == INCONCLUSIVE
-    assert verdict(6, accuracy={}, epochs_to_full={"stateful": one}) == NOT_RUN
-
-
-def test_claim_the_stateful_model_counts_steps():
-    assert verdict(7, accuracy={}, counting=np.array([1.0, 0.96, 1.0, 0.92])) == SUPPORTED
-    assert verdict(7, accuracy={}, counting=np.array([0.0, 0.04, 0.0, 0.08])) == NOT_SUPPORTED
-    assert verdict(7, accuracy={}, counting=np.array([0.2, 0.9, 0.5, 0.6])) == INCONCLUSIVE
-    assert verdict(7, accuracy={}) == NOT_RUN
-
-
-def test_epochs_to_full_counts_a_seed_that_never_gets_there_as_epochs_plus_one():
+def test_epochs_to_full_censors_a_seed_that_never_gets_there_at_the_epochs():
     from types import SimpleNamespace
     h = np.zeros((3, 5, 2))
     h[0, 2:, 1] = 1.0   # 100% from epoch 3
     h[1, 0:, 1] = 1.0   # from epoch 1
     h[2, :, 1] = 0.96   # never
     np.testing.assert_array_equal(findings.epochs_to_full(SimpleNamespace(history=h)),
-                                  [3, 1, 6])
+                                  [3, 1, 5])
 
 
 def test_the_counting_probe_tells_a_counting_model_from_a_reading_one():
@@ -149,7 +107,7 @@ def test_the_counting_probe_tells_a_counting_model_from_a_reading_one():
     counting = findings.counting_share(lstmlab.run("stateful", seeds=2))
     assert counting is not None and np.all(counting > 0.9)   # the tutorial's model counts
     reading = findings.counting_share(lstmlab.run("stateful-any-start", seeds=2))
-    assert np.all(reading < 0.1)                              # negative control: it reads
+    assert np.all(reading < 0.5)                              # negative control: it reads
 
 
 def test_findings_say_when_a_run_departs_from_the_tutorials_settings():
@@ -163,14 +121,56 @@ def test_findings_say_when_a_run_departs_from_the_tutorials_settings():
     assert findings.from_results([other])[0].verdict == NOT_RUN
 
 
-def test_intervals_match_scipy_stats_on_random_samples():
-    from scipy import stats
-    rng = np.random.default_rng(11)
-    for _ in range(20):
-        v = rng.random(rng.integers(2, 40))
-        lo, hi = stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=stats.sem(v))
-        assert evaluate.t_interval(v) == pytest.approx((lo, hi), rel=1e-12)
-        n = int(rng.integers(1, 200))
-        k = int(rng.integers(0, n + 1))
-        ci = stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
-        assert evaluate.wilson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+def test_the_variable_length_finding_scores_all_114_patterns_every_one_a_training_one():
+    from lstmlab import data
+    seq = data.Vocab.from_sequence(data.ALPHABET).encode(data.ALPHABET)
+    every = data.all_subsequences(seq, 5)
+    drawn = data.random_subsequences(seq, 1000, 5, np.random.RandomState(7))
+    as_set = lambda p: {(tuple(x), int(y)) for x, y in zip(p.x, p.y)}  # noqa: E731
+    assert len(every) == len(as_set(every)) == 114
+    assert as_set(drawn) == as_set(every)   # the tutorial's 1000 samples hold all of them
+    import lstmlab
+    acc, n = findings.all_pattern_accuracy(lstmlab.run("variable-length", seeds=2, epochs=2,
+                                                       samples=40, units=4))
+    assert n == 114 and acc.shape == (2,)
+
+
+def test_findings_json_and_report_json(run_cli, tmp_path):
+    out = tmp_path / "run"
+    code, text, err = run_cli("run", "timestep-window", "--seeds", "2", "--epochs", "3",
+                              "-q", "--out", out)
+    assert code == 0, err
+    saved = json.loads((out / "findings.json").read_text())
+    by = {f["id"]: f for f in saved["findings"]}
+    t = by["timestep-window-100"]
+    assert t["verdict"] in (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE) and t["seeds"] == 2
+    assert t["method"] == "exact Clopper–Pearson" and len(t["interval"]) == 2
+    assert by["counting"]["verdict"] == NOT_RUN
+    code, text, err = run_cli("report", out, "--json")
+    assert code == 0, err
+    assert json.loads(text) == saved
+    # the run could settle (planned looks at 2, 10, 20, 50, 100, 200): every look at 99.17%
+    assert "(99.17% intervals)" in (out / "report.md").read_text()
+    assert saved["findings"][0]["level"] == pytest.approx(1 - 0.05 / 6)
+
+
+def test_settled_records_are_judged_by_their_design_without_settling(run_cli, tmp_path):
+    """Point 8: seeds gathered by looking keep their level when judged again."""
+    out = tmp_path / "run"
+    args = ["run", "one-char", "--seeds", "2", "--max-seeds", "10", "-q", "--out", out]
+    code, text, err = run_cli(*args)
+    assert code == 0, err
+    assert "settling: one-char with 10 seeds" in text and "(97.5% intervals)" in text
+    record = json.loads((out / "one-char" / "record.json").read_text())
+    assert record["settle_looks"] == [2, 10]
+    code, text, err = run_cli("run", "one-char", "--seeds", "2", "--no-settle", "-q",
+                              "--out", out)
+    assert code == 0, err
+    assert "(97.5% intervals)" in text
+    assert json.loads((out / "config.json").read_text())["settle_looks"] == [2, 10]
+    code, text, err = run_cli("report", out)
+    assert "(97.5% intervals)" in text
+    # negative control: a directory never settled is judged at 95%
+    code, text, err = run_cli("run", "one-char", "--seeds", "2", "--no-settle", "-q",
+                              "--out", tmp_path / "plain")
+    assert "(95% intervals)" in text

@@ -26,46 +26,45 @@ def fake(name, per_replica, seeds):
                   probs, 0.0, 0.0, finite=np.ones(seeds, bool))
 
 
-ONE = lambda i: 0.84 + 0.04 * (-1) ** i          # noqa: E731
-FEATURE = lambda i: 0.86 + 0.04 * (-1) ** (i + 1)  # noqa: E731  a lift of 2 points
+def share(p):
+    """Replica i within one-char's "about 84%" band unless i % 10 falls in the last
+    (1 − p) of each ten: a share p of seeds in the band, the same for any seed count."""
+    return lambda i: 0.84 if (i % 10) < round(10 * p) else 0.60
 
 
-def run_settle(looks, feature=FEATURE):
+def run_settle(looks, p=0.8):
     asked = []
 
     def train(cfgs):
         asked.append(sorted((c.name, c.seeds) for c in cfgs))
-        return [fake(c.name, ONE if c.name == "one-char" else feature, c.seeds) for c in cfgs]
+        return [fake(c.name, share(p), c.seeds) for c in cfgs]
 
-    results, found = settle.settle([fake("one-char", ONE, 10), fake("feature-window", feature,
-                                                                    10)], looks, train)
-    return asked, {r.config.name: r for r in results}, found[1]
+    results, found = settle.settle([fake("one-char", share(p), 10)], looks, train)
+    return asked, {r.config.name: r for r in results}, found[0]
 
 
-def test_an_inconclusive_lift_is_settled_in_planned_rounds():
-    asked, results, lift = run_settle(settle.plan(10, 200))
-    assert asked == [[("feature-window", n), ("one-char", n)] for n in (20, 50, 100)]
-    assert lift.verdict == findings.SUPPORTED and lift.seeds == 100
-    assert "99% Welch CI" in lift.measurement
-    assert results["one-char"].config.seeds == 100
-    # negative control: a cap of 20 stops there, still inconclusive
-    asked, _, lift = run_settle(settle.plan(10, 20))
-    assert asked == [[("feature-window", 20), ("one-char", 20)]]
-    assert lift.verdict == findings.INCONCLUSIVE and lift.seeds == 20
+def test_an_inconclusive_finding_is_settled_in_planned_rounds():
+    # 8/10 in the band: inconclusive at 99%; 16/20 still (lower bound 0.49); 40/50 supported
+    asked, results, f = run_settle(settle.plan(10, 200))
+    assert asked == [[("one-char", 20)], [("one-char", 50)]]
+    assert f.id == "one-char-84" and f.verdict == findings.SUPPORTED and f.seeds == 50
+    assert f.level == pytest.approx(0.99) and "99% CI" in f.measurement
+    assert results["one-char"].config.seeds == 50
+
+
+def test_a_finding_the_cap_could_not_settle_is_not_grown():
+    # 5/10: at 200 seeds 100/200 would still straddle one half — futile, nothing trains
+    asked, _, f = run_settle(settle.plan(10, 200), p=0.5)
+    assert asked == [] and f.verdict == findings.INCONCLUSIVE and f.seeds == 10
+    assert findings.projected(f, 200) == findings.INCONCLUSIVE
+    # positive control: 8/10 projects to a verdict at 200
+    _, _, f = run_settle(settle.plan(10, 10))
+    assert f.verdict == findings.INCONCLUSIVE and findings.projected(f, 200) == findings.SUPPORTED
 
 
 def test_a_conclusive_finding_trains_nothing_more():
-    asked, _, lift = run_settle(settle.plan(10, 200), feature=lambda i: 0.95)
-    assert asked == [] and lift.verdict == findings.SUPPORTED and lift.seeds == 10
-
-
-def test_no_meaningful_lift_inside_the_margin():
-    verdict, words = findings.lift_verdict(-0.004, 0.008)
-    assert verdict == findings.NOT_SUPPORTED and "no meaningful lift" in words
-    assert findings.lift_verdict(0.002, 0.03)[0] == findings.SUPPORTED
-    assert findings.lift_verdict(0.002, 0.008)[0] == findings.NOT_SUPPORTED  # negligible
-    assert findings.lift_verdict(-0.03, 0.03)[0] == findings.INCONCLUSIVE
-    assert findings.lift_verdict(-0.05, -0.02)[0] == findings.NOT_SUPPORTED
+    asked, _, f = run_settle(settle.plan(10, 200), p=1.0)
+    assert asked == [] and f.verdict == findings.SUPPORTED and f.seeds == 10
 
 
 def test_the_plan_and_its_level():
@@ -73,13 +72,18 @@ def test_the_plan_and_its_level():
     assert settle.plan(10, 60) == [10, 20, 50, 60]
     assert settle.plan(10, 10) == [10]
     assert settle.level([10, 20, 50, 100, 200]) == pytest.approx(0.99)
+    assert settle.level(None) == pytest.approx(0.95)
     assert "Bonferroni" in settle.design([10, 20])
+    grown = fake("one-char", share(0.8), 20)
+    grown.looks = (10, 20, 50)
+    assert settle.strictest([grown]) == [10, 20, 50]
+    assert settle.strictest([grown], [10, 20, 50, 100, 200]) == [10, 20, 50, 100, 200]
+    assert settle.strictest([fake("one-char", share(0.8), 10)]) is None
 
 
 def test_findings_measured_with_other_settings_are_not_settled():
-    other = lambda name, f, n: fake(name, f, n)  # noqa: E731
     calls = []
-    res = [other("one-char", ONE, 10), other("feature-window", FEATURE, 10)]
+    res = [fake("one-char", share(0.8), 10)]
     res[0].config = res[0].config.replace(epochs=3)  # not the tutorial's one-char
     settle.settle(res, settle.plan(10, 200), lambda cfgs: calls.append(cfgs) or [])
     assert calls == []
@@ -87,12 +91,11 @@ def test_findings_measured_with_other_settings_are_not_settled():
 
 def test_a_settled_run_resumes_without_training(run_cli, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    args = ["run", "one-char", "feature-window", "--seeds", "2", "--max-seeds", "4", "-q",
-            "--out", out]
+    args = ["run", "one-char", "--seeds", "2", "--max-seeds", "10", "-q", "--out", out]
     code, text, err = run_cli(*args)
     assert code == 0, err
     assert "Bonferroni" in text and "seeds" in text
-    assert "with 4 seeds" in text  # 2 seeds leave the lift inconclusive: one round
+    assert "with 10 seeds" in text  # 2 seeds leave the finding inconclusive: one round
     trained = []
     real = engine.run_experiment
     monkeypatch.setattr(engine, "run_experiment",
@@ -106,19 +109,19 @@ def test_a_settled_run_resumes_without_training(run_cli, tmp_path, monkeypatch):
 
 def test_settling_may_reach_an_experiment_of_an_earlier_run_in_the_directory(run_cli, tmp_path):
     out = tmp_path / "run"
-    small = ["--seeds", "2", "--max-seeds", "4", "-q", "--out", out]
-    assert run_cli("run", "one-char", "--no-settle", *small)[0] == 0
-    code, text, err = run_cli("run", "feature-window", *small)  # the lift needs one-char too
-    assert code == 0, err  # before: "one-char holds a finished experiment…; add --force"
-    assert "settling: one-char with 4 seeds" in text
+    small = ["--seeds", "2", "--max-seeds", "10", "-q", "--out", out]
+    assert run_cli("run", "batch-state", "--no-settle", *small)[0] == 0
+    # the batch-context finding needs batch-state too
+    code, text, err = run_cli("run", "batch-state-shuffled", *small)
+    assert code == 0, err
+    assert "settling: batch-state with 10 seeds" in text
 
 
 def test_a_round_that_trains_nothing_ends_settling():
     calls = []
-    results, found = settle.settle([fake("one-char", ONE, 10), fake("feature-window", FEATURE,
-                                                                    10)],
-                                   settle.plan(10, 200), lambda cfgs: calls.append(1) or [])
-    assert calls == [1] and found[1].verdict == findings.INCONCLUSIVE
+    results, found = settle.settle([fake("one-char", share(0.8), 10)], settle.plan(10, 200),
+                                   lambda cfgs: calls.append(1) or [])
+    assert calls == [1] and found[0].verdict == findings.INCONCLUSIVE
 
 
 def _arrays(res):

@@ -2,7 +2,6 @@
 sentences from the numbers, Ray (a real local cluster), interrupts, models on request."""
 
 import json
-import math
 import sys
 from types import SimpleNamespace
 
@@ -11,7 +10,7 @@ import pandas as pd
 import pytest
 
 import lstmlab
-from lstmlab import cluster, engine, grid, sweeps, train
+from lstmlab import cluster, engine, grid, stats, sweeps, train
 from lstmlab.experiments import PRESETS, Result
 
 FAST = ["--epochs", "4", "--seeds", "2", "-q"]
@@ -190,38 +189,36 @@ def fake(cfg, correct_per_seed, n=10):
                   0.0, finite=np.ones(seeds, bool))
 
 
-def wilson_low(k, n, z=1.959963984540054):
-    p = k / n
-    return (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / \
-        (1 + z * z / n)
-
-
-def test_sentences_name_the_smallest_setting_that_reaches_the_threshold():
+def test_sentences_name_the_values_that_reach_the_threshold_from_the_top_down():
     base = PRESETS["timestep-window"]
     g = {"units": [8, 1, 2, 4]}
     ten = 10
-    results = [fake(base.replace(name=f"u{u}", units=u), [ten] * k + [5] * (20 - k))
-               for u, k in ((1, 0), (2, 10), (4, 19), (8, 20))]
+    results = [fake(base.replace(name=f"u{u}", units=u), [ten] * k + [5] * (40 - k))
+               for u, k in ((1, 0), (2, 20), (4, 40), (8, 40))]
     (line,) = grid.sentences(results, g)
-    assert line.startswith("the smallest units at which ≥ 90% of seeds reach 100%: 4 (19/20")
-    assert f"lower bound {wilson_low(19, 20):.2f}" in line
-    # negative control: nobody reaches it
+    assert line.startswith("units: ≥ 90% of seeds reach 100% at every value from 4 up")
+    lower = stats.share_interval(40, 40, 0.9)[0]   # one-sided 95%
+    assert f"40/40, lower bound {lower:.2f}" in line and "from the largest value down" in line
+    # negative controls: 20/20 cannot show ≥ 90% at 95%; a failing top value stops the test
+    (line,) = grid.sentences([fake(base.replace(name="a", units=8), [ten] * 20)],
+                             {"units": [8]})
+    assert "no value is shown" in line and "it takes ≥ 29 seeds" in line
     (line,) = grid.sentences(results[:2], g)
-    assert "no point reaches" in line and "units 2, 10/20 at 100%" in line
+    assert "no value is shown" in line
 
 
-def test_sentences_name_the_best_word_setting():
+def test_sentences_name_the_best_word_setting_by_paired_differences():
     base = PRESETS["timestep-window"]
     g = {"framing": ["features", "timesteps"]}
     results = [fake(base.replace(name="f", framing="features"), [8, 7, 9] * 4),
                fake(base.replace(name="t", framing="timesteps"), [10, 10, 9] * 4)]
     (line,) = grid.sentences(results, g)
     assert line.startswith("framing: timesteps has the highest mean accuracy, 96.7%")
-    assert "against features 80.0%" in line
+    assert "timesteps − features +16.7 points" in line and "Holm" in line
     # negative control: the same numbers for both values — no value stands out
-    results[0] = fake(base.replace(name="f", framing="features"), [10, 9, 10] * 4)
+    results[0] = fake(base.replace(name="f", framing="features"), [10, 10, 9] * 4)
     (line,) = grid.sentences(results, g)
-    assert "no value has a clearly higher mean accuracy" in line
+    assert "no value is shown to have the highest mean accuracy" in line
 
 
 def test_point_names_are_directory_safe_and_distinct():

@@ -435,10 +435,14 @@ def level_words(found: list[Finding]) -> str:
 
 def projected(f: Finding, seeds: int) -> str:
     """The verdict ``f``'s claim would reach with ``seeds`` seeds if its estimate stayed
-    and its interval narrowed as 1/√n — a guess used only to skip settling rounds that
-    cannot help (stopping early for futility never makes a wrong verdict likelier)."""
+    and its interval narrowed as 1/√n (a share: its exact interval at that many seeds) — a
+    guess used only to skip settling rounds that cannot help (stopping early for futility
+    never makes a wrong verdict likelier)."""
     if f.interval is None or f.estimate is None or not f.seeds:
         return f.verdict
+    if f.method.startswith("exact"):
+        return BY_ID[f.id].decide(*stats.share_interval(round(f.estimate * seeds), seeds,
+                                                        f.level))
     s = np.sqrt(f.seeds / seeds)
     lo = f.estimate - (f.estimate - f.interval[0]) * s
     hi = f.estimate + (f.interval[1] - f.estimate) * s

@@ -253,7 +253,7 @@ def _pooled(results: list[Result], select: dict) -> np.ndarray:
 
 def plot_sweep_1d(results: list[Result], setting: str, values: list) -> bytes:
     """Mean accuracy against the setting with its 95% CI band, and the share of seeds
-    at 100% with its Wilson interval on a second axis."""
+    at 100% with its exact interval on a second axis."""
     fig = Figure(figsize=(7, 3.6))
     ax = fig.add_subplot()
     xs = _axis(ax, values)
@@ -266,12 +266,12 @@ def plot_sweep_1d(results: list[Result], setting: str, values: list) -> bytes:
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
     ax2 = ax.twinx()
-    # summarize already holds each value's share at 100% and its Wilson interval
+    # summarize already holds each value's share at 100% and its exact interval
     share = [100 * s["share_100"] for s in stats]
     lo = [max(0.0, sh - 100 * s["share_100_ci95"][0]) for sh, s in zip(share, stats)]
     hi = [max(0.0, 100 * s["share_100_ci95"][1] - sh) for sh, s in zip(share, stats)]
     ax2.errorbar(xs, share, yerr=[lo, hi], fmt="s--", color="tab:orange", capsize=3,
-                 label="seeds at 100% (Wilson 95%)")
+                 label="seeds at 100% (exact 95%)")
     ax2.set_ylabel("seeds at 100% (%)", color="tab:orange")
     ax2.set_ylim(-3, 103)
     fig.legend(loc="lower right", fontsize=8, bbox_to_anchor=(0.88, 0.15))

@@ -44,7 +44,7 @@ class Sweep:
         import pandas as pd
         rows = []
         for r in self.results:
-            s = summarize(r.accuracy)  # with the share at 100% and its Wilson interval
+            s = summarize(r.accuracy)  # with the share at 100% and its exact interval
             n = s["n"]
             k, (lo, hi) = round(s["share_100"] * n), s["share_100_ci95"]
             row = {**grid_mod.swept(r.config, self.grid), "point": r.config.name,
