@@ -357,6 +357,9 @@ def report_cmd(run_dir, as_json):
     run_dir = Path(run_dir)
     from .sweeps import SWEEP_JSON
     if (run_dir / SWEEP_JSON).is_file():
+        if as_json:
+            raise ConfigError(f"{run_dir} is a sweep: --json prints a run's findings, and a "
+                              f"sweep has none (its numbers are in sweep.csv)")
         from . import grid, sweeps
         records.ensure_writable(run_dir)
         s = sweeps.load(run_dir)

@@ -130,8 +130,9 @@ def build_dataset(cfg: Config, patterns: data.Patterns | None = None,
 
 
 def probe_patterns(cfg: Config, ds: Dataset) -> data.Patterns:
-    """``cfg.probe`` random patterns from a generator separate from training's: fresh random
-    subsequences for subsequence data, random training windows otherwise (the tutorial's)."""
+    """``cfg.probe`` random patterns from a generator separate from training's: random
+    subsequences for subsequence data (not fresh ones: 1000 samples of A–Z hold every
+    possible pattern), random training windows otherwise (the tutorial's)."""
     rng = np.random.RandomState(cfg.seed + 1_000_003)
     if cfg.samples:
         return data.random_subsequences(ds.vocab.encode(cfg.sequence), cfg.probe,

@@ -215,12 +215,14 @@ def _lift(by):
         return None
     shared, ia, ib = shared_targets(a, b)
     ca, cb = correct(a)[:, ia], correct(b)[:, ib]
-    symbols = a.dataset.vocab.symbols
-    rows = [[show(symbols[a.dataset.patterns.y[i]]),
-             f"{100 * cb[:, k].mean():.0f}%", f"{100 * ca[:, k].mean():.0f}%"]
-            for k, i in enumerate(ia)]
-    only = [show(b.dataset.vocab.symbols[b.dataset.patterns.y[i]])
-            for i in np.setdiff1d(np.arange(len(b.dataset.patterns)), ib)]
+    # every target either predicts, side by side ("—" where one does not predict it)
+    seq = a.config.sequence
+    share = {name: {int(p): f"{100 * ok.mean():.0f}%" for p, ok in zip(positions(r),
+                                                                       correct(r).T)}
+             for name, r in (("a", a), ("b", b))}
+    rows = [[show(seq[p]), share["b"].get(p, "—"), share["a"].get(p, "—")]
+            for p in sorted(share["a"].keys() | share["b"].keys())]
+    only = [show(seq[p]) for p in sorted(share["b"].keys() - share["a"].keys())]
     return dict(fw=ca.mean(1), one=cb.mean(1), shared=len(shared), only=only, rows=rows,
                 all_fw=a.accuracy, all_one=b.accuracy)
 

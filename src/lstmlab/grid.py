@@ -183,6 +183,7 @@ def sentences(results: list[Result], grid: dict) -> list[str]:
 
 def _smallest_full(name: str, slices: dict, grid: dict) -> str:
     level = 1 - 2 * ALPHA / len(slices)  # a two-sided interval's lower end: one-sided α/m
+    where = lambda key: ", ".join(f"{o.replace('_', ' ')} {value_text(v)}" for o, v in key)  # noqa: E731
     found = []
     for key, by_value in slices.items():
         passed = None
@@ -193,7 +194,6 @@ def _smallest_full(name: str, slices: dict, grid: dict) -> str:
             passed = v
         if passed is not None:
             found.append((passed, key, by_value[passed]))
-    where = lambda key: "; ".join(f"{o.replace('_', ' ')} {value_text(v)}" for o, v in key)  # noqa: E731
     how = (f"exact lower bound ≥ {THRESHOLD:.2f} at each value, tested from the largest "
            f"value down and stopping at the first that fails"
            + (f", Bonferroni over {len(slices)} slices of the grid" if len(slices) > 1 else "")
@@ -202,9 +202,18 @@ def _smallest_full(name: str, slices: dict, grid: dict) -> str:
         n = min(len(r.accuracy) for s in slices.values() for r in s.values())
         # n/n has the exact lower bound ((1 − level)/2)^(1/n)
         need = math.ceil(math.log((1 - level) / 2) / math.log(THRESHOLD))
+        if n < need:
+            why = (f"with {n} seeds even {n}/{n} at 100% has an exact lower bound of "
+                   f"{share_interval(n, n, level)[0]:.2f}: it takes ≥ {need} seeds")
+        else:
+            tops = [(key, max(s, key=_sort_key)) for key, s in slices.items()]
+            why = "at the largest value: " + "; ".join(
+                f"{name} {value_text(v)}{' (' + where(key) + ')' if key else ''}: "
+                f"{int(at_100(slices[key][v]).sum())}/{len(slices[key][v].accuracy)}, lower "
+                f"bound {share_interval(int(at_100(slices[key][v]).sum()), len(slices[key][v].accuracy), level)[0]:.2f}"
+                for key, v in tops)
         return (f"{name}: no value is shown to reach 100% in ≥ {THRESHOLD:.0%} of its seeds "
-                f"({how}); with {n} seeds even {n}/{n} at 100% has an exact lower bound of "
-                f"{share_interval(n, n, level)[0]:.2f}: it takes ≥ {need} seeds")
+                f"({how}); {why}")
     v, key, r = min(found, key=lambda f: _sort_key(f[0]))
     k100, n = int(at_100(r).sum()), len(r.accuracy)
     return (f"{name}: ≥ {THRESHOLD:.0%} of seeds reach 100% at every value from "
