@@ -174,9 +174,10 @@ def counting_share(res) -> np.ndarray | None:
     return (answer == count)[:, tells].mean(-1)
 
 
-def all_pattern_accuracy(res) -> np.ndarray | None:
+def all_pattern_accuracy(res) -> tuple[np.ndarray, int] | None:
     """Per seed of a variable-length model: accuracy on every distinct pattern its data
-    can hold (for A–Z and 1–5 letters all 114, each also drawn for training)."""
+    can hold (for A–Z and 1–5 letters all 114, each also drawn for training), and how many
+    patterns that is."""
     c = res.config
     if res.params is None or not c.samples:
         return None
@@ -353,8 +354,7 @@ def _judge_counting(d, level):
 
 def _variable(by):
     r = by.get("variable-length")
-    got = None if r is None or r.config.seeds < 2 else all_pattern_accuracy(r)
-    return got
+    return None if r is None or r.config.seeds < 2 else all_pattern_accuracy(r)
 
 
 def _judge_variable(d, level):
