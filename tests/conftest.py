@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -8,6 +10,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # for tests/reference.py
 # The tests' compiled programs go to a cache of their own (also for the commands they start
 # as subprocesses), never into the user's cache directory.
 os.environ["LSTMLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="lstmlab-test-cache-")
+# ... removed when the session ends (28 MB a run otherwise left in /tmp)
+atexit.register(shutil.rmtree, os.environ["LSTMLAB_CACHE_DIR"], ignore_errors=True)
 
 import pytest
 

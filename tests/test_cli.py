@@ -1,4 +1,7 @@
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +210,24 @@ def test_the_progress_bar_says_compiling_until_the_first_epochs(monkeypatch):
     assert "loss 0.5000 acc 0.5000" in buf.getvalue()
     monkeypatch.setattr(console, "err", Console(file=io.StringIO(), force_terminal=False))
     assert console.TrainingProgress(PRESETS["one-char"], False, False).bar is None  # piped
+
+
+def test_the_memory_check_states_its_rule(monkeypatch):
+    from lstmlab import ConfigError, experiments
+    monkeypatch.setattr(experiments, "available_memory", lambda: 2**30)
+    with pytest.raises(ConfigError, match=r"a run may use 80% of the 1\.0 GiB available "
+                                          r"\(0\.8 GiB\)"):
+        experiments.prepare(experiments.resolve("timestep-window", units=2048))
+
+
+def test_the_test_suite_leaves_no_compilation_cache_behind(tmp_path):
+    """conftest's cache directory is removed when a pytest session ends."""
+    import subprocess
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env.pop("LSTMLAB_CACHE_DIR", None)
+    here = Path(__file__).parent
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        str(here / "test_stats.py::test_holm_rejects_in_step_down_order")],
+                       env=env, capture_output=True, text=True, cwd=here.parent)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not list(tmp_path.glob("lstmlab-test-cache-*"))

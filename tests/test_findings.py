@@ -112,13 +112,28 @@ def test_the_counting_probe_tells_a_counting_model_from_a_reading_one():
 
 def test_findings_say_when_a_run_departs_from_the_tutorials_settings():
     import lstmlab
-    res = lstmlab.run("one-char", seeds=2, epochs=2)
+    res = lstmlab.run("one-char", seeds=2, epochs=2, order_test=True)
     first = findings.from_results([res])[0]
-    assert first.verdict != NOT_RUN and "not the tutorial's settings: one-char epochs=2" in \
-        first.measurement
-    # other sequences test nothing about the alphabet: the claim is not run
+    assert first.verdict != NOT_RUN and first.measurement.endswith(
+        "not the tutorial's settings: one-char epochs=2")   # order_test changes no training
+    # other sequences test nothing about the alphabet: the claim is not run, and says why
     other = lstmlab.run("one-char", seeds=2, epochs=2, sequence="abcdef")
-    assert findings.from_results([other])[0].verdict == NOT_RUN
+    f = findings.from_results([other])[0]
+    assert f.verdict == NOT_RUN and "one-char ran on another sequence" in f.measurement
+    assert findings.from_results([])[0].measurement.startswith("needs one-char")
+    # a setting a claim reads is named for that claim only
+    cfg = findings.PRESETS["stateful"].replace(start="M", length=10)
+    assert findings.changed_settings(cfg) == ""
+    assert findings.changed_settings(cfg, ("start", "length")) == "start=M, length=10"
+
+
+def test_a_cap_below_the_seeds_settles_nothing_and_says_so(run_cli, tmp_path):
+    code, text, err = run_cli("run", "one-char", "--seeds", "3", "--max-seeds", "2",
+                              "--epochs", "2", "-q", "--out", tmp_path / "r")
+    assert code == 0, err
+    assert "--max-seeds 2 is not above the 3 seeds asked for" in err
+    assert "Nothing could be settled" in text and "repeated looks" not in text
+    assert "(95% intervals)" in text
 
 
 def test_the_variable_length_finding_scores_all_114_patterns_every_one_a_training_one():

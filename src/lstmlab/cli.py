@@ -138,6 +138,9 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
         everything, design = outcome.everything, ""
         if settle:
             looks = settle_mod.plan(min(c.seeds for c in cfgs), max_seeds)
+            if len(looks) == 1:
+                warn(f"--max-seeds {max_seeds} is not above the {looks[0]} seeds asked for: "
+                     f"no finding will be settled")
             # the seeds each experiment of the directory was asked for (one run earlier
             # in it may hold an experiment a finding here rests on)
             asked = {r.config.name: r.asked_seeds or r.config.seeds for r in everything}

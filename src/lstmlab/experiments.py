@@ -276,6 +276,7 @@ def generation_starts(cfg: Config) -> list[str]:
 
 
 GiB = 2**30
+MEMORY_SHARE = 0.8  # of the available memory, the most a run's estimate may ask for
 
 
 def available_memory() -> int:
@@ -306,11 +307,12 @@ def memory_estimate(cfg: Config, n_samples: int, n_features: int, vocab_size: in
 def check_memory(cfg: Config, n_samples: int, n_features: int, vocab_size: int) -> None:
     """ConfigError naming the estimate and the limit when the run cannot fit in memory."""
     need, have = memory_estimate(cfg, n_samples, n_features, vocab_size), available_memory()
-    if need > 0.8 * have:
+    if need > MEMORY_SHARE * have:
         raise ConfigError(f"this run needs about {need / GiB:.1f} GiB of memory ({cfg.seeds} "
                           f"seeds × LSTM({cfg.units}), {n_samples} samples of {n_features} "
-                          f"feature(s)); {have / GiB:.1f} GiB is available: use fewer seeds, "
-                          f"units or samples")
+                          f"feature(s)); a run may use {MEMORY_SHARE:.0%} of the "
+                          f"{have / GiB:.1f} GiB available ({MEMORY_SHARE * have / GiB:.1f} "
+                          f"GiB): use fewer seeds, units or samples")
 
 
 def prepare(cfg: Config) -> Dataset:

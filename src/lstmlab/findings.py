@@ -77,6 +77,7 @@ class Claim:
     judge: Callable[[Any, float], Judgement]
     needs: str                              # what "not run" asks for
     decide: Callable[[float, float], str] = lambda lo, hi: decide(lo, hi, MAJORITY)
+    reads: tuple[str, ...] = ()             # settings its measurement reads besides training
 
 
 def _pct(level: float) -> str:
@@ -383,10 +384,11 @@ CLAIMS = [
           "batch-state and batch-state-shuffled (≥ 2 seeds)"),
     Claim("stateful-generation", "The stateful LSTM generates the alphabet from A but not "
           "from K.", ("stateful",), _generation, _judge_generation,
-          "stateful with two generation starts"),
+          "stateful with two generation starts", reads=("start", "length")),
     Claim("any-start", "Trained with one-hot codes and random starts, the stateful model "
           "continues the sequence from K as well.", ("stateful-any-start",), _any_start,
-          _judge_any_start, "stateful-any-start with two generation starts"),
+          _judge_any_start, "stateful-any-start with two generation starts",
+          reads=("start", "length")),
     Claim("bptt-sooner", "Truncated BPTT over 5 batches reaches 100% in fewer epochs than "
           "over 1 batch.", ("stateful", "stateful-bptt"), _bptt, _judge_bptt,
           "stateful and stateful-bptt (≥ 2 seeds, the same epochs)",
@@ -407,16 +409,20 @@ def from_results(results, level: float = 0.95) -> list[Finding]:
     interval at ``level``. The claims are about the alphabet: experiments on other
     sequences do not count."""
     by = {r.config.name: r for r in results if r.config.sequence == ALPHABET}
+    elsewhere = {r.config.name for r in results} - set(by)
     out = []
     for claim in CLAIMS:
         data = claim.measure(by)
         if data is None:
-            out.append(Finding(claim.id, claim.text, f"needs {claim.needs}", NOT_RUN,
-                               claim.experiments, level=level))
+            other = [n for n in claim.experiments if n in elsewhere]
+            words = (f"{', '.join(other)} ran on another sequence: the tutorial's claims are "
+                     f"about A–Z" if other else f"needs {claim.needs}")
+            out.append(Finding(claim.id, claim.text, words, NOT_RUN, claim.experiments,
+                               level=level))
             continue
         j = claim.judge(data, level)
-        changes = [f"{n} {changed_settings(by[n].config)}" for n in claim.experiments
-                   if changed_settings(by[n].config)]
+        changes = [f"{n} {changed_settings(by[n].config, claim.reads)}"
+                   for n in claim.experiments if changed_settings(by[n].config, claim.reads)]
         # a verdict is about the run as made: say so where it departs from the tutorial
         words = j.measurement + (f" — not the tutorial's settings: {'; '.join(changes)}"
                                  if changes else "")
@@ -451,10 +457,16 @@ def projected(f: Finding, seeds: int) -> str:
     return BY_ID[f.id].decide(lo, hi)
 
 
-def changed_settings(cfg) -> str:
-    """The settings of ``cfg`` that differ from its preset (seed and seeds aside)."""
+# Settings that change neither the training nor what a claim measures unless it reads them
+# (Claim.reads): a run that changes only these is the tutorial's run.
+NOT_TRAINING = ("seed", "seeds", "order_test", "probe", "start", "length", "note")
+
+
+def changed_settings(cfg, reads: tuple[str, ...] = ()) -> str:
+    """The settings of ``cfg`` that differ from its preset and change its training or what
+    a claim reads (``reads``)."""
     preset = PRESETS.get(cfg.name)
     if preset is None:
         return "(not a preset)"
     return ", ".join(f"{k}={v}" for k, v in vars(cfg).items()
-                     if k not in ("seed", "seeds") and v != getattr(preset, k))
+                     if (k not in NOT_TRAINING or k in reads) and v != getattr(preset, k))

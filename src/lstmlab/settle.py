@@ -49,6 +49,9 @@ def strictest(results: list[Result], looks: list[int] | None = None) -> list[int
 
 def design(looks: list[int]) -> str:
     """The design in one sentence, for the terminal and the report."""
+    if len(looks) == 1:
+        return (f"Nothing could be settled: --max-seeds is not above the {looks[0]} seeds "
+                f"asked for, so every finding is looked at once, at 95%.")
     return (f"Inconclusive findings are settled by training more seeds in rounds (planned "
             f"looks at {', '.join(map(str, looks))} seeds; a round that could not make a "
             f"finding conclusive by {looks[-1]} is skipped); every interval is at "
@@ -72,7 +75,8 @@ def settle(results: list[Result], looks: list[int],
             # only the tutorial's claims as the tutorial sets them up: a verdict measured
             # with other settings (say 3 epochs) is flagged as such, not worth more seeds
             if f.verdict != findings.INCONCLUSIVE or any(
-                    findings.changed_settings(by[n].config) for n in f.experiments):
+                    findings.changed_settings(by[n].config, findings.BY_ID[f.id].reads)
+                    for n in f.experiments):
                 continue
             if findings.projected(f, looks[-1]) == findings.INCONCLUSIVE:
                 continue  # futile: even the cap would leave it inconclusive
