@@ -31,7 +31,7 @@ def test_run_writes_every_record(run_cli, tmp_path):
     preds = (out / "predictions.csv").read_text().splitlines()
     assert len(preds) == 1 + 2 * 25 + 2 * 25
     assert "Findings" in text and "not run" in text
-    assert not [p for p in out.rglob(".*")]  # no temporary file or directory left
+    assert [p.name for p in out.rglob(".*")] == [".lstmlab"]  # no temporary file or directory left
 
 
 def test_resume_skips_a_finished_experiment_and_retrains_a_changed_one(run_cli, monkeypatch,
@@ -84,7 +84,7 @@ def test_an_interrupted_run_keeps_its_finished_experiments(run_cli, monkeypatch,
     assert "Traceback" not in err
     assert (out / "one-char" / "record.json").is_file()
     assert not (out / "two-char").exists()
-    assert not [p for p in out.rglob(".*")]
+    assert [p.name for p in out.rglob(".*")] == [".lstmlab"]
     assert set(json.loads((out / "results.json").read_text())) == {"one-char"}
 
 
@@ -255,14 +255,16 @@ def test_leftovers_of_a_killed_run_are_removed_on_resume(run_cli, finished_run, 
     half = out / ".one-char.k3j2h1"
     (half / "0").mkdir(parents=True)
     (half / "record.json").write_text("{}")  # even a complete-looking one is not loaded
-    (out / ".stateful.old").mkdir()
+    (half / ".lstmlab-partial").touch()      # what lstmlab writes into one it assembles
+    (out / ".stateful.old").mkdir()          # an experiment replaced when the run died
+    (out / ".stateful.old" / "record.json").write_text("{}")
     (out / ".results.json.abc.tmp").write_text("half")
     (out / "one-char" / ".arrays.npz.x.tmp").write_text("half")
     assert run_cli("models", out)[0] == 0  # a reader ignores them
     assert half.exists()  # ... and leaves them alone (a run may be assembling them)
     code, _, err = run_cli("run", "one-char", "--out", out, *FAST)
     assert code == 0, err
-    assert not [p for p in out.rglob(".*")]
+    assert [p.name for p in out.rglob(".*")] == [".lstmlab"]
 
 
 def test_default_run_directories_are_unique(tmp_path, monkeypatch):
@@ -434,3 +436,66 @@ def test_the_report_drawn_by_two_processes_is_the_one_drawn_by_one(monkeypatch):
         report._HELPER = None
     imgs = [b for b in alone if b[0] == "img"]
     assert len(imgs) == 8 and all(b[3].startswith(b"\x89PNG") for b in imgs)
+
+
+def _snapshot(root):
+    """Every file under ``root`` (hidden ones too) → its bytes."""
+    return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_out_never_touches_a_directory_lstmlab_did_not_make(run_cli, tmp_path):
+    """The user's own files, put where lstmlab writes, come out byte for byte."""
+    u = tmp_path / "u"
+    (u / ".stateful.old").mkdir(parents=True)
+    (u / "config.json").write_text("x\n")
+    (u / ".one-char.backup").write_text("s\n")
+    (u / ".stateful.old" / "f").write_text("k\n")
+    (u / "report.html").write_text("r\n")
+    (u / ".notes.tmp").write_text("t\n")
+    before = _snapshot(u)
+    for args in (["run", "one-char", "--seeds", "2", "--epochs", "5"],
+                 ["sweep", "one-char", "--units", "2,4", "--seeds", "2", "--epochs", "2"]):
+        code, _, err = run_cli(*args, "-q", "--out", u)
+        assert code == 2 and "was not made by lstmlab" in err and "and 4 more" in err
+        assert len(err.strip().splitlines()) == 1
+        assert _snapshot(u) == before
+    # positive control: an empty directory is used, and marked
+    e = tmp_path / "e"
+    e.mkdir()
+    assert run_cli("run", "one-char", "--seeds", "2", "--epochs", "2", "-q", "--no-settle",
+                   "--out", e)[0] == 0
+    assert json.loads((e / ".lstmlab").read_text()) == {"kind": "run"}
+
+
+def test_leftovers_are_known_by_what_lstmlab_wrote_not_by_their_names(run_cli, tmp_path):
+    out = tmp_path / "r"
+    args = ["run", "one-char", "--seeds", "2", "--epochs", "2", "-q", "--no-settle",
+            "--out", out]
+    assert run_cli(*args)[0] == 0
+    (out / ".mine.old").mkdir()                    # the user's, with a leftover's name
+    (out / ".mine.old" / "f").write_text("k\n")
+    killed = out / ".one-char.abc123"              # a killed run's half-made experiment
+    killed.mkdir()
+    (killed / ".lstmlab-partial").touch()
+    assert run_cli(*args)[0] == 0
+    assert (out / ".mine.old" / "f").read_text() == "k\n" and not killed.exists()
+
+
+def test_a_run_and_a_sweep_do_not_share_a_directory(run_cli, tmp_path):
+    run_dir, sweep_dir = tmp_path / "run", tmp_path / "sweep"
+    small = ["--seeds", "2", "--epochs", "2", "-q"]
+    assert run_cli("run", "one-char", "--no-settle", *small, "--out", run_dir)[0] == 0
+    assert run_cli("sweep", "one-char", "--units", "2,4", *small, "--out", sweep_dir)[0] == 0
+    code, _, err = run_cli("sweep", "one-char", "--units", "2,4", *small, "--out", run_dir)
+    assert code == 2 and "is an lstmlab run directory; a sweep cannot share it" in err
+    code, _, err = run_cli("run", "one-char", *small, "--out", sweep_dir)
+    assert code == 2 and "is an lstmlab sweep directory; a run cannot share it" in err
+    # another grid in a sweep directory needs --force; the same grid resumes
+    before = (sweep_dir / "sweep.json").read_bytes()
+    code, _, err = run_cli("sweep", "one-char", "--units", "2,8", *small, "--out", sweep_dir)
+    assert code == 2 and "holds another sweep" in err and "--force" in err
+    assert (sweep_dir / "sweep.json").read_bytes() == before
+    assert run_cli("sweep", "one-char", "--units", "2,4", *small, "--out", sweep_dir)[0] == 0
+    assert run_cli("sweep", "one-char", "--units", "2,8", *small, "--force",
+                   "--out", sweep_dir)[0] == 0
+    assert json.loads((sweep_dir / "sweep.json").read_text())["grid"] == {"units": [2, 8]}

@@ -36,5 +36,5 @@ def test_a_signal_stops_the_run_cleanly(tmp_path, sig, code):
     assert "resume with: lstmlab run one-char variable-length" in stderr
     assert (out / "one-char" / "record.json").is_file()
     assert not (out / "variable-length").exists()
-    assert not [p for p in out.rglob(".*")]
+    assert [p.name for p in out.rglob(".*")] == [".lstmlab"]
     assert set(json.loads((out / "results.json").read_text())) == {"one-char"}

@@ -122,7 +122,7 @@ def test_an_interrupted_sweep_keeps_finished_points(run_cli, tmp_path, monkeypat
                            *FAST)
     assert code == 130 and "2 finished point(s) kept" in err and "resume with:" in err
     assert sorted(pd.read_csv(out / "sweep.csv").units.unique()) == [2, 4]
-    assert not [p for p in out.rglob(".*")]
+    assert [p.name for p in out.rglob(".*")] == [".lstmlab"]
     monkeypatch.setattr(engine, "run_experiment", real_run)
     trained = []
     monkeypatch.setattr(engine, "run_experiment",

@@ -110,7 +110,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
             write_files: Callable[[list[Result], list[Result]], None] | None = None,
             on_locked: Callable[[], None] | None = None,
             asked: dict[str, int] | None = None, looks: list[int] | None = None,
-            ahead: bool = True) -> Outcome:
+            ahead: bool = True, kind: str = "run") -> Outcome:
     """Run ``cfgs`` (already validated, with their ``datasets``) in ``run_dir``.
 
     Experiments that finished there with the same settings are loaded, not trained; one
@@ -125,9 +125,12 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
     and the settling design ``looks`` that grew them.
     ``ahead`` (local training): start compiling every experiment's training at once, on
     background threads (``train.compile_ahead``); off, each compiles when it trains.
+    ``kind``: "run" or "sweep" — a directory holds one kind, and only what lstmlab wrote
+    (``records.claim``).
     """
     obs = observer or Observer()
     with records.lock(run_dir), StopRequest(obs.stopping, obs.leaving) as stop:
+        records.claim(run_dir, kind)
         records.clean_leftovers(run_dir)
         if on_locked is not None:
             on_locked()

@@ -102,15 +102,65 @@ def lock(run_dir: Path):
         os.close(fd)
 
 
+MARKER = ".lstmlab"     # {"kind": "run" | "sweep"}: lstmlab made this directory
+PARTIAL = ".lstmlab-partial"  # inside an experiment directory being assembled
+
+
+def claim(run_dir: Path, kind: str) -> None:
+    """Make ``run_dir`` lstmlab's ``kind`` of directory (a run or a sweep), or raise: a
+    directory that holds anything lstmlab did not write is refused, and so is one of the
+    other kind — nothing of the user's is ever replaced. Directories made before the
+    marker existed are recognised by their run files' contents. Call under the lock."""
+    marker = run_dir / MARKER
+    have = None
+    if marker.is_file():
+        try:
+            have = json.loads(read_bytes(marker, 2**16, MARKER))["kind"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise RecordError(f"{marker}: unusable ({MARKER} must hold the directory's "
+                              f"kind)") from None
+    else:
+        have = _made_before_markers(run_dir)
+        user = sorted(p.name for p in run_dir.iterdir()
+                      if not p.name.startswith(".write-test."))
+        if have is None and user:
+            raise RecordError(f"{run_dir} is not empty and was not made by lstmlab (no "
+                              f"{MARKER} file; it holds {user[0]!r}"
+                              + (f" and {len(user) - 1} more" if len(user) > 1 else "")
+                              + "): choose a new or empty directory for --out")
+    if have is not None and have != kind:
+        raise RecordError(f"{run_dir} is an lstmlab {have} directory; a {kind} cannot share "
+                          f"it: choose another --out")
+    if not marker.is_file():
+        atomic_write(marker, dumps({"kind": kind}))
+
+
+def _made_before_markers(run_dir: Path) -> str | None:
+    """"run" or "sweep" for a directory an earlier lstmlab wrote (its config.json or
+    sweep.json as lstmlab writes them), else None."""
+    for name, keys, kind in (("sweep.json", ("preset", "grid", "points"), "sweep"),
+                             ("config.json", ("experiments", "versions"), "run")):
+        try:
+            info = json.loads(read_bytes(run_dir / name, 64 * 2**20, name))
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and all(k in info for k in keys):
+            return kind
+    return None
+
+
 def clean_leftovers(run_dir: Path) -> None:
-    """Remove what a killed run left behind: half-assembled experiment directories
-    (``.<name>.<random>/``, ``.<name>.old/``) and temporary files (``.*.tmp``). Only call
-    while holding the run's lock."""
-    for p in list(run_dir.glob(".*")) + list(run_dir.glob("*/.*.tmp")) + \
-            list(run_dir.glob("plots/.*.tmp")):
-        if p.is_dir():
+    """Remove what a killed run left behind, each recognised by what lstmlab wrote in it:
+    experiment directories being assembled (holding PARTIAL), replaced ones (``.<name>.old``
+    holding a record) and atomic_write's temporary files (``.<name>.<random>.tmp``) — in a
+    directory that carries lstmlab's MARKER. Only call while holding the run's lock."""
+    for p in run_dir.glob(".*"):
+        if p.is_dir() and ((p / PARTIAL).is_file() or
+                           p.name.endswith(".old") and (p / RECORD).is_file()):
             shutil.rmtree(p, ignore_errors=True)
-        else:
+    for p in list(run_dir.glob(".*.tmp")) + list(run_dir.glob("*/.*.tmp")) + \
+            list(run_dir.glob("plots/.*.tmp")):
+        if p.is_file():
             p.unlink(missing_ok=True)
 
 
@@ -205,6 +255,7 @@ def save_result(run_dir: Path, res: Result, models: bool = True) -> None:
     model directory per replica unless ``models`` is False (a sweep of many points)."""
     final = run_dir / res.config.name
     tmp = make_temp_dir(run_dir, f".{res.config.name}.")
+    (tmp / PARTIAL).touch()  # a killed run's leftover is known by this, not by its name
     try:
         if models:
             for r in range(res.config.seeds):
@@ -228,7 +279,9 @@ def save_result(run_dir: Path, res: Result, models: bool = True) -> None:
                   "summary": summary(res), "seeds": per_seed(res)}
         atomic_write(tmp / RECORD, dumps(record))
         old = run_dir / f".{res.config.name}.old"
-        shutil.rmtree(old, ignore_errors=True)  # left by a run killed mid-swap
+        if old.is_dir() and (old / RECORD).is_file():
+            shutil.rmtree(old, ignore_errors=True)  # left by a run killed mid-swap
+        (tmp / PARTIAL).unlink()
         if final.exists():
             final.rename(old)
         tmp.rename(final)

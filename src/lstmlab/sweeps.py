@@ -106,15 +106,31 @@ def run(base: Config, grid: dict, run_dir: Path, *, force: bool = False,
         write_files(run_dir, base, grid, results)
 
     def describe():  # under the run's lock: the grid of the run that holds it
-        atomic_write(run_dir / SWEEP_JSON, dumps(
-            {"preset": base.name, "grid": grid,
-             "settings": records.config_json(run_dir, base),
-             "points": [c.name for c in cfgs], **records.environment()}))
+        info = {"preset": base.name, "grid": grid,
+                "settings": records.config_json(run_dir, base),
+                "points": [c.name for c in cfgs]}
+        old, new = _described(run_dir), json.loads(dumps(info))
+        # the same sweep with more values of its settings resumes; any other needs --force
+        grows = old is not None and all(old[k] == new[k] for k in ("preset", "settings")) \
+            and set(old["grid"] or {}) == set(new["grid"]) \
+            and set(old["points"] or []) <= set(new["points"])
+        if old is not None and not grows and not force:
+            was, now = old["settings"] or {}, new["settings"]
+            diff = [f"preset {old['preset']} → {new['preset']}"] * (old["preset"] != new["preset"])
+            diff += [f"{k} {was.get(k)!r} → {now[k]!r}" if isinstance(now[k], str) else
+                     f"{k} {was.get(k)} → {now[k]}" for k in now if was.get(k) != now[k]]
+            if set(old["grid"] or {}) != set(new["grid"]):
+                diff.append(f"swept {', '.join(old['grid'] or {}) or 'nothing'} → "
+                            f"{', '.join(new['grid'])}")
+            raise ConfigError(f"{run_dir} holds another sweep ("
+                              + ("; ".join(diff) or "other points")
+                              + "); add --force to make it this one, or choose another --out")
+        atomic_write(run_dir / SWEEP_JSON, dumps({**info, **records.environment()}))
 
     outcome = engine.execute(run_dir, cfgs, datasets, force=force, observer=observer,
                              save_models=save_models, workers=workers,
                              chunk=engine.common_chunk(cfgs), ray=ray, write_files=files,
-                             on_locked=describe)
+                             on_locked=describe, kind="sweep")
     return Sweep(run_dir, base, grid, outcome.results, outcome.failed)
 
 
@@ -141,6 +157,17 @@ def sweep(experiment: str | Config = "timestep-window", *, out=None, force: bool
     with engine.run_directory(out) as run_dir:
         return run(base, grid, run_dir, force=force, ray=ray, workers=workers,
                    save_models=save_models, observer=observer, prepared=prepared)
+
+
+def _described(run_dir: Path) -> dict | None:
+    """The grid sweep.json describes (preset, grid, settings, points), or None."""
+    try:
+        info = json.loads(read_bytes(run_dir / SWEEP_JSON, 16 * 2**20, "sweep.json"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    return {k: info.get(k) for k in ("preset", "grid", "settings", "points")}
 
 
 def load(run_dir: Path) -> Sweep:
