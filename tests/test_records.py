@@ -1,10 +1,11 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 import lstmlab
-from lstmlab import engine, experiments, files, report
+from lstmlab import engine, experiments, files, records, report
 
 FAST = ["--epochs", "3", "--seeds", "2", "-q"]
 
@@ -499,3 +500,18 @@ def test_a_run_and_a_sweep_do_not_share_a_directory(run_cli, tmp_path):
     assert run_cli("sweep", "one-char", "--units", "2,8", *small, "--force",
                    "--out", sweep_dir)[0] == 0
     assert json.loads((sweep_dir / "sweep.json").read_text())["grid"] == {"units": [2, 8]}
+
+
+def test_points_are_listed_in_the_order_of_their_values():
+    from types import SimpleNamespace
+    names = ["p,units=16", "p,units=2", "p,lr=0.01", "p,lr=0.001", "p,lr=1e-4", "one-char"]
+    got = [r.config.name for r in records.in_order(
+        [SimpleNamespace(config=SimpleNamespace(name=n)) for n in names])]
+    assert got == ["one-char", "p,lr=1e-4", "p,lr=0.001", "p,lr=0.01", "p,units=2",
+                   "p,units=16"]
+
+
+def test_one_seed_has_no_interval_for_any_metric():
+    from lstmlab import stats
+    s, d = stats.summarize([0.8]), stats.describe([1.2])
+    assert all(np.isnan(s["ci95"])) and all(np.isnan(d["ci95"]))  # both null in JSON

@@ -317,3 +317,13 @@ def test_a_sweep_whose_points_reach_100_percent_nowhere_plots_its_share(run_cli,
                               "--epochs", "2", "-q", "--out", out)
     assert code == 0, err
     assert (out / "plots").is_dir() and "0/12" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("option,values,shown", [("--units", "4,4", "(4) 2 times"),
+                                                 ("--lr", "0.001,1e-3", "(0.001) 2 times")])
+def test_a_list_of_one_repeated_value_is_named(run_cli, tmp_path, option, values, shown):
+    code, _, err = run_cli("sweep", "one-char", option, values, "--out", tmp_path / "s", *FAST)
+    assert code == 2 and shown in err and "nothing to sweep" not in err
+    assert not (tmp_path / "s").exists()
+    # positive control: a repeat beside another value is dropped, the sweep goes on
+    assert grid.parse_values("units", "4,8,4") == [4, 8]

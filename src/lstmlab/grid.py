@@ -61,7 +61,12 @@ def parse_values(setting: str, text: str) -> list:
     if not values or (setting != "start" and "" in values):
         raise ConfigError(f"{setting.replace('_', ' ')} {text!r} is not allowed; allowed: a "
                           f"comma list of {ALLOWED_TEXT[read]}")
-    return list(dict.fromkeys(values))
+    distinct = list(dict.fromkeys(values))
+    if len(values) > 1 and len(distinct) == 1:
+        raise ConfigError(f"{setting.replace('_', ' ')} {text!r} lists one value "
+                          f"({value_text(distinct[0])}) {len(values)} times: give different "
+                          f"values to sweep it, or one to fix it")
+    return distinct
 
 
 def value_text(value) -> str:

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -396,9 +397,20 @@ def load_result(exp_dir: Path) -> Result:
 
 
 def in_order(results) -> list[Result]:
-    """Results in preset order, then other names alphabetically."""
+    """Results in preset order, then other names in natural order (a sweep's points by
+    their values: units=2 before units=16, lr=0.001 before lr=0.01)."""
     rank = {n: i for i, n in enumerate(PRESETS)}
-    return sorted(results, key=lambda r: (rank.get(r.config.name, len(rank)), r.config.name))
+    return sorted(results, key=lambda r: (rank.get(r.config.name, len(rank)),
+                                          natural_key(r.config.name)))
+
+
+_NUMBER = re.compile(r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
+
+
+def natural_key(name: str) -> tuple:
+    """A name split into text and numbers, the numbers compared as numbers."""
+    return tuple((0, float(t), "") if i % 2 else (1, 0.0, t)
+                 for i, t in enumerate(_NUMBER.split(name)))
 
 
 def load_run(run_dir: Path, must_exist: bool = False) -> tuple[list[Result], list[str]]:
