@@ -38,3 +38,35 @@ def test_a_signal_stops_the_run_cleanly(tmp_path, sig, code):
     assert not (out / "variable-length").exists()
     assert [p.name for p in out.rglob(".*")] == [".lstmlab"]
     assert set(json.loads((out / "results.json").read_text())) == {"one-char"}
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_report_is_written_names_the_report_command(
+        run_cli, tmp_path, monkeypatch, sig, code):
+    import os
+
+    from lstmlab import report
+    monkeypatch.setattr(report, "write", lambda *a, **k: (os.kill(os.getpid(), sig),
+                                                          time.sleep(5)))
+    out = tmp_path / "run"
+    rc, text, err = run_cli("run", "one-char", "--seeds", "2", "--epochs", "2", "-q",
+                            "--no-settle", "--out", out)
+    assert rc == code
+    assert f"interrupted ({sig.name}) while writing the report; every experiment is kept " \
+           f"in {out}; write the report with: lstmlab report {out}" in err
+    assert (out / "one-char" / "record.json").is_file() and (out / "findings.json").is_file()
+
+
+def test_sigterm_between_settling_rounds_names_the_resume_command(run_cli, tmp_path,
+                                                                   monkeypatch):
+    import os
+
+    from lstmlab import settle
+    monkeypatch.setattr(settle, "settle", lambda *a: (os.kill(os.getpid(), signal.SIGTERM),
+                                                      time.sleep(5)))
+    out = tmp_path / "run"
+    rc, text, err = run_cli("run", "one-char", "--seeds", "2", "--epochs", "2", "-q",
+                            "--out", out)
+    assert rc == 143
+    assert "interrupted (SIGTERM); 1 finished experiment(s) kept" in err
+    assert f"resume with: lstmlab run one-char --seeds 2 --epochs 2 -q --out {out}" in err

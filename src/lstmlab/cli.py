@@ -160,11 +160,12 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
             records.write_run_files(run_dir, everything, cfgs, judged)  # with the design
             design = settle_mod.design(judged)
         records.write_findings(run_dir, found, design)
-    latest = {r.config.name: r for r in everything}  # settled: with all their seeds
-    console.summary([latest.get(r.config.name, r) for r in outcome.results])
-    console.findings(found, design)
-    pages = explorer.for_run(run_dir, everything)
-    paths = report.write(run_dir, everything, found, design, pages)
+    with _reporting(run_dir):
+        latest = {r.config.name: r for r in everything}  # settled: with all their seeds
+        console.summary([latest.get(r.config.name, r) for r in outcome.results])
+        console.findings(found, design)
+        pages = explorer.for_run(run_dir, everything)
+        paths = report.write(run_dir, everything, found, design, pages)
     if "stateful" in pages:
         console.out.print(f"Explorer of the stateful model (type, reset, watch the gates): "
                           f"{run_dir / pages['stateful']}", markup=False)
@@ -199,18 +200,58 @@ class _interrupts:
         self.run_dir, self.out, self.what = run_dir, out, what
 
     def __enter__(self):
+        self._old = _terminate_as_interrupt()
         return self
 
     def __exit__(self, kind, e, tb):
         from .engine import Interrupted
+        signal.signal(signal.SIGTERM, self._old)
         if kind is None or not issubclass(kind, (Interrupted, KeyboardInterrupt)):
             return False
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
         n = len(e.finished) if isinstance(e, Interrupted) else 0
+        # outside a training loop (between settling rounds) nothing counted them: the
+        # directory holds what is kept
+        n = n or sum(1 for _ in self.run_dir.glob("*/record.json"))
         again = ["lstmlab", *sys.argv[1:]] + ([] if self.out else ["--out", str(self.run_dir)])
         error(f"interrupted ({signal.Signals(signum).name}); {n} finished "
                       f"{self.what}(s) kept in {self.run_dir}; resume with: "
                       f"{shlex.join(again)}")
+        sys.exit(128 + signum)
+
+
+def _terminate_as_interrupt():
+    """SIGTERM raises engine.Interrupted where no training loop is listening (between
+    settling rounds, while the report is drawn), as Ctrl-C raises KeyboardInterrupt; the
+    engine's StopRequest takes both over while it trains. Returns the old handler."""
+    from .engine import Interrupted
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+    return signal.signal(signal.SIGTERM, handler)
+
+
+class _reporting:
+    """Ctrl-C or SIGTERM while the findings and the report are written: every experiment
+    is already saved; say so, name the command that writes the report, exit 128 + the
+    signal's number."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+
+    def __enter__(self):
+        self._old = _terminate_as_interrupt()
+        return self
+
+    def __exit__(self, kind, e, tb):
+        from .engine import Interrupted
+        signal.signal(signal.SIGTERM, self._old)
+        if kind is None or not issubclass(kind, (Interrupted, KeyboardInterrupt)):
+            return False
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        error(f"interrupted ({signal.Signals(signum).name}) while writing the report; every "
+              f"experiment is kept in {self.run_dir}; write the report with: "
+              f"{shlex.join(['lstmlab', 'report', str(self.run_dir)])}")
         sys.exit(128 + signum)
 
 
