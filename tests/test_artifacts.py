@@ -232,3 +232,12 @@ def test_ambiguous_sequence_best_achievable():
     assert data.best_achievable(data.windows(v.encode(s), 1)) == pytest.approx(5 / 7)
     # window 2 removes some ambiguity: ab→a, ba→c, ac→a, ca→b, ab→a, ba→d → 5 of 6
     assert data.best_achievable(data.windows(v.encode(s), 2)) == pytest.approx(5 / 6)
+
+
+def test_a_model_is_not_saved_over_a_file(trained, tmp_path):
+    f = tmp_path / "hostname"
+    f.write_text("mine\n")
+    model = next(iter(trained.values())).model(0)
+    with pytest.raises(lstmlab.ModelError, match="is a file: a model is saved into a directory"):
+        model.save(f)
+    assert f.read_text() == "mine\n"

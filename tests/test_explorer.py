@@ -162,6 +162,18 @@ def test_run_writes_explorers_and_explore_command(run_cli, tmp_path):
     np.testing.assert_array_equal(w, np.asarray(model.params["lstm"]["kernel"]).ravel())
     code, stdout, _ = run_cli("explore", out / "one-char" / "0", "--out", tmp_path / "e.html")
     assert code == 0 and (tmp_path / "e.html").is_file()
+    # a typed page or a named file replaces nothing without --force; the run's own default
+    # page is written again
+    own = (out / "explore-stateful.html").read_bytes()
+    code, _, err = run_cli("explore", out, "--experiment", "stateful", "--text", "KLM")
+    assert code == 2 and "explore-stateful.html exists; add --force" in err
+    assert (out / "explore-stateful.html").read_bytes() == own
+    code, _, err = run_cli("explore", out / "one-char" / "0", "--out", tmp_path / "e.html")
+    assert code == 2 and "exists; add --force" in err
+    assert run_cli("explore", out, "--experiment", "stateful")[0] == 0
+    assert run_cli("explore", out, "--experiment", "stateful", "--text", "KLM",
+                   "--force")[0] == 0
+    assert embedded((out / "explore-stateful.html").read_text())["initial"] == "KLM"
 
 
 @pytest.fixture(scope="module")

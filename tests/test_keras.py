@@ -267,6 +267,29 @@ def test_keras_commands(run_cli, tmp_path, models):
     (tmp_path / "bad.keras").write_bytes(b"not a zip")
     code, _, err = run_cli("import-keras", tmp_path / "bad.keras", "--out", tmp_path / "m")
     assert code == 2 and "cannot read the Keras model" in err
+    # nothing is replaced without --force, and nothing lands in a directory that is not a
+    # model's (a run's root, say)
+    keras_bytes, run_files = (tmp_path / "tw.keras").read_bytes(), sorted(run.iterdir())
+    back = {p.name: p.read_bytes() for p in (tmp_path / "back").iterdir()}
+    for args, message in [
+        (("export-keras", run, "--experiment", "timestep-window", "--out",
+          tmp_path / "tw.keras"), "exists; add --force"),
+        (("import-keras", tmp_path / "tw.keras", "--out", tmp_path / "back"),
+         "holds a model; add --force"),
+        (("import-keras", tmp_path / "tw.keras", "--out", run),
+         "is not an lstmlab model directory"),
+        (("import-keras", tmp_path / "tw.keras", "--out", run, "--force"),
+         "is not an lstmlab model directory"),
+    ]:
+        code, out, err = run_cli(*args)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+    assert (tmp_path / "tw.keras").read_bytes() == keras_bytes
+    assert sorted(run.iterdir()) == run_files
+    assert {p.name: p.read_bytes() for p in (tmp_path / "back").iterdir()} == back
+    assert run_cli("import-keras", tmp_path / "tw.keras", "--out", tmp_path / "back",
+                   "--force")[0] == 0
+    assert run_cli("export-keras", run, "--experiment", "timestep-window", "--out",
+                   tmp_path / "tw.keras", "--force")[0] == 0
     masked_scaled = lstmlab.run("variable-length", seeds=1, epochs=1, samples=30).model(0)
     with pytest.raises(lstmlab.KerasError, match="also masks the first symbol"):
         masked_scaled.to_keras()

@@ -304,6 +304,8 @@ class Model:
     def save(self, path) -> Path:
         """Write ``model.safetensors`` and ``model.json`` into directory ``path``."""
         path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise ModelError(f"{path} is a file: a model is saved into a directory")
         flat = {k: np.asarray(self.params[k.split("/")[0]][k.split("/")[1]], np.float32)
                 for k in KEYS}
         blob = st_save(flat)

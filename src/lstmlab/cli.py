@@ -532,7 +532,9 @@ def generate_cmd(model, experiment, replica, start, length, raw):
 @click.option("--out", type=click.Path(dir_okay=False), help="The HTML file to write "
               "(default: explore-E[-R][-vs-E2].html in the run directory, explore.html in a "
               "model directory).")
-def explore_cmd(model, experiment, replica, compare, text, out):
+@click.option("--force", is_flag=True, help="Replace an existing file (without it, only the "
+              "default page, without --text, is written again).")
+def explore_cmd(model, experiment, replica, compare, text, out, force):
     """Write an explorer of a trained model: one self-contained HTML page (no network)
     where you type symbols, reset the state, generate, and watch the input, forget and
     output gates, the cell state and the prediction at every step. Open it in a browser.
@@ -556,11 +558,16 @@ def explore_cmd(model, experiment, replica, compare, text, out):
         other, other_name, other_dir = _compared(base if run else None, compare)
         other_rows = _training_rows(other_dir) if other_dir else ()
     explorer.check_pair(first, other)
+    given = out is not None
     if out is None:
         out = base / explorer.file_name(experiment, replica, other_name) if run else \
             base / "explore.html"
     elif not Path(out).parent.is_dir():
         raise ConfigError(f"--out {out}: the directory {Path(out).parent} does not exist")
+    # the default page is lstmlab's own and is written again; a page typed with --text, or
+    # a file the user named, replaces nothing without --force
+    if (given or text is not None) and Path(out).exists() and not force:
+        raise ConfigError(f"{out} exists; add --force to replace it, or choose another --out")
     settings = _training_rows(base / experiment) if run else ()
     path = explorer.write(out, first, other, text=text, settings=settings,
                           compare_settings=other_rows)
@@ -607,11 +614,21 @@ def models_cmd(run_dir):
 @click.option("--framing", help="timesteps or features, where the input shape allows both.")
 @click.option("--window", type=int, help="The window, where the input has no fixed steps.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="The lstmlab model directory to write.")
-def import_keras_cmd(file, sequence, framing, window, out):
+              help="The lstmlab model directory to write (new or empty).")
+@click.option("--force", is_flag=True, help="Replace the model an existing model directory "
+              "holds.")
+def import_keras_cmd(file, sequence, framing, window, out, force):
     """Read a Keras model ([Masking →] LSTM → Dense(softmax), .keras or .h5) into an lstmlab
     model directory, for predict, generate and reports."""
-    from .artifacts import Model
+    from .artifacts import META_FILE, Model
+    o = Path(out)
+    if o.is_dir() and any(o.iterdir()):
+        if not (o / META_FILE).is_file():
+            raise ConfigError(f"{out} is not empty and is not an lstmlab model directory: "
+                              f"choose a new or empty directory for --out")
+        if not force:
+            raise ConfigError(f"{out} holds a model; add --force to replace it, or choose "
+                              f"another --out")
     m = Model.from_keras(file, sequence=sequence, framing=framing, window=window)
     m.save(out)
     click.echo(f"Wrote {out}: {m!r}")
@@ -621,8 +638,11 @@ def import_keras_cmd(file, sequence, framing, window, out):
 @with_model_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="The Keras file to write (.keras, or legacy .h5).")
-def export_keras_cmd(model, experiment, replica, out):
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def export_keras_cmd(model, experiment, replica, out, force):
     """Write an lstmlab model as a Keras model file with the same weights."""
+    if Path(out).exists() and not force:
+        raise ConfigError(f"{out} exists; add --force to replace it, or choose another --out")
     path = _model(model, experiment, replica).save_keras(out)
     click.echo(f"Wrote {path}")
 
