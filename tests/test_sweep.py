@@ -327,3 +327,23 @@ def test_a_list_of_one_repeated_value_is_named(run_cli, tmp_path, option, values
     assert not (tmp_path / "s").exists()
     # positive control: a repeat beside another value is dropped, the sweep goes on
     assert grid.parse_values("units", "4,8,4") == [4, 8]
+
+
+@pytest.mark.parametrize("address, message", [
+    ("127.0.0.1:1", "cannot reach the Ray cluster at 127.0.0.1:1"),
+    ("ray://127.0.0.1:1", "cannot reach the Ray cluster at ray://127.0.0.1:1"),
+    ("bogus", "--ray 'bogus' is not allowed"),
+])
+def test_an_unreachable_ray_cluster_is_a_one_line_error_at_once(run_cli, tmp_path, address,
+                                                                 message):
+    """Ray's own connection loop never ends on such an address (34 s to stop by SIGTERM)."""
+    import time
+    pytest.importorskip("ray")
+    start = time.monotonic()
+    code, _, err = run_cli("sweep", "one-char", "--units", "2,4", "--ray", address,
+                           "--out", tmp_path / "s", *FAST)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert time.monotonic() - start < 20
+    with pytest.raises(lstmlab.ConfigError, match="cannot reach|not allowed"):
+        lstmlab.sweep("one-char", units=[2, 4], seeds=2, epochs=2, ray=address,
+                      out=tmp_path / "p")

@@ -30,6 +30,7 @@ def connect(address: str):
         raise ConfigError(f"--ray needs Ray, which is not installed: {INSTALL}") from None
     if ray.is_initialized():
         return ray, False
+    reachable(address)
     try:
         with warnings.catch_warnings():
             # Ray starts its processes with fork+exec, which is safe; JAX warns of any fork
@@ -41,6 +42,38 @@ def connect(address: str):
         raise ConfigError(f"cannot {'connect to the Ray cluster at ' + address if address else 'start a local Ray cluster'}: "
                           f"{first}") from None
     return ray, True
+
+
+REACH_S = 10.0  # how long an unreachable cluster address may take to say so
+
+
+def reachable(address: str) -> None:
+    """ConfigError within REACH_S seconds when a HOST:PORT address (also ``ray://``) does
+    not accept a connection — ray.init itself retries such an address without end. ""
+    and "auto" are left to Ray (a local cluster, or the one this machine has joined)."""
+    import socket
+    from concurrent.futures import ThreadPoolExecutor, TimeoutError as Late
+    hostport = address.removeprefix("ray://")
+    if address in ("", "auto"):
+        return
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"--ray {address!r} is not allowed; allowed: HOST:PORT, "
+                          f"ray://HOST:PORT or auto")
+
+    def connect_once():
+        socket.create_connection((host, int(port)), timeout=REACH_S).close()
+    pool = ThreadPoolExecutor(1)  # the name lookup has no timeout of its own
+    try:
+        pool.submit(connect_once).result(timeout=REACH_S)
+    except Late:
+        raise ConfigError(f"cannot reach the Ray cluster at {address}: no answer within "
+                          f"{REACH_S:g} s") from None
+    except OSError as e:
+        raise ConfigError(f"cannot reach the Ray cluster at {address}: "
+                          f"{e.strerror or e}") from None
+    finally:
+        pool.shutdown(wait=False)
 
 
 def train_point(cfg: Config, workers: int | None, chunk: int | None,
