@@ -515,3 +515,24 @@ def test_one_seed_has_no_interval_for_any_metric():
     from lstmlab import stats
     s, d = stats.summarize([0.8]), stats.describe([1.2])
     assert all(np.isnan(s["ci95"])) and all(np.isnan(d["ci95"]))  # both null in JSON
+
+
+def test_a_full_disk_names_the_file_and_what_was_kept(run_cli, tmp_path, monkeypatch):
+    import errno
+    out = tmp_path / "run"
+    args = ["one-char", "timestep-window", "--seeds", "2", "--epochs", "2", "-q",
+            "--no-settle", "--out", out]
+    real = files.os.fsync
+    calls = []
+
+    def fsync(fd):  # the disk fills up once the first experiment is saved
+        if (out / "one-char" / "record.json").exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        calls.append(fd)
+        return real(fd)
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    code, _, err = run_cli("run", *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "No space left on device" in err and str(out) in err
+    assert "1 finished experiment(s) kept" in err and "resume with: lstmlab run" in err
+    assert "Traceback" not in err and not list(out.glob(".*.tmp"))

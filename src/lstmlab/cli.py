@@ -206,6 +206,14 @@ class _interrupts:
     def __exit__(self, kind, e, tb):
         from .engine import Interrupted
         signal.signal(signal.SIGTERM, self._old)
+        if kind is not None and issubclass(kind, OSError):  # a full disk, say
+            kept = sum(1 for _ in self.run_dir.glob("*/record.json"))
+            again = ["lstmlab", *sys.argv[1:]] + ([] if self.out else
+                                                  ["--out", str(self.run_dir)])
+            error(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}; {kept} "
+                  f"finished {self.what}(s) kept in {self.run_dir}; when it is fixed, resume "
+                  f"with: {shlex.join(again)}")
+            sys.exit(2)
         if kind is None or not issubclass(kind, (Interrupted, KeyboardInterrupt)):
             return False
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT

@@ -55,9 +55,11 @@ def atomic_write(path: Path, content: bytes | str) -> None:
             os.fsync(f.fileno())
         share_mode(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:  # a full disk: name the file
+            raise OSError(e.errno, e.strerror, str(path)) from None
         raise
 
 
