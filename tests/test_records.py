@@ -536,3 +536,19 @@ def test_a_full_disk_names_the_file_and_what_was_kept(run_cli, tmp_path, monkeyp
     assert "No space left on device" in err and str(out) in err
     assert "1 finished experiment(s) kept" in err and "resume with: lstmlab run" in err
     assert "Traceback" not in err and not list(out.glob(".*.tmp"))
+
+
+def test_a_collapse_to_one_answer_is_named_but_an_untrained_model_is_not(run_cli, tmp_path):
+    """--lr 10 leaves a constant, confidently wrong predictor with finite numbers: no
+    divergence, but a collapse; two epochs at the tutorial's rate answer alike too, with a
+    uniform guess's loss, and are not called collapsed."""
+    code, text, err = run_cli("run", "one-char", "--lr", "10", "--epochs", "20", "--seeds",
+                              "2", "-q", "--no-settle", "--out", tmp_path / "a")
+    assert code == 0 and "training collapsed to one answer for every input for seed 0" in err
+    assert "try a smaller learning rate" in err and "diverged" not in err
+    assert "Training collapsed" in (tmp_path / "a" / "report.md").read_text()
+    summary = json.loads((tmp_path / "a" / "results.json").read_text())["one-char"]["summary"]
+    assert set(summary["collapsed"]) == {"0", "1"}
+    code, text, err = run_cli("run", "one-char", "--epochs", "2", "--seeds", "2", "-q",
+                              "--no-settle", "--out", tmp_path / "b")
+    assert code == 0 and "collapsed" not in err

@@ -200,6 +200,22 @@ class Result:
         bad[:, -1] |= ~self.params_finite()
         return {r: int(bad[r].argmax()) + 1 for r in range(len(loss)) if bad[r].any()}
 
+    @cached_property
+    def collapsed(self) -> dict[int, str]:
+        """Replicas that did not diverge but collapsed to a constant, confidently wrong
+        predictor (say after a learning rate far too large: every input gets the same
+        answer, and the loss is more than twice a uniform guess's, ln V) → that answer. An
+        untrained model that answers alike with a uniform guess's loss has not collapsed.
+        Only where the targets are not all the same."""
+        y = self.dataset.patterns.y
+        if len(np.unique(y)) < 2:
+            return {}
+        answers = self.probs.argmax(-1)                                 # (S, N)
+        same = np.all(answers == answers[:, :1], axis=1) & \
+            (self.loss > 2 * np.log(self.probs.shape[-1]))
+        return {r: self.dataset.vocab.symbols[answers[r, 0]] for r in np.flatnonzero(same)
+                if r not in self.diverged}
+
     def params_finite(self) -> np.ndarray:
         """Per replica: are all its parameters finite?"""
         if self.params is None:

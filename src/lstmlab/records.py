@@ -198,6 +198,8 @@ def summary(res: Result) -> dict:
                              "gradient_scale": res.order_diff[1]}
     if res.diverged:
         out["diverged"] = {str(r): epoch for r, epoch in res.diverged.items()}
+    if res.collapsed:
+        out["collapsed"] = {str(r): answer for r, answer in res.collapsed.items()}
     return out
 
 

@@ -20,12 +20,19 @@ def sequence_text(seq: str) -> str:
 
 
 def divergence(res: Result) -> str | None:
-    """One sentence naming the seeds whose training diverged and from which epoch, or None."""
-    if not res.diverged:
+    """One sentence naming the seeds whose training diverged (and from which epoch) or
+    collapsed to one answer for every input, or None."""
+    parts = []
+    if res.diverged:
+        parts.append("training diverged (a loss that is not finite or above 1e4) for "
+                     + ", ".join(f"seed {r} from epoch {e}" for r, e in res.diverged.items()))
+    if res.collapsed:
+        parts.append("training collapsed to one answer for every input for "
+                     + ", ".join(f"seed {r} (always {data.show(s)!r})"
+                                 for r, s in res.collapsed.items()))
+    if not parts:
         return None
-    return ("training diverged (a loss that is not finite or above 1e4) for "
-            + ", ".join(f"seed {r} from epoch {e}" for r, e in res.diverged.items())
-            + f" of {res.config.name}; try a smaller learning rate (--lr)")
+    return "; ".join(parts) + f" of {res.config.name}; try a smaller learning rate (--lr)"
 
 
 def summary_rows(results: list[Result], compact: bool = False
