@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -145,6 +146,9 @@ class Model:
 
     # -- inputs ---------------------------------------------------------------------------
     def _indices(self, text: str) -> np.ndarray:
+        if not isinstance(text, str):
+            raise data.DataError(f"the input {text!r} is not allowed; allowed: a string of "
+                                 f"the model's symbols")
         if not text:
             raise data.DataError("the input is empty; give at least one symbol")
         return self.vocab.encode(text)
@@ -252,8 +256,11 @@ class Model:
         """``start`` followed by ``length`` greedily generated symbols. A stateful model
         carries its state (reset first, then reads ``start``); a window model slides its
         window over what it has generated."""
-        if not 1 <= length <= MAX_GENERATE:
-            raise data.DataError(f"length {length} is not allowed; allowed: an integer from "
+        if isinstance(length, np.integer):
+            length = int(length)
+        if not isinstance(length, int) or isinstance(length, bool) or \
+                not 1 <= length <= MAX_GENERATE:
+            raise data.DataError(f"length {length!r} is not allowed; allowed: an integer from "
                                  f"1 to {MAX_GENERATE}")
         idx = list(self._indices(start))
         if self.info.stateful:
@@ -303,6 +310,9 @@ class Model:
     # -- files ----------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write ``model.safetensors`` and ``model.json`` into directory ``path``."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise ModelError(f"path {path!r} is not allowed; allowed: a directory's path (a "
+                             f"string or a pathlib.Path)")
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ModelError(f"{path} is a file: a model is saved into a directory")
@@ -374,6 +384,9 @@ class Model:
 
 def load(path) -> Model:
     """Load a saved model directory (``lstmlab.load``)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ModelError(f"path {path!r} is not allowed; allowed: a model directory's path "
+                         f"(a string or a pathlib.Path)")
     return Model.load(path)
 
 

@@ -230,8 +230,17 @@ class Result:
         return np.array([evaluate.continues(self.config.sequence, g)
                          for g in self.generated[start]])
 
+    def replica(self, r) -> int:
+        """``r`` checked: an integer from 0 to seeds − 1 (numpy ones too), else ModelError."""
+        r = plain(r)
+        if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r < self.config.seeds:
+            raise ModelError(f"replica {r!r} is not allowed; allowed: an integer from 0 to "
+                             f"{self.config.seeds - 1} ({self.config.seeds} seeds)")
+        return r
+
     def replica_params(self, r: int):
         """The parameters of replica ``r`` (no leading replica axis)."""
+        r = self.replica(r)
         if self.params is None:
             raise ModelError(f"{self.config.name} was saved without its models (a sweep "
                              f"keeps them only with --save-models)")
@@ -239,7 +248,7 @@ class Result:
 
     def model(self, r: int = 0):
         """Replica ``r`` as a :class:`lstmlab.artifacts.Model` (predict, generate, save)."""
-        c = self.config
+        c, r = self.config, self.replica(r)
         info = ModelInfo(vocab=self.dataset.vocab.symbols, window=c.window,
                          framing=c.framing, encoding=c.encoding, mask=c.mask, units=c.units,
                          activation=c.activation, stateful=c.stateful,
@@ -348,8 +357,24 @@ def prepare(cfg: Config) -> Dataset:
     return ds
 
 
+def plain(value):
+    """A numpy scalar as the Python number it holds (np.int64(4) → 4); anything else as
+    it is — so the Python API takes numpy numbers as the CLI takes typed ones."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
 def resolve(experiment: str | Config, **overrides) -> Config:
-    """A preset name or a Config, with overrides applied."""
+    """A preset name or a Config, with overrides applied (numpy numbers as Python ones)."""
+    if not isinstance(experiment, (str, Config)):
+        raise ConfigError(f"experiment {experiment!r} is not allowed; allowed: a preset name "
+                          f"({', '.join(PRESETS)}) or an lstmlab.Config")
+    overrides = {k: plain(v) for k, v in overrides.items()}
     if isinstance(experiment, str):
         if experiment not in PRESETS:
             raise ConfigError(f"unknown experiment {experiment!r}; allowed: "
@@ -386,6 +411,9 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
     and the result has the numbers of training all of them at once (:func:`extends`).
     """
     cfg = resolve(experiment, **overrides)
+    if prior is not None and not isinstance(prior, Result):
+        raise ConfigError(f"prior {prior!r} is not allowed; allowed: an lstmlab.Result of "
+                          f"the same settings with fewer seeds, or None")
     ds = dataset or prepare(cfg)
     if not extends(prior, cfg):
         return train_replicas(cfg, ds, 0, on_progress, workers, chunk)

@@ -137,7 +137,14 @@ def _asset(name: str) -> str:
 
 
 def check_pair(model, compare) -> None:
-    """Two models side by side read the same keystrokes: they need the same vocabulary."""
+    """Both are models (lstmlab.Model), and two side by side read the same keystrokes:
+    they need the same vocabulary."""
+    from .artifacts import Model
+    for what, m in (("model", model), ("compare", compare)):
+        if not (isinstance(m, Model) or what == "compare" and m is None):
+            raise ModelError(f"{what} {m!r} is not allowed; allowed: an lstmlab.Model (e.g. "
+                             f"lstmlab.load(path), result.model(0))"
+                             + (" or None" if what == "compare" else ""))
     if compare is not None and tuple(compare.info.vocab) != tuple(model.info.vocab):
         raise ModelError(f"the two models have different vocabularies ({len(model.info.vocab)} "
                          f"and {len(compare.info.vocab)} symbols: "

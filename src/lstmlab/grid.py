@@ -96,9 +96,9 @@ def points(base: Config, grid: dict[str, list]) -> list[Config]:
     unknown = [k for k in grid if k not in SWEEPABLE]
     if unknown:
         raise ConfigError(f"{unknown[0]} cannot be swept; allowed: {', '.join(SWEEPABLE)}")
-    if not grid:
-        raise ConfigError("nothing to sweep: give at least one setting a comma list of "
-                          "values, e.g. --units 4,8,16")
+    if not grid:  # the Python API's words (the CLI says it in its own before this)
+        raise ConfigError("nothing to sweep: give at least one setting a list of values, "
+                          "e.g. units=[4, 8, 16]")
     names = list(grid)
     out = []
     for combo in itertools.product(*(grid[k] for k in names)):

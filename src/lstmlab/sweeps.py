@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+
 from . import engine, grid as grid_mod, records, report
 from .stats import summarize
 from .config import Config, with_defaults
 from .errors import ConfigError
-from .experiments import Result, resolve
+from .experiments import Result, plain, resolve
 from .files import atomic_write, dumps, read_bytes
 
 SWEEP_JSON, SWEEP_CSV = "sweep.json", "sweep.csv"
@@ -143,15 +145,23 @@ def sweep(experiment: str | Config = "timestep-window", *, out=None, force: bool
     its seeds as one compiled program, exactly as ``lstmlab.run`` does. ``ray``: True (or
     "") for a local Ray cluster, or an address. Returns a :class:`Sweep` (``.table``, ``.data``,
     ``.sentences``, ``.paths``)."""
-    ray = "" if ray is True else ray
-    grid = {k: list(dict.fromkeys(v)) for k, v in settings.items()
-            if isinstance(v, (list, tuple))}
+    if not (ray is None or isinstance(ray, (str, bool))):
+        raise ConfigError(f"ray {ray!r} is not allowed; allowed: True or \"\" (a local "
+                          f"cluster), an address such as \"HOST:PORT\", or None")
+    ray = "" if ray is True else None if ray is False else ray
+    # any collection of values is swept (a list, a tuple, a numpy array, a set in sorted
+    # order); a string or a single number is fixed. numpy numbers become Python ones.
+    swept = lambda v: isinstance(v, (list, tuple, set, frozenset, range)) or \
+        isinstance(v, np.ndarray) and v.ndim == 1  # noqa: E731
+    grid = {k: _distinct(plain(x) for x in (grid_mod.sorted_values(sorted(v, key=repr))
+                                            if isinstance(v, (set, frozenset)) else v))
+            for k, v in settings.items() if swept(v)}
     for k, v in grid.items():
         if k not in grid_mod.SWEEPABLE:
             raise ConfigError(f"{k} cannot be swept; allowed: {', '.join(grid_mod.SWEEPABLE)}")
         if not v:
             raise ConfigError(f"{k}: an empty list of values")
-    fixed = with_defaults({k: v for k, v in settings.items() if k not in grid})
+    fixed = with_defaults({k: plain(v) for k, v in settings.items() if k not in grid})
     base = resolve(experiment, **fixed)
     prepared = prepare(base, grid)  # every impossible point named before a directory
     with engine.run_directory(out) as run_dir:
@@ -168,6 +178,16 @@ def _described(run_dir: Path) -> dict | None:
     if not isinstance(info, dict):
         return None
     return {k: info.get(k) for k in ("preset", "grid", "settings", "points")}
+
+
+def _distinct(values) -> list:
+    """The values in order, repeats dropped (by ==: a wrong value may be unhashable, and is
+    then refused by the settings' validation, not here)."""
+    out = []
+    for v in values:
+        if v not in out:
+            out.append(v)
+    return out
 
 
 def load(run_dir: Path) -> Sweep:
