@@ -347,3 +347,10 @@ def test_an_unreachable_ray_cluster_is_a_one_line_error_at_once(run_cli, tmp_pat
     with pytest.raises(lstmlab.ConfigError, match="cannot reach|not allowed"):
         lstmlab.sweep("one-char", units=[2, 4], seeds=2, epochs=2, ray=address,
                       out=tmp_path / "p")
+
+
+def test_a_point_is_named_for_what_it_is_not_by_its_presets_note():
+    cfgs = grid.points(PRESETS["variable-length"], {"samples": [0, 10]})
+    assert [c.note for c in cfgs] == ["variable-length with samples 0",
+                                      "variable-length with samples 10"]
+    assert all("1000 random subsequences" not in c.note for c in cfgs)

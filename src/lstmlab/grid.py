@@ -103,7 +103,11 @@ def points(base: Config, grid: dict[str, list]) -> list[Config]:
     out = []
     for combo in itertools.product(*(grid[k] for k in names)):
         values = dict(zip(names, combo))
-        out.append(base.replace(name=point_name(base.name, values), **values))
+        # a point is named for what it is: the preset's note may describe a setting the
+        # point changes (variable-length's "1000 random subsequences" at samples=0)
+        note = f"{base.name} with " + ", ".join(f"{k.replace('_', ' ')} {value_text(v)}"
+                                                for k, v in values.items())
+        out.append(base.replace(name=point_name(base.name, values), note=note, **values))
     return out
 
 

@@ -341,7 +341,8 @@ def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],
                  sentences: list[str]) -> list[tuple]:
     """A sweep's report as blocks (see ``blocks``)."""
     out: list[tuple] = [("h", 1, title)]
-    out.append(("p", f"Preset {base.name}" + (f" ({base.note})" if base.note else "")
+    out.append(("p", f"Preset {base.name}" + (f" (as the preset stands: {base.note})"
+                                              if base.note else "")
                 + f". Sequence: {sequence_text(base.sequence)}. Fixed settings: "
                 + base.describe() + ". Swept: " + "; ".join(
                     f"{k.replace('_', ' ')} {', '.join(map(grid_mod.value_text, v))}"
