@@ -5,7 +5,7 @@ parses options from here without loading the numerical stack."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .data import ALPHABET
 
@@ -42,7 +42,7 @@ class Config:
     start: str = ""             # the second generation start ("": the symbol 40% into the
                                 # sequence, which for A–Z is the tutorial's K)
     length: int = 25
-    note: str = ""
+    note: str = field(default="", compare=False)  # words, not a setting: not compared
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
