@@ -100,3 +100,22 @@ def test_variable_length_generator_is_the_tutorials():
         real = x[x != data.PAD]
         assert np.all(x[:5 - len(real)] == data.PAD)
         np.testing.assert_array_equal(np.diff(np.append(real, y)), 1)
+
+
+def test_one_display_rule_for_invisible_symbols():
+    from lstmlab.data import quoted, show
+    assert show("a\x00b") == "a\\x00b"               # escaped once
+    assert quoted("\x00") == "'\\x00'"                # not '\\\\x00' (repr of the escape)
+    assert show("e\u0301a") == "e\u25cc\u0301a"        # a combining mark on a dotted circle
+    assert show(" \n\t") == "·⏎⇥" and show("\u200d") == "\\u200d"
+    assert show("ABC") == "ABC" and show("👨🏽") == "👨🏽"   # printable ones as they are
+
+
+def test_listings_and_predictions_show_symbols_once(run_cli, tmp_path):
+    seq = "a\x00b\u200dc\u0301d" * 3
+    code, text, err = run_cli("run", "one-char", "--sequence", seq, "--seeds", "2",
+                              "--epochs", "2", "--no-settle", "--out", tmp_path / "r")
+    assert code == 0, err
+    assert "['\\x00'] -> " in text and "\\\\x00" not in text and "'\\u200d'" in text
+    code, text, err = run_cli("predict", tmp_path / "r", "--experiment", "one-char", "a")
+    assert code == 0 and "\\\\x" not in text and text.startswith("a -> ")

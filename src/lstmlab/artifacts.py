@@ -183,12 +183,12 @@ class Model:
         if i.stateful:
             if not seq.startswith(text):
                 return (f"after a reset this model was always trained reading "
-                        f"{data.show(seq[:len(text)])!r}…; {data.show(text)!r} is not how "
+                        f"{data.quoted(seq[:len(text)])}…; {data.quoted(text)} is not how "
                         f"the sequence begins, so the state it reaches was never trained")
             return None
         window = text[-i.window:]
         if window not in seq[:-1]:  # a training input is followed by its target
-            return (f"the window {data.show(window)!r} is never followed by a symbol in "
+            return (f"the window {data.quoted(window)} is never followed by a symbol in "
                     f"the training sequence: the prediction is a guess")
         return None
 

@@ -500,7 +500,7 @@ def predict_cmd(model, experiment, replica, inputs, top):
     m = _model(model, experiment, replica)
     answers = [(text, m.predict_proba(text)) for text in inputs]  # all errors first
     for text, proba in answers:
-        best = ", ".join(f"{data.show(s)!r} {p:.3f}" for s, p in list(proba.items())[:top])
+        best = ", ".join(f"{data.quoted(s)} {p:.3f}" for s, p in list(proba.items())[:top])
         click.echo(f"{data.show(text)} -> {data.show(next(iter(proba)))}   ({best})")
         note = m.unseen(text)
         if note:

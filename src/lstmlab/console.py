@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text  # table cells as plain text: user symbols are never markup
 
 from . import grid
-from .data import best_achievable, show
+from .data import best_achievable, quoted, show
 from .stats import CI_METHOD, share_interval, summarize
 from .experiments import Config, Dataset, Result
 from .errors import error, warn  # noqa: F401  (console.error/warn for the CLI)
@@ -90,7 +90,8 @@ def _predictions(px, py, probs, vocab) -> list[str]:
     for x, y, p in zip(px, py, probs):
         pred = int(np.argmax(p))
         mark = "" if pred == y else f"   ✗ expected {show(vocab.symbols[y])}"
-        lines.append(f"{[show(s) for s in vocab.decode(x)]} -> {show(vocab.symbols[pred])}"
+        lines.append(f"[{', '.join(map(quoted, vocab.decode(x)))}] -> "
+                     f"{show(vocab.symbols[pred])}"
                      f"{mark}")
     return lines
 
@@ -137,7 +138,7 @@ def results(res: Result) -> None:
             lo, hi = share_interval(int(ok.sum()), len(ok))
             share = (f"  ({int(ok.sum())}/{len(ok)} seeds continue the sequence, 95% CI "
                      f"{100 * lo:.0f}–{100 * hi:.0f}% (exact))")
-        out.print(f"Generated from {show(start)!r} ({how}, {cfg.length} times): "
+        out.print(f"Generated from {quoted(start)} ({how}, {cfg.length} times): "
                   f"{show(strings[0])}" + share, markup=False)
     if res.order_diff is not None:
         diff, scale = res.order_diff

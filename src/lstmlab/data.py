@@ -8,6 +8,7 @@ data is built once, on the host, before anything is compiled.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -54,8 +55,8 @@ class Vocab:
         unknown = sorted({s for s in text if s not in idx})
         if unknown:
             raise DataError(
-                f"unknown symbol(s) {', '.join(map(repr, unknown))}; "
-                f"the vocabulary is {''.join(self.symbols)!r}"
+                f"unknown symbol(s) {', '.join(map(quoted, unknown))}; "
+                f"the vocabulary is {quoted(''.join(self.symbols))}"
             )
         return np.array([idx[s] for s in text], dtype=np.int32)
 
@@ -209,9 +210,19 @@ def n_features(vocab_size: int, window: int, encoding: str, framing: str) -> int
 
 def show(text) -> str:
     """``text`` (a string or a sequence of symbols) with invisible symbols made visible:
-    space ·, newline ⏎, tab ⇥, carriage return ␍, other unprintable ones escaped."""
-    return "".join(VISIBLE.get(ch) or (ch if ch.isprintable() else ascii(ch)[1:-1])
+    space ·, newline ⏎, tab ⇥, carriage return ␍, a combining mark on a dotted circle (◌́),
+    other unprintable ones (NUL, a zero-width joiner) escaped once (\\x00, \\u200d). The
+    one display rule of every output; quote with :func:`quoted`, never repr (which would
+    escape the escapes again)."""
+    return "".join(VISIBLE.get(ch) or
+                   ("\u25cc" + ch if unicodedata.category(ch) in ("Mn", "Me") else
+                    ch if ch.isprintable() else ascii(ch)[1:-1])
                    for ch in text)
+
+
+def quoted(text) -> str:
+    """:func:`show` in single quotes: how a symbol is named inside a sentence or a list."""
+    return f"'{show(text)}'"
 
 
 def read_text_file(path) -> str:

@@ -291,7 +291,7 @@ def generation_starts(cfg: Config) -> list[str]:
         pos = seq.find(s)
         if pos < 0:
             raise ConfigError(f"start {s!r} is not in the sequence; allowed: one of "
-                              f"{data.show(dict.fromkeys(seq))!r}")
+                              f"{data.quoted(dict.fromkeys(seq))}")
         if len(seq) - pos - w < need:
             raise ConfigError(f"start {s!r} leaves {max(0, len(seq) - pos - w)} symbol(s) "
                               f"after it to judge generation against; a start needs {need}: "

@@ -122,7 +122,7 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
     v, units = len(symbols), lstm.get_config()["units"]
     if dense.get_config()["units"] != v:
         raise KerasError(f"the model predicts {dense.get_config()['units']} symbols but the "
-                         f"vocabulary has {v} ({data.show(''.join(symbols))!r})")
+                         f"vocabulary has {v} ({data.quoted(''.join(symbols))})")
     kernel = lstm.get_weights()[0]  # (features, 4·units)
     n_features = kernel.shape[0]
     steps = net.inputs[0].shape[1] if getattr(net, "inputs", None) else None

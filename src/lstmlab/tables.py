@@ -28,7 +28,7 @@ def divergence(res: Result) -> str | None:
                      + ", ".join(f"seed {r} from epoch {e}" for r, e in res.diverged.items()))
     if res.collapsed:
         parts.append("training collapsed to one answer for every input for "
-                     + ", ".join(f"seed {r} (always {data.show(s)!r})"
+                     + ", ".join(f"seed {r} (always {data.quoted(s)})"
                                  for r, s in res.collapsed.items()))
     if not parts:
         return None
