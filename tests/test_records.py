@@ -552,3 +552,23 @@ def test_a_collapse_to_one_answer_is_named_but_an_untrained_model_is_not(run_cli
     code, text, err = run_cli("run", "one-char", "--epochs", "2", "--seeds", "2", "-q",
                               "--no-settle", "--out", tmp_path / "b")
     assert code == 0 and "collapsed" not in err
+
+
+def test_a_damaged_run_says_what_is_damaged(run_cli, finished_run, tmp_path):
+    src, shutil = finished_run
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(src, a)
+    shutil.copytree(src, b)
+    shutil.rmtree(a / "stateful" / "0")
+    code, _, err = run_cli("predict", a, "--experiment", "stateful", "A")
+    assert code == 2 and "the model directory is missing, though the record says the " \
+                         "models were saved" in err and "--save-models" not in err
+    (b / "stateful" / "record.json").unlink()
+    (b / "results.json").unlink()   # as a run killed by SIGKILL leaves it
+    code, _, err = run_cli("models", b)
+    assert "stateful: its record.json is missing; left out" in err
+    code, text, err = run_cli("report", b)
+    assert code == 0 and "stateful: its record.json is missing" in err
+    assert not (b / "explore-stateful.html").exists()     # no stale page
+    assert (b / "explore-one-char.html").exists()
+    assert set(json.loads((b / "results.json").read_text())) == {"one-char"}

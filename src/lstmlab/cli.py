@@ -434,11 +434,21 @@ def report_cmd(run_dir, as_json):
         click.echo(dumps(records.findings_json(found, design)))
         return
     records.write_findings(run_dir, found, design)
+    # results.json and the CSVs too: a run killed before its end never wrote them
+    records.write_run_files(run_dir, results, settle_looks=looks, config=False)
     pages = explorer.for_run(run_dir, results)
+    for name in {*records.headless(run_dir), *_damaged_names(run_dir, results)}:
+        (run_dir / explorer.file_name(name)).unlink(missing_ok=True)  # no stale page
     paths = report.write(run_dir, results, found, design, pages)
     console.findings(found, design)
     console.out.print(f"Wrote {paths[0]} and {paths[1]}"
                       + (f" and {len(pages)} explorer page(s)" if pages else ""), markup=False)
+
+
+def _damaged_names(run_dir: Path, results: list) -> set[str]:
+    """Experiments with a record that could not be loaded (named in a warning)."""
+    return {p.parent.name for p in run_dir.glob("*/record.json")
+            if not p.parent.name.startswith(".")} - {r.config.name for r in results}
 
 
 def _is_run(p: Path) -> bool:
@@ -460,10 +470,19 @@ def _model(path: str, experiment: str | None, replica: int):
             raise ModelError(f"{path} has no experiment {experiment!r}; it has: "
                              f"{', '.join(_experiments(p))}")
         p = p / experiment / str(replica)
-        if not p.exists() and (p.parent / "record.json").is_file() and \
-                not (p.parent / "0").exists():
-            raise ModelError(f"{experiment} was saved without its models (a sweep keeps "
-                             f"them only with --save-models)")
+        if not p.exists():
+            from .records import has_models
+            saved = has_models(p.parent)
+            if saved is False:
+                raise ModelError(f"{experiment} was saved without its models (a sweep keeps "
+                                 f"them only with --save-models)")
+            if saved and (p.parent / "0").exists():
+                pass  # another replica than the run has: load() names the missing path
+            elif saved:
+                raise ModelError(f"{p}: the model directory is missing, though the record "
+                                 f"says the models were saved: this run directory is "
+                                 f"damaged (lstmlab run {experiment} --out DIR trains it "
+                                 f"again)")
     elif (p / "record.json").exists():
         p = p / str(replica)
     elif not (p / "model.json").exists() and _is_run(p):

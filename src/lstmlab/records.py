@@ -398,6 +398,26 @@ def load_result(exp_dir: Path) -> Result:
     return res
 
 
+def headless(run_dir: Path) -> list[str]:
+    """Experiment directories whose record.json is gone (what they hold says what they
+    were: a replica's model or the arrays), by name."""
+    if not run_dir.is_dir():
+        return []
+    return sorted(p.name for p in run_dir.iterdir() if p.is_dir()
+                  and not p.name.startswith(".") and not (p / RECORD).exists()
+                  and ((p / ARRAYS).is_file() or (p / "0" / "model.json").is_file()))
+
+
+def has_models(exp_dir: Path) -> bool | None:
+    """Whether an experiment's record says its models were saved (None: no readable
+    record)."""
+    try:
+        record = json.loads(read_bytes(exp_dir / RECORD, 64 * 2**20, RECORD))
+    except (OSError, ValueError):
+        return None
+    return record.get("models", True) if isinstance(record, dict) else None
+
+
 def in_order(results) -> list[Result]:
     """Results in preset order, then other names in natural order (a sweep's points by
     their values: units=2 before units=16, lr=0.001 before lr=0.01)."""
@@ -429,6 +449,8 @@ def load_run(run_dir: Path, must_exist: bool = False) -> tuple[list[Result], lis
             results.append(load_result(p.parent))
         except RecordError as e:
             damaged.append(str(e))
+    for name in headless(run_dir):
+        damaged.append(f"{name}: its {RECORD} is missing")
     if must_exist and not results:
         raise RecordError(f"{run_dir}: no finished experiment in this run directory"
                           + (f" ({damaged[0]})" if damaged else ""))
@@ -444,14 +466,17 @@ def _csv(header: list[str], rows) -> str:
 
 
 def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] = (),
-                    settle_looks: list[int] | None = None) -> None:
+                    settle_looks: list[int] | None = None, config: bool = True) -> None:
     """config.json, results.json, history.csv and predictions.csv for the whole run;
-    ``settle_looks``: the planned looks of settling (the findings' design), if it ran."""
+    ``settle_looks``: the planned looks of settling (the findings' design), if it ran.
+    ``config`` False (``lstmlab report``): config.json, which records the run's command
+    and machine, is left as the run wrote it."""
     configs = {r.config.name: config_json(run_dir, r.config) for r in results}
     configs.update({c.name: config_json(run_dir, c) for c in pending if c.name not in configs})
-    atomic_write(run_dir / "config.json", dumps({"experiments": configs,
-                                                 "settle_looks": settle_looks,
-                                                 **environment()}))
+    if config or not (run_dir / "config.json").is_file():
+        atomic_write(run_dir / "config.json", dumps({"experiments": configs,
+                                                     "settle_looks": settle_looks,
+                                                     **environment()}))
     atomic_write(run_dir / "results.json", dumps(
         {r.config.name: {"summary": summary(r), "seeds": per_seed(r), "cached": r.cached}
          for r in results}))
