@@ -139,8 +139,12 @@ def test_a_negligible_lift_is_rarely_supported(lift):
 
 def test_a_large_lift_is_supported_and_a_null_one_can_be_refuted():
     rng = np.random.default_rng(9)
+    small = findings.BY_ID["feature-window-lift"].judge(
+        {**lift_data(0.0, 2000, rng), "fw": np.full(2000, 0.89), "one": np.full(2000, 0.84)},
+        LEVEL)
+    assert small.verdict == SUPPORTED          # +5 points, tight: small and real
     big = findings.BY_ID["feature-window-lift"].judge(lift_data(0.3, 100, rng), LEVEL)
-    assert big.verdict == SUPPORTED
+    assert big.verdict == NOT_SUPPORTED and "a large lift, not a small one" in big.measurement
     worse = findings.BY_ID["feature-window-lift"].judge(lift_data(-0.3, 100, rng), LEVEL)
     assert worse.verdict == NOT_SUPPORTED and "below +1 point" in worse.measurement
     # equivalence within ±1 point needs many seeds: an interval valid for any distribution
@@ -235,3 +239,11 @@ def test_a_best_word_value_is_rarely_named_when_all_are_equal():
                                           rng), g)
     assert line.startswith("encoding: onehot has the highest")
     assert "Holm" in line and "p = " in line
+
+
+def test_a_large_lift_is_rarely_called_small():
+    """Exactly +10 points, the upper edge of "small": "supported" at most at the level."""
+    rng = np.random.default_rng(12)
+    v = [findings.BY_ID["feature-window-lift"].judge(lift_data(0.10, 100, rng),
+                                                      LEVEL).verdict for _ in range(200)]
+    assert v.count(SUPPORTED) / 200 <= mc_ceiling(0.025, 200)

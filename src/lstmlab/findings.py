@@ -28,6 +28,7 @@ SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
 
 ABOUT_84, ABOUT = 0.84, 0.05  # "about 84%": within ±5 points, ±1 pattern of one-char's 25
 LIFT_MARGIN = 0.01     # a lift must clear +1 point; one inside ±1 point is no meaningful lift
+SMALL_LIFT = 0.10      # ... and stay under +10 points to be "small" (the tutorial's is ~3)
 MAJORITY = 0.5         # a share of seeds: more / fewer than half
 PROBE_GOOD = 0.9       # variable-length: a seed predicts ≥ 90% of the patterns
 COUNTING_PROBES = ("KQXEMC", "ZZZZZZ")  # read after a reset, with random ones (counting)
@@ -94,9 +95,15 @@ def decide(lo: float, hi: float, threshold: float) -> str:
 
 
 def decide_lift(lo: float, hi: float) -> str:
-    """A lift claim: supported when the interval clears +LIFT_MARGIN; not supported when
-    it lies below +LIFT_MARGIN (then the lift is at most negligible); else inconclusive."""
-    return decide(lo, hi, LIFT_MARGIN)
+    """A small lift: supported when the whole interval lies between +LIFT_MARGIN and
+    +SMALL_LIFT (both one-sided tests must pass: an intersection–union test at the
+    level); not supported when it lies wholly below +LIFT_MARGIN (negligible at most) or
+    wholly above +SMALL_LIFT (a large lift, not a small one); else inconclusive."""
+    if LIFT_MARGIN < lo and hi < SMALL_LIFT:
+        return SUPPORTED
+    if hi < LIFT_MARGIN or lo > SMALL_LIFT:
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
 
 
 def share_judgement(ok, level: float, what: str, threshold: float = MAJORITY
@@ -235,10 +242,12 @@ def _judge_lift(d, level):
     verdict = decide_lift(lo, hi)
     words = ""
     if verdict == NOT_SUPPORTED:
-        words = ("; within ±1 point: no meaningful lift" if lo > -LIFT_MARGIN else
+        words = ("; above +10 points: a large lift, not a small one" if lo > SMALL_LIFT else
+                 "; within ±1 point: no meaningful lift" if lo > -LIFT_MARGIN else
                  "; below +1 point")
     elif verdict == INCONCLUSIVE:
-        words = "; the interval reaches past +1 point and below it"
+        words = ("; the interval reaches past +1 point and below it" if lo <= LIFT_MARGIN
+                 else "; the interval reaches past +10 points")
     all_diff = float(np.mean(d["all_fw"]) - np.mean(d["all_one"]))
     return Judgement(
         verdict, diff, (lo, hi), "betting interval of paired differences", n,
@@ -370,8 +379,8 @@ CLAIMS = [
     Claim("one-char-84", "One char → one char reaches about 84% (±5 points: ±1 of its 25 "
           "patterns) in most runs.", ("one-char",), _one_char, _judge_one_char,
           "one-char (≥ 2 seeds)"),
-    Claim("feature-window-lift", "A three-char feature window gives a small lift (at least "
-          "1 point) over one char, on the patterns both predict.",
+    Claim("feature-window-lift", "A three-char feature window gives a small lift (+1 to "
+          "+10 points) over one char, on the patterns both predict.",
           ("feature-window", "one-char"), _lift, _judge_lift,
           "one-char and feature-window (≥ 2 seeds)", decide_lift),
     Claim("timestep-window-100", "A three-char time-step window reaches 100% in most runs.",
