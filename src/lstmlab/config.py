@@ -72,7 +72,7 @@ class Config:
             parts.append(f"probe of {self.probe}")
         if self.generate:
             parts.append(f"generate {self.length} from {self.sequence[:1]!r} and "
-                         f"{self.start or 'the default start'!r}")
+                         f"{self.start or default_start(self.sequence, self.window, self.samples)!r}")
         if self.order_test:
             parts.append("order test")
         return " · ".join(parts)
@@ -126,6 +126,17 @@ APPLIES = [
 def applies(setting: str, cfg: Config) -> bool:
     """Does ``setting`` mean something for ``cfg``'s experiment (APPLIES)?"""
     return all(rule(cfg) for name, rule, _ in APPLIES if name == setting)
+
+
+MIN_FOLLOWING = 3  # a generation start is judged on at least this many following symbols
+
+
+def default_start(sequence: str, window: int, samples: int = 0) -> str:
+    """The second generation start when none is given: the symbol 40% into the sequence
+    (K for A–Z), early enough that MIN_FOLLOWING symbols follow a start of the model's
+    window (one symbol for variable-length models)."""
+    w = 1 if samples else window
+    return sequence[max(0, min(int(0.4 * len(sequence)), len(sequence) - w - MIN_FOLLOWING))]
 
 
 AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told

@@ -167,7 +167,7 @@ def order_check(diff: float, scale: float) -> str:
             f"are coupled — a stateless model must not do that (a bug).")
 
 
-MIN_FOLLOWING = 3  # a generation start is judged on at least this many following symbols
+from .config import MIN_FOLLOWING  # noqa: E402  (a start is judged on at least this many)
 
 
 def continues(sequence: str, generated: str) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 from . import data, evaluate, model, train
 from .artifacts import MAX_GENERATE, MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
 from .data import DataError
-from .config import APPLIES, PRESETS, Config, applies
+from .config import APPLIES, PRESETS, Config, applies, default_start
 from .errors import ConfigError
 
 
@@ -285,7 +285,7 @@ def generation_starts(cfg: Config) -> list[str]:
     if len(seq) - w < need:
         raise ConfigError(f"the sequence has {len(seq)} symbols: too short to judge "
                           f"generation (a start of {w} symbol(s) needs {need} after it)")
-    default = seq[min(int(0.4 * len(seq)), len(seq) - w - need)]
+    default = default_start(seq, cfg.window, cfg.samples)
     starts = []
     for s in (seq[0], cfg.start or default):
         pos = seq.find(s)
