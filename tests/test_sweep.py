@@ -354,3 +354,19 @@ def test_a_point_is_named_for_what_it_is_not_by_its_presets_note():
     assert [c.note for c in cfgs] == ["variable-length with samples 0",
                                       "variable-length with samples 10"]
     assert all("1000 random subsequences" not in c.note for c in cfgs)
+
+
+def test_a_large_sweep_estimates_its_time_from_its_first_point(run_cli, tmp_path,
+                                                                monkeypatch):
+    from lstmlab import console
+    monkeypatch.setattr(console, "LARGE_SWEEP", 100)
+    code, text, err = run_cli("sweep", "one-char", "--units", "2,3", "--out", tmp_path / "s",
+                              *FAST)
+    assert code == 0, err
+    assert "A large sweep: its time is estimated from the rate of its first point" in text
+    assert "seed·updates/s on the first point: the other 200 take about" in text
+    assert console._duration(30) == "30 s" and console._duration(7200) == "2.0 h"
+    monkeypatch.setattr(console, "LARGE_SWEEP", 10**12)   # negative control: a small sweep
+    code, text, err = run_cli("sweep", "one-char", "--units", "2,4", "--out", tmp_path / "t",
+                              *FAST)
+    assert "A large sweep" not in text and "Measured" not in text

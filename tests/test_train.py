@@ -285,3 +285,28 @@ def test_more_seeds_run_the_same_compiled_program_in_more_groups(monkeypatch):
     train.fit(spec, keys, x, y, workers=1)
     assert len(train._PROGRAMS) > len(programs)
     assert train.group_size(3, None) == 2 and train.group_size(100, None) == train.MAX_GROUP
+
+
+def test_an_interrupt_is_checked_after_every_groups_chunk():
+    """With 10,000 seeds a chunk of every group took 42 s to finish after Ctrl-C; now the
+    check runs after each group's chunk and the groups not started are cancelled."""
+    calls = []
+
+    def check():
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        experiments.run("one-char", seeds=40, epochs=20, units=2, check=check)
+    assert len(calls) == 3
+    # negative control: a check that never stops is called once per group and chunk
+    calls.clear()
+    res = experiments.run("one-char", seeds=40, epochs=20, units=2, check=lambda: calls.append(1))
+    groups = -(-40 // train.group_size(40))
+    assert len(calls) == groups * (20 // train.chunk_epochs(20)) and res.config.seeds == 40
+
+
+def test_a_chunk_is_capped_by_its_work():
+    assert train.chunk_epochs(500) == 25                 # the presets' chunks: unchanged
+    assert train.chunk_epochs(500, cap=7) == 5          # a long text's: smaller
+    assert train.chunk_epochs(3, cap=0) == 1

@@ -237,6 +237,18 @@ class RunView:
         error("interrupted again; leaving now (finished experiments are kept)")
 
 
+LARGE_SWEEP = 100_000_000  # seed·updates from which a sweep's time is estimated aloud
+
+
+def _duration(seconds: float) -> str:
+    """A duration in words a person reads at a glance: 40 s, 12 min, 3.5 h, 2.1 days."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.1f} {unit}" if unit in ("days", "h") else \
+                f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def updates(cfg: Config, ds: Dataset) -> int:
     """Seed·updates of one experiment: seeds × epochs × batches per epoch."""
     n = len(ds.patterns)
@@ -260,6 +272,11 @@ class SweepView(RunView):
         out.print(f"Sweep of {len(cfgs)} point(s): {len(todo)} to train"
                   + (f", {earlier} finished earlier in this directory" if earlier else "")
                   + (f", {self.total:,} seed·updates" if todo else ""), markup=False)
+        self.estimate = self.total >= LARGE_SWEEP and len(todo) > 1
+        if self.estimate:
+            out.print(f"A large sweep: its time is estimated from the rate of its first "
+                      f"point; Ctrl-C stops it within seconds and keeps the finished points.",
+                      markup=False)
         self.t0 = time.perf_counter()
         if todo and not self.quiet and not self.verbose and err.is_terminal:
             self.bar = Progress(TextColumn("points {task.fields[points]}"), BarColumn(),
@@ -298,6 +315,13 @@ class SweepView(RunView):
             name = res.config.name
             self._advance(updates(res.config, self.datasets[name]) - self.seen.pop(name, 0),
                           point_done=True)
+            if self.estimate:  # once, from the first point (its compilation included)
+                self.estimate = False
+                rate = self.done / max(time.perf_counter() - self.t0, 1e-9)
+                left = (self.total - self.done) / rate
+                out.print(f"Measured {rate:,.0f} seed·updates/s on the first point: the other "
+                          f"{self.total - self.done:,} take about {_duration(left)}.",
+                          markup=False)
         if self.verbose:
             s = summarize(res.accuracy)
             k = int(grid.at_100(res).sum())

@@ -181,7 +181,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                                 stop.check()  # between chunks: no compiled code is running
                             # more seeds of a finished experiment: only the new ones train
                             res = run_experiment(cfg, dataset=by_name[cfg.name],
-                                                 on_progress=on_progress, workers=workers,
+                                                 on_progress=on_progress, check=stop.check,
+                                                 workers=workers,
                                                  chunk=chunk, prior=known.get(cfg.name))
                     finish(res)
             else:

@@ -399,7 +399,8 @@ def compile_ahead(cfg: Config, ds: Dataset, workers: int | None = None,
 
 def run(experiment: str | Config = "timestep-window", *, on_progress=None,
         dataset: Dataset | None = None, workers: int | None = None,
-        chunk: int | None = None, prior: Result | None = None, **overrides) -> Result:
+        chunk: int | None = None, prior: Result | None = None, check=None,
+        **overrides) -> Result:
     """Train and evaluate one experiment: a preset name or a :class:`Config`, with any
     setting overridden, e.g. ``lstmlab.run("timestep-window", seeds=5, epochs=200)``.
 
@@ -416,8 +417,9 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
                           f"the same settings with fewer seeds, or None")
     ds = dataset or prepare(cfg)
     if not extends(prior, cfg):
-        return train_replicas(cfg, ds, 0, on_progress, workers, chunk)
-    return merge(prior, _fit(cfg, ds, prior.config.seeds, on_progress, workers, chunk), cfg)
+        return train_replicas(cfg, ds, 0, on_progress, workers, chunk, check)
+    return merge(prior, _fit(cfg, ds, prior.config.seeds, on_progress, workers, chunk, check),
+                 cfg)
 
 
 def extends(prior: Result | None, cfg: Config) -> bool:
@@ -435,11 +437,12 @@ def extends(prior: Result | None, cfg: Config) -> bool:
 
 
 def train_replicas(cfg: Config, ds: Dataset, first: int = 0, on_progress=None,
-                   workers: int | None = None, chunk: int | None = None) -> Result:
+                   workers: int | None = None, chunk: int | None = None,
+                   check=None) -> Result:
     """Replicas ``first`` … ``cfg.seeds - 1`` of ``cfg``, trained and evaluated: a Result
     of that many seeds (all of them when ``first`` is 0; a Ray task's part, see
     :func:`merge`)."""
-    fit = _fit(cfg, ds, first, on_progress, workers, chunk)
+    fit = _fit(cfg, ds, first, on_progress, workers, chunk, check)
     return _evaluated(cfg.replace(seeds=cfg.seeds - first), ds, fit.params, fit.history,
                       fit.compile_s, fit.train_s)
 
@@ -465,12 +468,14 @@ def _cat(a, b):
     return jax.tree.map(lambda u, v: np.concatenate([np.asarray(u), np.asarray(v)]), a, b)
 
 
-def _fit(cfg: Config, ds: Dataset, first: int, on_progress, workers, chunk) -> train.FitResult:
+def _fit(cfg: Config, ds: Dataset, first: int, on_progress, workers, chunk,
+         check=None) -> train.FitResult:
     """Train replicas ``first`` … ``cfg.seeds - 1``."""
     spec = spec_of(cfg, len(ds.patterns), len(ds.vocab))
     return train.fit(spec, train.replica_keys(cfg.seed, cfg.seeds)[first:], ds.x,
                      ds.patterns.y, ds.mask, None if ds.order is None else
-                     ds.order.reshape(-1), on_progress, workers=workers, chunk=chunk)
+                     ds.order.reshape(-1), on_progress, workers=workers, chunk=chunk,
+                     check=check)
 
 
 def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, train_s: float,

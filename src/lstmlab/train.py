@@ -305,7 +305,8 @@ def _plan(spec: TrainSpec, n_rep: int, x, y, mask, order, workers, chunk):
     init, chunk_fn = make_chunk_fn(spec, y.shape[0])
     size = group_size(n_rep, workers)
     groups = -(-n_rep // size)
-    ce = chunk or chunk_epochs(spec.epochs)
+    # a chunk of at most CHUNK_UPDATES per group: a long text's epoch is its own chunk
+    ce = chunk or chunk_epochs(spec.epochs, cap=CHUNK_UPDATES // (size * y.shape[0]))
     if spec.epochs % ce:
         raise ValueError(f"chunk {ce} does not divide {spec.epochs} epochs")
     n_features = x.shape[-1]
@@ -366,10 +367,13 @@ def epoch_history(sums: np.ndarray, n: int) -> np.ndarray:
     return (sums.astype(np.float64).sum(-1) / n).astype(np.float32).transpose(0, 2, 1)
 
 
-def chunk_epochs(epochs: int, chunks: int = 20) -> int:
-    """Largest divisor of ``epochs`` that is at most epochs / chunks (≥ 1): equal chunks,
-    so the chunk program compiles once."""
-    target = max(1, epochs // chunks)
+CHUNK_UPDATES = 2_000_000  # replica·updates of one group's chunk (~1-2 s on a CPU core)
+
+
+def chunk_epochs(epochs: int, chunks: int = 20, cap: int | None = None) -> int:
+    """Largest divisor of ``epochs`` that is at most epochs / chunks and at most ``cap``
+    (≥ 1): equal chunks, so the chunk program compiles once."""
+    target = max(1, min(epochs // chunks, epochs if cap is None else cap))
     return max(d for d in range(1, target + 1) if epochs % d == 0)
 
 
@@ -401,12 +405,16 @@ def group_size(n_rep: int, workers: int | None = None) -> int:
 
 def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
         on_progress: Callable[[int, np.ndarray], None] | None = None,
-        workers: int | None = None, chunk: int | None = None) -> FitResult:
+        workers: int | None = None, chunk: int | None = None,
+        check: Callable[[], None] | None = None) -> FitResult:
     """Train ``len(keys)`` replicas, ``vmap``-ed into one compiled program.
 
     x (N, T, F) float32, y (N,) int, mask (N, T) bool or None; ``order`` fixes the sample
     order (stateful). ``on_progress(epochs_done, history_so_far)`` is called between chunks
-    of ``chunk`` epochs (default: about 1/20 of them; it must divide the epochs).
+    of ``chunk`` epochs (default: about 1/20 of them, fewer where a chunk would be a lot of
+    work; it must divide the epochs). ``check()`` is called after every group's chunk (it
+    may raise to stop: the groups not yet started are cancelled), so that an interrupt
+    takes effect within one group's chunk however many seeds train.
 
     The replicas are split into equal groups (``group_size``) that run the same compiled
     program from separate threads, one per core: the groups are independent, so this
@@ -439,8 +447,18 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
     t0 = time.perf_counter()
     with ThreadPoolExecutor(min(groups, os.cpu_count() or 1)) as pool:
         for start in range(0, spec.epochs, ce):
-            hist.append(np.concatenate(list(pool.map(run_group, range(groups),
-                                                     [start] * groups)))[:n_rep])
+            futures = [pool.submit(run_group, g, start) for g in range(groups)]
+            try:
+                done = []
+                for f in futures:
+                    done.append(f.result())
+                    if check is not None:
+                        check()
+            except BaseException:
+                for f in futures:  # the running ones finish their chunk; no others start
+                    f.cancel()
+                raise
+            hist.append(np.concatenate(done)[:n_rep])
             if on_progress is not None:
                 on_progress(start + ce, np.concatenate(hist, axis=1))
     train_s = time.perf_counter() - t0
