@@ -591,6 +591,8 @@ def explore_cmd(model, experiment, replica, compare, text, out, force):
             base / "explore.html"
     elif not Path(out).parent.is_dir():
         raise ConfigError(f"--out {out}: the directory {Path(out).parent} does not exist")
+    if text:
+        first.vocab.encode(text)  # an unknown symbol is named before anything else
     # the default page is lstmlab's own and is written again; a page typed with --text, or
     # a file the user named, replaces nothing without --force
     if (given or text is not None) and Path(out).exists() and not force:
