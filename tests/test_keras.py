@@ -220,6 +220,8 @@ def unsupported(kind):
         "linear output": [inp, L.LSTM(4), L.Dense(26)],
         "wrong vocabulary": [inp, L.LSTM(4), L.Dense(5, activation="softmax")],
         "masked scaled": [inp, L.Masking(0.0), L.LSTM(4), L.Dense(26, activation="softmax")],
+        "stateful batch 4": [keras.Input((1, 1), batch_size=4), L.LSTM(4, stateful=True),
+                             L.Dense(26, activation="softmax")],
     }[kind])
 
 
@@ -231,6 +233,7 @@ def unsupported(kind):
     ("linear output", "Dense activation 'linear'"),
     ("wrong vocabulary", "predicts 5 symbols but the vocabulary has 26"),
     ("masked scaled", "also masks the first symbol"),
+    ("stateful batch 4", "a stateful LSTM with batch size 4 carries 4 parallel streams"),
 ])
 def test_unsupported_keras_models_are_one_line_errors(kind, message, tmp_path, run_cli):
     with pytest.raises(lstmlab.KerasError, match=message):
@@ -266,7 +269,7 @@ def test_keras_commands(run_cli, tmp_path, models):
         assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
     (tmp_path / "bad.keras").write_bytes(b"not a zip")
     code, _, err = run_cli("import-keras", tmp_path / "bad.keras", "--out", tmp_path / "m")
-    assert code == 2 and "cannot read the Keras model" in err
+    assert code == 2 and "not a .keras file" in err
     # nothing is replaced without --force, and nothing lands in a directory that is not a
     # model's (a run's root, say)
     keras_bytes, run_files = (tmp_path / "tw.keras").read_bytes(), sorted(run.iterdir())
@@ -337,3 +340,31 @@ def test_a_keras_2_h5_file_keeps_keras_2s_hard_sigmoid(tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     sig_logits, _ = ref.lstm_forward(m.params, x)  # negative control: Keras 3's sigmoid
     assert np.abs(ref.softmax(sig_logits)[0] - want).max() > 1e-3
+
+
+def test_a_functional_chain_reads_as_its_sequential_twin(tmp_path, run_cli):
+    L = keras.layers
+    inp = keras.Input((3, 1))
+    functional = keras.Model(inp, L.Dense(26, activation="softmax")(L.LSTM(4)(inp)))
+    sequential = keras.Sequential([keras.Input((3, 1)), L.LSTM(4),
+                                   L.Dense(26, activation="softmax")])
+    sequential.set_weights(functional.get_weights())
+    a, b = lstmlab.from_keras(functional), lstmlab.from_keras(sequential)
+    assert a.predict_proba("ABC") == b.predict_proba("ABC")
+
+
+def test_import_keras_says_what_a_file_is_and_which_option_conflicts(tmp_path, run_cli):
+    (tmp_path / "random.keras").write_bytes(b"\x13\x37 not a zip at all")
+    (tmp_path / "random.h5").write_bytes(b"neither hdf5")
+    for name, message in (("random.keras", "not a .keras file (a .keras file is a zip"),
+                          ("random.h5", "not an HDF5 file")):
+        code, _, err = run_cli("import-keras", tmp_path / name, "--out", tmp_path / "m")
+        assert code == 2 and message in err and "File not found" not in err
+    path = tmp_path / "steps.keras"
+    unsupported("linear output")  # build keras once
+    keras.Sequential([keras.Input((3, 1)), keras.layers.LSTM(4),
+                      keras.layers.Dense(26, activation="softmax")]).save(path)
+    code, _, err = run_cli("import-keras", path, "--framing", "features", "--out",
+                           tmp_path / "m")
+    assert code == 2 and "--framing features does not match the model: it reads 3 steps" in err
+    assert run_cli("import-keras", path, "--out", tmp_path / "m")[0] == 0  # without it: fine

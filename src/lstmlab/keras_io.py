@@ -41,6 +41,13 @@ def _load(path: Path):
         raise KerasError(f"{path}: no such Keras model file")
     if path.suffix not in SUFFIXES:
         raise KerasError(f"{path}: a Keras model file ends in {' or '.join(SUFFIXES)}")
+    # Keras says "File not found" of a file that is there but is no archive: say what it is
+    import zipfile
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise KerasError(f"{path}: not a .keras file (a .keras file is a zip archive, as "
+                         f"model.save('m.keras') writes it)")
+    if path.suffix == ".h5" and path.read_bytes()[:8] != b"\x89HDF\r\n\x1a\n":
+        raise KerasError(f"{path}: not an HDF5 file (a legacy .h5 model file is one)")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many kinds for a file it cannot read
@@ -66,7 +73,10 @@ def _keras2_file(path: Path) -> bool:
 def _layers(net, keras2: bool = False) -> tuple:
     """(masking, lstm, dense) of a supported model, or a KerasError naming what is not.
     ``keras2``: the model comes from a Keras 2 file, whose hard_sigmoid lstmlab has."""
-    layers = list(getattr(net, "layers", []))
+    # a functional model lists its InputLayer; one that is a chain of the same layers is
+    # the same model as a Sequential one
+    layers = [layer for layer in getattr(net, "layers", [])
+              if type(layer).__name__ != "InputLayer"]
     kinds = [type(layer).__name__ for layer in layers]
     masking = layers.pop(0) if kinds[:1] == ["Masking"] else None
     names = [type(layer).__name__ for layer in layers]
@@ -133,6 +143,10 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
     if symbols_per_step > 1 and framing == "timesteps":
         raise KerasError(f"the model reads {symbols_per_step} symbols in one step: that is "
                          f"the features framing, not timesteps")
+    if symbols_per_step == 1 and framing == "features" and steps not in (None, 1):
+        raise KerasError(f"--framing features does not match the model: it reads {steps} "
+                         f"steps of one symbol each (the timesteps framing); leave --framing "
+                         f"out")
     if symbols_per_step > 1 or framing == "features":
         framing, win = "features", symbols_per_step
         if steps not in (None, 1):
@@ -144,6 +158,11 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
         raise KerasError(f"window {window} does not match the model, which reads {win}")
     if not win:
         raise KerasError("the model's input has no fixed number of steps: give --window")
+    batch = net.inputs[0].shape[0] if getattr(net, "inputs", None) else None
+    if lstm.get_config().get("stateful") and batch not in (None, 1):
+        raise KerasError(f"unsupported Keras model: a stateful LSTM with batch size {batch} "
+                         f"carries {batch} parallel streams; an lstmlab model reads one "
+                         f"stream (rebuild the model with batch size 1 and its weights)")
     info = dict(vocab=symbols, window=int(win), framing=framing, encoding=encoding,
                 mask=masking is not None, units=units,
                 activation=lstm.get_config()["recurrent_activation"],
