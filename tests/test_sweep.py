@@ -371,3 +371,26 @@ def test_a_large_sweep_estimates_its_time_from_its_first_point(run_cli, tmp_path
     code, text, err = run_cli("sweep", "one-char", "--units", "2,4", "--out", tmp_path / "t",
                               *FAST)
     assert "A large sweep" not in text and "Measured" not in text
+
+
+def test_points_that_differ_only_in_evaluation_share_their_models(run_cli, tmp_path,
+                                                                   monkeypatch):
+    trained = []
+    real = engine.run_experiment
+    monkeypatch.setattr(engine, "run_experiment",
+                        lambda cfg, **kw: trained.append(cfg.name) or real(cfg, **kw))
+    out = tmp_path / "s"
+    code, text, err = run_cli("sweep", "stateful", "--start", "C,K", "--out", out, *FAST)
+    assert code == 0, err
+    assert trained == ["stateful,start=C"]          # K's point reuses C's models
+    s = lstmlab.sweeps.load(out)
+    a, b = s.results
+    np.testing.assert_array_equal(a.history, b.history)
+    assert list(a.generated) == ["A", "C"] and list(b.generated) == ["A", "K"]
+    assert "start does not change training: the points of its values share the same " \
+           "models" in text
+    # negative control: a training setting trains every point
+    trained.clear()
+    assert run_cli("sweep", "stateful", "--units", "2,3", "--out", tmp_path / "u",
+                   *FAST)[0] == 0
+    assert len(trained) == 2

@@ -128,6 +128,18 @@ def applies(setting: str, cfg: Config) -> bool:
     return all(rule(cfg) for name, rule, _ in APPLIES if name == setting)
 
 
+# Settings that change what is measured of trained models, never the training: points of a
+# sweep that differ only in these share their models, and a findings caveat skips them.
+NOT_TRAINING = ("order_test", "probe", "generate", "start", "length")
+
+
+def training_key(cfg: Config) -> Config:
+    """``cfg`` with every setting that does not change training at its default (and no
+    name or note): two configurations with the same key train the same models."""
+    d = Config()
+    return cfg.replace(name="", note="", **{k: getattr(d, k) for k in NOT_TRAINING})
+
+
 MIN_FOLLOWING = 3  # a generation start is judged on at least this many following symbols
 
 

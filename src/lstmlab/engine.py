@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 from . import records
-from .experiments import (Config, ConfigError, Dataset, Result, compile_ahead, extends,
-                          run as run_experiment)
+from .config import training_key
+from .experiments import (Config, ConfigError, Dataset, Result, compile_ahead,
+                          evaluated_again, extends, run as run_experiment)
 from .train import cancel_ahead
 from .tables import sequence_text
 
@@ -169,12 +170,18 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
             if ray is None:
                 for cfg in todo if ahead else ():  # later ones compile while earlier train
                     compile_ahead(cfg, by_name[cfg.name], workers, chunk, known.get(cfg.name))
+                trained: dict = {}  # training key → a result this invocation trained
                 for cfg in cfgs:
                     stop.check()
                     res = known.get(cfg.name)
                     fresh = res is None or not res.answers(cfg)
                     obs.start(cfg, by_name[cfg.name], cached=not fresh)
-                    if fresh:
+                    twin = trained.get(training_key(cfg)) if fresh else None
+                    if twin is not None and twin.params is not None:
+                        # only evaluation settings differ (a sweep over --start): the same
+                        # models, evaluated again
+                        res = evaluated_again(cfg, by_name[cfg.name], twin)
+                    elif fresh:
                         with obs.training(cfg, by_name[cfg.name]) as progress:
                             def on_progress(epochs_done, history):
                                 progress(epochs_done, history)
@@ -184,6 +191,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                                                  on_progress=on_progress, check=stop.check,
                                                  workers=workers,
                                                  chunk=chunk, prior=known.get(cfg.name))
+                        trained[training_key(cfg)] = res
                     finish(res)
             else:
                 for cfg in cfgs:

@@ -422,6 +422,14 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
                  cfg)
 
 
+def evaluated_again(cfg: Config, ds: Dataset, twin: Result) -> Result:
+    """``cfg``'s result from the models of ``twin``, trained with the same training
+    settings (``config.training_key``): only the evaluation — probes, generation from
+    ``cfg``'s starts, the order test — is done again. Training seconds are the twin's."""
+    res = _evaluated(cfg, ds, twin.params, twin.history, 0.0, 0.0)
+    return res
+
+
 def extends(prior: Result | None, cfg: Config) -> bool:
     """Can ``cfg`` be had, bit for bit, by adding replicas to ``prior``: the same settings
     but more seeds, with the models kept? Replica r's key depends only on the seed and r

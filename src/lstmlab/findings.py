@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import stats
+from . import config, stats
 from .data import ALPHABET, show
 from .experiments import PRESETS
 
@@ -468,7 +468,7 @@ def projected(f: Finding, seeds: int) -> str:
 
 # Settings that change neither the training nor what a claim measures unless it reads them
 # (Claim.reads): a run that changes only these is the tutorial's run.
-NOT_TRAINING = ("seed", "seeds", "order_test", "probe", "start", "length", "note")
+NOT_TRAINING = ("seed", "seeds", "note") + config.NOT_TRAINING
 
 
 def changed_settings(cfg, reads: tuple[str, ...] = ()) -> str:

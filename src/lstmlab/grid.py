@@ -15,7 +15,7 @@ import numpy as np
 from .data import show
 from . import stats
 from .stats import share_interval, summarize
-from .config import Config, read_batch_size
+from .config import NOT_TRAINING, Config, read_batch_size
 from .errors import ConfigError
 from .experiments import Result
 
@@ -183,7 +183,11 @@ def sentences(results: list[Result], grid: dict) -> list[str]:
     for k in grid:
         name = k.replace("_", " ")
         slices = _slices(results, grid, k)
-        if numeric(grid[k]):
+        if k in NOT_TRAINING:  # the points of its values share their models
+            out.append(f"{name} does not change training: the points of its values share "
+                       f"the same models, so accuracy cannot differ; compare what it changes "
+                       f"(the seeds continuing the sequence, the probe) in the table")
+        elif numeric(grid[k]):
             out.append(_smallest_full(name, slices, grid))
         else:
             out.append(_best_value(name, slices, grid))
