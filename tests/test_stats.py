@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from scipy import special, stats as sps
+from scipy import special
 
 from lstmlab import findings, grid, stats
 from lstmlab.config import Config
@@ -38,7 +38,7 @@ def betting_kept(x, m, alpha, c=0.75):
     """Independent float64 loop of the hedged capital at one candidate mean m."""
     n, up, down = len(x), 1.0, 1.0
     s, ss = 0.5, 0.25
-    mus, var_prev = [], 0.25
+    var_prev = 0.25
     for t, xi in enumerate(x, 1):
         lam = np.sqrt(2 * np.log(2 / alpha) / (n * var_prev))
         up *= 1 + min(lam, c / m if m > 0 else np.inf) * (xi - m)

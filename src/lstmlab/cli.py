@@ -192,75 +192,81 @@ def _own_data(changes: dict, text_file) -> dict:
     return with_defaults(changes)
 
 
-class _interrupts:
-    """Ctrl-C or SIGTERM during a run: what finished is kept; say so, name the command
-    that resumes, and exit 128 + the signal's number."""
-
-    def __init__(self, run_dir: Path, out, what: str):
-        self.run_dir, self.out, self.what = run_dir, out, what
-
-    def __enter__(self):
-        self._old = _terminate_as_interrupt()
-        return self
-
-    def __exit__(self, kind, e, tb):
-        from .engine import Interrupted
-        signal.signal(signal.SIGTERM, self._old)
-        if kind is not None and issubclass(kind, OSError):  # a full disk, say
-            kept = sum(1 for _ in self.run_dir.glob("*/record.json"))
-            again = ["lstmlab", *sys.argv[1:]] + ([] if self.out else
-                                                  ["--out", str(self.run_dir)])
-            error(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}; {kept} "
-                  f"finished {self.what}(s) kept in {self.run_dir}; when it is fixed, resume "
-                  f"with: {shlex.join(again)}")
-            sys.exit(2)
-        if kind is None or not issubclass(kind, (Interrupted, KeyboardInterrupt)):
-            return False
-        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
-        n = len(e.finished) if isinstance(e, Interrupted) else 0
-        # outside a training loop (between settling rounds) nothing counted them: the
-        # directory holds what is kept
-        n = n or sum(1 for _ in self.run_dir.glob("*/record.json"))
-        again = ["lstmlab", *sys.argv[1:]] + ([] if self.out else ["--out", str(self.run_dir)])
-        error(f"interrupted ({signal.Signals(signum).name}); {n} finished "
-                      f"{self.what}(s) kept in {self.run_dir}; resume with: "
-                      f"{shlex.join(again)}")
-        sys.exit(128 + signum)
-
-
-def _terminate_as_interrupt():
-    """SIGTERM raises engine.Interrupted where no training loop is listening (between
-    settling rounds, while the report is drawn), as Ctrl-C raises KeyboardInterrupt; the
-    engine's StopRequest takes both over while it trains. Returns the old handler."""
-    from .engine import Interrupted
-
-    def handler(signum, frame):
-        raise Interrupted(signum)
-    return signal.signal(signal.SIGTERM, handler)
-
-
-class _reporting:
-    """Ctrl-C or SIGTERM while the findings and the report are written: every experiment
-    is already saved; say so, name the command that writes the report, exit 128 + the
-    signal's number."""
+class _Stopped:
+    """While active, SIGTERM raises engine.Interrupted where no training loop is listening
+    (between settling rounds, while the report is drawn), as Ctrl-C raises
+    KeyboardInterrupt; the engine's StopRequest takes both over while it trains. On
+    either, ``said(signum)`` prints what was kept and the process exits 128 + the signal's
+    number; every other exception goes on (``failed`` may handle it first)."""
 
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
 
     def __enter__(self):
-        self._old = _terminate_as_interrupt()
+        from .engine import Interrupted
+
+        def handler(signum, frame):
+            raise Interrupted(signum)
+        self._old = signal.signal(signal.SIGTERM, handler)
         return self
 
     def __exit__(self, kind, e, tb):
         from .engine import Interrupted
         signal.signal(signal.SIGTERM, self._old)
+        if kind is not None and issubclass(kind, OSError):
+            self.failed(e)
         if kind is None or not issubclass(kind, (Interrupted, KeyboardInterrupt)):
             return False
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        self.said(signum, e)
+        sys.exit(128 + signum)
+
+    def kept(self) -> int:
+        """Finished experiments the directory holds."""
+        return sum(1 for _ in self.run_dir.glob("*/record.json"))
+
+    def failed(self, e: OSError) -> None:
+        """An OSError (a full disk): left to the entry point's one line by default."""
+
+    def said(self, signum: int, e) -> None:
+        raise NotImplementedError
+
+
+class _interrupts(_Stopped):
+    """Ctrl-C or SIGTERM during a run: what finished is kept; say so, name the command
+    that resumes. A full disk likewise, with exit code 2."""
+
+    def __init__(self, run_dir: Path, out, what: str):
+        super().__init__(run_dir)
+        self.out, self.what = out, what
+
+    def _again(self) -> str:
+        return shlex.join(["lstmlab", *sys.argv[1:]]
+                          + ([] if self.out else ["--out", str(self.run_dir)]))
+
+    def failed(self, e: OSError) -> None:
+        error(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}; {self.kept()} "
+              f"finished {self.what}(s) kept in {self.run_dir}; when it is fixed, resume "
+              f"with: {self._again()}")
+        sys.exit(2)
+
+    def said(self, signum: int, e) -> None:
+        from .engine import Interrupted
+        # outside a training loop (between settling rounds) nothing counted them: the
+        # directory holds what is kept
+        n = (len(e.finished) if isinstance(e, Interrupted) else 0) or self.kept()
+        error(f"interrupted ({signal.Signals(signum).name}); {n} finished "
+              f"{self.what}(s) kept in {self.run_dir}; resume with: {self._again()}")
+
+
+class _reporting(_Stopped):
+    """Ctrl-C or SIGTERM while the findings and the report are written: every experiment
+    is already saved; say so and name the command that writes the report."""
+
+    def said(self, signum: int, e) -> None:
         error(f"interrupted ({signal.Signals(signum).name}) while writing the report; every "
               f"experiment is kept in {self.run_dir}; write the report with: "
               f"{shlex.join(['lstmlab', 'report', str(self.run_dir)])}")
-        sys.exit(128 + signum)
 
 
 def _sweep_options(f):
@@ -476,9 +482,8 @@ def _model(path: str, experiment: str | None, replica: int):
             if saved is False:
                 raise ModelError(f"{experiment} was saved without its models (a sweep keeps "
                                  f"them only with --save-models)")
-            if saved and (p.parent / "0").exists():
-                pass  # another replica than the run has: load() names the missing path
-            elif saved:
+            # with replica 0 there, another replica is one the run lacks: load() names it
+            if saved and not (p.parent / "0").exists():
                 raise ModelError(f"{p}: the model directory is missing, though the record "
                                  f"says the models were saved: this run directory is "
                                  f"damaged (lstmlab run {experiment} --out DIR trains it "

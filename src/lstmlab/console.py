@@ -274,8 +274,8 @@ class SweepView(RunView):
                   + (f", {self.total:,} seed·updates" if todo else ""), markup=False)
         self.estimate = self.total >= LARGE_SWEEP and len(todo) > 1
         if self.estimate:
-            out.print(f"A large sweep: its time is estimated from the rate of its first "
-                      f"point; Ctrl-C stops it within seconds and keeps the finished points.",
+            out.print("A large sweep: its time is estimated from the rate of its first "
+                      "point; Ctrl-C stops it within seconds and keeps the finished points.",
                       markup=False)
         self.t0 = time.perf_counter()
         if todo and not self.quiet and not self.verbose and err.is_terminal:

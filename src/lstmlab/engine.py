@@ -95,14 +95,19 @@ class Outcome:
     failed: dict[str, str] = field(default_factory=dict)
 
 
+def settings_diff(a: dict, b: dict) -> list[str]:
+    """How settings ``b`` differ from ``a`` (dicts of a Config's fields), one "name old →
+    new" each; a note is words, not a setting."""
+    short = lambda v: repr(sequence_text(v)) if isinstance(v, str) else repr(v)  # noqa: E731
+    return [f"{k} {short(a.get(k))} → {short(b[k])}" for k in b
+            if k != "note" and a.get(k) != b[k]]
+
+
 def replacement(run_dir: Path, old: Config, new: Config) -> str:
     """One line naming a finished experiment that these settings would replace, and how
     its settings differ."""
-    a, b = asdict(old), asdict(new)
-    short = lambda v: repr(sequence_text(v)) if isinstance(v, str) else repr(v)  # noqa: E731
-    diff = [f"{k} {short(a[k])} → {short(b[k])}" for k in a if a[k] != b[k]]
     return (f"{run_dir / new.name} holds a finished experiment with other settings "
-            f"({', '.join(diff)})")
+            f"({', '.join(settings_diff(asdict(old), asdict(new)))})")
 
 
 def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,

@@ -167,13 +167,10 @@ def order_check(diff: float, scale: float) -> str:
             f"are coupled — a stateless model must not do that (a bug).")
 
 
-from .config import MIN_FOLLOWING  # noqa: E402  (a start is judged on at least this many)
-
-
 def continues(sequence: str, generated: str) -> bool:
     """Does ``generated`` follow ``sequence`` from the first occurrence of its first symbol,
     as far as the sequence goes? Configurations are validated so that at least
-    MIN_FOLLOWING symbols follow the start: a start at the end would pass vacuously."""
+    config.MIN_FOLLOWING symbols follow the start: a start at the end would pass vacuously."""
     pos = sequence.find(generated[:1])
     if pos < 0:
         return False

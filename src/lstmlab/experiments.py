@@ -15,7 +15,7 @@ import numpy as np
 from . import data, evaluate, model, train
 from .artifacts import MAX_GENERATE, MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
 from .data import DataError
-from .config import APPLIES, PRESETS, Config, applies, default_start
+from .config import APPLIES, MIN_FOLLOWING, PRESETS, Config, applies, default_start
 from .errors import ConfigError
 
 
@@ -276,8 +276,8 @@ def generation_starts(cfg: Config) -> list[str]:
     """Where generation starts: the sequence's beginning and ``cfg.start``'s first place in
     it (default: the symbol 40% into the sequence — K for A–Z), each as long as the
     model's input window (one symbol for variable-length models). A start is judged on the
-    symbols that follow it, so at least ``evaluate.MIN_FOLLOWING`` must follow."""
-    seq, need = cfg.sequence, evaluate.MIN_FOLLOWING
+    symbols that follow it, so at least ``config.MIN_FOLLOWING`` must follow."""
+    seq, need = cfg.sequence, MIN_FOLLOWING
     w = 1 if cfg.samples else cfg.window
     if cfg.start and len(cfg.start) != 1:
         raise ConfigError(f"start {cfg.start!r} is not allowed; allowed: one symbol of the "
@@ -425,9 +425,8 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
 def evaluated_again(cfg: Config, ds: Dataset, twin: Result) -> Result:
     """``cfg``'s result from the models of ``twin``, trained with the same training
     settings (``config.training_key``): only the evaluation — probes, generation from
-    ``cfg``'s starts, the order test — is done again. Training seconds are the twin's."""
-    res = _evaluated(cfg, ds, twin.params, twin.history, 0.0, 0.0)
-    return res
+    ``cfg``'s starts, the order test — is done again; no compile or training seconds."""
+    return _evaluated(cfg, ds, twin.params, twin.history, 0.0, 0.0)
 
 
 def extends(prior: Result | None, cfg: Config) -> bool:

@@ -106,16 +106,19 @@ def decide_lift(lo: float, hi: float) -> str:
     return INCONCLUSIVE
 
 
-def share_judgement(ok, level: float, what: str, threshold: float = MAJORITY
+def share_judgement(ok, level: float, what: str, threshold: float | None = MAJORITY
                     ) -> Judgement:
-    """A share of seeds (``ok`` per seed) against ``threshold``, by its exact interval."""
+    """A share of seeds (``ok`` per seed) against ``threshold``, by its exact interval;
+    ``threshold`` None leaves the threshold out of the words (a claim that states it once
+    for several shares)."""
     ok = np.asarray(ok, bool)
     lo, hi = stats.share_interval(int(ok.sum()), len(ok), level)
-    return Judgement(decide(lo, hi, threshold), float(ok.mean()), (lo, hi),
-                     "exact Clopper–Pearson", len(ok),
-                     f"{what}: {int(ok.sum())}/{len(ok)} seeds ({_pct(level)} CI "
-                     f"{100 * lo:.0f}–{100 * hi:.0f}%); threshold: more than "
-                     f"{100 * threshold:.0f}% of seeds")
+    words = (f"{what}: {int(ok.sum())}/{len(ok)} seeds ({_pct(level)} CI "
+             f"{100 * lo:.0f}–{100 * hi:.0f}%)")
+    if threshold is not None:
+        words += f"; threshold: more than {100 * threshold:.0f}% of seeds"
+    return Judgement(decide(lo, hi, MAJORITY if threshold is None else threshold),
+                     float(ok.mean()), (lo, hi), "exact Clopper–Pearson", len(ok), words)
 
 
 # -- measurements ---------------------------------------------------------------------
@@ -293,17 +296,16 @@ def _generation(by):
 
 def _judge_generation(gen, level):
     (a_name, a_ok), (k_name, k_ok) = gen.items()
-    ja = share_judgement(a_ok, level, f"continues the sequence from {show(a_name)}")
+    ja = share_judgement(a_ok, level, f"continues the sequence from {show(a_name)}", None)
     jk = share_judgement(~np.asarray(k_ok, bool), level,
-                         f"does not continue it from {show(k_name)}")
+                         f"does not continue it from {show(k_name)}", None)
     # both must hold (an intersection–union test: each at the level, so the pair is too)
     verdict = SUPPORTED if ja.verdict == jk.verdict == SUPPORTED else \
         NOT_SUPPORTED if NOT_SUPPORTED in (ja.verdict, jk.verdict) else INCONCLUSIVE
     return Judgement(verdict, min(ja.estimate, jk.estimate),
                      (min(ja.interval[0], jk.interval[0]), min(ja.interval[1], jk.interval[1])),
                      "exact Clopper–Pearson, both shares", ja.seeds,
-                     f"{ja.measurement.split('; threshold')[0]}; "
-                     f"{jk.measurement.split('; threshold')[0]}; each must be more than half")
+                     f"{ja.measurement}; {jk.measurement}; each must be more than half")
 
 
 def _any_start(by):

@@ -197,12 +197,16 @@ def sentences(results: list[Result], grid: dict) -> list[str]:
 def _smallest_full(name: str, slices: dict, grid: dict) -> str:
     level = 1 - 2 * ALPHA / len(slices)  # a two-sided interval's lower end: one-sided α/m
     where = lambda key: ", ".join(f"{o.replace('_', ' ')} {value_text(v)}" for o, v in key)  # noqa: E731
+
+    def bound(res) -> tuple[int, int, float]:
+        """A point's seeds at 100%, its seeds, and the share's exact lower bound."""
+        k, n = int(at_100(res).sum()), len(res.accuracy)
+        return k, n, share_interval(k, n, level)[0]
     found = []
     for key, by_value in slices.items():
         passed = None
         for v in sorted(by_value, key=_sort_key, reverse=True):
-            ok = at_100(by_value[v])
-            if share_interval(int(ok.sum()), len(ok), level)[0] < THRESHOLD:
+            if bound(by_value[v])[2] < THRESHOLD:
                 break
             passed = v
         if passed is not None:
@@ -222,16 +226,14 @@ def _smallest_full(name: str, slices: dict, grid: dict) -> str:
             tops = [(key, max(s, key=_sort_key)) for key, s in slices.items()]
             why = "at the largest value: " + "; ".join(
                 f"{name} {value_text(v)}{' (' + where(key) + ')' if key else ''}: "
-                f"{int(at_100(slices[key][v]).sum())}/{len(slices[key][v].accuracy)}, lower "
-                f"bound {share_interval(int(at_100(slices[key][v]).sum()), len(slices[key][v].accuracy), level)[0]:.2f}"
-                for key, v in tops)
+                "{}/{}, lower bound {:.2f}".format(*bound(slices[key][v])) for key, v in tops)
         return (f"{name}: no value is shown to reach 100% in ≥ {THRESHOLD:.0%} of its seeds "
                 f"({how}); {why}")
     v, key, r = min(found, key=lambda f: _sort_key(f[0]))
-    k100, n = int(at_100(r).sum()), len(r.accuracy)
+    k100, n, lower = bound(r)
     return (f"{name}: ≥ {THRESHOLD:.0%} of seeds reach 100% at every value from "
             f"{value_text(v)} up ({how}); at {value_text(v)}: {k100}/{n}, lower bound "
-            f"{share_interval(k100, n, level)[0]:.2f}" + (f"; with {where(key)}" if key else ""))
+            f"{lower:.2f}" + (f"; with {where(key)}" if key else ""))
 
 
 def _best_value(name: str, slices: dict, grid: dict) -> str:

@@ -373,9 +373,8 @@ def load_result(exp_dir: Path) -> Result:
         _check(asked is None or isinstance(asked, int) and not isinstance(asked, bool)
                and 1 <= asked < s, "asked_seeds must be null or fewer than the seeds")
         looks = record.get("settle_looks")
-        _check(looks is None or isinstance(looks, list) and looks and all(
-            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in looks),
-            "settle_looks must be null or a list of seed counts")
+        _check(looks is None or _looks_ok(looks),
+               "settle_looks must be null or a list of seed counts")
         models = [Model.load(exp_dir / str(r), check_finite=False)
                   for r in range(s if has_models else 0)]
         for m in models:
@@ -411,11 +410,8 @@ def headless(run_dir: Path) -> list[str]:
 def has_models(exp_dir: Path) -> bool | None:
     """Whether an experiment's record says its models were saved (None: no readable
     record)."""
-    try:
-        record = json.loads(read_bytes(exp_dir / RECORD, 64 * 2**20, RECORD))
-    except (OSError, ValueError):
-        return None
-    return record.get("models", True) if isinstance(record, dict) else None
+    record = _record(exp_dir)
+    return None if record is None else record.get("models", True)
 
 
 def in_order(results) -> list[Result]:
@@ -518,14 +514,26 @@ def write_findings(run_dir: Path, found: list, design: str = "") -> None:
     atomic_write(run_dir / FINDINGS, dumps(findings_json(found, design)))
 
 
+def _record(exp_dir: Path) -> dict | None:
+    """An experiment's record.json as a dict, or None when it cannot be read."""
+    try:
+        record = json.loads(read_bytes(exp_dir / RECORD, 64 * 2**20, RECORD))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def record_config(exp_dir: Path) -> dict | None:
     """The settings an experiment of a run was trained with (its record.json's config, a
     dict), or None when the record cannot be read."""
-    try:
-        config = json.loads(read_bytes(exp_dir / RECORD, 64 * 2**20, RECORD))["config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    config = (_record(exp_dir) or {}).get("config")
     return config if isinstance(config, dict) else None
+
+
+def _looks_ok(looks) -> bool:
+    """A settling design as stored: a non-empty list of positive seed counts."""
+    return isinstance(looks, list) and bool(looks) and all(
+        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in looks)
 
 
 def settle_looks(run_dir: Path) -> list[int] | None:
@@ -535,6 +543,4 @@ def settle_looks(run_dir: Path) -> list[int] | None:
                            ).get("settle_looks")
     except (OSError, ValueError, AttributeError):
         return None
-    ok = isinstance(looks, list) and looks and all(
-        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in looks)
-    return looks if ok else None
+    return looks if _looks_ok(looks) else None

@@ -117,10 +117,8 @@ def run(base: Config, grid: dict, run_dir: Path, *, force: bool = False,
             and set(old["grid"] or {}) == set(new["grid"]) \
             and set(old["points"] or []) <= set(new["points"])
         if old is not None and not grows and not force:
-            was, now = old["settings"] or {}, new["settings"]
             diff = [f"preset {old['preset']} → {new['preset']}"] * (old["preset"] != new["preset"])
-            diff += [f"{k} {was.get(k)!r} → {now[k]!r}" if isinstance(now[k], str) else
-                     f"{k} {was.get(k)} → {now[k]}" for k in now if was.get(k) != now[k]]
+            diff += engine.settings_diff(old["settings"] or {}, new["settings"])
             if set(old["grid"] or {}) != set(new["grid"]):
                 diff.append(f"swept {', '.join(old['grid'] or {}) or 'nothing'} → "
                             f"{', '.join(new['grid'])}")
