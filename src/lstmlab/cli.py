@@ -443,18 +443,12 @@ def report_cmd(run_dir, as_json):
     # results.json and the CSVs too: a run killed before its end never wrote them
     records.write_run_files(run_dir, results, settle_looks=looks, config=False)
     pages = explorer.for_run(run_dir, results)
-    for name in {*records.headless(run_dir), *_damaged_names(run_dir, results)}:
+    for name in records.left_out(run_dir, results):
         (run_dir / explorer.file_name(name)).unlink(missing_ok=True)  # no stale page
     paths = report.write(run_dir, results, found, design, pages)
     console.findings(found, design)
     console.out.print(f"Wrote {paths[0]} and {paths[1]}"
                       + (f" and {len(pages)} explorer page(s)" if pages else ""), markup=False)
-
-
-def _damaged_names(run_dir: Path, results: list) -> set[str]:
-    """Experiments with a record that could not be loaded (named in a warning)."""
-    return {p.parent.name for p in run_dir.glob("*/record.json")
-            if not p.parent.name.startswith(".")} - {r.config.name for r in results}
 
 
 def _is_run(p: Path) -> bool:

@@ -407,6 +407,14 @@ def headless(run_dir: Path) -> list[str]:
                   and ((p / ARRAYS).is_file() or (p / "0" / "model.json").is_file()))
 
 
+def left_out(run_dir: Path, results: list[Result]) -> set[str]:
+    """The experiments of a run directory that ``results`` lack: records that could not be
+    loaded, and experiment directories whose record is gone."""
+    have = {r.config.name for r in results}
+    return {p.parent.name for p in run_dir.glob(f"*/{RECORD}")
+            if not p.parent.name.startswith(".")} - have | set(headless(run_dir))
+
+
 def has_models(exp_dir: Path) -> bool | None:
     """Whether an experiment's record says its models were saved (None: no readable
     record)."""
