@@ -572,3 +572,81 @@ def test_a_damaged_run_says_what_is_damaged(run_cli, finished_run, tmp_path):
     assert not (b / "explore-stateful.html").exists()     # no stale page
     assert (b / "explore-one-char.html").exists()
     assert set(json.loads((b / "results.json").read_text())) == {"one-char"}
+
+
+def test_a_long_text_keeps_a_readable_sample_of_its_predictions(run_cli, tmp_path):
+    # 2,600 patterns, more than a record keeps: probabilities of MAX_KEPT_PATTERNS evenly
+    # spaced ones, and each seed's accuracy and loss over all of them
+    text = "".join(chr(0x41 + (i * 7919 + i // 7) % 11) for i in range(2601))
+    path = tmp_path / "long.txt"
+    path.write_text(text)
+    out = tmp_path / "run"
+    code, shown, err = run_cli("run", "one-char", "--text-file", path, "--epochs", "2",
+                               "--seeds", "2", "--no-settle", "--out", out)
+    assert code == 0, err
+    fresh = lstmlab.run("one-char", sequence=text, epochs=2, seeds=2)
+    k = experiments.MAX_KEPT_PATTERNS
+    assert len(fresh.dataset.patterns) == 2600 > k and fresh.kept is None
+    assert "keeps the predictions of 2,000 of the 2,600" in shown
+    with np.load(out / "one-char" / "arrays.npz") as z:
+        assert z["probs"].shape == (2, k, 11) and z["x"].shape[0] == k
+        kept = z["kept"]
+    assert kept[0] == 0 and kept[-1] == 2599 and np.all(np.diff(kept) > 0)
+    assert len((out / "predictions.csv").read_text().splitlines()) == 1 + 2 * k
+    loaded = records.load_result(out / "one-char")
+    # the numbers over all patterns survive the sample exactly
+    np.testing.assert_array_equal(loaded.accuracy, fresh.accuracy)
+    np.testing.assert_allclose(loaded.loss, fresh.loss, rtol=1e-6)
+    np.testing.assert_array_equal(loaded.probs, fresh.probs[:, kept])
+    np.testing.assert_array_equal(loaded.patterns.y, fresh.dataset.patterns.y[kept])
+    assert "2,000 of the 2,600" in (out / "report.md").read_text()
+    # a damaged sample is named, not read
+    with np.load(out / "one-char" / "arrays.npz") as z:
+        arrays = dict(z)
+    arrays["kept"] = arrays["kept"][::-1].copy()
+    np.savez(out / "one-char" / "arrays.npz", **arrays)
+    with pytest.raises(records.RecordError, match="'kept'"):
+        records.load_result(out / "one-char")
+
+
+def test_a_text_within_the_limit_keeps_every_prediction():
+    res = lstmlab.run("one-char", epochs=1, seeds=1)
+    assert res.readable()[0] is None and res.readable()[2] is res.probs
+    assert experiments.kept_index(experiments.MAX_KEPT_PATTERNS) is None
+    assert len(experiments.kept_index(experiments.MAX_KEPT_PATTERNS + 1)) == \
+        experiments.MAX_KEPT_PATTERNS
+
+
+def test_a_run_that_does_not_fit_on_the_disk_is_refused_before_it_trains(
+        run_cli, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    user = tmp_path / "run" / "notes.txt"
+    cfg = lstmlab.PRESETS["one-char"].replace(seeds=3, epochs=2)
+    ds = experiments.prepare(cfg)
+    need = records.disk_estimate(cfg, ds)
+    # the estimate is an upper bound of what the record takes
+    code, _, err = run_cli("run", "one-char", "--seeds", "3", "--epochs", "2", "-q",
+                           "--no-settle", "--out", out)
+    assert code == 0, err
+    written = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    assert written < need < 20 * written
+
+    trained = []
+    monkeypatch.setattr(engine, "run_experiment", lambda *a, **k: trained.append(1))
+    usage = records.shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(records.shutil, "disk_usage",
+                        lambda p: usage._replace(free=need))  # less than need / DISK_SHARE
+    user.write_text("mine")
+    code, _, err = run_cli("run", "two-char", "--seeds", "3", "--epochs", "2", "-q",
+                           "--no-settle", "--out", out)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and not trained, err
+    assert "of records to" in err and "MiB free there" in err and "fewer seeds" in err
+    assert user.read_text() == "mine"
+    # a large write is said aloud, a small one is not
+    monkeypatch.setattr(records.shutil, "disk_usage", lambda p: usage)
+    said = []
+    records.check_disk(tmp_path, [cfg], {cfg.name: ds}, warn=said.append)
+    assert said == []
+    monkeypatch.setattr(records, "LARGE_WRITE", 1)
+    records.check_disk(tmp_path, [cfg], {cfg.name: ds}, warn=said.append)
+    assert len(said) == 1 and "writes about" in said[0]

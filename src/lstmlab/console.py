@@ -20,7 +20,7 @@ from .stats import CI_METHOD, share_interval, summarize
 from .experiments import Config, Dataset, Result
 from .errors import error, warn  # noqa: F401  (console.error/warn for the CLI)
 from .evaluate import order_check
-from .tables import divergence, summary_rows
+from .tables import divergence, kept_words, summary_rows
 
 MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
 
@@ -110,21 +110,25 @@ def _accuracy_line(label: str, acc: np.ndarray) -> str:
 
 def results(res: Result) -> None:
     """Accuracy, predictions (wrong ones marked), probes, generation, order test."""
-    cfg, vocab, p = res.config, res.dataset.vocab, res.dataset.patterns
+    cfg, vocab = res.config, res.dataset.vocab
+    kept, p, probs = res.readable()
     if res.cached:
         out.print("(cached: finished earlier in this run directory with the same settings; "
                   "not trained again)", markup=False)
     out.print(_accuracy_line("Model Accuracy", res.accuracy), markup=False)
     if (diverged := divergence(res)) is not None:
         warn(diverged)
-    best = best_achievable(p)
+    best = best_achievable(res.dataset.patterns)
     if best < 1.0:
         out.print(f"Best achievable accuracy on these patterns: {100 * best:.2f}% (the same "
                   f"input is followed by different symbols in the data)", markup=False)
-    wrong = int(np.sum(res.probs[0].argmax(-1) != p.y))
-    _listing(_predictions(p.x, p.y, res.probs[0], vocab))
+    wrong = int(np.sum(probs[0].argmax(-1) != p.y))
+    _listing(_predictions(p.x, p.y, probs[0], vocab))
+    if kept is not None:
+        out.print(kept_words(len(p), len(res.dataset.patterns)), markup=False)
     if wrong:
-        out.print(f"{wrong} of {len(p)} patterns predicted wrongly", markup=False)
+        out.print(f"{wrong} of {len(p)} {'kept ' * (kept is not None)}patterns "
+                  f"predicted wrongly", markup=False)
     if res.probe is not None:
         out.print(f"Probe: {len(res.probe)} random patterns from a separate generator",
                   markup=False)

@@ -158,6 +158,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                      if extends(known[c.name], c) else f"{line}: replacing it (--force)")
         todo = [c for c in cfgs if c.name not in known or not known[c.name].answers(c)]
         by_name = dict(zip((c.name for c in cfgs), datasets))
+        records.check_disk(run_dir, todo, by_name, save_models, obs.warn)
         obs.begin(cfgs, todo, by_name)
         done: dict[str, Result] = {}
         failed: dict[str, str] = {}

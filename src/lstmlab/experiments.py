@@ -141,6 +141,20 @@ def probe_patterns(cfg: Config, ds: Dataset) -> data.Patterns:
     return data.Patterns(ds.patterns.x[pick], ds.patterns.y[pick])
 
 
+# A record keeps every pattern's probabilities up to this many patterns, else this many,
+# evenly spaced, with each seed's accuracy and loss over all: a person reads a few
+# thousand predictions, and a long text's full table is hundreds of megabytes per seed.
+MAX_KEPT_PATTERNS = 2000
+
+
+def kept_index(n: int) -> np.ndarray | None:
+    """The patterns a record keeps of ``n``: None (all), or MAX_KEPT_PATTERNS evenly
+    spaced indices from the first to the last."""
+    if n <= MAX_KEPT_PATTERNS:
+        return None
+    return np.round(np.linspace(0, n - 1, MAX_KEPT_PATTERNS)).astype(np.int64)
+
+
 @dataclass
 class Result:
     """What one experiment produced, per replica (leading axis of every array)."""
@@ -164,6 +178,9 @@ class Result:
     asked_seeds: int | None = None         # settled: the seeds the run asked for (fewer)
     looks: tuple[int, ...] | None = None   # settled: the planned looks of the design that
                                            # grew it (its findings are judged by them)
+    kept: np.ndarray | None = None         # (K,) the training patterns ``probs`` holds, when
+                                           # a record kept only a sample of a long text's
+    measured: np.ndarray | None = None     # (S, 2) accuracy, loss over all patterns (with kept)
 
     def answers(self, cfg: Config) -> bool:
         """Is this the result ``cfg`` asks for: the same settings, or settled to more seeds
@@ -172,13 +189,32 @@ class Result:
                                       and self.config.replace(seeds=cfg.seeds) == cfg)
 
     @property
+    def patterns(self) -> data.Patterns:
+        """The training patterns ``probs`` is of: all, or the sample a record kept."""
+        p = self.dataset.patterns
+        return p if self.kept is None else data.Patterns(p.x[self.kept], p.y[self.kept])
+
+    def readable(self) -> tuple[np.ndarray | None, data.Patterns, np.ndarray]:
+        """The predictions a record and a report keep: (kept indices or None for all, their
+        patterns, their probabilities (S, K, V))."""
+        kept = kept_index(len(self.dataset.patterns))
+        if self.kept is not None or kept is None:
+            return self.kept, self.patterns, self.probs
+        p = self.dataset.patterns
+        return kept, data.Patterns(p.x[kept], p.y[kept]), self.probs[:, kept]
+
+    @property
     def accuracy(self) -> np.ndarray:
         """Per replica: accuracy on the training patterns with the final weights."""
+        if self.measured is not None:
+            return self.measured[:, 0]
         return np.mean(self.probs.argmax(-1) == self.dataset.patterns.y, axis=-1)
 
     @property
     def loss(self) -> np.ndarray:
         """Per replica: cross-entropy on the training patterns with the final weights."""
+        if self.measured is not None:
+            return self.measured[:, 1]
         y = self.dataset.patterns.y
         p = self.probs[:, np.arange(len(y)), y]
         return -np.mean(np.log(np.maximum(p, 1e-30)), axis=-1)
@@ -207,8 +243,7 @@ class Result:
         answer, and the loss is more than twice a uniform guess's, ln V) → that answer. An
         untrained model that answers alike with a uniform guess's loss has not collapsed.
         Only where the targets are not all the same."""
-        y = self.dataset.patterns.y
-        if len(np.unique(y)) < 2:
+        if len(np.unique(self.patterns.y)) < 2:
             return {}
         answers = self.probs.argmax(-1)                                 # (S, N)
         same = np.all(answers == answers[:, :1], axis=1) & \

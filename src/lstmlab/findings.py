@@ -126,12 +126,13 @@ def share_judgement(ok, level: float, what: str, threshold: float | None = MAJOR
 
 def correct(res) -> np.ndarray:
     """Per seed and training pattern: predicted right? (S, N)"""
-    return res.probs.argmax(-1) == res.dataset.patterns.y
+    return res.probs.argmax(-1) == res.patterns.y
 
 
 def positions(res) -> np.ndarray:
     """The sequence position each training pattern predicts (window patterns: i + w)."""
-    return np.arange(len(res.dataset.patterns)) + res.config.window
+    index = np.arange(len(res.dataset.patterns)) if res.kept is None else res.kept
+    return index + res.config.window
 
 
 def shared_targets(a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

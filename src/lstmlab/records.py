@@ -5,7 +5,9 @@ Layout of ``runs/<UTC timestamp>/`` (or ``--out DIR``)::
     config.json  results.json  history.csv  predictions.csv  report.md  report.html  plots/
     <experiment>/record.json      settings and per-seed results; written last, so its
                                   presence means the experiment finished
-    <experiment>/arrays.npz       patterns, probabilities, histories (allow_pickle=False)
+    <experiment>/arrays.npz       patterns, probabilities, histories (allow_pickle=False);
+                                  beyond MAX_KEPT_PATTERNS patterns, an evenly spaced sample
+                                  of them (kept) and each seed's accuracy and loss (measured)
     <experiment>/<replica>/       a model directory (model.safetensors + model.json)
 
 Every file is written atomically; an experiment directory is assembled beside its final
@@ -37,8 +39,8 @@ import numpy as np
 
 from . import data
 from .artifacts import Model, ModelError
-from .experiments import (MAX_STATE_STEPS, PRESETS, Config, Dataset, Result, build_dataset,
-                          generation_starts, validate)
+from .experiments import (MAX_KEPT_PATTERNS, MAX_STATE_STEPS, PRESETS, Config, Dataset,
+                          Result, build_dataset, generation_starts, kept_index, validate)
 from .files import atomic_write, dumps, make_temp_dir, read_bytes
 from .errors import RecordError
 
@@ -165,6 +167,55 @@ def clean_leftovers(run_dir: Path) -> None:
             p.unlink(missing_ok=True)
 
 
+DISK_SHARE = 0.9  # of the free space, the most a run's estimate may ask for
+LARGE_WRITE = 2**30  # bytes from which a run says aloud what it will write
+
+
+def disk_estimate(cfg: Config, ds: Dataset, models: bool = True) -> int:
+    """A rough upper estimate of the bytes an experiment's record takes: the models
+    (float32 parameters), arrays.npz (the kept probabilities, patterns, histories, probe,
+    states), its rows of predictions.csv and history.csv, the report's figures, and the
+    sequence's one stored copy."""
+    n, v, s = len(ds.patterns), len(ds.vocab), cfg.seeds
+    k = min(n, MAX_KEPT_PATTERNS) + cfg.probe
+    f = ds.x.shape[-1]
+    u = cfg.units
+    params = f * 4 * u + u * 4 * u + 4 * u + u * v + v
+    size = s * (params * 4 + 4096) if models else 0
+    size += 4 * s * k * v + 8 * k * (cfg.window + 1) + 8 * s * cfg.epochs
+    size += 8 * MAX_STATE_STEPS * u if cfg.stateful else 0
+    size += s * k * (48 + 8 * cfg.window) + s * cfg.epochs * 40
+    return size + 4 * len(cfg.sequence) + 2**20
+
+
+def check_disk(run_dir: Path, cfgs: list[Config], datasets: dict, models: bool = True,
+               warn=lambda line: None) -> None:
+    """RecordError naming the estimate and the free space when the experiments ``cfgs``
+    cannot be written to ``run_dir``'s file system; ``warn`` hears the estimate when it is
+    large."""
+    need = sum(disk_estimate(c, datasets[c.name], models) for c in cfgs)
+    try:
+        free = shutil.disk_usage(run_dir).free
+    except OSError:
+        return
+    if need > DISK_SHARE * free:
+        raise RecordError(f"this run writes about {_size(need)} of records to {run_dir} "
+                          f"({len(cfgs)} experiment(s)); a run may use {DISK_SHARE:.0%} of "
+                          f"the {_size(free)} free there: free some space, use fewer seeds "
+                          f"or choose another --out")
+    if need >= LARGE_WRITE:
+        warn(f"this run writes about {_size(need)} of records to {run_dir} ({_size(free)} "
+             f"free there)")
+
+
+def _size(n: int) -> str:
+    """Bytes in words: 1.5 GiB, 12.0 MiB, 3.2 KiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n / 1024:.1f} KiB"
+
+
 def environment() -> dict:
     """Package and library versions and the machine, for config.json."""
     versions = {"python": platform.python_version()}
@@ -263,9 +314,11 @@ def save_result(run_dir: Path, res: Result, models: bool = True) -> None:
         if models:
             for r in range(res.config.seeds):
                 res.model(r).save(tmp / str(r))
-        arrays = {"x": res.dataset.patterns.x, "y": res.dataset.patterns.y,
-                  "probs": res.probs, "history": res.history,
+        kept, pats, probs = res.readable()
+        arrays = {"x": pats.x, "y": pats.y, "probs": probs, "history": res.history,
                   "finite": res.params_finite()}
+        if kept is not None:
+            arrays.update(kept=kept, measured=np.stack([res.accuracy, res.loss], 1))
         if res.probe is not None:
             arrays.update(probe_x=res.probe.x, probe_y=res.probe.y, probe_probs=res.probe_probs)
         if res.states is not None:
@@ -352,11 +405,18 @@ def load_result(exp_dir: Path) -> Result:
             arrays = {k: z[k] for k in z.files}
         ds: Dataset = build_dataset(cfg)
         n, v, s = len(ds.patterns), len(vocab), cfg.seeds
-        for name, want in (("x", ds.patterns.x), ("y", ds.patterns.y)):
+        kept, measured = kept_index(n), None
+        if kept is not None:
+            _check(np.array_equal(_shape(arrays, "kept", kept.shape, "i"), kept),
+                   f"the array 'kept' is not the {MAX_KEPT_PATTERNS} patterns a record keeps")
+            measured = _shape(arrays, "measured", (s, 2), "f")
+        pats = ds.patterns if kept is None else data.Patterns(ds.patterns.x[kept],
+                                                              ds.patterns.y[kept])
+        for name, want in (("x", pats.x), ("y", pats.y)):
             got = _shape(arrays, name, want.shape, "i")
             _check(np.array_equal(got, want), f"the array {name!r} is not the "
                    f"configuration's data")
-        probs = _shape(arrays, "probs", (s, n, v), "f")
+        probs = _shape(arrays, "probs", (s, len(pats), v), "f")
         history = _shape(arrays, "history", (s, cfg.epochs, 2), "f")
         if cfg.probe:
             probe = data.Patterns(_shape(arrays, "probe_x", (cfg.probe, ds.patterns.x.shape[1]),
@@ -391,7 +451,8 @@ def load_result(exp_dir: Path) -> Result:
     res = Result(cfg, ds, params, history, probs, record["compile_s"], record["train_s"],
                  generated=gen, order_diff=None if order is None else tuple(order),
                  states=states, cached=True, finite=finite, asked_seeds=asked,
-                 looks=None if looks is None else tuple(looks))
+                 looks=None if looks is None else tuple(looks), kept=kept,
+                 measured=measured)
     if cfg.probe:
         res.probe, res.probe_probs = probe, probe_probs
     return res
@@ -493,7 +554,7 @@ def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] 
                  _csv(["experiment", "replica", "epoch", "loss", "accuracy"], hist))
     preds = []
     for r in results:
-        sets = [("train", r.dataset.patterns, r.probs)]
+        sets = [("train", *r.readable()[1:])]
         if r.probe is not None:
             sets.append(("probe", r.probe, r.probe_probs))
         vocab = r.dataset.vocab

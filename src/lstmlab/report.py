@@ -26,7 +26,7 @@ from .evaluate import order_check
 from .stats import CI_METHOD, at_100, summarize
 from .experiments import Config, Result
 from .files import atomic_write
-from .tables import divergence, sequence_text, summary_rows
+from .tables import divergence, kept_words, sequence_text, summary_rows
 
 MAX_TICKS = 60  # a heatmap over a long text labels every k-th step, so labels stay legible
 
@@ -453,7 +453,10 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
                         f"at most {r.order_diff[0]:.2e} (largest gradient entry "
                         f"{r.order_diff[1]:.2e}). " + order_check(*r.order_diff)))
         rows = []
-        for x, y, p in zip(r.dataset.patterns.x, r.dataset.patterns.y, r.probs[0]):
+        kept, pats, probs = r.readable()
+        if kept is not None:
+            out.append(("p", kept_words(len(kept), len(r.dataset.patterns))))
+        for x, y, p in zip(pats.x, pats.y, probs[0]):
             k = int(p.argmax())
             rows.append([show(vocab.decode(x)), show(vocab.symbols[y]), show(vocab.symbols[k]),
                          f"{p[k]:.3f}", "" if k == y else "✗ wrong"])

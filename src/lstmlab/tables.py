@@ -68,3 +68,10 @@ def summary_rows(results: list[Result], compact: bool = False
         header = ["experiment", "framing", "window", "units", "epochs", "batch", "seeds",
                   "accuracy: mean [95% CI]", "min–max", "at 100%", "compile s", "train s"]
     return header, rows
+
+
+def kept_words(kept: int, total: int) -> str:
+    """The sentence that says a record kept only a sample of a long text's predictions."""
+    return (f"The record keeps the predictions of {kept:,} of the {total:,} training "
+            f"patterns, evenly spaced (more would be stored, not read); accuracy and loss "
+            f"are over all {total:,}.")
