@@ -239,3 +239,40 @@ def test_predictions_are_marked_against_the_training_sequence(open_page):
     assert marks[2] == [f"{said[0]} {'✓' if right else '✗'}",
                         f"pred {'right' if right else 'wrong'}"]
     assert marks[3] == [said[1], "pred"]  # no mark where the sequence says nothing
+
+
+def test_masked_padding_is_grey_in_every_row_and_the_window_sits_over_its_steps(open_page):
+    m = make("variable-length", units=4, seed=2)
+    w = m.info.window
+    page = open_page(m, text="AB")
+    first = page.locator(".timeline > .col").nth(1)  # after the label column
+    steps = first.locator(".reads.steps span")
+    assert steps.all_text_contents() == ["∅"] * (w - 1) + ["A"]
+    widths = {round(steps.nth(i).bounding_box()["width"]) for i in range(w)}
+    canvas_w = first.locator("canvas.heat").first.bounding_box()["width"]
+    assert widths == {round(canvas_w / w)}  # one symbol over each step's sub-column
+    grey, colours = "214,214,214", {}
+    for g in "ifgoch":
+        cv = first.locator(f"canvas.heat[data-gate='{g}']")
+        colours[g] = page.evaluate(
+            """([cv, w]) => [0, w - 1].map((s) => Array.from(cv.getContext('2d')
+                 .getImageData((s + 0.5) * cv.width / w, 1, 1, 1).data.slice(0, 3)).join(','))""",
+            [cv.element_handle(), w])
+    assert all(c[0] == grey for c in colours.values()), colours  # the padding step
+    assert all(c[1] != grey for c in colours.values()), colours  # the real step (control)
+    box = first.locator("canvas.heat[data-gate='c']").bounding_box()
+    first.locator("canvas.heat[data-gate='c']").hover(
+        position={"x": box["width"] * 0.5 / w, "y": 1})
+    assert "masked padding (skipped: c passes through" in page.locator(".tooltip").text_content()
+
+
+def test_the_temperature_hint_wraps_as_one_piece(open_page):
+    for width in (1400, 1150, 700):
+        page = open_page(make("timesteps"), viewport={"width": width, "height": 700})
+        hint = page.locator(".controls span", has_text="(0: the most likely symbol")
+        assert hint.count() == 1
+        assert hint.text_content().strip().endswith(")")
+        # no bare text in the first row of controls: a flex row would break it apart
+        bare = page.evaluate("""Array.from(document.querySelector('.controls > div').childNodes)
+            .filter((n) => n.nodeType === 3 && n.textContent.trim()).map((n) => n.textContent)""")
+        assert bare == []

@@ -53,9 +53,9 @@ def test_the_lift_is_measured_on_the_targets_both_predict():
             probs[:, t - window, y[t - window]] = 0
             probs[:, t - window, 0] = 1
         cfg = findings.PRESETS[name].replace(seeds=seeds)
-        ds = SimpleNamespace(vocab=vocab, patterns=type("P", (), {"y": y, "__len__":
-                                                                    lambda self: n})())
-        return SimpleNamespace(config=cfg, dataset=ds, probs=probs,
+        pats = type("P", (), {"y": y, "__len__": lambda self: n})()
+        ds = SimpleNamespace(vocab=vocab, patterns=pats)
+        return SimpleNamespace(config=cfg, dataset=ds, probs=probs, patterns=pats, kept=None,
                                accuracy=np.mean(probs.argmax(-1) == y, -1))
 
     one = fake("one-char", 1, 12, [2])           # B → C wrong

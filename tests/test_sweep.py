@@ -1,6 +1,7 @@
 """lstmlab sweep: points equal to run, impossible points named first, resume, tidy CSV,
 sentences from the numbers, Ray (a real local cluster), interrupts, models on request."""
 
+import dataclasses
 import json
 import sys
 from types import SimpleNamespace
@@ -394,3 +395,22 @@ def test_points_that_differ_only_in_evaluation_share_their_models(run_cli, tmp_p
     assert run_cli("sweep", "stateful", "--units", "2,3", "--out", tmp_path / "u",
                    *FAST)[0] == 0
     assert len(trained) == 2
+
+
+@pytest.mark.parametrize("n_values", [3, 8, 16])
+def test_the_learning_curve_legend_covers_no_curve(n_values):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from lstmlab import report
+    cfg = lstmlab.PRESETS["one-char"].replace(epochs=5, seeds=2)
+    res = lstmlab.run(cfg)
+    results = [dataclasses.replace(res, config=cfg.replace(units=u))
+               for u in range(1, n_values + 1)]
+    fig = report.sweep_curves_figure(results, "units", list(range(1, n_values + 1)))
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax, = fig.axes
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert len(ax.get_legend().get_texts()) == n_values
+    assert not legend.overlaps(ax.get_window_extent(renderer))
+    # negative control: a legend inside the axes overlaps them
+    ax.legend(loc="lower right")
+    assert ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))

@@ -183,10 +183,10 @@ def page(model, compare=None, text: str | None = None, settings=(),
     <button id="reset" title="Keras's reset_states(): h and c set to zero">↺ Reset state</button>
     <button id="clear">Clear</button>
     <button id="generate">Generate</button> <input id="count" type="number" min="1" max="1000"
-       value="10" style="width:4em" aria-label="symbols to generate"> symbols,
+       value="10" style="width:4em" aria-label="symbols to generate"> <span>symbols,</span>
     <label for="temperature">temperature</label> <input id="temperature" type="range" min="0"
        max="2" step="0.1" value="0"> <span id="temperature-value">0.0</span>
-    (0: the most likely symbol, as <code>lstmlab generate</code>)</div>
+    <span>(0: the most likely symbol, as <code>lstmlab generate</code>)</span></div>
   <div id="keys" aria-label="the model's vocabulary"></div>
   <div>Input: <span id="typed"></span></div>
   <div id="message" role="status"></div>

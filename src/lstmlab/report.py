@@ -309,8 +309,13 @@ def plot_sweep_heatmaps(results: list[Result], a: str, va: list, b: str, vb: lis
 
 
 def plot_sweep_curves(results: list[Result], setting: str, values: list) -> bytes:
+    return _png(sweep_curves_figure(results, setting, values))
+
+
+def sweep_curves_figure(results: list[Result], setting: str, values: list) -> Figure:
     """Training accuracy over epochs per value of the setting: the median over the seeds
-    of every point with that value and the interquartile band."""
+    of every point with that value and the interquartile band; the legend beside the axes
+    (curves of a sweep fill every corner)."""
     import matplotlib
     fig = Figure(figsize=(7, 3.4))
     ax = fig.add_subplot()
@@ -333,8 +338,9 @@ def plot_sweep_curves(results: list[Result], setting: str, values: list) -> byte
     ax.set_ylabel("training accuracy (%)")
     ax.set_title(f"learning curves by {setting.replace('_', ' ')} (median, 25–75% band)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2 if len(values) > 6 else 1)
-    return _png(fig)
+    ax.legend(fontsize=7, ncol=2 if len(values) > 12 else 1, loc="upper left",
+              bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    return fig
 
 
 def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],

@@ -266,8 +266,7 @@
         div.appendChild(wait);
         return div;
       }
-      div.appendChild(el("div", "reads", this.m.stateful ? String(col.since)
-        : col.window.map((k) => this.label(k)).join(" ")));
+      div.appendChild(this.reads(col));
       const order = Array.from(col.probs.keys()).sort((a, b) => col.probs[b] - col.probs[a] || a - b);
       const top = el("div", "topk");
       for (const k of order.slice(0, TOP_K)) {
@@ -300,8 +299,8 @@
         const ctx = cv.getContext("2d");
         for (let s = 0; s < S; s++) {
           const a = col.steps[s][g];
-          for (let u = 0; u < U; u++) {
-            ctx.fillStyle = colour(a[u]);
+          for (let u = 0; u < U; u++) {  // a masked step is grey in every row, h and c too
+            ctx.fillStyle = colour(col.real[s] ? a[u] : NaN);
             ctx.fillRect(s * cw, u * this.cellH, Math.ceil(cw), this.cellH);
           }
         }
@@ -310,6 +309,24 @@
         div.appendChild(cv);
       }
       return div;
+    }
+
+    // what a column's model reads: the count since the reset (stateful); else the window,
+    // one symbol over each step's sub-column of the heatmaps (all in one step's width when
+    // the window is the features of one step), the whole window in the tooltip
+    reads(col) {
+      if (this.m.stateful) return el("div", "reads", String(col.since));
+      const row = el("div", "reads"), S = this.net.S;
+      const syms = col.window.map((k) => this.label(k));
+      row.title = `the window read: ${syms.join(" ")}`;
+      if (S === 1) { row.textContent = syms.join(""); return row; }
+      row.classList.add("steps");
+      for (const sym of syms) {
+        const step = el("span", "", sym);
+        step.style.width = this.colW / S + "px";
+        row.appendChild(step);
+      }
+      return row;
     }
 
     hover(e, cv, col, g) {
@@ -321,7 +338,8 @@
       const reads = this.net.S === 1 ? col.window.map((k) => this.label(k)).join("")
         : this.label(col.window[s]);
       tooltip.textContent = `${g} · unit ${u} · step ${s + 1}/${S} (reads ${reads}): ` +
-        (Number.isNaN(v) ? "masked padding" : v.toFixed(4));
+        (col.real[s] ? v.toFixed(4) : "masked padding" +
+          ("hc".includes(g) ? ` (skipped: ${g} passes through, ${v.toFixed(4)})` : ""));
       tooltip.style.display = "block";
       tooltip.style.left = e.pageX + 12 + "px";
       tooltip.style.top = e.pageY + 12 + "px";
