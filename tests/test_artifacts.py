@@ -171,17 +171,20 @@ def set_meta(key, value):
     (corrupt_wrong_shape, "'lstm/kernel' has shape (2, 5)"),
     (corrupt_version, "format version 99"),
     (corrupt_json, "cannot read"),
-    (corrupt_activation, "unknown activation 'relu'"),
+    (corrupt_activation, "activation 'relu' is not allowed; allowed: sigmoid, hard_sigmoid"),
     (corrupt_remove_params, "model.safetensors is missing"),
     (corrupt_remove_dir, "no such model directory"),
     (corrupt_nan, "'lstm/recurrent_kernel' holds NaN or infinite values"),
     (corrupt_inf, "'dense/bias' holds NaN or infinite values"),
     (corrupt_urandom, "not a regular file"),
     (corrupt_huge_params, "the limit for a model.safetensors"),
-    (set_meta("window", 1e11), "window must be an integer from 1 to 100000, got 1000"),
-    (set_meta("window", 10**11), "window must be an integer from 1 to 100000"),
-    (set_meta("units", 10**9), "units must be an integer from 1 to 8192"),
-    (set_meta("sequence", 5), "sequence must be a string"),
+    (set_meta("window", 1e11), "window 100000000000.0 is not allowed; allowed: an integer "
+                               "from 1 to 100000"),
+    (set_meta("window", 10**11), "window 100000000000 is not allowed; allowed: an integer "
+                                 "from 1 to 100000"),
+    (set_meta("units", 10**9), "units 1000000000 is not allowed; allowed: an integer from 1 "
+                               "to 8192"),
+    (set_meta("sequence", 5), "sequence 5 is not allowed; allowed: a string"),
 ])
 def test_corrupt_model_is_a_one_line_error(trained, tmp_path, run_cli, corrupt, message):
     path = saved(trained, tmp_path)

@@ -20,13 +20,13 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from . import data, evaluate, model
+from . import data, evaluate
+from .config import MAX_GENERATE, problem
 from .files import FileError, atomic_write, dumps, read_bytes
 from .errors import ModelError
 
 FORMAT_VERSION = 1
 PARAMS_FILE, META_FILE = "model.safetensors", "model.json"
-MAX_GENERATE = 100_000
 MAX_META_BYTES = 16 * 2**20
 MAX_STORED_SEQUENCE = 100_000  # model.json keeps the training sequence up to this length
 REPR_HTML_MAX_BYTES = 16 * 2**20
@@ -58,19 +58,12 @@ class ModelInfo:
         if not (self.vocab and all(isinstance(v, str) and len(v) == 1 for v in self.vocab)
                 and len(set(self.vocab)) == len(self.vocab)):
             raise ValueError("vocab must be distinct single characters")
-        if self.framing not in data.FRAMINGS or self.encoding not in data.ENCODINGS:
-            raise ValueError(f"unknown framing {self.framing!r} or encoding {self.encoding!r}")
-        if self.activation not in model.ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}")
-        for name, most in (("window", data.MAX_WINDOW), ("units", model.MAX_UNITS)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
-                raise ValueError(f"{name} must be an integer from 1 to {most}, got {value!r}")
-        if not isinstance(self.sequence, str):
-            raise ValueError("sequence must be a string")
-        for name in ("mask", "stateful", "variable_length"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false")
+        for name in ("window", "framing", "encoding", "units", "activation", "mask",
+                     "stateful", "sequence"):  # the experiment's settings, as it checks them
+            if (wrong := problem(name, getattr(self, name))) is not None:
+                raise ValueError(wrong)
+        if not isinstance(self.variable_length, bool):
+            raise ValueError("variable_length must be true or false")
 
     @property
     def n_features(self) -> int:

@@ -11,19 +11,57 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import APPLIES, AUTO_ONEHOT_VOCAB, PRESETS, applies, read_batch_size, with_defaults
+from .config import (APPLIES, LIST_OF, PRESETS, SETTINGS, SWEEPABLE, allowed, applies, option,
+                     read, with_defaults)
 from .errors import ConfigError, DataError, KerasError, ModelError, RecordError, error, warn
 
 # Only the light modules above load at start-up (`lstmlab list` and `--help` never load
 # JAX, SciPy, matplotlib or pandas); each command imports what it uses.
 
 
-def _batch_size(value: str) -> int | None:
-    try:
-        return read_batch_size(value)
-    except ValueError:
-        raise ConfigError(f"batch size {value!r} is not allowed; allowed: an integer ≥ 1 "
-                          f"or 'all'") from None
+_METAVAR = {"int": "N", "count": "N", "float": "X", "batch": "N|all", "str": "TEXT"}
+
+
+def _setting_options(command: str):
+    """The options of ``command`` ("run" or "sweep"), one per setting of the table
+    (config.SETTINGS): in ``run`` a value of its kind (a flag pair for a yes/no setting);
+    in ``sweep`` a comma list of values for every setting that can be swept."""
+    def decorate(f):
+        for name, st in reversed(SETTINGS.items()):
+            if not st.option:
+                continue
+            where = f" Applies to {st.applies[1]}." if st.applies else ""
+            if command == "sweep" and st.sweep:
+                values = ", ".join(st.choices) if st.choices else LIST_OF[st.kind]
+                f = click.option(option(name), name, metavar="V1,V2,…",
+                                 help=f"{st.help}{where} A comma list of {values}.")(f)
+            elif st.kind == "bool":
+                f = click.option(f"{option(name)}/--no-{option(name)[2:]}", name,
+                                 default=None, help=st.help + where)(f)
+            else:
+                metavar = "|".join(st.choices) if st.choices else _METAVAR[st.kind]
+                limits = "" if st.kind == "str" else f" Allowed: {allowed(st, False)}."
+                f = click.option(option(name), name, metavar=metavar,
+                                 help=f"{st.help}{where}{limits}")(f)
+        return f
+    return decorate
+
+
+def _typed(changes: dict) -> dict:
+    """Settings as typed on the command line, read into their kinds (ConfigError naming
+    the value and what is allowed); flags are already booleans."""
+    out = {}
+    for name, value in changes.items():
+        if name not in SETTINGS or not isinstance(value, str) or SETTINGS[name].kind == "str":
+            out[name] = value
+            continue
+        st = SETTINGS[name]
+        try:
+            out[name] = read(name, value)
+        except ValueError:
+            raise ConfigError(f"{st.label} {value!r} is not allowed; allowed: "
+                              f"{allowed(st, False)}") from None
+    return out
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,42 +85,7 @@ def list_cmd():
               "character one symbol; Unicode works).")
 @click.option("--text-file", type=click.Path(dir_okay=False),
               help="Learn a UTF-8 text file's characters.")
-@click.option("--window", type=int, help="Symbols in the input window (max length for "
-              "variable-length data).")
-@click.option("--framing", help="timesteps: window as time steps (N, n, 1); features: "
-              "window as one step of n features (N, 1, n).")
-@click.option("--encoding", help="scaled: index / vocabulary size, one number per symbol "
-              "(the notebook's) — with a large vocabulary neighbouring codes become nearly "
-              "equal and symbols blur together; onehot: one vector per symbol (default for "
-              f"your own data with more than {AUTO_ONEHOT_VOCAB} symbols).")
-@click.option("--units", type=int, help="LSTM units.")
-@click.option("--epochs", type=int, help="Training epochs.")
-@click.option("--batch-size", help="Samples per update, or 'all'.")
-@click.option("--lr", type=float, help="Adam learning rate (default 0.001).")
-@click.option("--optimizer", help="adam: Keras 3's Adam (default; training matches Keras "
-              "step for step); adam-optax: optax's textbook Adam (ε after bias correction).")
-@click.option("--activation", help="Recurrent activation: sigmoid (Keras 3) or "
-              "hard_sigmoid (Keras 2, the seed notebook's).")
-@click.option("--seed", type=int, help="Seed for initialization and shuffling (default 7).")
-@click.option("--seeds", type=int, help="Replicas trained together, differing in "
-              "initialization and shuffling (default 10; 1 is the notebook's single run).")
-@click.option("--shuffle/--no-shuffle", default=None, help="Shuffle samples every epoch.")
-@click.option("--no-mask", is_flag=True, help="Do not mask front padding (reproduces the "
-              "tutorial's variable-length model exactly).")
-@click.option("--order-test", is_flag=True, help="Compare the batch gradient with samples "
-              "in order and shuffled (stateless experiments).")
-@click.option("--start", help="Second start symbol for generation (experiments that "
-              "generate; default K for A–Z; at least 3 symbols must follow it).")
-@click.option("--length", type=int, help="Symbols to generate (experiments that generate; "
-              "default 25).")
-@click.option("--bptt", type=int, help="Stateful: truncated backpropagation through time "
-              "over this many consecutive batches, one update per window (default 1: "
-              "Keras's stateful training, no gradient through the carried state).")
-@click.option("--random-start", is_flag=True, default=None, help="Stateful: each epoch "
-              "starts at a random batch after a reset (and resets again where the sequence "
-              "resumes from its beginning).")
-@click.option("--reset-prob", type=float, help="Stateful: also reset the state before each "
-              "batch with this probability (0 to below 1).")
+@_setting_options("run")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default "
               "runs/<UTC timestamp>); an existing one is resumed: finished experiments "
               "with the same settings are not trained again.")
@@ -99,8 +102,8 @@ def list_cmd():
               "directory).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--verbose", "-v", is_flag=True, help="Print the notebook's epoch log.")
-def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, text_file,
-            settle, max_seeds, no_cache, **overrides):
+def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_cache,
+            **overrides):
     """Run named experiments (all presets when none is named) as the notebook runs them,
     write a run directory with records, models and a report, and check the tutorial's
     claims. Any option overrides the preset's setting.
@@ -115,13 +118,7 @@ def run_cmd(names, quiet, verbose, no_mask, order_test, batch_size, out, force, 
     unknown = [n for n in names if n not in PRESETS]
     if unknown:
         raise ConfigError(f"unknown experiment {unknown[0]!r}; allowed: {', '.join(PRESETS)}")
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    if batch_size is not None:
-        changes["batch_size"] = _batch_size(batch_size)
-    if no_mask:
-        changes["mask"] = False
-    if order_test:
-        changes["order_test"] = True
+    changes = _typed({k: v for k, v in overrides.items() if v is not None})
     changes = _own_data(changes, text_file)
     check_applies([PRESETS[name] for name in names or PRESETS], changes)
     cfgs = [configure(PRESETS[name], changes) for name in names or PRESETS]
@@ -269,36 +266,12 @@ class _reporting(_Stopped):
               f"{shlex.join(['lstmlab', 'report', str(self.run_dir)])}")
 
 
-def _sweep_options(f):
-    """``sweep``'s options: each setting of ``run`` as a comma list of values."""
-    lists = [("--units", "LSTM units"), ("--epochs", "training epochs"),
-             ("--window", "window lengths"), ("--framing", "timesteps, features"),
-             ("--encoding", "scaled, onehot"), ("--batch-size", "batch sizes or 'all'"),
-             ("--lr", "learning rates"), ("--optimizer", "adam, adam-optax"),
-             ("--activation", "sigmoid, hard_sigmoid"), ("--shuffle", "yes, no"),
-             ("--mask", "yes, no (variable-length data)"),
-             ("--start", "second generation starts (experiments that generate)"),
-             ("--length", "symbols to generate (experiments that generate)"),
-             ("--seed", "base seeds"), ("--samples", "random subsequences "
-                                                     "(variable-length data)"),
-             ("--probe", "probe patterns"),
-             ("--bptt", "truncated BPTT windows, in batches (stateful)"),
-             ("--random-start", "yes, no (stateful)"),
-             ("--reset-prob", "reset probabilities (stateful)")]
-    for opt, what in reversed(lists):
-        f = click.option(opt, metavar="V1,V2,…", help=f"Comma list: {what}.")(f)
-    return f
-
-
 @main.command("sweep")
 @click.argument("preset")
-@_sweep_options
 @click.option("--sequence", help="Learn this string's symbols instead of A–Z.")
 @click.option("--text-file", type=click.Path(dir_okay=False),
               help="Learn a UTF-8 text file's characters.")
-@click.option("--seeds", type=int, help="Seeds per point (default: the preset's, 10).")
-@click.option("--order-test", is_flag=True, help="The within-batch order test at every "
-              "point (stateless presets).")
+@_setting_options("sweep")
 @click.option("--out", type=click.Path(file_okay=False), help="Sweep directory (default "
               "runs/<UTC timestamp>); an existing one is resumed: finished points are not "
               "trained again, a changed grid trains only its new points.")
@@ -317,8 +290,8 @@ def _sweep_options(f):
               "persistent compilation cache.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--verbose", "-v", is_flag=True, help="A line per point as it finishes.")
-def sweep_cmd(preset, sequence, text_file, seeds, order_test, out, force, save_models, ray,
-              workers, no_cache, quiet, verbose, **lists):
+def sweep_cmd(preset, sequence, text_file, out, force, save_models, ray, workers, no_cache,
+              quiet, verbose, **lists):
     """Train PRESET at every point of a grid of settings, many seeds per point, and say
     what the numbers show: e.g. ``lstmlab sweep timestep-window --units 1,2,4,8 --seeds
     50``. Options with one value are fixed; the grid is the product of the lists."""
@@ -335,20 +308,20 @@ def sweep_cmd(preset, sequence, text_file, seeds, order_test, out, force, save_m
         require()
     grid, fixed = {}, {}
     for setting, text in lists.items():
-        if text is not None:
-            values = grid_mod.parse_values(setting, text)
-            if len(values) > 1:
-                grid[setting] = values
-            else:
-                fixed[setting] = values[0]
+        if text is None:
+            continue
+        if setting not in SWEEPABLE:  # a single value (seeds per point, the order test)
+            fixed.update(_typed({setting: text}))
+            continue
+        values = grid_mod.parse_values(setting, text)
+        if len(values) > 1:
+            grid[setting] = values
+        else:
+            fixed[setting] = values[0]
     if sequence is not None:
         fixed["sequence"] = sequence
-    if seeds is not None:
-        fixed["seeds"] = seeds
-    if order_test:
-        fixed["order_test"] = True
     fixed = _own_data(fixed, text_file)
-    check_applies([PRESETS[preset]], {**fixed, **grid}, {**OPTION_OF, "mask": "--mask"})
+    check_applies([PRESETS[preset]], {**fixed, **grid}, "sweep")
     base = configure(PRESETS[preset], fixed)
     if not grid:
         raise ConfigError("nothing to sweep: give at least one setting a comma list of "
@@ -372,27 +345,22 @@ def sweep_cmd(preset, sequence, text_file, seeds, order_test, out, force, save_m
         sys.exit(1)
 
 
-# The options of `run` that set a setting of APPLIES, by that setting.
-OPTION_OF = {"start": "--start", "length": "--length", "mask": "--no-mask",
-             "order_test": "--order-test", "bptt": "--bptt", "random_start": "--random-start",
-             "reset_prob": "--reset-prob"}
-
-
 def configure(preset, changes: dict):
     """``preset`` with the user's changes; a setting that does not apply to this preset
     (APPLIES) is left out here, and is an error only when it applies to none of the
     experiments asked for (checked in ``check_applies``)."""
-    return preset.replace(**{k: v for k, v in changes.items()
-                             if k not in OPTION_OF or applies(k, preset)})
+    return preset.replace(**{k: v for k, v in changes.items() if applies(k, preset)})
 
 
-def check_applies(presets, changes: dict, option_of: dict = OPTION_OF) -> None:
-    """ConfigError for an option that applies to none of ``presets``."""
+def check_applies(presets, changes: dict, command: str = "run") -> None:
+    """ConfigError for an option that applies to none of ``presets``, named as typed."""
     for setting, _, where in APPLIES:
         if setting in changes and not any(applies(setting, p) for p in presets):
             names = ", ".join(p.name for p in presets)
-            raise ConfigError(f"{option_of[setting]} does not apply to {names}; it applies "
-                              f"to {where}")
+            value = changes[setting]
+            typed = option(setting) if command == "sweep" or value is not False \
+                else f"--no-{option(setting)[2:]}"
+            raise ConfigError(f"{typed} does not apply to {names}; it applies to {where}")
 
 
 def _load_run(run_dir: Path) -> list:
@@ -499,8 +467,8 @@ model_options = [
 
 
 def with_model_options(f):
-    for option in reversed(model_options):
-        f = option(f)
+    for add in reversed(model_options):
+        f = add(f)
     return f
 
 

@@ -1,48 +1,117 @@
-"""Experiments as rows of configuration: every setting of one experiment (``Config``), the
-named presets, and which settings apply where. Light (no JAX): the CLI lists presets and
-parses options from here without loading the numerical stack."""
+"""Experiments as rows of configuration: every setting of one experiment, declared once
+(``Config``'s fields, each with its :class:`Setting`), the named presets, and what derives
+from the settings — which apply where, which change training, the checks of a value, how
+one is read from the command line, the README's table. Light (no JAX): the CLI lists
+presets and builds its options from here without loading the numerical stack."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
+from typing import Callable
 
-from .data import ALPHABET
+from .data import ALPHABET, ENCODINGS, FRAMINGS, MAX_WINDOW
+
+# The names the numerical modules implement (model, train, artifacts import them from here).
+ACTIVATIONS = ("sigmoid", "hard_sigmoid")  # Keras 3's sigmoid; Keras 2's hard sigmoid
+OPTIMIZERS = ("adam", "adam-optax")
+MAX_UNITS = 8192        # these bounds keep a typo from asking for terabytes; far above any
+MAX_GENERATE = 100_000  # sensible run
+MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What one setting is: its help, its values (kind: int, count (≥ 0), float, bool,
+    str, batch (an integer or None for all); a range or choices), where it applies, whether
+    it changes the trained models, and how the CLI offers it."""
+
+    help: str
+    low: float | None = None       # the range, inclusive (a float's high: below it)
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    applies: tuple[Callable, str] | None = None  # (rule on a Config, where in words)
+    trains: bool = True            # False: changes what is measured, never the training
+    sweep: bool = True             # a comma list of `lstmlab sweep`
+    option: bool = True            # an option of `lstmlab run` and `sweep`
+    label: str = ""                # its name in messages (default: the name, spaced)
+    name: str = ""                 # filled in from the field
+    kind: str = ""                 # filled in from the annotation
+
+
+def _s(default, help: str, **kw):
+    """A Config field with its Setting (nanoGPT's one line per setting, with metadata)."""
+    return field(default=default, metadata={"setting": Setting(help, **kw)})
+
+
+_STATEFUL = (lambda c: c.stateful, "stateful experiments")
+_GENERATES = (lambda c: c.generate, "experiments that generate (stateful)")
 
 
 @dataclass(frozen=True)
 class Config:
     """Every setting of one experiment. A preset is a row of overrides of these defaults."""
 
-    name: str = "custom"
-    sequence: str = ALPHABET
-    samples: int = 0            # 0: every window of the sequence; >0: that many random
-                                # subsequences of 1 … window symbols, padded at the front
-    window: int = 3
-    framing: str = "timesteps"
-    encoding: str = "scaled"
-    units: int = 32
-    epochs: int = 500
-    batch_size: int | None = 1  # None: all samples in one batch
-    shuffle: bool = True
-    stateful: bool = False
-    bptt: int = 1               # stateful: batches per update, the gradient flowing through
-                                # the carried state across them (1: Keras's, none flows)
-    random_start: bool = False  # stateful: each epoch starts at a random batch
-    reset_prob: float = 0.0     # stateful: reset before each batch with this probability
-    mask: bool = True           # mask front padding (subsequence data only)
-    lr: float = 1e-3
-    optimizer: str = "adam"     # Keras 3's Adam; "adam-optax": optax's textbook Adam
-    activation: str = "sigmoid"
-    seed: int = 7
-    seeds: int = 10             # replicas trained together (initialization, shuffling)
-    probe: int = 0              # random patterns to test on, from a separate generator
-    order_test: bool = False
-    generate: bool = False
-    start: str = ""             # the second generation start ("": the symbol 40% into the
-                                # sequence, which for A–Z is the tutorial's K)
-    length: int = 25
-    note: str = field(default="", compare=False)  # words, not a setting: not compared
+    name: str = _s("custom", "The experiment's name.", option=False, sweep=False)
+    sequence: str = _s(ALPHABET, "The sequence learned (each character one symbol).",
+                       option=False, sweep=False)
+    samples: int = _s(0, "Random subsequences of 1 … window symbols, padded at the front "
+                      "(0: every window of the sequence).", low=0, high=10_000_000)
+    window: int = _s(3, "Symbols in the input window (the longest for subsequence data).",
+                     low=1, high=MAX_WINDOW)
+    framing: str = _s("timesteps", "timesteps: the window as time steps (N, n, 1); "
+                      "features: as one step of n features (N, 1, n).", choices=FRAMINGS)
+    encoding: str = _s("scaled", "scaled: index / vocabulary size, one number per symbol "
+                       "(the notebook's; with a large vocabulary neighbouring codes blur); "
+                       "onehot: one vector per symbol (default for your own data with more "
+                       "than 26 symbols).", choices=ENCODINGS)
+    units: int = _s(32, "LSTM units.", low=1, high=MAX_UNITS)
+    epochs: int = _s(500, "Training epochs.", low=1, high=1_000_000)
+    batch_size: int | None = _s(1, "Samples per update, or 'all' (None in Python); a last "
+                                "partial batch is used as Keras uses it.", low=1)
+    shuffle: bool = _s(True, "Shuffle the samples every epoch.")
+    stateful: bool = _s(False, "Carry the state across batches (Keras's stateful=True).",
+                        option=False, sweep=False)
+    bptt: int = _s(1, "Stateful: truncated backpropagation through time over this many "
+                   "consecutive batches, one update per window (1: Keras's, no gradient "
+                   "through the carried state).", low=1, high=100_000, applies=_STATEFUL,
+                   label="bptt")
+    random_start: bool = _s(False, "Stateful: each epoch starts at a random batch after a "
+                            "reset.", applies=_STATEFUL)
+    reset_prob: float = _s(0.0, "Stateful: also reset the state before each batch with "
+                           "this probability (0 to below 1).", low=0, high=1,
+                           applies=_STATEFUL, label="reset probability")
+    mask: bool = _s(True, "Mask the front padding of subsequence data (--no-mask "
+                    "reproduces the tutorial's variable-length model).",
+                    applies=(lambda c: c.samples > 0,
+                             "variable-length data (only it is padded)"))
+    lr: float = _s(1e-3, "Learning rate (Keras's Adam: β1 0.9, β2 0.999, ε 1e-7).", low=0,
+                   label="learning rate")
+    optimizer: str = _s("adam", "adam: Keras 3's Adam (training matches Keras step for "
+                        "step); adam-optax: optax's textbook Adam.", choices=OPTIMIZERS)
+    activation: str = _s("sigmoid", "Recurrent activation: sigmoid (Keras 3) or "
+                         "hard_sigmoid (Keras 2, the seed notebook's).", choices=ACTIVATIONS)
+    seed: int = _s(7, "Seed for initialization and shuffling.", low=0, high=MAX_SEED)
+    seeds: int = _s(10, "Replicas trained together in one compiled program, differing in "
+                    "initialization and shuffling, derived from --seed (1 is the notebook's "
+                    "single run).", low=1, high=10_000, sweep=False)
+    probe: int = _s(0, "Random patterns to test on, from a separate generator.", low=0,
+                    high=10_000_000, trains=False)
+    order_test: bool = _s(False, "Compare the batch gradient with the samples in order and "
+                          "shuffled (a check of the code).", trains=False, sweep=False,
+                          applies=(lambda c: not c.stateful, "stateless experiments (a "
+                                   "stateful model's samples depend on each other by design)"))
+    generate: bool = _s(False, "Generate from two starts after training.", trains=False,
+                        option=False, sweep=False)
+    start: str = _s("", "The second generation start (default: the symbol 40% into the "
+                    "sequence, K for A–Z; at least 3 symbols must follow it).", trains=False,
+                    applies=_GENERATES)
+    length: int = _s(25, "Symbols to generate.", low=1, high=MAX_GENERATE, trains=False,
+                     applies=_GENERATES)
+    note: str = field(default="", compare=False, metadata={"setting": Setting(
+        "Words about the experiment, not a setting (not compared).", option=False,
+        sweep=False, trains=False)})
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -108,19 +177,35 @@ PRESETS: dict[str, Config] = {c.name: c for c in [
 ]}
 
 
-# Settings that only mean something for some experiments: (setting, the experiments it
-# applies to, as a rule on the Config, and what that is in words). Setting one where it
-# does not apply is an error, not silently ignored.
-APPLIES = [
-    ("start", lambda c: c.generate, "experiments that generate (stateful)"),
-    ("length", lambda c: c.generate, "experiments that generate (stateful)"),
-    ("mask", lambda c: c.samples > 0, "variable-length data (only it is padded)"),
-    ("order_test", lambda c: not c.stateful, "stateless experiments (a stateful model's "
-     "samples depend on each other by design)"),
-    ("bptt", lambda c: c.stateful, "stateful experiments"),
-    ("random_start", lambda c: c.stateful, "stateful experiments"),
-    ("reset_prob", lambda c: c.stateful, "stateful experiments"),
-]
+# -- what derives from the settings ----------------------------------------------------
+
+_KINDS = {"int": "int", "float": "float", "bool": "bool", "str": "str",
+          "int | None": "batch"}
+
+
+def _settings() -> dict[str, Setting]:
+    out = {}
+    for f in dataclasses.fields(Config):
+        st = f.metadata["setting"]
+        kind = _KINDS[str(f.type)]
+        if kind == "int" and st.low == 0:
+            kind = "count"
+        out[f.name] = dataclasses.replace(st, name=f.name, kind=kind,
+                                          label=st.label or f.name.replace("_", " "))
+    return out
+
+
+SETTINGS: dict[str, Setting] = _settings()
+
+# Settings that only mean something for some experiments: (setting, rule on the Config,
+# where in words). Setting one where it does not apply is an error, not silently ignored.
+APPLIES = [(k, *st.applies) for k, st in SETTINGS.items() if st.applies]
+
+# Settings that change what is measured of trained models, never the training: points of a
+# sweep that differ only in these share their models, and a findings caveat skips them.
+NOT_TRAINING = tuple(k for k, st in SETTINGS.items()
+                     if not st.trains and st.name not in ("name", "note"))
+SWEEPABLE = tuple(k for k, st in SETTINGS.items() if st.sweep)
 
 
 def applies(setting: str, cfg: Config) -> bool:
@@ -128,9 +213,99 @@ def applies(setting: str, cfg: Config) -> bool:
     return all(rule(cfg) for name, rule, _ in APPLIES if name == setting)
 
 
-# Settings that change what is measured of trained models, never the training: points of a
-# sweep that differ only in these share their models, and a findings caveat skips them.
-NOT_TRAINING = ("order_test", "probe", "generate", "start", "length")
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def allowed(st: Setting, python: bool = True) -> str:
+    """The values ``st`` allows, in words (``python``: as the Python API takes them)."""
+    if st.choices:
+        return ", ".join(st.choices)
+    if st.kind in ("int", "count"):
+        return f"an integer from {int(st.low)} to {int(st.high)}"
+    if st.kind == "batch":
+        return "an integer ≥ 1, or None for all samples" if python \
+            else "an integer ≥ 1 or 'all'"
+    if st.kind == "float":
+        if st.high is not None:
+            return f"a number from {st.low:g} to below {st.high:g}"
+        return f"a finite number > {st.low:g}"
+    if st.kind == "bool":
+        return "True or False" if python else "a flag (a sweep: yes, no)"
+    return "a string"
+
+
+def problem(name: str, value) -> str | None:
+    """What is wrong with ``value`` for the setting ``name`` alone (its type, range and
+    choices), as the end of a message: "framing 'diagonal' is not allowed; allowed: …" —
+    or None. Settings that depend on each other are checked in experiments.validate."""
+    st, v = SETTINGS[name], value
+    if st.kind in ("int", "count"):
+        ok = _is_int(v) and st.low <= v <= st.high
+    elif st.kind == "batch":
+        ok = v is None or _is_int(v) and v >= st.low
+    elif st.kind == "float":
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
+            and (st.low < v if st.high is None else st.low <= v < st.high)
+    elif st.kind == "bool":
+        ok = isinstance(v, bool)
+    else:
+        ok = isinstance(v, str)
+    if ok and st.choices:
+        ok = value in st.choices
+    if ok:
+        return None
+    return f"{st.label} {value!r} is not allowed; allowed: {allowed(st)}"
+
+
+# What a comma list of `lstmlab sweep` holds, by kind, in words.
+LIST_OF = {"int": "integers", "count": "integers", "batch": "integers or 'all'",
+           "float": "numbers", "bool": "yes/no (true/false, on/off)", "str": "words"}
+_BOOL = {"true": True, "yes": True, "on": True, "1": True,
+         "false": False, "no": False, "off": False, "0": False}
+
+
+def read(name: str, text: str):
+    """One value of the setting ``name`` as typed on the command line (ValueError if it
+    is not of the setting's kind; the range is checked by :func:`problem`)."""
+    kind = SETTINGS[name].kind
+    if kind in ("int", "count"):
+        return int(text)
+    if kind == "float":
+        return float(text)
+    if kind == "batch":
+        return read_batch_size(text)
+    if kind == "bool":
+        try:
+            return _BOOL[text.lower()]
+        except KeyError:
+            raise ValueError(text) from None
+    return text
+
+
+def option(name: str) -> str:
+    """The command-line option of the setting ``name``."""
+    return "--" + name.replace("_", "-")
+
+
+def options_table() -> str:
+    """The README's table of settings (a test keeps the README and this equal)."""
+    rows = ["| option | default | values | what |", "|---|---|---|---|"]
+    d = Config()
+    for k, st in SETTINGS.items():
+        if not st.option:
+            continue
+        default = getattr(d, k)
+        shown = ("all" if default is None and st.kind == "batch" else
+                 str(default).lower() if isinstance(default, bool) else
+                 f"{default:g}" if isinstance(default, float) else str(default) or '""')
+        where = f" Applies to {st.applies[1]}." if st.applies else ""
+        sweep = "" if st.sweep else " Not swept."
+        flag = f"`{option(k)}` / `--no-{option(k)[2:]}`" if st.kind == "bool" \
+            else f"`{option(k)}`"
+        rows.append(f"| {flag} | {shown} | {allowed(st, python=False)} | "
+                    f"{st.help}{where}{sweep} |")
+    return "\n".join(rows)
 
 
 def training_key(cfg: Config) -> Config:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -12,40 +11,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import data, evaluate, model, train
-from .artifacts import MAX_GENERATE, MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
+from . import data, evaluate, train
+from .artifacts import MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
 from .data import DataError
-from .config import APPLIES, MIN_FOLLOWING, PRESETS, Config, applies, default_start
+from .config import (APPLIES, MIN_FOLLOWING, PRESETS, Config, applies,
+                     SETTINGS, default_start, problem)
 from .errors import ConfigError
-
-
-
 
 EXPLODED_LOSS = 1e4    # a mean cross-entropy above this (nats) means training diverged
 MAX_STATE_STEPS = 200  # stateful: the h/c trajectory recorded for the heatmap
-
-# Upper bounds that keep a typo from asking for terabytes; far above any sensible run.
-LIMITS = {"epochs": 1_000_000, "units": model.MAX_UNITS, "seeds": 10_000,
-          "length": MAX_GENERATE, "window": data.MAX_WINDOW, "bptt": 100_000}
-
-# The type of every setting as the Python API must get it (the CLI's parser converts):
-# annotation → (accepts, what is allowed in words).
-_TYPES = {
-    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "int | None": (lambda v: v is None or isinstance(v, int) and not isinstance(v, bool),
-                   "an integer, or None for all samples"),
-    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
-    "bool": (lambda v: isinstance(v, bool), "True or False"),
-    "str": (lambda v: isinstance(v, str), "a string"),
-}
-
-
-def _check_types(cfg: Config) -> None:
-    for f in dataclasses.fields(Config):
-        accepts, allowed = _TYPES[str(f.type)]
-        if not accepts(getattr(cfg, f.name)):
-            raise ConfigError(f"{f.name} {getattr(cfg, f.name)!r} is not allowed; "
-                              f"allowed: {allowed}")
 
 
 def validate(cfg: Config, n_samples: int | None = None) -> None:
@@ -53,27 +27,9 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
     def bad(what, value, allowed):
         raise ConfigError(f"{what} {value!r} is not allowed; allowed: {allowed}")
 
-    _check_types(cfg)
-
-    if cfg.framing not in data.FRAMINGS:
-        bad("framing", cfg.framing, ", ".join(data.FRAMINGS))
-    if cfg.encoding not in data.ENCODINGS:
-        bad("encoding", cfg.encoding, ", ".join(data.ENCODINGS))
-    if cfg.activation not in model.ACTIVATIONS:
-        bad("activation", cfg.activation, ", ".join(model.ACTIVATIONS))
-    if cfg.optimizer not in train.OPTIMIZERS:
-        bad("optimizer", cfg.optimizer, ", ".join(train.OPTIMIZERS))
-    for name, most in LIMITS.items():
-        if not 1 <= getattr(cfg, name) <= most:
-            bad(name, getattr(cfg, name), f"an integer from 1 to {most}")
-    if not 0 <= cfg.reset_prob < 1:
-        bad("reset probability", cfg.reset_prob, "a number from 0 to below 1")
-    if not 0 <= cfg.seed < 2**31:
-        bad("seed", cfg.seed, f"an integer from 0 to {2**31 - 1}")
-    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
-        bad("learning rate", cfg.lr, "a finite number > 0")
-    if cfg.probe < 0 or cfg.samples < 0:
-        bad("probe/samples", min(cfg.probe, cfg.samples), "an integer ≥ 0")
+    for f in dataclasses.fields(Config):  # each setting alone: type, range, choices
+        if (wrong := problem(f.name, getattr(cfg, f.name))) is not None:
+            raise ConfigError(wrong)
     n_symbols = len(cfg.sequence)
     if n_symbols < 2 or len(set(cfg.sequence)) < 2:
         raise ConfigError(f"the sequence needs at least 2 different symbols, got {cfg.sequence!r}")
@@ -298,13 +254,13 @@ class Result:
 
 
 def spec_of(cfg: Config, n_samples: int, vocab_size: int) -> train.TrainSpec:
-    """The static training settings of ``cfg`` for data of this size."""
-    return train.TrainSpec(units=cfg.units, vocab_size=vocab_size, epochs=cfg.epochs,
-                           batch_size=cfg.batch_size or n_samples, lr=cfg.lr,
-                           shuffle=cfg.shuffle, stateful=cfg.stateful,
-                           activation=cfg.activation, optimizer=cfg.optimizer,
-                           bptt=cfg.bptt, random_start=cfg.random_start,
-                           reset_prob=float(cfg.reset_prob))
+    """The static training settings of ``cfg`` for data of this size: every field of
+    TrainSpec that is a setting is that setting; the rest follow from the data."""
+    same = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(train.TrainSpec)
+            if f.name in SETTINGS}
+    return train.TrainSpec(**{**same, "vocab_size": vocab_size,
+                              "batch_size": cfg.batch_size or n_samples,
+                              "reset_prob": float(cfg.reset_prob)})
 
 
 def generation_starts(cfg: Config) -> list[str]:

@@ -5,7 +5,6 @@ report and the Python API (this module writes nothing)."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import re
@@ -15,31 +14,9 @@ import numpy as np
 from .data import show
 from . import stats
 from .stats import share_interval, summarize
-from .config import NOT_TRAINING, Config, read_batch_size
+from .config import LIST_OF, NOT_TRAINING, SETTINGS, SWEEPABLE, Config, read
 from .errors import ConfigError
 from .experiments import Result
-
-# What can be swept, by setting: how one value is read from the command line. Every
-# setting of `lstmlab run` that is a value (not the data, the seeds or the name).
-_BOOL = {"true": True, "yes": True, "on": True, "1": True,
-         "false": False, "no": False, "off": False, "0": False}
-
-
-def _int(text: str) -> int:
-    return int(text)
-
-
-def _bool(text: str) -> bool:
-    return _BOOL[text.lower()]
-
-
-SWEEPABLE = {"units": _int, "epochs": _int, "window": _int, "framing": str, "encoding": str,
-             "batch_size": read_batch_size, "lr": float, "optimizer": str, "activation": str,
-             "shuffle": _bool, "mask": _bool, "start": str, "length": _int, "seed": _int,
-             "samples": _int, "probe": _int, "bptt": _int, "random_start": _bool,
-             "reset_prob": float}
-ALLOWED_TEXT = {_int: "integers", read_batch_size: "integers or 'all'", float: "numbers",
-                _bool: "true/false (yes/no, on/off)", str: "words"}
 
 THRESHOLD = 0.9  # the share of seeds at 100% a sentence asks for
 
@@ -47,23 +24,23 @@ THRESHOLD = 0.9  # the share of seeds at 100% a sentence asks for
 def parse_values(setting: str, text: str) -> list:
     """A comma list of one setting's values, e.g. ``"1,2,4"`` → [1, 2, 4] (repeats
     dropped, order kept), or ConfigError naming the value and what is allowed."""
-    read = SWEEPABLE[setting]
+    kind, label = SETTINGS[setting].kind, SETTINGS[setting].label
     values = []
     # a start symbol may itself be a comma: "," alone means that symbol
     parts = [text] if setting == "start" and text == "," else text.split(",")
     for part in parts:
         part = part if setting == "start" else part.strip()
         try:
-            values.append(read(part))
-        except (ValueError, KeyError):
-            raise ConfigError(f"{setting.replace('_', ' ')} {part!r} is not allowed; allowed: "
-                              f"a comma list of {ALLOWED_TEXT[read]}") from None
+            values.append(read(setting, part))
+        except ValueError:
+            raise ConfigError(f"{label} {part!r} is not allowed; allowed: a comma list of "
+                              f"{LIST_OF[kind]}") from None
     if not values or (setting != "start" and "" in values):
-        raise ConfigError(f"{setting.replace('_', ' ')} {text!r} is not allowed; allowed: a "
-                          f"comma list of {ALLOWED_TEXT[read]}")
+        raise ConfigError(f"{label} {text!r} is not allowed; allowed: a comma list of "
+                          f"{LIST_OF[kind]}")
     distinct = list(dict.fromkeys(values))
     if len(values) > 1 and len(distinct) == 1:
-        raise ConfigError(f"{setting.replace('_', ' ')} {text!r} lists one value "
+        raise ConfigError(f"{label} {text!r} lists one value "
                           f"({value_text(distinct[0])}) {len(values)} times: give different "
                           f"values to sweep it, or one to fix it")
     return distinct
@@ -289,7 +266,7 @@ def log_scale(values: list) -> bool:
 # -- the tidy table ---------------------------------------------------------------------
 
 
-SETTINGS = [f.name for f in dataclasses.fields(Config) if f.name not in ("name", "note")]
+COLUMNS = [k for k in SETTINGS if k not in ("name", "note")]  # sweep.csv's settings
 
 
 def tidy_rows(results: list[Result], sequence_cell) -> tuple[list[str], list[list]]:
@@ -297,7 +274,7 @@ def tidy_rows(results: list[Result], sequence_cell) -> tuple[list[str], list[lis
     ``sequence_cell(seq)`` gives the sequence column (a long one by reference)."""
     starts = list(dict.fromkeys(s for r in results for s in r.generated))
     probe = any(r.probe is not None for r in results)
-    header = ["point", "preset"] + SETTINGS + ["replica", "accuracy", "at_100", "loss",
+    header = ["point", "preset"] + COLUMNS + ["replica", "accuracy", "at_100", "loss",
                                                "final_epoch_loss", "diverged_at_epoch"]
     header += ["probe_accuracy"] if probe else []
     header += [f"generation_from_{s}" for s in starts] + ["compile_s", "train_s"]
@@ -305,7 +282,7 @@ def tidy_rows(results: list[Result], sequence_cell) -> tuple[list[str], list[lis
     for r in results:
         c = r.config
         settings = [sequence_cell(c.sequence) if k == "sequence" else
-                    ("" if getattr(c, k) is None else getattr(c, k)) for k in SETTINGS]
+                    ("" if getattr(c, k) is None else getattr(c, k)) for k in COLUMNS]
         ok100, diverged = at_100(r), r.diverged
         gen = {s: r.generation_ok(s) for s in r.generated}
         for i in range(c.seeds):

@@ -14,8 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.nn import initializers as init
 
-ACTIVATIONS = ("sigmoid", "hard_sigmoid")
-MAX_UNITS = 8192  # far above any sensible model here; keeps a typo from asking for terabytes
 # Above this many time steps the cell runs under lax.scan; below, it is unrolled in Python
 # (T is static), which compiles to one fused block and is ~2x faster for the tutorial's T ≤ 5.
 UNROLL_MAX_STEPS = 16

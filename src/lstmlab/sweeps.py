@@ -14,7 +14,7 @@ import numpy as np
 
 from . import engine, grid as grid_mod, records, report
 from .stats import summarize
-from .config import Config, with_defaults
+from .config import SWEEPABLE, Config, with_defaults
 from .errors import ConfigError
 from .experiments import Result, plain, resolve
 from .files import atomic_write, dumps, read_bytes
@@ -155,8 +155,8 @@ def sweep(experiment: str | Config = "timestep-window", *, out=None, force: bool
                                             if isinstance(v, (set, frozenset)) else v))
             for k, v in settings.items() if swept(v)}
     for k, v in grid.items():
-        if k not in grid_mod.SWEEPABLE:
-            raise ConfigError(f"{k} cannot be swept; allowed: {', '.join(grid_mod.SWEEPABLE)}")
+        if k not in SWEEPABLE:
+            raise ConfigError(f"{k} cannot be swept; allowed: {', '.join(SWEEPABLE)}")
         if not v:
             raise ConfigError(f"{k}: an empty list of values")
     fixed = with_defaults({k: plain(v) for k, v in settings.items() if k not in grid})

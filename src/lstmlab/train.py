@@ -52,7 +52,6 @@ class FitResult:
     train_s: float
 
 
-OPTIMIZERS = ("adam", "adam-optax")
 KERAS_EPSILON = 1e-7  # Keras's backend epsilon: Adam's ε and the loss's probability clip
 
 
