@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import lstmlab
-from lstmlab import ConfigError, DataError, KerasError, ModelError
+from lstmlab import ConfigError, DataError, KerasError, ModelError, findings
 
 OURS = (ConfigError, DataError, ModelError, KerasError)
 WRONG = st.one_of(st.none(), st.booleans(), st.floats(allow_nan=True), st.binary(max_size=4),
@@ -105,3 +105,41 @@ def test_errors_name_the_value_and_what_is_allowed(trained):
 def test_python_errors_name_the_python_form():
     with pytest.raises(ConfigError, match=r"a list of values, e\.g\. units=\[4, 8, 16\]"):
         lstmlab.sweep("one-char", units=4, seeds=2, epochs=1)
+
+
+def test_the_main_job_is_one_library_call(run_cli, tmp_path):
+    job = lstmlab.reproduce(["one-char", "feature-window"], seeds=2, epochs=3, settle=False,
+                            out=tmp_path / "lib")
+    assert isinstance(job, lstmlab.Reproduction) and job.run_dir == tmp_path / "lib"
+    assert [r.config.name for r in job.results] == ["one-char", "feature-window"]
+    assert set(job.verdicts) == {c.id for c in findings.CLAIMS}
+    for f in ("findings.json", "report.html", "results.json", "explore-one-char.html"):
+        assert (job.run_dir / f).is_file(), f
+    # the CLI's run gives the same numbers and the same findings
+    code, _, err = run_cli("run", "one-char", "feature-window", "--seeds", "2", "--epochs",
+                           "3", "--no-settle", "-q", "--out", tmp_path / "cli")
+    assert code == 0, err
+    assert (tmp_path / "cli" / "findings.json").read_text() == \
+        (job.run_dir / "findings.json").read_text()
+    cli_results = {r.config.name: r for r in lstmlab.reproduce(
+        ["one-char", "feature-window"], seeds=2, epochs=3, settle=False,
+        out=tmp_path / "cli").results}  # resumed: nothing trained again
+    for r in job.results:
+        assert cli_results[r.config.name].cached
+        np.testing.assert_array_equal(cli_results[r.config.name].probs, r.probs)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: lstmlab.reproduce(5), "names 5 is not allowed"),
+    (lambda: lstmlab.reproduce(["one-char", 3]), "names"),
+    (lambda: lstmlab.reproduce("no-such"), "unknown experiment 'no-such'"),
+    (lambda: lstmlab.reproduce("one-char", colour=3), "unknown setting 'colour'"),
+    (lambda: lstmlab.reproduce("one-char", start="M"), "start does not apply to one-char"),
+    (lambda: lstmlab.reproduce("one-char", epochs="5"), "epochs '5' is not allowed"),
+    (lambda: lstmlab.reproduce("one-char", max_seeds=0), "max seeds 0 is not allowed"),
+])
+def test_the_main_job_checks_its_arguments(call, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(lstmlab.ConfigError, match=message):
+        call()
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -131,7 +131,7 @@ def test_a_cap_below_the_seeds_settles_nothing_and_says_so(run_cli, tmp_path):
     code, text, err = run_cli("run", "one-char", "--seeds", "3", "--max-seeds", "2",
                               "--epochs", "2", "-q", "--out", tmp_path / "r")
     assert code == 0, err
-    assert "--max-seeds 2 is not above the 3 seeds asked for" in err
+    assert "max seeds 2 is not above the 3 seeds asked for" in err
     assert "Nothing could be settled" in text and "repeated looks" not in text
     assert "(95% intervals)" in text
 

@@ -10,7 +10,8 @@ from .errors import ConfigError, DataError, KerasError, ModelError
 _LAZY = {"Model": "artifacts", "ModelInfo": "artifacts", "load": "artifacts",
          "Result": "experiments", "run": "experiments", "Sweep": "sweeps", "sweep": "sweeps",
          "from_keras_weights": "model", "keras_weights": "model", "Trace": "artifacts",
-         "explore": "explorer", "Explorer": "explorer"}
+         "explore": "explorer", "Explorer": "explorer", "reproduce": "job",
+         "Reproduction": "job"}
 
 
 def __getattr__(name: str):
@@ -27,5 +28,6 @@ def __getattr__(name: str):
 
 
 __all__ = ["PRESETS", "Config", "ConfigError", "DataError", "Explorer", "KerasError", "Model",
-           "ModelError", "ModelInfo", "Result", "Sweep", "Trace", "explore", "from_keras",
-           "from_keras_weights", "keras_weights", "load", "run", "sweep", "__version__"]
+           "ModelError", "ModelInfo", "Reproduction", "Result", "Sweep", "Trace", "explore",
+           "from_keras", "from_keras_weights", "keras_weights", "load", "reproduce", "run",
+           "sweep", "__version__"]

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import (APPLIES, LIST_OF, PRESETS, SETTINGS, SWEEPABLE, allowed, applies, option,
-                     read, with_defaults)
+from .config import (LIST_OF, PRESETS, SETTINGS, SWEEPABLE, allowed, check_applies, configure,
+                     option, read, with_defaults)
 from .errors import ConfigError, DataError, KerasError, ModelError, RecordError, error, warn
 
 # Only the light modules above load at start-up (`lstmlab list` and `--help` never load
@@ -108,11 +108,8 @@ def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_
     write a run directory with records, models and a report, and check the tutorial's
     claims. Any option overrides the preset's setting.
     """
-    from . import console, engine, explorer, findings, records, report
-    from . import settle as settle_mod
-    if not 1 <= max_seeds <= 10_000:
-        raise ConfigError(f"max seeds {max_seeds} is not allowed; allowed: an integer from 1 "
-                          f"to 10000")
+    from . import console, engine, job, report
+    job.check_max_seeds(max_seeds)
     if quiet and verbose:
         raise ConfigError("--quiet and --verbose exclude each other; choose one")
     unknown = [n for n in names if n not in PRESETS]
@@ -120,49 +117,20 @@ def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_
         raise ConfigError(f"unknown experiment {unknown[0]!r}; allowed: {', '.join(PRESETS)}")
     changes = _typed({k: v for k, v in overrides.items() if v is not None})
     changes = _own_data(changes, text_file)
-    check_applies([PRESETS[name] for name in names or PRESETS], changes)
+    check_applies([PRESETS[name] for name in names or PRESETS], changes, _typed_option)
     cfgs = [configure(PRESETS[name], changes) for name in names or PRESETS]
     datasets = engine.prepare_all(cfgs)  # every error before any training
     _compile_cache(no_cache)
     if len(cfgs) >= 4:  # enough figures that drawing them on both cores pays for its start
         report.warm_up()
-
-    def files(results, everything):
-        records.write_run_files(run_dir, everything, cfgs)
     with engine.run_directory(out) as run_dir, _interrupts(run_dir, out, "experiment"):
-        outcome = engine.execute(run_dir, cfgs, datasets, force=force,
-                                 observer=console.RunView(quiet, verbose), write_files=files)
-        everything, design = outcome.everything, ""
-        if settle:
-            looks = settle_mod.plan(min(c.seeds for c in cfgs), max_seeds)
-            if len(looks) == 1:
-                warn(f"--max-seeds {max_seeds} is not above the {looks[0]} seeds asked for: "
-                     f"no finding will be settled")
-            # the seeds each experiment of the directory was asked for (one run earlier
-            # in it may hold an experiment a finding here rests on)
-            asked = {r.config.name: r.asked_seeds or r.config.seeds for r in everything}
-
-            def more_seeds(bigger):  # one settling round, through the same engine
-                return engine.execute(run_dir, bigger, engine.prepare_all(bigger),
-                                      observer=console.SettleView(quiet, False),
-                                      asked=asked, looks=looks).results
-            settled, found = settle_mod.settle(everything, looks, more_seeds)
-            everything = records.in_order(settled)
-            judged = settle_mod.strictest(everything, looks)
-        else:
-            # seeds gathered by looking are judged at their design's level, settling or not
-            judged = settle_mod.strictest(everything)
-            found = findings.from_results(everything, settle_mod.level(judged))
-        if judged:
-            records.write_run_files(run_dir, everything, cfgs, judged)  # with the design
-            design = settle_mod.design(judged)
-        records.write_findings(run_dir, found, design)
+        judged = job.judge_run(run_dir, cfgs, datasets, force=force, settle=settle,
+                               max_seeds=max_seeds, observer=console.RunView(quiet, verbose),
+                               settle_observer=console.SettleView(quiet, False))
     with _reporting(run_dir):
-        latest = {r.config.name: r for r in everything}  # settled: with all their seeds
-        console.summary([latest.get(r.config.name, r) for r in outcome.results])
-        console.findings(found, design)
-        pages = explorer.for_run(run_dir, everything)
-        paths = report.write(run_dir, everything, found, design, pages)
+        console.summary(judged.results)
+        console.findings(judged.found, judged.design)
+        paths, pages = job.write_pages(run_dir, judged)
     if "stateful" in pages:
         console.out.print(f"Explorer of the stateful model (type, reset, watch the gates): "
                           f"{run_dir / pages['stateful']}", markup=False)
@@ -321,7 +289,7 @@ def sweep_cmd(preset, sequence, text_file, out, force, save_models, ray, workers
     if sequence is not None:
         fixed["sequence"] = sequence
     fixed = _own_data(fixed, text_file)
-    check_applies([PRESETS[preset]], {**fixed, **grid}, "sweep")
+    check_applies([PRESETS[preset]], {**fixed, **grid}, lambda k, v: option(k))
     base = configure(PRESETS[preset], fixed)
     if not grid:
         raise ConfigError("nothing to sweep: give at least one setting a comma list of "
@@ -345,22 +313,9 @@ def sweep_cmd(preset, sequence, text_file, out, force, save_models, ray, workers
         sys.exit(1)
 
 
-def configure(preset, changes: dict):
-    """``preset`` with the user's changes; a setting that does not apply to this preset
-    (APPLIES) is left out here, and is an error only when it applies to none of the
-    experiments asked for (checked in ``check_applies``)."""
-    return preset.replace(**{k: v for k, v in changes.items() if applies(k, preset)})
-
-
-def check_applies(presets, changes: dict, command: str = "run") -> None:
-    """ConfigError for an option that applies to none of ``presets``, named as typed."""
-    for setting, _, where in APPLIES:
-        if setting in changes and not any(applies(setting, p) for p in presets):
-            names = ", ".join(p.name for p in presets)
-            value = changes[setting]
-            typed = option(setting) if command == "sweep" or value is not False \
-                else f"--no-{option(setting)[2:]}"
-            raise ConfigError(f"{typed} does not apply to {names}; it applies to {where}")
+def _typed_option(setting: str, value) -> str:
+    """An option as the user typed it: --no-mask for mask False."""
+    return f"--no-{option(setting)[2:]}" if value is False else option(setting)
 
 
 def _load_run(run_dir: Path) -> list:

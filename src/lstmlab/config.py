@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .data import ALPHABET, ENCODINGS, FRAMINGS, MAX_WINDOW
+from .errors import ConfigError
 
 # The names the numerical modules implement (model, train, artifacts import them from here).
 ACTIVATIONS = ("sigmoid", "hard_sigmoid")  # Keras 3's sigmoid; Keras 2's hard sigmoid
@@ -211,6 +212,24 @@ SWEEPABLE = tuple(k for k, st in SETTINGS.items() if st.sweep)
 def applies(setting: str, cfg: Config) -> bool:
     """Does ``setting`` mean something for ``cfg``'s experiment (APPLIES)?"""
     return all(rule(cfg) for name, rule, _ in APPLIES if name == setting)
+
+
+def configure(preset: Config, changes: dict) -> Config:
+    """``preset`` with the user's changes; a setting that does not apply to this preset
+    (APPLIES) is left out here, and is an error only when it applies to none of the
+    experiments asked for (:func:`check_applies`)."""
+    return preset.replace(**{k: v for k, v in changes.items() if applies(k, preset)})
+
+
+def check_applies(presets: list[Config], changes: dict,
+                  name_of: Callable = lambda setting, value: setting) -> None:
+    """ConfigError for a change that applies to none of ``presets``; ``name_of(setting,
+    value)``: how the user gave it (the CLI's option as typed)."""
+    for setting, _, where in APPLIES:
+        if setting in changes and not any(applies(setting, p) for p in presets):
+            names = ", ".join(p.name for p in presets)
+            raise ConfigError(f"{name_of(setting, changes[setting])} does not apply to "
+                              f"{names}; it applies to {where}")
 
 
 def _is_int(v) -> bool:
