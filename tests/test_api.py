@@ -60,6 +60,7 @@ def test_sweep_refuses_wrong_values_and_options(value, tmp_path_factory):
             lstmlab.sweep("one-char", units=[2, 4], seeds=2, epochs=1, ray=value, out=out)
 
 
+@pytest.mark.slow
 @CHECK
 @given(value=WRONG)
 def test_model_and_result_methods_refuse_wrong_arguments(trained, value, tmp_path_factory):
@@ -76,6 +77,7 @@ def test_model_and_result_methods_refuse_wrong_arguments(trained, value, tmp_pat
             lstmlab.run("one-char", prior=value, **FAST)
 
 
+@pytest.mark.slow
 def test_numpy_numbers_and_collections_are_taken_as_python_ones(trained, tmp_path):
     r = lstmlab.run("one-char", seeds=np.int64(2), epochs=np.int32(1), units=np.int64(2),
                     lr=np.float64(0.01), shuffle=np.bool_(False))
@@ -107,6 +109,7 @@ def test_python_errors_name_the_python_form():
         lstmlab.sweep("one-char", units=4, seeds=2, epochs=1)
 
 
+@pytest.mark.slow
 def test_the_main_job_is_one_library_call(run_cli, tmp_path):
     job = lstmlab.reproduce(["one-char", "feature-window"], seeds=2, epochs=3, settle=False,
                             out=tmp_path / "lib")

@@ -20,6 +20,7 @@ def trained():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, inputs", [
     ("window", ["ABC", "XYZAB", "KLM"]),
     ("stateful", ["A", "ABC", "K", "QRSTU"]),
@@ -220,6 +221,7 @@ def test_bad_generation_length(trained):
         trained["stateful"].model(0).generate("A", 0)
 
 
+@pytest.mark.slow
 def test_custom_unicode_sequence_reaches_100_percent():
     res = lstmlab.run("timestep-window", sequence="αβγδεζηθικλμνξοπ", window=2, seeds=1,
                       epochs=500, seed=7)

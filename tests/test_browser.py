@@ -15,6 +15,8 @@ from kinds import KINDS, make, text_for
 
 from lstmlab import explorer
 
+pytestmark = pytest.mark.browser
+
 
 def chromium() -> str | None:
     for name in (os.environ.get("LSTMLAB_CHROMIUM"), "chromium", "chromium-browser",
@@ -83,6 +85,7 @@ def assert_same(columns, trace, offset=0):
         np.testing.assert_allclose(page, getattr(trace, k), atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_typed_input_matches_trace(open_page, kind):
     m = make(kind, seed=11)
@@ -145,6 +148,7 @@ def test_reset_state(open_page):
     assert open_page(make("timesteps")).locator("#reset").is_disabled()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["stateful", "timesteps", "variable-length", "unicode"])
 def test_generate_at_temperature_zero_is_model_generate(open_page, kind):
     m = make(kind, seed=8)
@@ -204,6 +208,7 @@ def test_compare_side_by_side(open_page):
     assert_same(page_columns(page, 1), w.trace("ABCKL"))  # no state: the reset changes nothing
 
 
+@pytest.mark.slow
 def test_screenshot_and_speed(open_page, tmp_path):
     """A 256-unit model with a 100-symbol vocabulary: the page's numbers still match, and
     the time per keystroke is measured (reported by benchmarks/explorer_bench.py, not

@@ -63,6 +63,7 @@ def test_list_names_every_preset(run_cli):
     assert [line.split()[0] for line in out.strip().splitlines()] == list(PRESETS)
 
 
+@pytest.mark.slow
 def test_run_prints_the_notebooks_output(run_cli):
     code, out, _ = run_cli("run", "two-char", "--epochs", "3", "-q")
     assert code == 0
@@ -71,6 +72,7 @@ def test_run_prints_the_notebooks_output(run_cli):
     assert "Summary" in out and "two-char" in out
 
 
+@pytest.mark.slow
 def test_verbose_prints_the_epoch_log(run_cli):
     code, out, _ = run_cli("run", "one-char", "--epochs", "2", "-v")
     assert code == 0
@@ -89,6 +91,7 @@ def test_version(run_cli):
     assert code == 0 and lstmlab.__version__ in out
 
 
+@pytest.mark.slow
 def test_an_option_applies_where_it_can(run_cli, tmp_path):
     """--start with several presets applies to the one that generates; the others run as
     they are (no error: it applies to one of them)."""
@@ -127,6 +130,7 @@ def test_python_api_checks_types_like_the_cli():
     assert issubclass(lstmlab.DataError, ValueError)
 
 
+@pytest.mark.slow
 def test_summary_fits_80_and_120_columns():
     """The summary table is cut nowhere: at 80 and 120 columns every line fits, no cell
     is truncated with an ellipsis, and every value appears whole."""
@@ -153,12 +157,14 @@ def test_summary_fits_80_and_120_columns():
         assert "stateful*" in words and "* cached" in text
 
 
+@pytest.mark.slow
 def test_a_piped_run_writes_nothing_to_stderr(tmp_path):
     r = subprocess.run(["lstmlab", "run", "one-char", "--epochs", "2", "--seeds", "2",
                         "--out", str(tmp_path / "run")], capture_output=True, text=True)
     assert r.returncode == 0 and r.stderr == ""
 
 
+@pytest.mark.slow
 def test_invisible_symbols_are_shown_visibly(run_cli, tmp_path):
     from lstmlab import data
     assert data.show("a b\n\tc\x0b") == "a·b⏎⇥c\\x0b"
@@ -174,6 +180,7 @@ def test_invisible_symbols_are_shown_visibly(run_cli, tmp_path):
     assert "| ·c |" in report or "·c" in report
 
 
+@pytest.mark.slow
 def test_predict_says_when_a_window_was_never_seen(run_cli, tmp_path):
     out = tmp_path / "run"
     assert run_cli("run", "timestep-window", "stateful", "--epochs", "2", "--seeds", "1",
@@ -220,6 +227,7 @@ def test_the_memory_check_states_its_rule(monkeypatch):
         experiments.prepare(experiments.resolve("timestep-window", units=2048))
 
 
+@pytest.mark.slow
 def test_the_test_suite_leaves_no_compilation_cache_behind(tmp_path):
     """conftest's cache directory is removed when a pytest session ends."""
     import subprocess

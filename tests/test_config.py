@@ -16,7 +16,8 @@ def test_the_readme_table_is_the_settings_table():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     table = re.search(r"<!-- settings table: begin -->\n(.*?)\n<!-- settings table: end -->",
                       readme, re.S).group(1)
-    assert table == config.options_table()
+    assert table == config.options_table(), "regenerate it: python -c 'from lstmlab " \
+        "import config; print(config.options_table())'"
     # negative control: a changed help text would be caught
     assert table.replace("LSTM units.", "units.") != config.options_table()
 

@@ -111,6 +111,7 @@ def test_one_display_rule_for_invisible_symbols():
     assert show("ABC") == "ABC" and show("👨🏽") == "👨🏽"   # printable ones as they are
 
 
+@pytest.mark.slow
 def test_listings_and_predictions_show_symbols_once(run_cli, tmp_path):
     seq = "a\x00b\u200dc\u0301d" * 3
     code, text, err = run_cli("run", "one-char", "--sequence", seq, "--seeds", "2",

@@ -33,6 +33,7 @@ def reference_trace(model, text):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_trace_matches_the_equations(kind):
     m = make(kind, seed=3)
@@ -131,6 +132,7 @@ def test_notebook_display():
     assert len(embedded(e.html())["models"]) == 2
 
 
+@pytest.mark.slow
 def test_run_writes_explorers_and_explore_command(run_cli, tmp_path):
     out = tmp_path / "run"
     code, stdout, _ = run_cli("run", "stateful", "one-char", "--seeds", "1", "--epochs", "3",

@@ -102,6 +102,7 @@ def test_epochs_to_full_censors_a_seed_that_never_gets_there_at_the_epochs():
                                   [3, 1, 5])
 
 
+@pytest.mark.slow
 def test_the_counting_probe_tells_a_counting_model_from_a_reading_one():
     import lstmlab
     counting = findings.counting_share(lstmlab.run("stateful", seeds=2))
@@ -110,6 +111,7 @@ def test_the_counting_probe_tells_a_counting_model_from_a_reading_one():
     assert np.all(reading < 0.5)                              # negative control: it reads
 
 
+@pytest.mark.slow
 def test_findings_say_when_a_run_departs_from_the_tutorials_settings():
     import lstmlab
     res = lstmlab.run("one-char", seeds=2, epochs=2, order_test=True)
@@ -127,6 +129,7 @@ def test_findings_say_when_a_run_departs_from_the_tutorials_settings():
     assert findings.changed_settings(cfg, ("start", "length")) == "start=M, length=10"
 
 
+@pytest.mark.slow
 def test_a_cap_below_the_seeds_settles_nothing_and_says_so(run_cli, tmp_path):
     code, text, err = run_cli("run", "one-char", "--seeds", "3", "--max-seeds", "2",
                               "--epochs", "2", "-q", "--out", tmp_path / "r")
@@ -136,6 +139,7 @@ def test_a_cap_below_the_seeds_settles_nothing_and_says_so(run_cli, tmp_path):
     assert "(95% intervals)" in text
 
 
+@pytest.mark.slow
 def test_the_variable_length_finding_scores_all_114_patterns_every_one_a_training_one():
     from lstmlab import data
     seq = data.Vocab.from_sequence(data.ALPHABET).encode(data.ALPHABET)
@@ -169,6 +173,7 @@ def test_findings_json_and_report_json(run_cli, tmp_path):
     assert saved["findings"][0]["level"] == pytest.approx(1 - 0.05 / 6)
 
 
+@pytest.mark.slow
 def test_settled_records_are_judged_by_their_design_without_settling(run_cli, tmp_path):
     """Point 8: seeds gathered by looking keep their level when judged again."""
     out = tmp_path / "run"

@@ -15,6 +15,8 @@ keras = pytest.importorskip("keras")
 import lstmlab  # noqa: E402
 from lstmlab import data, experiments, model, train  # noqa: E402
 
+pytestmark = pytest.mark.keras
+
 
 def keras_net(n_steps, n_features, units, vocab, mask=False, stateful=False, batch=None):
     shape = dict(batch_shape=(batch, n_steps, n_features)) if stateful else \
@@ -39,6 +41,7 @@ def assert_close_to_keras(fit_params, net, tol=1e-5):
         assert np.abs(a - b).max() <= tol, (name, np.abs(a - b).max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["batch 1", "partial last batch", "masked variable-length"])
 def test_training_matches_keras_step_for_step(case):
     units, key = 8, train.replica_keys(int.from_bytes(case.encode()[:3], "big"), 1)
@@ -79,6 +82,7 @@ def keras_adam_numpy(theta, grads, state, t, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7
     return theta, (m, v)
 
 
+@pytest.mark.slow
 def test_stateful_training_matches_a_hand_unrolled_keras_loop():
     """Keras 3 cannot be the reference here (its fit does not carry state): a Python loop
     that carries (h, c) from sample to sample, resets every epoch, differentiates each
@@ -115,6 +119,7 @@ def test_stateful_training_matches_a_hand_unrolled_keras_loop():
         assert np.abs(a - b).max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_keras_stateful_fit_does_not_carry_state():
     """What lstmlab found in Keras 3 (JAX backend): a stateful LSTM trained with fit ends
     with exactly the weights of a stateless one, while lstmlab's stateful training differs
@@ -162,6 +167,7 @@ INPUTS = {"window": ["ABC", "KLM"], "features one-hot": ["ABC", "XYZ"],
           "stateful": ["A", "ABCD"], "variable-length one-hot": ["A", "BCD", "ABCDE"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(INPUTS))
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_export_and_import_round_trip(models, kind, suffix, tmp_path):
@@ -192,6 +198,7 @@ def test_export_and_import_round_trip(models, kind, suffix, tmp_path):
     np.testing.assert_allclose(np.asarray(probs)[0], want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_model_trained_in_keras_predicts_the_same_in_lstmlab(tmp_path):
     """The tutorial's model, built and trained in Keras, then read by lstmlab."""
     cfg = lstmlab.PRESETS["timestep-window"]
@@ -225,6 +232,7 @@ def unsupported(kind):
     }[kind])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, message", [
     ("two LSTM layers", "layers LSTM → LSTM → Dense"),
     ("return_sequences", "return_sequences=True"),
@@ -245,6 +253,7 @@ def test_unsupported_keras_models_are_one_line_errors(kind, message, tmp_path, r
     assert not (tmp_path / "model").exists()
 
 
+@pytest.mark.slow
 def test_keras_commands(run_cli, tmp_path, models):
     run = tmp_path / "run"
     assert run_cli("run", "timestep-window", "--epochs", "3", "--seeds", "2", "-q",
@@ -298,6 +307,7 @@ def test_keras_commands(run_cli, tmp_path, models):
         masked_scaled.to_keras()
 
 
+@pytest.mark.slow
 def test_without_keras_the_commands_name_the_install_command(run_cli, monkeypatch, tmp_path,
                                                              models):
     import sys

@@ -72,6 +72,7 @@ def test_initializers_follow_keras():
     assert not np.any(np.asarray(p["dense"]["bias"]))
 
 
+@pytest.mark.slow
 def test_gradients_match_finite_differences():
     rng = np.random.default_rng(1965)
     p = random_params(rng, 1, 4, 5, scale=0.3)
@@ -125,6 +126,7 @@ def test_keras_adam_matches_keras_equations():
     assert np.abs(textbook - want).max() > 1e-3  # tiny gradients: the two Adams part
 
 
+@pytest.mark.slow
 def test_keras_crossentropy_is_clipped_where_a_prediction_is_near_certain():
     """Keras clips probabilities to [1e-7, 1 - 1e-7]: a near-certain correct prediction
     has loss -log(1 - 1e-7) and gradient 0; optax's loss from logits keeps a tiny gradient."""
@@ -168,6 +170,7 @@ def test_keras_weight_order_roundtrip():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_keras_model_with_copied_weights_predicts_the_same():
     # sigmoid only: Keras 3's hard_sigmoid is relu6(x + 3) / 6, not Keras 2's clip(0.2x + 0.5)
     os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras's default backend is TensorFlow

@@ -31,6 +31,7 @@ def test_missing_text_file(run_cli, tmp_path):
     assert code == 2 and "x.txt" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_text_file_with_repeats_reports_best_achievable(run_cli, tmp_path):
     f = tmp_path / "t.txt"
     f.write_text("abacabad", encoding="utf-8")
@@ -41,6 +42,7 @@ def test_text_file_with_repeats_reports_best_achievable(run_cli, tmp_path):
     assert "Best achievable accuracy on these patterns: 71.43%" in out
 
 
+@pytest.mark.slow
 def test_large_vocabulary_defaults_to_onehot(run_cli, tmp_path):
     seq = "".join(chr(0x3b1 + i) for i in range(25)) + "".join(chr(0x430 + i) for i in range(10))
     code, out, err = run_cli("run", "one-char", "--sequence", seq,
@@ -54,6 +56,7 @@ text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size
 small_int = st.one_of(st.integers(-3, 40), st.just(2**40))
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from(["predict", "generate", "run"]), inputs=st.lists(text, max_size=3),

@@ -35,6 +35,7 @@ def test_run_writes_every_record(run_cli, tmp_path):
     assert [p.name for p in out.rglob(".*")] == [".lstmlab"]  # no temporary file or directory left
 
 
+@pytest.mark.slow
 def test_resume_skips_a_finished_experiment_and_retrains_a_changed_one(run_cli, monkeypatch,
                                                                        tmp_path):
     out = str(tmp_path / "run")
@@ -106,6 +107,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     assert not (tmp_path / "g.json").exists()
 
 
+@pytest.mark.slow
 def test_report_rebuilds_from_records_alone(run_cli, monkeypatch, tmp_path):
     out = tmp_path / "run"
     assert run_cli("run", "variable-length", "--out", str(out),
@@ -129,6 +131,7 @@ def test_report_rebuilds_from_records_alone(run_cli, monkeypatch, tmp_path):
     assert (out / "plots" / "variable-length-curves.png").is_file()
 
 
+@pytest.mark.slow
 def test_html_escapes_hostile_symbols():
     res = lstmlab.run("one-char", sequence="<script>alert(1)</script>", seeds=1, epochs=1)
     page = report.render_html(report.blocks([res], "t"))
@@ -226,6 +229,7 @@ def finished_run(tmp_path_factory):
     return out, shutil
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_a_damaged_record_is_named_skipped_and_retrained(run_cli, finished_run, tmp_path,
                                                          damage):
@@ -249,6 +253,7 @@ def test_a_damaged_record_is_named_skipped_and_retrained(run_cli, finished_run, 
     assert code == 0 and err == ""
 
 
+@pytest.mark.slow
 def test_leftovers_of_a_killed_run_are_removed_on_resume(run_cli, finished_run, tmp_path):
     src, shutil = finished_run
     out = tmp_path / "run"
@@ -352,6 +357,7 @@ def test_divergence_is_reported_and_json_stays_valid(run_cli, tmp_path):
     assert code == 2 and "NaN or infinite" in err
 
 
+@pytest.mark.slow
 def test_a_long_text_is_kept_once_and_shown_short(run_cli, tmp_path):
     import hashlib
     text = "".join(chr(0x41 + (i * 7919) % 26) for i in range(5000))
@@ -380,6 +386,7 @@ def test_a_long_text_is_kept_once_and_shown_short(run_cli, tmp_path):
     assert all(len(ax.get_xticks()) <= report.MAX_TICKS for ax in fig.axes[::2])
 
 
+@pytest.mark.slow
 def test_markdown_report_escapes_user_text():
     hostile = "# Heading\n| a | b |\n<script>x</script> *em* [l](http://x) `c` &amp;"
     res = lstmlab.run("one-char", sequence=hostile, seeds=1, epochs=1)
@@ -393,6 +400,7 @@ def test_markdown_report_escapes_user_text():
         [line for line in lines if line.startswith(("# t", "## "))]
 
 
+@pytest.mark.slow
 def test_a_second_run_loads_its_programs_from_the_cache(tmp_path):
     import subprocess
     import sys
@@ -415,6 +423,7 @@ def test_a_second_run_loads_its_programs_from_the_cache(tmp_path):
         assert [s["loss"] for s in other["seeds"]] == [s["loss"] for s in first["seeds"]]
 
 
+@pytest.mark.slow
 def test_the_report_drawn_by_two_processes_is_the_one_drawn_by_one(monkeypatch):
     results = [experiments.run("one-char", seeds=3, epochs=3),
                experiments.run("stateful", seeds=2, epochs=3, units=4),
@@ -482,6 +491,7 @@ def test_leftovers_are_known_by_what_lstmlab_wrote_not_by_their_names(run_cli, t
     assert (out / ".mine.old" / "f").read_text() == "k\n" and not killed.exists()
 
 
+@pytest.mark.slow
 def test_a_run_and_a_sweep_do_not_share_a_directory(run_cli, tmp_path):
     run_dir, sweep_dir = tmp_path / "run", tmp_path / "sweep"
     small = ["--seeds", "2", "--epochs", "2", "-q"]
@@ -574,6 +584,7 @@ def test_a_damaged_run_says_what_is_damaged(run_cli, finished_run, tmp_path):
     assert set(json.loads((b / "results.json").read_text())) == {"one-char"}
 
 
+@pytest.mark.slow
 def test_a_long_text_keeps_a_readable_sample_of_its_predictions(run_cli, tmp_path):
     # 2,600 patterns, more than a record keeps: probabilities of MAX_KEPT_PATTERNS evenly
     # spaced ones, and each seed's accuracy and loss over all of them

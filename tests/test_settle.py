@@ -89,6 +89,7 @@ def test_findings_measured_with_other_settings_are_not_settled():
     assert calls == []
 
 
+@pytest.mark.slow
 def test_a_settled_run_resumes_without_training(run_cli, tmp_path, monkeypatch):
     out = tmp_path / "run"
     args = ["run", "one-char", "--seeds", "2", "--max-seeds", "10", "-q", "--out", out]
@@ -107,6 +108,7 @@ def test_a_settled_run_resumes_without_training(run_cli, tmp_path, monkeypatch):
     assert code == 2 and "max seeds 0" in err
 
 
+@pytest.mark.slow
 def test_settling_may_reach_an_experiment_of_an_earlier_run_in_the_directory(run_cli, tmp_path):
     out = tmp_path / "run"
     small = ["--seeds", "2", "--max-seeds", "10", "-q", "--out", out]
@@ -135,6 +137,7 @@ def _arrays(res):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,settings", [
     ("stateful", dict(epochs=6, units=8)),                      # generation, state heatmap
     ("one-char", dict(epochs=8, units=4, order_test=True)),     # order test
@@ -166,6 +169,7 @@ def test_more_seeds_train_only_the_new_replicas_with_the_numbers_of_training_all
     assert not np.array_equal(other.probs, together.probs[:3])  # the seed matters
 
 
+@pytest.mark.slow
 def test_batches_of_several_samples_train_all_replicas_again():
     """Why extends() asks for one sample per update: with a batch of 25 samples, the
     replicas' parameters differ in the last bits with the number trained beside them."""
@@ -181,6 +185,7 @@ def test_batches_of_several_samples_train_all_replicas_again():
     assert experiments.extends(one, one.config.replace(seeds=10))
 
 
+@pytest.mark.slow
 def test_more_seeds_with_force_keeps_the_seeds_a_directory_holds(run_cli, tmp_path):
     small = ["run", "one-char", "--epochs", "3", "-q", "--no-settle"]
     assert run_cli(*small, "--seeds", "2", "--out", tmp_path / "a")[0] == 0

@@ -27,6 +27,7 @@ def run_and_signal(tmp_path, sig):
     return p.returncode, stdout, stderr, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_the_run_cleanly(tmp_path, sig, code):
     rc, stdout, stderr, out = run_and_signal(tmp_path, sig)

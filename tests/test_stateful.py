@@ -44,6 +44,7 @@ def jax_window_grad(params, x, y, idx, reset, units=5):
         jnp.asarray(reset), None, "sigmoid")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed, b", [(0, 1), (1, 3)])
 def test_a_window_gradient_matches_finite_differences(seed, b):
     params, x, y, idx = setup(seed, b=b)
@@ -67,6 +68,7 @@ def test_a_window_gradient_matches_finite_differences(seed, b):
             assert got == pytest.approx(numeric, rel=2e-3, abs=2e-6), (path, at)
 
 
+@pytest.mark.slow
 def test_the_gradient_flows_through_the_state_as_in_the_unrolled_stateless_model():
     params, x, y, idx = setup(3)
     k = len(idx)
@@ -98,6 +100,7 @@ def plan(epochs=40, n=25, b=1, **kw):
     return [np.asarray(a) for a in train.batch_plan(spec, n, keys, order)]
 
 
+@pytest.mark.slow
 def test_random_starts_visit_every_batch_once_and_reset_at_the_wrap():
     idx, w, reset = plan(random_start=True)
     spe = 25
@@ -118,6 +121,7 @@ def test_random_starts_visit_every_batch_once_and_reset_at_the_wrap():
     assert plain_reset.reshape(40, spe).sum() == 40
 
 
+@pytest.mark.slow
 def test_random_resets_happen_at_the_asked_rate():
     _, _, reset = plan(epochs=400, reset_prob=0.3)
     extra = reset.reshape(400, 25)[:, 1:]  # the epoch's own reset is always there
@@ -134,6 +138,7 @@ def test_bptt_windows_group_consecutive_batches_and_pad_the_last():
     assert reset[0, 0] and reset[7, 0] and reset.sum() == 2    # each epoch's reset
 
 
+@pytest.mark.slow
 def test_stateful_options_run_end_to_end_and_are_deterministic(run_cli, tmp_path):
     args = ["run", "stateful", "--bptt", "5", "--random-start", "--reset-prob", "0.1",
             "--batch-size", "5", "--epochs", "4", "--seeds", "2", "-q"]

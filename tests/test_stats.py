@@ -95,6 +95,7 @@ def share_verdicts(p: float, n: int, seed: int = 0):
             for _ in range(SIMS)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [10, 20, 50])
 def test_a_share_of_exactly_half_is_rarely_called_a_majority(n):
     v = share_verdicts(0.5, n, n)

@@ -17,6 +17,7 @@ from lstmlab.experiments import PRESETS, Result
 FAST = ["--epochs", "4", "--seeds", "2", "-q"]
 
 
+@pytest.mark.slow
 def test_a_point_is_bit_identical_to_run(tmp_path):
     # epochs differ across the grid, so the sweep runs chunks of a common size: that and
     # the learning rate passed as an argument must not change a number
@@ -83,6 +84,7 @@ def test_bad_sweep_options_are_one_line(run_cli, tmp_path, args, message):
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_resume_trains_only_new_points_and_files_are_written_once(run_cli, tmp_path,
                                                                   monkeypatch):
     out = tmp_path / "s"
@@ -107,6 +109,7 @@ def test_resume_trains_only_new_points_and_files_are_written_once(run_cli, tmp_p
     assert code == 2 and "--force" in err and "epochs 4 → 5" in err
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_keeps_finished_points(run_cli, tmp_path, monkeypatch):
     out = tmp_path / "s"
     real_run = engine.run_experiment
@@ -133,6 +136,7 @@ def test_an_interrupted_sweep_keeps_finished_points(run_cli, tmp_path, monkeypat
     assert trained == [8, 16]
 
 
+@pytest.mark.slow
 def test_models_are_saved_only_when_asked(run_cli, tmp_path):
     out = tmp_path / "s"
     assert run_cli("sweep", "one-char", "--units", "2,4", "--out", out, *FAST)[0] == 0
@@ -153,6 +157,7 @@ def test_models_are_saved_only_when_asked(run_cli, tmp_path):
     assert code == 0 and "A -> " in text, err
 
 
+@pytest.mark.slow
 def test_a_two_setting_report_has_heatmaps_and_escapes_user_text(run_cli, tmp_path):
     out = tmp_path / "s"
     code, _, err = run_cli("sweep", "timestep-window", "--units", "2,4", "--framing",
@@ -165,6 +170,7 @@ def test_a_two_setting_report_has_heatmaps_and_escapes_user_text(run_cli, tmp_pa
     assert (out / "plots" / "sweep-units-framing.png").is_file()
 
 
+@pytest.mark.slow
 def test_an_lr_sweep_compiles_one_training_program(tmp_path):
     before = len(train._PROGRAMS)
     # units 7: a shape no other test compiles, so that the count does not depend on order
@@ -236,6 +242,7 @@ def test_point_names_are_directory_safe_and_distinct():
 # -- Ray ------------------------------------------------------------------------------
 
 
+@pytest.mark.ray
 def test_ray_missing_is_a_one_line_error(run_cli, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     code, _, err = run_cli("sweep", "one-char", "--units", "2,4", "--ray", "--out",
@@ -244,6 +251,8 @@ def test_ray_missing_is_a_one_line_error(run_cli, tmp_path, monkeypatch):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_ray_matches_local_and_retries_a_failed_point_once(tmp_path):
     ray = pytest.importorskip("ray")
     local = lstmlab.sweep("one-char", units=[2, 3], epochs=[3, 4], seeds=2, workers=2,
@@ -311,6 +320,7 @@ def test_the_sweep_progress_bar_counts_points_and_seed_updates(monkeypatch):
     assert piped.bar is None  # piped output stays clean
 
 
+@pytest.mark.slow
 def test_a_sweep_whose_points_reach_100_percent_nowhere_plots_its_share(run_cli, tmp_path):
     # 12 seeds at 0/12: the share's Wilson interval starts at exactly 0 (it missed by 2e-17,
     # and the error bar's negative length stopped the report with a traceback)
@@ -331,6 +341,7 @@ def test_a_list_of_one_repeated_value_is_named(run_cli, tmp_path, option, values
     assert grid.parse_values("units", "4,8,4") == [4, 8]
 
 
+@pytest.mark.ray
 @pytest.mark.parametrize("address, message", [
     ("127.0.0.1:1", "cannot reach the Ray cluster at 127.0.0.1:1"),
     ("ray://127.0.0.1:1", "cannot reach the Ray cluster at ray://127.0.0.1:1"),
@@ -358,6 +369,7 @@ def test_a_point_is_named_for_what_it_is_not_by_its_presets_note():
     assert all("1000 random subsequences" not in c.note for c in cfgs)
 
 
+@pytest.mark.slow
 def test_a_large_sweep_estimates_its_time_from_its_first_point(run_cli, tmp_path,
                                                                 monkeypatch):
     from lstmlab import console
@@ -374,6 +386,7 @@ def test_a_large_sweep_estimates_its_time_from_its_first_point(run_cli, tmp_path
     assert "A large sweep" not in text and "Measured" not in text
 
 
+@pytest.mark.slow
 def test_points_that_differ_only_in_evaluation_share_their_models(run_cli, tmp_path,
                                                                    monkeypatch):
     trained = []

@@ -28,6 +28,7 @@ def test_same_seed_gives_identical_history_and_params():
     assert not np.array_equal(a.history, c.history)
 
 
+@pytest.mark.slow
 def test_replicas_in_one_program_equal_replicas_one_by_one():
     x, y = az_windows()
     spec = train.TrainSpec(units=8, vocab_size=26, epochs=15, batch_size=2)
@@ -46,6 +47,7 @@ def test_replicas_in_one_program_equal_replicas_one_by_one():
             np.testing.assert_allclose(u[r], v[0], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_partial_last_batch_is_the_smaller_batch():
     # 5 samples in batches of 2, no shuffle: updates on [0,1], [2,3], [4]
     rng = np.random.default_rng(1975)
@@ -86,6 +88,7 @@ def stateful_numpy_losses(params, x, y):
     return np.array(losses), h, c
 
 
+@pytest.mark.slow
 def test_stateful_carry_and_reset_match_a_numpy_loop():
     rng = np.random.default_rng(1976)
     x = rng.random((6, 1, 1)).astype(np.float32)
@@ -108,6 +111,7 @@ def test_stateful_carry_and_reset_match_a_numpy_loop():
     np.testing.assert_allclose(ce, c, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_no_gradient_flows_through_the_carried_state():
     rng = np.random.default_rng(1977)
     x = rng.random((3, 1, 1)).astype(np.float32)
@@ -149,6 +153,7 @@ def test_gradient_through_the_state_would_differ():
     assert float(jnp.abs(a - b).max()) > 1e-6
 
 
+@pytest.mark.slow
 def test_order_test_is_rounding_level_for_a_stateless_model():
     rng = np.random.default_rng(1979)
     x, y = az_windows(1)
@@ -162,6 +167,7 @@ def test_order_test_is_rounding_level_for_a_stateless_model():
     assert scale > 1e3 * diff
 
 
+@pytest.mark.slow
 def test_stateful_preset_generates_the_alphabet_from_a_but_not_from_k():
     res = experiments.run("stateful", seeds=1)  # seed 7, 300 epochs
     assert res.accuracy[0] == 1.0
@@ -169,6 +175,7 @@ def test_stateful_preset_generates_the_alphabet_from_a_but_not_from_k():
     assert not res.generated["K"][0].startswith("KLMNOP")
 
 
+@pytest.mark.slow
 def test_stateful_with_batches_uses_the_stream_layout():
     cfg = PRESETS["stateful"].replace(batch_size=5, epochs=3, seeds=1)
     ds = experiments.prepare(cfg)
@@ -189,6 +196,7 @@ def coupled_loss(params, xb, yb, w, mb, state, activation):
     return total / xb.shape[0], None
 
 
+@pytest.mark.slow
 def test_order_test_detects_a_loss_that_couples_the_samples():
     """Positive control of the order test: where the samples of a batch interact, the order
     changes the gradient far above rounding, and the verdict says so. (An order test that
@@ -203,6 +211,7 @@ def test_order_test_detects_a_loss_that_couples_the_samples():
     assert "by construction" in evaluate.order_check(diff0, scale0)
 
 
+@pytest.mark.slow
 def test_the_order_test_is_not_decided_by_rounding_at_3000_samples():
     """Float32 rounding of a re-ordered sum of 3000 per-sample gradients made the old test
     "inconclusive"; in float64 it stays far below the threshold."""
@@ -215,6 +224,7 @@ def test_the_order_test_is_not_decided_by_rounding_at_3000_samples():
     assert diff / scale < evaluate.ORDER_ROUNDING * 1e-2
 
 
+@pytest.mark.slow
 def test_stateful_window_models_read_overlapping_windows_carrying_state():
     """A stateful model with a window of 3 (features framing) reads, after a reset, every
     window of its input in order, carrying the state — as in its training. Predicting after
@@ -234,6 +244,7 @@ def test_stateful_window_models_read_overlapping_windows_carrying_state():
     assert gen == text
 
 
+@pytest.mark.slow
 def test_compile_ahead_builds_the_programs_fit_runs():
     x, y = az_windows()
     spec = train.TrainSpec(units=7, vocab_size=26, epochs=12, batch_size=3)
@@ -255,6 +266,7 @@ def test_compile_ahead_builds_the_programs_fit_runs():
     assert len(train._PROGRAMS) == 3
 
 
+@pytest.mark.slow
 def test_cancelled_compilations_are_compiled_when_needed():
     x, y = az_windows()
     specs = [train.TrainSpec(units=u, vocab_size=26, epochs=4, batch_size=5) for u in (3, 4)]
@@ -267,6 +279,7 @@ def test_cancelled_compilations_are_compiled_when_needed():
         assert np.isfinite(train.fit(spec, train.replica_keys(1, 1), x, y).history).all()
 
 
+@pytest.mark.slow
 def test_more_seeds_run_the_same_compiled_program_in_more_groups(monkeypatch):
     x, y = az_windows()
     spec = train.TrainSpec(units=6, vocab_size=26, epochs=6, batch_size=1)
@@ -287,6 +300,7 @@ def test_more_seeds_run_the_same_compiled_program_in_more_groups(monkeypatch):
     assert train.group_size(3, None) == 2 and train.group_size(100, None) == train.MAX_GROUP
 
 
+@pytest.mark.slow
 def test_an_interrupt_is_checked_after_every_groups_chunk():
     """With 10,000 seeds a chunk of every group took 42 s to finish after Ctrl-C; now the
     check runs after each group's chunk and the groups not started are cancelled."""
