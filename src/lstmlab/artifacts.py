@@ -21,6 +21,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from . import data, evaluate
+from .cells import CELLS
 from .config import MAX_GENERATE, problem
 from .files import FileError, atomic_write, dumps, read_bytes
 from .errors import ModelError
@@ -30,7 +31,6 @@ PARAMS_FILE, META_FILE = "model.safetensors", "model.json"
 MAX_META_BYTES = 16 * 2**20
 MAX_STORED_SEQUENCE = 100_000  # model.json keeps the training sequence up to this length
 REPR_HTML_MAX_BYTES = 16 * 2**20
-KEYS = ("lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias")
 
 
 
@@ -52,6 +52,7 @@ class ModelInfo:
     replica: int = 0
     accuracy: float | None = None
     sequence: str = ""  # the training sequence ("" when longer than MAX_STORED_SEQUENCE)
+    cell: str = "lstm"  # the recurrent cell (cells.CELLS); files before it held an LSTM
 
     def check(self) -> None:
         """Raise ValueError unless every field is one lstmlab could have written."""
@@ -64,15 +65,19 @@ class ModelInfo:
                 raise ValueError(wrong)
         if not isinstance(self.variable_length, bool):
             raise ValueError("variable_length must be true or false")
+        if self.cell not in CELLS:
+            raise ValueError(f"cell {self.cell!r} is not allowed; allowed: {', '.join(CELLS)}")
 
     @property
     def n_features(self) -> int:
         return data.n_features(len(self.vocab), self.window, self.encoding, self.framing)
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The model file's parameters, "layer/name" → shape: the cell's, then Dense's."""
         f, u, v = self.n_features, self.units, len(self.vocab)
-        return {"lstm/kernel": (f, 4 * u), "lstm/recurrent_kernel": (u, 4 * u),
-                "lstm/bias": (4 * u,), "dense/kernel": (u, v), "dense/bias": (v,)}
+        c = CELLS[self.cell]
+        return {**{f"{c.name}/{k}": shape for k, shape in c.shapes(f, u).items()},
+                "dense/kernel": (u, v), "dense/bias": (v,)}
 
     def params_bytes(self) -> int:
         """The size of the float32 parameters: a parameters file may be this plus a header."""
@@ -91,9 +96,11 @@ class Trace:
     - ``windows`` (N, W): the vocabulary indices of the window each prediction read
       (-1: front padding of variable-length input); under ``timesteps`` step s reads
       ``windows[:, s]``, under ``features`` the one step reads them all;
-    - ``mask`` (N, S): False where a padding step is masked (h and c stay unchanged);
-    - ``i, f, g, o, c, h`` (N, S, U) float32: input gate, forget gate, candidate, output
-      gate, cell state and output after every step (i, f, g, o are NaN at masked steps);
+    - ``mask`` (N, S): False where a padding step is masked (the state stays unchanged);
+    - the cell's traced quantities by name, ``quantities`` and as attributes — for the
+      LSTM ``i, f, g, o, c, h`` (N, S, U) float32: input gate, forget gate, candidate,
+      output gate, cell state and output after every step (i, f, g, o are NaN at masked
+      steps: ``cells.LSTM.masked``);
     - ``probs`` (N, V) float32: the next-symbol probabilities after each prediction's
       last step;
     - ``since_reset`` (N,): symbols read since the reset (stateful models; for window
@@ -105,14 +112,16 @@ class Trace:
     positions: np.ndarray
     windows: np.ndarray
     mask: np.ndarray
-    i: np.ndarray
-    f: np.ndarray
-    g: np.ndarray
-    o: np.ndarray
-    c: np.ndarray
-    h: np.ndarray
     probs: np.ndarray
     since_reset: np.ndarray
+    quantities: dict  # name → (N, S, U), in the cell's order
+
+    def __getattr__(self, name: str):
+        quantities = self.__dict__.get("quantities") or {}
+        if name in quantities:
+            return quantities[name]
+        raise AttributeError(f"'Trace' of this cell has no {name!r}; it has "
+                             f"{', '.join(quantities)}")
 
     def predictions(self) -> list[str]:
         """The most likely next symbol after each position."""
@@ -231,11 +240,11 @@ class Model:
         steps = x.shape[1]
         real = np.ones((len(positions), steps), bool) if mask is None else mask
         arrays = {k: np.array(v, np.float32) for k, v in gates._asdict().items()}
-        for k in "ifgo":  # a masked step computes nothing that is used
+        for k in CELLS[i.cell].masked:  # a masked step computes nothing that is used
             arrays[k][~real] = np.nan
         return Trace(text=text, vocab=self.vocab.symbols, positions=positions,
                      windows=windows, mask=real, probs=np.asarray(probs, np.float32),
-                     since_reset=since, **arrays)
+                     since_reset=since, quantities=arrays)
 
     def _repr_html_(self) -> str | None:
         """In Jupyter a model shows as its explorer (``lstmlab.explore``); one whose weights
@@ -310,7 +319,7 @@ class Model:
         if path.exists() and not path.is_dir():
             raise ModelError(f"{path} is a file: a model is saved into a directory")
         flat = {k: np.asarray(self.params[k.split("/")[0]][k.split("/")[1]], np.float32)
-                for k in KEYS}
+                for k in self.info.shapes()}
         blob = st_save(flat)
         atomic_write(path / PARAMS_FILE, blob)
         meta = {"format_version": FORMAT_VERSION, "lstmlab_version": _version(),
@@ -368,10 +377,10 @@ class Model:
             if check_finite and not np.all(np.isfinite(arrays[key])):
                 raise ModelError(f"{path}: parameter {key!r} holds NaN or infinite values "
                                  f"(the training diverged); this model cannot predict")
-        params = {"lstm": {}, "dense": {}}
-        for key in KEYS:
+        params = {}
+        for key in info.shapes():
             layer, name = key.split("/")
-            params[layer][name] = arrays[key]
+            params.setdefault(layer, {})[name] = arrays[key]
         return cls(params, info)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 
 from . import model
+from .cells import cell_of
 from .train import batch_loss
 
 
@@ -32,24 +33,26 @@ def stateful_probabilities(params, x, layout, mask=None, activation="sigmoid"):
         logits, state = model.logits_fn(params, x[idx], mb, state, activation)
         return state, jax.nn.softmax(logits)
 
-    state, probs = jax.lax.scan(step, model.zero_state(layout.shape[1], _units(params)),
-                                layout)
+    state, probs = jax.lax.scan(step, _zero(params, layout.shape[1]), layout)
     out = jnp.zeros((x.shape[0], probs.shape[-1])).at[layout.reshape(-1)].set(
         probs.reshape(-1, probs.shape[-1]))
     return out, state
 
 
-def _units(params) -> int:
-    return params["lstm"]["recurrent_kernel"].shape[0]
+def _zero(params, batch: int) -> tuple:
+    """The zero state of the model's cell for ``batch`` streams."""
+    c = cell_of(params)
+    return c.zero_state(batch, c.units(params[c.name]))
 
 
 @partial(jax.jit, static_argnames="activation")
 def state_trajectory(params, windows, activation="sigmoid"):
-    """h and c after each input while a stateful model reads ``windows`` (n, T, F) one
-    after another from a reset, carrying its state (for window 1: one symbol per step):
-    (n, units) each — the last step of each window in :func:`trace`."""
+    """The cell's state (the LSTM's h and c) after each input while a stateful model reads
+    ``windows`` (n, T, F) one after another from a reset, carrying its state (for window
+    1: one symbol per step): (n, units) each — the last step of each window in
+    :func:`trace`."""
     _, gates = trace(params, windows, None, True, activation)
-    return gates.h[:, -1], gates.c[:, -1]
+    return tuple(getattr(gates, k)[:, -1] for k in cell_of(params).state)
 
 
 @partial(jax.jit, static_argnames=("carry", "activation"))
@@ -57,30 +60,28 @@ def trace(params, windows, mask=None, carry=False, activation="sigmoid"):
     """Every step's gates and the next-symbol probabilities while the model reads
     ``windows`` (N, S, F) one after another: each from a zero state, or with ``carry``
     from the state the previous window left (a stateful model after a reset). ``mask``
-    (N, S) or None. Returns probs (N, V) and :class:`model.Gates`, each (N, S, U)."""
+    (N, S) or None. Returns probs (N, V) and the cell's trace (the LSTM's i, f, g, o, c,
+    h), each (N, S, U)."""
     def step(state, inp):
         x, m = inp
-        start = state if carry else model.zero_state(1, _units(params))
-        state, gates = model.lstm(params["lstm"], x[None], None if m is None else m[None],
-                                  start, activation, gates=True)       # gates (S, 1, U)
+        start = state if carry else _zero(params, 1)
+        state, gates = model.rnn(params, x[None], None if m is None else m[None],
+                                 start, activation, gates=True)        # gates (S, 1, U)
         return state, (next_probs(params, state), jax.tree.map(lambda a: a[:, 0], gates))
 
-    _, (probs, gates) = jax.lax.scan(step, model.zero_state(1, _units(params)),
-                                     (windows, mask))
+    _, (probs, gates) = jax.lax.scan(step, _zero(params, 1), (windows, mask))
     return probs, gates
 
 
 def read_states(params, windows, activation="sigmoid"):
-    """The state (h, c), each (1, units), after reading ``windows`` from a reset."""
-    h, c = state_trajectory(params, windows, activation)
-    return h[-1:], c[-1:]
+    """The cell's state, each (1, units), after reading ``windows`` from a reset."""
+    return tuple(a[-1:] for a in state_trajectory(params, windows, activation))
 
 
 @jax.jit
 def next_probs(params, state):
     """Next-symbol probabilities (V,) from a state: the Dense softmax on h."""
-    h = state[0]
-    return jax.nn.softmax(h @ params["dense"]["kernel"] + params["dense"]["bias"])[0]
+    return jax.nn.softmax(model.head(params, state[0]))[0]
 
 
 @partial(jax.jit, static_argnames=("length", "features", "activation"))
@@ -99,7 +100,7 @@ def generate_stateful(params, start_windows, last, table, length, features=False
         window = jnp.concatenate([window[1:], k[None]])
         x = table[window]                                   # (T, F per symbol)
         x = x.reshape(1, 1, -1) if features else x[None]    # (1, steps, F)
-        return (model.lstm(params["lstm"], x, None, state, activation), window), k
+        return (model.rnn(params, x, None, state, activation), window), k
 
     _, out = jax.lax.scan(step, (state, last), None, length=length)
     return out

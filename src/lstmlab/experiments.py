@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import data, evaluate, train
+from .cells import LSTM, param_count
 from .artifacts import MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
 from .data import DataError
 from .config import (APPLIES, MIN_FOLLOWING, PRESETS, Config, applies,
@@ -314,7 +315,7 @@ def memory_estimate(cfg: Config, n_samples: int, n_features: int, vocab_size: in
     tables of the evaluation (float32 throughout)."""
     u, v, f = cfg.units, vocab_size, n_features
     steps = 1 if cfg.framing == "features" else cfg.window
-    params = f * 4 * u + u * 4 * u + 4 * u + u * v + v
+    params = param_count(LSTM, f, u, v)
     batch = cfg.batch_size or n_samples
     per_replica = 8 * params + 3 * batch * steps * 6 * u + 2 * n_samples * v
     return 4 * (cfg.seeds * per_replica + n_samples * steps * f + cfg.seeds * cfg.epochs * 2)

@@ -18,22 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .cells import CELLS
 from .data import show
 from .errors import ModelError
 from .files import atomic_write
 
 MAX_SEQUENCE = 20_000  # the page marks predictions against the training sequence up to this
-GATE_TEXT = {
-    "i": "input gate: how much of the candidate g is written into the cell (0 nothing, 1 all)",
-    "f": "forget gate: how much of the previous cell state c is kept (1 keep, 0 forget)",
-    "g": "candidate: the new value proposed for the cell, from −1 to 1",
-    "o": "output gate: how much of the cell is let out as the output h",
-    "c": "cell state: the memory carried to the next step, c = f·c + i·g",
-    "h": "output (hidden state): what the next step and the prediction see, h = o·tanh(c); "
-         "the prediction is softmax(h·W + b)",
-}
-
-
 def _floats(a) -> str:
     return base64.b64encode(np.ascontiguousarray(a, "<f4").tobytes()).decode("ascii")
 
@@ -62,6 +52,7 @@ def model_data(model, settings=()) -> dict:
     """What the page needs of one model: vocabulary, shape, settings and float32 weights."""
     i = model.info
     p = model.params
+    cell = CELLS[i.cell]
     known = i.accuracy is not None and math.isfinite(i.accuracy)
     acc = f"{100 * i.accuracy:.2f}%" if known else ""
     rows = [("experiment", i.experiment or "(custom)"), ("replica", str(i.replica)),
@@ -83,9 +74,8 @@ def model_data(model, settings=()) -> dict:
         "settings": rows,
         "how": _how(i),
         "sequence": i.sequence if len(i.sequence) <= MAX_SEQUENCE else "",
-        "weights": {"kernel": _floats(p["lstm"]["kernel"]),
-                    "recurrent_kernel": _floats(p["lstm"]["recurrent_kernel"]),
-                    "bias": _floats(p["lstm"]["bias"]),
+        "cell": cell.name, "gates": list(cell.trace._fields), "gate_text": cell.legend,
+        "weights": {**{k: _floats(p[cell.name][k]) for k in cell.weights},
                     "dense_kernel": _floats(p["dense"]["kernel"]),
                     "dense_bias": _floats(p["dense"]["bias"])},
     }
@@ -167,8 +157,9 @@ def page(model, compare=None, text: str | None = None, settings=(),
     elif text:
         model.vocab.encode(text)  # a symbol outside the vocabulary: a one-line DataError
     names = " vs ".join(m["title"] for m in models)
-    payload = {"models": models, "initial": text, "gate_text": GATE_TEXT}
-    legend = "".join(f"<dt>{k}</dt><dd>{html.escape(v)}</dd>" for k, v in GATE_TEXT.items())
+    payload = {"models": models, "initial": text}
+    words = {k: v for m in models for k, v in m["gate_text"].items()}  # both cells' rows
+    legend = "".join(f"<dt>{k}</dt><dd>{html.escape(v)}</dd>" for k, v in words.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from . import data, model
+from .cells import CELLS
 from .errors import KerasError
 
 
@@ -186,7 +187,7 @@ def build(params, info):
     shape = (1 if i.framing == "features" else i.window, i.n_features)
     inp = keras.Input(batch_shape=(1,) + shape) if i.stateful else keras.Input(shape)
     layers = [inp] + ([keras.layers.Masking(0.0)] if i.mask and i.variable_length else []) + [
-        keras.layers.LSTM(i.units, stateful=i.stateful),
+        getattr(keras.layers, CELLS[i.cell].keras_layer)(i.units, stateful=i.stateful),
         keras.layers.Dense(len(i.vocab), activation="softmax")]
     net = keras.Sequential(layers)
     net.set_weights(model.keras_weights(params))

@@ -1,22 +1,26 @@
-"""LSTM(units) → Dense(V, softmax), exactly as Keras 3 defines it, as pure functions.
+"""A recurrent cell (:mod:`lstmlab.cells`; the LSTM by default) → Dense(V, softmax),
+exactly as Keras 3 defines them, as pure functions: the loop over time and masking here,
+one step of the cell there.
 
-Parameters are a pytree with Keras's arrays and names:
+Parameters are a pytree with Keras's arrays and names, keyed by the cell's name:
 ``{"lstm": {"kernel" (F, 4U), "recurrent_kernel" (U, 4U), "bias" (4U)},
-   "dense": {"kernel" (U, V), "bias" (V)}}``, gate order i, f, c, o.
+   "dense": {"kernel" (U, V), "bias" (V)}}`` (the LSTM's gate order i, f, c, o).
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.nn import initializers as init
 
+from .cells import CELLS, LSTM, cell_of
+
 # Above this many time steps the cell runs under lax.scan; below, it is unrolled in Python
 # (T is static), which compiles to one fused block and is ~2x faster for the tutorial's T ≤ 5.
 UNROLL_MAX_STEPS = 16
+
+Gates = LSTM.trace  # the LSTM's trace (i, f, g, o, c, h), by its old name
 
 
 def hard_sigmoid(x):
@@ -29,79 +33,56 @@ def recurrent_activation(name: str):
     return {"sigmoid": jax.nn.sigmoid, "hard_sigmoid": hard_sigmoid}[name]
 
 
-def init_params(key, n_features: int, units: int, vocab_size: int):
-    """Keras defaults: glorot_uniform kernels, orthogonal recurrent kernel, zero biases with
-    the forget-gate slice at 1 (``unit_forget_bias``)."""
+def init_params(key, n_features: int, units: int, vocab_size: int, cell: str = "lstm"):
+    """Keras's initialisers: the cell's (its kernel from the first of three keys, its
+    recurrent kernel from the second), glorot_uniform for the Dense kernel (the third),
+    zero Dense bias."""
     k1, k2, k3 = jax.random.split(key, 3)
-    glorot, ortho = init.glorot_uniform(), init.orthogonal()
-    bias = jnp.zeros(4 * units).at[units:2 * units].set(1.0)
+    c = CELLS[cell]
     return {
-        "lstm": {
-            "kernel": glorot(k1, (n_features, 4 * units), jnp.float32),
-            "recurrent_kernel": ortho(k2, (units, 4 * units), jnp.float32),
-            "bias": bias,
-        },
+        c.name: c.init(k1, k2, n_features, units),
         "dense": {
-            "kernel": glorot(k3, (units, vocab_size), jnp.float32),
+            "kernel": init.glorot_uniform()(k3, (units, vocab_size), jnp.float32),
             "bias": jnp.zeros(vocab_size, jnp.float32),
         },
     }
 
 
-def zero_state(batch: int, units: int):
-    """(h, c) of zeros: the state after a reset."""
-    z = jnp.zeros((batch, units), jnp.float32)
-    return (z, z)
+def zero_state(batch: int, units: int, cell=LSTM):
+    """The cell's state of zeros (the LSTM's (h, c)): the state after a reset."""
+    return cell.zero_state(batch, units)
 
 
-class Gates(NamedTuple):
-    """What one LSTM step computes, each (B, U): input gate i, forget gate f, candidate g,
-    output gate o, and the new cell state c and output h."""
-
-    i: jax.Array
-    f: jax.Array
-    g: jax.Array
-    o: jax.Array
-    c: jax.Array
-    h: jax.Array
+def units_of(params) -> int:
+    return cell_of(params).units(params[cell_of(params).name])
 
 
-def cell(p, state, x_t, act):
-    """The LSTM cell alone, as flax's ``LSTMCell``: (h, c), x_t (B, F) → (h, c), Gates.
-    The loop that runs it (:func:`lstm`) keeps only the state, so where nobody reads the
-    gates XLA never materialises them: training costs what it cost before the split."""
-    h, c = state
-    z = x_t @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"]   # (B, 4U)
-    zi, zf, zg, zo = jnp.split(z, 4, axis=-1)                        # (B, U) each
-    i, f, g, o = act(zi), act(zf), jnp.tanh(zg), act(zo)
-    c_new = f * c + i * g
-    h_new = o * jnp.tanh(c_new)
-    return (h_new, c_new), Gates(i, f, g, o, c_new, h_new)
-
-
-def lstm_step(p, state, x_t, m_t, act):
-    """One masked step: the cell, and where m_t (B,) is False h and c stay unchanged
-    (Keras ``Masking`` semantics; m_t None: no mask). Returns the new state and the gates
-    (their c and h are the state after masking)."""
-    new, gates = cell(p, state, x_t, act)
+def masked_step(c, p, state, x_t, m_t, act):
+    """One masked step of cell ``c``: where m_t (B,) is False the state stays unchanged
+    (Keras ``Masking`` semantics; m_t None: no mask). Returns the new state and the trace
+    (its state quantities are the state after masking)."""
+    new, trace = c.step(p, state, x_t, act)
     if m_t is not None:
         keep = m_t[:, None]
-        new = (jnp.where(keep, new[0], state[0]), jnp.where(keep, new[1], state[1]))
-        gates = gates._replace(h=new[0], c=new[1])
-    return new, gates
+        new = tuple(jnp.where(keep, a, b) for a, b in zip(new, state))
+        trace = trace._replace(**dict(zip(c.state, new)))
+    return new, trace
 
 
-def lstm(p, x, mask=None, state=None, activation="sigmoid", gates=False):
-    """Run the LSTM over x (B, T, F) from ``state`` (zeros if None) → final (h, c); with
-    ``gates``, also every step's :class:`Gates`, each (T, B, U)."""
+def rnn(params, x, mask=None, state=None, activation="sigmoid", gates=False):
+    """Run the model's cell over x (B, T, F) from ``state`` (zeros if None) → final state;
+    with ``gates``, also every step's trace, each (T, B, U)."""
+    c = cell_of(params)
+    p = params[c.name]
     act = recurrent_activation(activation)
     batch, steps, _ = x.shape
     if state is None:
-        state = zero_state(batch, p["recurrent_kernel"].shape[0])
+        state = c.zero_state(batch, c.units(p))
     if steps <= UNROLL_MAX_STEPS:
         seen = []
         for t in range(steps):
-            state, g = lstm_step(p, state, x[:, t], None if mask is None else mask[:, t], act)
+            state, g = masked_step(c, p, state, x[:, t], None if mask is None else mask[:, t],
+                                   act)
             seen.append(g)
         return (state, jax.tree.map(lambda *a: jnp.stack(a), *seen)) if gates else state
     xs = jnp.swapaxes(x, 0, 1)
@@ -109,27 +90,35 @@ def lstm(p, x, mask=None, state=None, activation="sigmoid", gates=False):
 
     def body(s, inp):
         x_t, m_t = inp
-        s, g = lstm_step(p, s, x_t, m_t, act)
+        s, g = masked_step(c, p, s, x_t, m_t, act)
         return s, (g if gates else None)
 
     state, seen = jax.lax.scan(body, state, (xs, ms))
     return (state, seen) if gates else state
 
 
+def head(params, h):
+    """The Dense layer's logits (B, V) from the output h (B, U)."""
+    return h @ params["dense"]["kernel"] + params["dense"]["bias"]
+
+
 def logits_fn(params, x, mask=None, state=None, activation="sigmoid"):
-    """Logits (B, V) of the next symbol, and the LSTM's final state."""
-    h, c = lstm(params["lstm"], x, mask, state, activation)
-    return h @ params["dense"]["kernel"] + params["dense"]["bias"], (h, c)
+    """Logits (B, V) of the next symbol, and the cell's final state."""
+    state = rnn(params, x, mask, state, activation)
+    return head(params, state[0]), state
 
 
 def keras_weights(params) -> list[np.ndarray]:
-    """The arrays of Keras's ``model.get_weights()`` for LSTM → Dense, in that order."""
-    return [np.asarray(params["lstm"][k]) for k in ("kernel", "recurrent_kernel", "bias")] + \
+    """The arrays of Keras's ``model.get_weights()`` for the cell → Dense, in that order."""
+    c = cell_of(params)
+    return [np.asarray(params[c.name][k]) for k in c.weights] + \
         [np.asarray(params["dense"][k]) for k in ("kernel", "bias")]
 
 
-def from_keras_weights(arrays) -> dict:
+def from_keras_weights(arrays, cell: str = "lstm") -> dict:
     """Inverse of :func:`keras_weights`: Keras's ``get_weights()`` list → lstmlab params."""
-    k, rk, b, dk, db = (jnp.asarray(a, jnp.float32) for a in arrays)
-    return {"lstm": {"kernel": k, "recurrent_kernel": rk, "bias": b},
-            "dense": {"kernel": dk, "bias": db}}
+    c = CELLS[cell]
+    arrays = [jnp.asarray(a, jnp.float32) for a in arrays]
+    n = len(c.weights)
+    return {c.name: dict(zip(c.weights, arrays[:n])),
+            "dense": {"kernel": arrays[n], "bias": arrays[n + 1]}}

@@ -39,6 +39,7 @@ import numpy as np
 
 from . import data
 from .artifacts import Model, ModelError
+from .cells import LSTM, param_count
 from .experiments import (MAX_KEPT_PATTERNS, MAX_STATE_STEPS, PRESETS, Config, Dataset,
                           Result, build_dataset, generation_starts, kept_index, validate)
 from .files import atomic_write, dumps, make_temp_dir, read_bytes
@@ -180,7 +181,7 @@ def disk_estimate(cfg: Config, ds: Dataset, models: bool = True) -> int:
     k = min(n, MAX_KEPT_PATTERNS) + cfg.probe
     f = ds.x.shape[-1]
     u = cfg.units
-    params = f * 4 * u + u * 4 * u + 4 * u + u * v + v
+    params = param_count(LSTM, f, u, v)
     size = s * (params * 4 + 4096) if models else 0
     size += 4 * s * k * v + 8 * k * (cfg.window + 1) + 8 * s * cfg.epochs
     size += 8 * MAX_STATE_STEPS * u if cfg.stateful else 0

@@ -5,7 +5,6 @@
 "use strict";
 (function () {
   const DATA = JSON.parse(document.getElementById("lstmlab-data").textContent);
-  const GATES = ["i", "f", "g", "o", "c", "h"];
   const TOP_K = 5;
 
   // -- the model ---------------------------------------------------------------------------
@@ -174,10 +173,10 @@
       labels.appendChild(el("div", "reads", m.stateful ? "since reset" : "window reads"));
       labels.appendChild(el("div", "pred", "prediction"));
       labels.appendChild(el("div", "topk", `top ${Math.min(TOP_K, this.net.V)}`));
-      for (const g of GATES) {
+      for (const g of m.gates) {  // the cell's traced quantities, top to bottom
         const l = el("div", "gate-label", g);
         l.style.height = U * this.cellH + "px";
-        l.title = DATA.gate_text[g];
+        l.title = m.gate_text[g];
         labels.appendChild(l);
       }
       this.scroll.appendChild(labels);
@@ -292,7 +291,7 @@
       }
       div.insertBefore(pred, top);
       const S = col.steps.length, U = this.m.units, cw = this.colW / S;
-      for (const g of GATES) {
+      for (const g of this.m.gates) {
         const cv = el("canvas", "heat");
         cv.width = this.colW; cv.height = U * this.cellH;
         cv.dataset.gate = g;
@@ -350,7 +349,7 @@
       return this.cols.filter((c) => c.kind === "sym" && c.probs).map((c) => ({
         position: c.position, since_reset: c.since, window: c.window, real: c.real,
         probs: Array.from(c.probs),
-        gates: Object.fromEntries(GATES.map((g) => [g, c.steps.map((s) => Array.from(s[g]))])),
+        gates: Object.fromEntries(this.m.gates.map((g) => [g, c.steps.map((s) => Array.from(s[g]))])),
       }));
     }
   }

@@ -1,0 +1,126 @@
+"""The cell contract (lstmlab.cells): a new recurrent cell is one small class and one entry
+of CELLS, and the model loop, masking, the trace, model files, estimates and the explorer's
+data derive from it. Proven with a cell written here (Keras's SimpleRNN equations),
+checked against a float64 NumPy reference."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.nn import initializers as init
+
+import lstmlab
+from lstmlab import cells, data, explorer, model
+from lstmlab.artifacts import Model, ModelInfo
+
+
+class RNNTrace(NamedTuple):
+    h: jax.Array
+
+
+class SimpleRNN:
+    """h' = tanh(x·K + h·R + b): the whole of a new cell."""
+
+    name = "test-rnn"
+    keras_layer = "SimpleRNN"
+    weights = ("kernel", "recurrent_kernel", "bias")
+    state = ("h",)
+    trace = RNNTrace
+    legend = {"h": "output: tanh(x·K + h·R + b)"}
+    masked = ()
+
+    @staticmethod
+    def shapes(n_features, units):
+        return {"kernel": (n_features, units), "recurrent_kernel": (units, units),
+                "bias": (units,)}
+
+    @staticmethod
+    def init(k1, k2, n_features, units):
+        return {"kernel": init.glorot_uniform()(k1, (n_features, units), jnp.float32),
+                "recurrent_kernel": init.orthogonal()(k2, (units, units), jnp.float32),
+                "bias": jnp.zeros(units, jnp.float32)}
+
+    @staticmethod
+    def zero_state(batch, units):
+        return (jnp.zeros((batch, units), jnp.float32),)
+
+    @staticmethod
+    def step(p, state, x_t, act):
+        h = jnp.tanh(x_t @ p["kernel"] + state[0] @ p["recurrent_kernel"] + p["bias"])
+        return (h,), RNNTrace(h)
+
+    @staticmethod
+    def units(p):
+        return p["recurrent_kernel"].shape[0]
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    monkeypatch.setitem(cells.CELLS, SimpleRNN.name, SimpleRNN)
+    return SimpleRNN
+
+
+def reference(p, x, mask):
+    """float64 NumPy: the recurrence, masked steps keep h, then Dense softmax."""
+    q = {k: {n: np.asarray(a, np.float64) for n, a in v.items()} for k, v in p.items()}
+    r = q["test-rnn"]
+    h = np.zeros((x.shape[0], r["bias"].shape[0]))
+    for t in range(x.shape[1]):
+        new = np.tanh(x[:, t] @ r["kernel"] + h @ r["recurrent_kernel"] + r["bias"])
+        h = np.where(mask[:, t, None], new, h)
+    z = h @ q["dense"]["kernel"] + q["dense"]["bias"]
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_a_new_cell_runs_through_the_model_loop_and_masking(registered):
+    p = model.init_params(jax.random.PRNGKey(0), 3, 5, 7, cell="test-rnn")
+    assert set(p) == {"test-rnn", "dense"} and p["test-rnn"]["kernel"].shape == (3, 5)
+    x = np.random.default_rng(1).normal(size=(4, 6, 3)).astype(np.float32)
+    mask = np.ones((4, 6), bool)
+    mask[:2, :3] = False  # front padding
+    got = np.asarray(jax.nn.softmax(model.logits_fn(p, jnp.asarray(x), jnp.asarray(mask))[0]))
+    np.testing.assert_allclose(got, reference(p, x, mask), atol=1e-6)
+    # negative control: without the mask the padding is read
+    unmasked = np.asarray(jax.nn.softmax(model.logits_fn(p, jnp.asarray(x))[0]))
+    assert np.abs(unmasked - reference(p, x, mask)).max() > 1e-4
+    assert [a.shape for a in model.keras_weights(p)] == [(3, 5), (5, 5), (5,), (5, 7), (7,)]
+    back = model.from_keras_weights(model.keras_weights(p), cell="test-rnn")
+    assert jax.tree.all(jax.tree.map(np.array_equal, back, p))
+
+
+def test_files_traces_and_the_page_derive_from_the_cell(registered, tmp_path):
+    vocab = tuple(data.ALPHABET[:6])
+    info = ModelInfo(vocab=vocab, window=3, framing="timesteps", encoding="onehot",
+                     mask=True, units=4, activation="sigmoid", stateful=False,
+                     variable_length=False, cell="test-rnn")
+    p = model.init_params(jax.random.PRNGKey(2), info.n_features, 4, 6, cell="test-rnn")
+    m = Model(jax.tree.map(np.asarray, p), info)
+    assert set(info.shapes()) == {"test-rnn/kernel", "test-rnn/recurrent_kernel",
+                                  "test-rnn/bias", "dense/kernel", "dense/bias"}
+    back = lstmlab.load(m.save(tmp_path / "m"))
+    assert back.info.cell == "test-rnn"
+    assert back.predict_proba("ABC") == m.predict_proba("ABC")
+    t = m.trace("ABCDE")
+    assert t.h.shape == (3, 3, 4) and not hasattr(t, "i")
+    page = explorer.model_data(m)
+    assert page["gates"] == ["h"] and page["cell"] == "test-rnn"
+    assert set(page["weights"]) == {"kernel", "recurrent_kernel", "bias", "dense_kernel",
+                                    "dense_bias"}
+    assert cells.param_count(SimpleRNN, info.n_features, 4, 6) == sum(
+        int(np.prod(a.shape)) for a in jax.tree.leaves(p))
+    # an unknown cell in a model file is named, not guessed
+    bad = ModelInfo(**{**info.__dict__, "cell": "gru2"})
+    with pytest.raises(ValueError, match="cell 'gru2' is not allowed; allowed: lstm"):
+        bad.check()
+
+
+def test_the_lstm_is_described_once_and_counted_right():
+    p = model.init_params(jax.random.PRNGKey(0), 3, 8, 26)
+    assert cells.cell_of(p) is cells.LSTM
+    assert cells.param_count(cells.LSTM, 3, 8, 26) == sum(
+        int(np.prod(a.shape)) for a in jax.tree.leaves(p))
+    with pytest.raises(ValueError, match="no recurrent cell"):
+        cells.cell_of({"dense": {}})
