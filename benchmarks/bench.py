@@ -230,7 +230,6 @@ def breakdown_here(cache_dir: str) -> dict:
     from pathlib import Path
 
     from lstmlab import cache, engine, records, report
-    report.warm_up()  # as `lstmlab run` does for four experiments or more
     with tempfile.TemporaryDirectory() as tmp:
         cache.enable(Path(cache_dir))
         cfgs = list(PRESETS.values())

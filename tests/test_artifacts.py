@@ -212,12 +212,12 @@ def test_no_pickle_anywhere():
     ("AB?C", "'?'"),
 ])
 def test_bad_prediction_inputs(trained, text, error):
-    with pytest.raises(data.DataError, match=error):
+    with pytest.raises(lstmlab.DataError, match=error):
         trained["window"].model(0).predict(text)
 
 
 def test_bad_generation_length(trained):
-    with pytest.raises(data.DataError, match="length 0"):
+    with pytest.raises(lstmlab.DataError, match="length 0"):
         trained["stateful"].model(0).generate("A", 0)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import lstmlab
 from lstmlab import cli, config, experiments, train
 from lstmlab.config import SETTINGS, Config, problem
 
@@ -58,7 +59,7 @@ def test_each_value_is_checked_by_its_setting(name, good, bad):
         said = problem(name, v)
         assert said and said.startswith(f"{SETTINGS[name].label} {v!r} is not allowed; "
                                         f"allowed: "), (name, v)
-        with pytest.raises(experiments.ConfigError, match="is not allowed"):
+        with pytest.raises(lstmlab.ConfigError, match="is not allowed"):
             experiments.validate(Config().replace(**{name: v}))
 
 

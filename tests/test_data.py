@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import lstmlab
 from lstmlab import data
 
 AZ = data.ALPHABET
@@ -31,7 +32,7 @@ def test_three_char_windows():
 @pytest.mark.parametrize("n", [0, 26, 27, -1])
 def test_impossible_window(n):
     _, s = vocab_seq()
-    with pytest.raises(data.DataError, match="window"):
+    with pytest.raises(lstmlab.DataError, match="window"):
         data.windows(s, n)
 
 
@@ -62,7 +63,7 @@ def test_padding_encodes_as_zero():
 
 def test_unknown_symbol_is_named():
     v, _ = vocab_seq()
-    with pytest.raises(data.DataError, match="'a'.*'é'|'a', 'é'"):
+    with pytest.raises(lstmlab.DataError, match="'a'.*'é'|'a', 'é'"):
         v.encode("ABaé")
 
 
@@ -77,7 +78,7 @@ def test_stream_layout_order():
 
 
 def test_stream_layout_error_names_both_numbers():
-    with pytest.raises(data.DataError, match=r"25 samples.*batches of 4"):
+    with pytest.raises(lstmlab.DataError, match=r"25 samples.*batches of 4"):
         data.stream_layout(25, 4)
 
 

@@ -1,4 +1,4 @@
 from .cli import entry
 
-if __name__ == "__main__":  # not when a spawned helper process imports it
+if __name__ == "__main__":
     entry()

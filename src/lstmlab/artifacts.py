@@ -24,7 +24,7 @@ from . import data, evaluate
 from .cells import CELLS
 from .config import MAX_GENERATE, problem
 from .files import FileError, atomic_write, dumps, read_bytes
-from .errors import ModelError
+from .errors import DataError, ModelError
 
 FORMAT_VERSION = 1
 PARAMS_FILE, META_FILE = "model.safetensors", "model.json"
@@ -149,10 +149,10 @@ class Model:
     # -- inputs ---------------------------------------------------------------------------
     def _indices(self, text: str) -> np.ndarray:
         if not isinstance(text, str):
-            raise data.DataError(f"the input {text!r} is not allowed; allowed: a string of "
+            raise DataError(f"the input {text!r} is not allowed; allowed: a string of "
                                  f"the model's symbols")
         if not text:
-            raise data.DataError("the input is empty; give at least one symbol")
+            raise DataError("the input is empty; give at least one symbol")
         return self.vocab.encode(text)
 
     def _window_input(self, idx: np.ndarray):
@@ -160,7 +160,7 @@ class Model:
         i = self.info
         if not i.variable_length and len(idx) < i.window:
             example = "".join(self.vocab.symbols[:i.window])
-            raise data.DataError(f"the input has {len(idx)} symbol(s); this model reads a "
+            raise DataError(f"the input has {len(idx)} symbol(s); this model reads a "
                                  f"window of {i.window}: give at least {i.window} (e.g. "
                                  f"{example!r})")
         x, mask = data.model_inputs(data.pad_front([idx], i.window), len(self.vocab),
@@ -262,7 +262,7 @@ class Model:
             length = int(length)
         if not isinstance(length, int) or isinstance(length, bool) or \
                 not 1 <= length <= MAX_GENERATE:
-            raise data.DataError(f"length {length!r} is not allowed; allowed: an integer from "
+            raise DataError(f"length {length!r} is not allowed; allowed: an integer from "
                                  f"1 to {MAX_GENERATE}")
         idx = list(self._indices(start))
         if self.info.stateful:

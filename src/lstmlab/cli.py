@@ -108,7 +108,7 @@ def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_
     write a run directory with records, models and a report, and check the tutorial's
     claims. Any option overrides the preset's setting.
     """
-    from . import console, engine, job, report
+    from . import console, engine, job
     job.check_max_seeds(max_seeds)
     if quiet and verbose:
         raise ConfigError("--quiet and --verbose exclude each other; choose one")
@@ -121,8 +121,6 @@ def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_
     cfgs = [configure(PRESETS[name], changes) for name in names or PRESETS]
     datasets = engine.prepare_all(cfgs)  # every error before any training
     _compile_cache(no_cache)
-    if len(cfgs) >= 4:  # enough figures that drawing them on both cores pays for its start
-        report.warm_up()
     with engine.run_directory(out) as run_dir, _interrupts(run_dir, out, "experiment"):
         judged = job.judge_run(run_dir, cfgs, datasets, force=force, settle=settle,
                                max_seeds=max_seeds, observer=console.RunView(quiet, verbose),

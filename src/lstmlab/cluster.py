@@ -15,7 +15,8 @@ from typing import Callable
 import jax
 import numpy as np
 
-from .experiments import (Config, ConfigError, Result, extends, merge, prepare,
+from .errors import ConfigError
+from .experiments import (Config, Result, extends, merge, prepare,
                           train_replicas)
 
 INSTALL = 'pip install "lstmlab[ray]"  (in a checkout: pip install -e ".[ray]")'

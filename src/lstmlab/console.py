@@ -16,7 +16,7 @@ from rich.text import Text  # table cells as plain text: user symbols are never 
 
 from . import grid
 from .data import best_achievable, quoted, show
-from .stats import CI_METHOD, share_interval, summarize
+from .stats import CI_METHOD, interval_text, share_interval, summarize
 from .experiments import Config, Dataset, Result
 from .errors import error, warn  # noqa: F401  (console.error/warn for the CLI)
 from .evaluate import order_check
@@ -102,8 +102,8 @@ def _accuracy_line(label: str, acc: np.ndarray) -> str:
         s = summarize(acc)
         line += (f"  (replica 0; over {s['n']} seeds: mean {100 * s['mean']:.2f}%, "
                  f"sd {100 * s['sd']:.2f}, min {100 * s['min']:.2f}%, max "
-                 f"{100 * s['max']:.2f}%, 95% CI {100 * s['ci95'][0]:.2f}–"
-                 f"{100 * s['ci95'][1]:.2f}% (betting interval), "
+                 f"{100 * s['max']:.2f}%, 95% CI {interval_text(*s['ci95'], 2, '%')} "
+                 f"(betting interval), "
                  f"{round(s['share_100'] * s['n'])}/{s['n']} at 100%)")
     return line
 
@@ -141,7 +141,7 @@ def results(res: Result) -> None:
         if len(ok) > 1:
             lo, hi = share_interval(int(ok.sum()), len(ok))
             share = (f"  ({int(ok.sum())}/{len(ok)} seeds continue the sequence, 95% CI "
-                     f"{100 * lo:.0f}–{100 * hi:.0f}% (exact))")
+                     f"{interval_text(lo, hi, 0, '%')} (exact))")
         out.print(f"Generated from {quoted(start)} ({how}, {cfg.length} times): "
                   f"{show(strings[0])}" + share, markup=False)
     if res.order_diff is not None:

@@ -18,7 +18,8 @@ from typing import Callable
 
 from . import records
 from .config import training_key
-from .experiments import (Config, ConfigError, Dataset, Result, compile_ahead,
+from .errors import ConfigError, DataError
+from .experiments import (Config, Dataset, Result, compile_ahead,
                           evaluated_again, extends, run as run_experiment)
 from .train import cancel_ahead
 from .tables import sequence_text
@@ -232,7 +233,6 @@ def _finished(cfgs, done: dict, known: dict) -> tuple[list[Result], list[Result]
 def prepare_all(cfgs: list[Config], what: str = "experiments") -> list[Dataset]:
     """Every experiment's data, validated; all impossible experiments are named in one
     ConfigError before anything trains."""
-    from .data import DataError
     from .experiments import prepare
     datasets, bad = [], []
     for cfg in cfgs:

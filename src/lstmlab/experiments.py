@@ -14,10 +14,9 @@ import numpy as np
 from . import data, evaluate, train
 from .cells import LSTM, param_count
 from .artifacts import MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
-from .data import DataError
 from .config import (APPLIES, MIN_FOLLOWING, PRESETS, Config, applies,
                      SETTINGS, default_start, problem)
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 
 EXPLODED_LOSS = 1e4    # a mean cross-entropy above this (nats) means training diverged
 MAX_STATE_STEPS = 200  # stateful: the h/c trajectory recorded for the heatmap

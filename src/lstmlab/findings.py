@@ -114,7 +114,7 @@ def share_judgement(ok, level: float, what: str, threshold: float | None = MAJOR
     ok = np.asarray(ok, bool)
     lo, hi = stats.share_interval(int(ok.sum()), len(ok), level)
     words = (f"{what}: {int(ok.sum())}/{len(ok)} seeds ({_pct(level)} CI "
-             f"{100 * lo:.0f}–{100 * hi:.0f}%)")
+             f"{stats.interval_text(lo, hi, 0, '%')})")
     if threshold is not None:
         words += f"; threshold: more than {100 * threshold:.0f}% of seeds"
     return Judgement(decide(lo, hi, MAJORITY if threshold is None else threshold),
@@ -145,7 +145,7 @@ def epochs_to_full(res) -> np.ndarray:
     """Per seed, the first epoch (1-based) whose training accuracy is 100%; ``epochs``
     for a seed that never gets there — censored there (restricted mean survival time: the
     mean of min(T, epochs) compares censored times without inventing them)."""
-    full = res.history[:, :, 1] >= 1.0 - 1e-6
+    full = stats.at_100(res.history[:, :, 1])
     return np.where(full.any(1), full.argmax(1) + 1, full.shape[1])
 
 

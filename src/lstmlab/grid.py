@@ -13,7 +13,7 @@ import numpy as np
 
 from .data import show
 from . import stats
-from .stats import share_interval, summarize
+from .stats import interval_text, share_interval, summarize, with_interval
 from .config import LIST_OF, NOT_TRAINING, SETTINGS, SWEEPABLE, Config, read
 from .errors import ConfigError
 from .experiments import Result
@@ -120,20 +120,15 @@ def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[
         n = s["n"]
         k, (lo, hi) = round(s["share_100"] * n), s["share_100_ci95"]
         row = [value_text(v) for v in swept(r.config, grid).values()]
-        row += [_mean_ci(s), f"{100 * s['min']:.1f}–{100 * s['max']:.1f}",
-                f"{k}/{n} [{100 * lo:.0f}–{100 * hi:.0f}]"]
+        row += [with_interval(s), interval_text(s["min"], s["max"]),
+                f"{k}/{n} [{interval_text(lo, hi, 0)}]"]
         if probe:
-            row.append("" if r.probe is None else _mean_ci(summarize(r.probe_accuracy)))
+            row.append("" if r.probe is None else with_interval(summarize(r.probe_accuracy)))
         if gen:
             row.append(" · ".join(f"from {show(s)} {int(r.generation_ok(s).sum())}/{n}"
                                   for s in r.generated))
         rows.append(row + [f"{r.train_s:.2f}"])
     return header, rows
-
-
-def _mean_ci(s: dict) -> str:
-    ci = "" if s["n"] < 2 else f" [{100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}]"
-    return f"{100 * s['mean']:.1f}{ci}"
 
 
 ALPHA = 0.05  # each sentence's family-wise error

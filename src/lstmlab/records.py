@@ -46,6 +46,7 @@ from .files import atomic_write, dumps, make_temp_dir, read_bytes
 from .errors import RecordError
 
 RECORD, ARRAYS, SEQUENCES = "record.json", "arrays.npz", "sequences"
+MAX_RECORD_BYTES = 64 * 2**20  # a record.json is read whole; 10,000 seeds fit in a few MiB
 RECORD_VERSION = 3
 INLINE_SEQUENCE = 200  # longer sequences are kept once, in sequences/<sha256>.txt
 
@@ -373,7 +374,7 @@ def load_result(exp_dir: Path) -> Result:
     record and every array is checked against the configuration (RecordError naming the
     experiment and what is wrong)."""
     try:
-        record = json.loads((exp_dir / RECORD).read_text(encoding="utf-8"))
+        record = json.loads(read_bytes(exp_dir / RECORD, MAX_RECORD_BYTES, RECORD))
         _check(isinstance(record, dict), "record.json is not an object")
         version = record.get("format_version", 1)  # lstmlab 0.1's first records had none
         _check(version != 1 and version != 2, "trained before lstmlab's training was "
@@ -587,7 +588,7 @@ def write_findings(run_dir: Path, found: list, design: str = "") -> None:
 def _record(exp_dir: Path) -> dict | None:
     """An experiment's record.json as a dict, or None when it cannot be read."""
     try:
-        record = json.loads(read_bytes(exp_dir / RECORD, 64 * 2**20, RECORD))
+        record = json.loads(read_bytes(exp_dir / RECORD, MAX_RECORD_BYTES, RECORD))
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None

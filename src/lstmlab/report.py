@@ -8,7 +8,7 @@ text is escaped — sequences and symbols are user input.
 from __future__ import annotations
 
 import base64
-import dataclasses
+from dataclasses import dataclass
 import html
 import io
 import re
@@ -23,79 +23,83 @@ from matplotlib.figure import Figure
 from . import findings as findings_mod, grid as grid_mod
 from .data import PAD, show
 from .evaluate import order_check
-from .stats import CI_METHOD, at_100, summarize
+from .stats import CI_METHOD, at_100, interval_text, summarize
 from .experiments import Config, Result
 from .files import atomic_write
 from .tables import divergence, kept_words, sequence_text, summary_rows
 
 MAX_TICKS = 60  # a heatmap over a long text labels every k-th step, so labels stay legible
 
-# -- rendering figures on two cores ----------------------------------------------------
-# matplotlib draws in Python under the GIL, so threads would not help; a run's report
-# (~20 figures, 3.4 s here) is drawn half by this process and half by one spawned helper,
-# started early (warm_up) so that its start-up overlaps the training. Agg draws the same
-# bytes in either process.
-
-_HELPER = None  # concurrent.futures.ProcessPoolExecutor of one spawned process, or None
-# rough seconds per figure on this project's machine, to split the work evenly
-_COST = {"plot_curves": 0.16, "plot_accuracy_distribution": 0.08, "plot_states": 0.33,
-         "plot_stream_layout": 0.2, "plot_probe_by_length": 0.05}
+# -- report blocks: what a report says, rendered as Markdown or HTML --------------------
 
 
-def warm_up() -> None:
-    """Start the helper process that draws half of the next report's figures (a no-op if
-    it runs; if it cannot start, every figure is drawn here)."""
-    global _HELPER
-    if _HELPER is not None:
-        return
-    try:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        # spawn, not fork: this process runs JAX's threads, which a fork would copy mid-work
-        _HELPER = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"),
-                                      initializer=_helper_init)
-        _HELPER.submit(int)  # start it now: importing lstmlab there overlaps the run
-    except Exception:  # no processes allowed here: draw everything in this one
-        _HELPER = None
+@dataclass
+class H:
+    level: int
+    text: str
+
+    def md(self, plots_dir: str) -> list[str]:
+        return ["#" * self.level + " " + _md(self.text), ""]
+
+    def html(self) -> str:
+        return f"<h{self.level}>{html.escape(self.text)}</h{self.level}>"
 
 
-def _helper_init() -> None:
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+@dataclass
+class P:
+    text: str
+
+    def md(self, plots_dir: str) -> list[str]:
+        return [_md(self.text), ""]
+
+    def html(self) -> str:
+        return f"<p>{html.escape(self.text)}</p>"
 
 
-def _figure(name: str, res: Result) -> bytes:
-    """The PNG of plot function ``name`` for ``res`` (in either process)."""
-    return globals()[name](res)
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+
+    def md(self, plots_dir: str) -> list[str]:
+        return (["| " + " | ".join(_md_cell(h) for h in self.header) + " |",
+                 "|" + "---|" * len(self.header)]
+                + ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in self.rows]
+                + [""])
+
+    def html(self) -> str:
+        e = html.escape
+        return "\n".join(["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in self.header)
+                          + "</tr>"] + ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row)
+                                        + "</tr>" for row in self.rows] + ["</table>"])
 
 
-def _render(jobs: list[tuple[str, Result]]) -> list[bytes]:
-    """The PNGs of (plot function name, result) jobs, in order: half drawn by the helper
-    when it runs (the costliest first, each to the less loaded side), half here."""
-    if _HELPER is None or len(jobs) < 2:
-        return [_figure(*job) for job in jobs]
-    load, there = [0.0, 0.0], []
-    for i in sorted(range(len(jobs)), key=lambda i: -_COST.get(jobs[i][0], 0.1)):
-        side = int(load[1] < load[0])
-        load[side] += _COST.get(jobs[i][0], 0.1)
-        if side:
-            there.append(i)
-    # the helper needs no parameters to draw (and a record without models has none)
-    futures = {}
-    try:
-        for i in there:
-            name, res = jobs[i]
-            light = dataclasses.replace(res, params=None, finite=res.params_finite())
-            futures[i] = _HELPER.submit(_figure, name, light)
-    except Exception:
-        futures = {}
-    out = [None if i in futures else _figure(*job) for i, job in enumerate(jobs)]
-    for i, f in futures.items():
-        try:
-            out[i] = f.result()
-        except Exception:  # the helper died or could not take the job: draw it here
-            out[i] = _figure(*jobs[i])
-    return out
+@dataclass
+class Img:
+    file: str  # under plots/
+    alt: str
+    png: bytes
+
+    def md(self, plots_dir: str) -> list[str]:
+        return [f"![{_md(self.alt)}]({plots_dir}/{self.file})", ""]
+
+    def html(self) -> str:
+        data = base64.b64encode(self.png).decode("ascii")
+        return f"<img alt='{html.escape(self.alt)}' src='data:image/png;base64,{data}'>"
+
+
+@dataclass
+class Link:
+    href: str  # relative to the report
+    text: str
+    after: str  # the sentence after the link
+
+    def md(self, plots_dir: str) -> list[str]:
+        return [f"[{_md(self.text)}]({quote(self.href)}){_md(self.after)}", ""]
+
+    def html(self) -> str:
+        e = html.escape
+        return f"<p><a href='{e(quote(self.href))}'>{e(self.text)}</a>{e(self.after)}</p>"
 
 
 # -- plots (matplotlib's object API with the Agg canvas: no global pyplot state) ----------
@@ -344,10 +348,10 @@ def sweep_curves_figure(results: list[Result], setting: str, values: list) -> Fi
 
 
 def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],
-                 sentences: list[str]) -> list[tuple]:
+                 sentences: list[str]) -> list:
     """A sweep's report as blocks (see ``blocks``)."""
-    out: list[tuple] = [("h", 1, title)]
-    out.append(("p", f"Preset {base.name}" + (f" (as the preset stands: {base.note})"
+    out: list = [H(1, title)]
+    out.append(P(f"Preset {base.name}" + (f" (as the preset stands: {base.note})"
                                               if base.note else "")
                 + f". Sequence: {sequence_text(base.sequence)}. Fixed settings: "
                 + base.describe() + ". Swept: " + "; ".join(
@@ -356,28 +360,28 @@ def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],
                 + f". {len(results)} point(s) finished."))
     if not results:
         return out
-    out.append(("h", 2, "What the numbers say"))
-    out.append(("table", ["setting", "finding"],
+    out.append(H(2, "What the numbers say"))
+    out.append(Table(["setting", "finding"],
                 [[k.replace("_", " "), s] for k, s in zip(grid, sentences)]))
-    out.append(("h", 2, "Points"))
-    out.append(("table", *grid_mod.point_rows(results, grid)))
-    out.append(("p", f"{CI_METHOD}."))
+    out.append(H(2, "Points"))
+    out.append(Table(*grid_mod.point_rows(results, grid)))
+    out.append(P(f"{CI_METHOD}."))
     keys = list(grid)
     # the values that have a finished point (an interrupted sweep has not all)
     ordered = {k: [v for v in grid_mod.sorted_values(grid[k])
                    if any(getattr(r.config, k) == v for r in results)] for k in keys}
     if len(keys) == 1:
-        out.append(("img", "sweep-accuracy.png", f"accuracy against {keys[0]}",
+        out.append(Img("sweep-accuracy.png", f"accuracy against {keys[0]}",
                     plot_sweep_1d(results, keys[0], ordered[keys[0]])))
     else:
-        out.append(("h", 2, "Pairs of settings"))
+        out.append(H(2, "Pairs of settings"))
         for i, a in enumerate(keys):
             for b in keys[i + 1:]:
-                out.append(("img", f"sweep-{a}-{b}.png", f"{a} against {b}",
+                out.append(Img(f"sweep-{a}-{b}.png", f"{a} against {b}",
                             plot_sweep_heatmaps(results, a, ordered[a], b, ordered[b])))
-    out.append(("h", 2, "Learning curves"))
+    out.append(H(2, "Learning curves"))
     for k in keys:
-        out.append(("img", f"sweep-curves-{k}.png", f"learning curves by {k}",
+        out.append(Img(f"sweep-curves-{k}.png", f"learning curves by {k}",
                     plot_sweep_curves(results, k, ordered[k])))
     return out
 
@@ -391,91 +395,86 @@ def _pct(x: float) -> str:
 
 def blocks(results: list[Result], title: str, plots_dir: str = "plots",
            found: list | None = None, design: str = "",
-           explorers: dict | None = None) -> list[tuple]:
-    """The report as blocks: ("h", level, text), ("p", text), ("table", header, rows),
-    ("img", file name, alt, png bytes), ("link", relative href, text, sentence after);
+           explorers: dict | None = None) -> list:
+    """The report as blocks: H(level, text), P(text), Table(header, rows),
+    Img(file name, alt, png bytes), Link(relative href, text, sentence after);
     ``explorers``: experiment name → its explorer page's file name beside the report."""
-    out: list[tuple] = [("h", 1, title)]
+    out: list = [H(1, title)]
     found = found if found is not None else findings_mod.from_results(results)
-    out.append(("h", 2, f"Findings: the tutorial's claims, checked "
+    out.append(H(2, f"Findings: the tutorial's claims, checked "
                         f"({findings_mod.level_words(found)})"))
-    out.append(("table", ["claim", "measurement", "seeds", "verdict"],
+    out.append(Table(["claim", "measurement", "seeds", "verdict"],
                 [[f.claim, f.measurement, str(f.seeds or ""), f.verdict] for f in found]))
-    out.append(("p", f"Verdicts are computed by the claims in lstmlab/findings.py "
+    out.append(P(f"Verdicts are computed by the claims in lstmlab/findings.py "
                 f"(machine-readable: findings.json). {findings_mod.GUARANTEE}"
                 + (f" {design}" if design else "")))
     for f in found:
         if f.table is not None:
-            out.append(("p", f"Per target, the share of seeds that predict it right "
+            out.append(P(f"Per target, the share of seeds that predict it right "
                         f"({f.id}):"))
-            out.append(("table", *f.table))
-    out.append(("h", 2, "Summary"))
-    out.append(("p", f"{CI_METHOD}."))
-    out.append(("h", 2, "Summary"))
-    out.append(("table", *summary_rows(results)))
+            out.append(Table(*f.table))
+    out.append(H(2, "Summary"))
+    out.append(P(f"{CI_METHOD}."))
+    out.append(H(2, "Summary"))
+    out.append(Table(*summary_rows(results)))
     for r in results:
         c, vocab = r.config, r.dataset.vocab
-        out.append(("h", 2, c.name))
-        out.append(("p", (f"{c.note}. " if c.note else "")
+        out.append(H(2, c.name))
+        out.append(P((f"{c.note}. " if c.note else "")
                     + f"Sequence: {sequence_text(c.sequence)}. Settings: {c.describe()}."))
         if (diverged := divergence(r)) is not None:
-            out.append(("p", diverged[0].upper() + diverged[1:] + "."))
+            out.append(P(diverged[0].upper() + diverged[1:] + "."))
         if c.name in (explorers or {}):
-            out.append(("link", explorers[c.name], "Explore the gates of replica 0",
+            out.append(Link(explorers[c.name], "Explore the gates of replica 0",
                         " — type symbols and watch i, f, g, o, c and h (opens offline)."))
-        out.append(("img", f"{c.name}-curves.png", f"{c.name}: loss and accuracy",
-                    ("plot_curves", r)))
-        out.append(("img", f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",
-                    ("plot_accuracy_distribution", r)))
+        out.append(Img(f"{c.name}-curves.png", f"{c.name}: loss and accuracy",
+                    plot_curves(r)))
+        out.append(Img(f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",
+                    plot_accuracy_distribution(r)))
         if r.probe is not None:
             s = summarize(r.probe_accuracy)
-            ci = "" if s["n"] < 2 else \
-                f", 95% CI {_pct(s['ci95'][0])}–{_pct(s['ci95'][1])}"
-            out.append(("p", f"Probe ({len(r.probe)} random patterns from a separate "
+            ci = "" if s["n"] < 2 else f", 95% CI {interval_text(*s['ci95'], 2, '%')}"
+            out.append(P(f"Probe ({len(r.probe)} random patterns from a separate "
                         f"generator): mean accuracy {_pct(s['mean'])}{ci} over {s['n']} "
                         f"seed(s)."))
             if c.samples:
                 ls, acc, counts = probe_by_length(r)
-                out.append(("table", ["input length", "probe patterns", "accuracy"],
+                out.append(Table(["input length", "probe patterns", "accuracy"],
                             [[str(n), str(k), _pct(a)] for n, a, k in zip(ls, acc, counts)]))
-                out.append(("img", f"{c.name}-probe-by-length.png",
-                            "probe accuracy by input length", ("plot_probe_by_length", r)))
+                out.append(Img(f"{c.name}-probe-by-length.png",
+                            "probe accuracy by input length", plot_probe_by_length(r)))
         if r.states is not None:
-            out.append(("img", f"{c.name}-states.png", "hidden and cell state heatmap",
-                        ("plot_states", r)))
+            out.append(Img(f"{c.name}-states.png", "hidden and cell state heatmap",
+                        plot_states(r)))
         if c.stateful and r.dataset.order is not None and r.dataset.order.shape[1] > 1:
-            out.append(("p", "Keras's stateful rule: sample i of batch k + 1 continues sample "
+            out.append(P("Keras's stateful rule: sample i of batch k + 1 continues sample "
                         "i of batch k, so the sequence is cut into as many contiguous "
                         "streams as the batch has rows, and each row carries its own state."))
-            out.append(("img", f"{c.name}-stream-layout.png", "stream layout of the batches",
-                        ("plot_stream_layout", r)))
+            out.append(Img(f"{c.name}-stream-layout.png", "stream layout of the batches",
+                        plot_stream_layout(r)))
         for start, strings in r.generated.items():
             ok = r.generation_ok(start)
-            out.append(("p", f"Generated from {show(start)} (replica 0): {show(strings[0])} — "
+            out.append(P(f"Generated from {show(start)} (replica 0): {show(strings[0])} — "
                         f"{int(ok.sum())}/{len(ok)} seeds continue the sequence."))
         if r.order_diff is not None:
-            out.append(("p", f"Within-batch order test (a check of the code): the float64 "
+            out.append(P(f"Within-batch order test (a check of the code): the float64 "
                         f"batch gradient with the samples in order and shuffled differs by "
                         f"at most {r.order_diff[0]:.2e} (largest gradient entry "
                         f"{r.order_diff[1]:.2e}). " + order_check(*r.order_diff)))
         rows = []
         kept, pats, probs = r.readable()
         if kept is not None:
-            out.append(("p", kept_words(len(kept), len(r.dataset.patterns))))
+            out.append(P(kept_words(len(kept), len(r.dataset.patterns))))
         for x, y, p in zip(pats.x, pats.y, probs[0]):
             k = int(p.argmax())
             rows.append([show(vocab.decode(x)), show(vocab.symbols[y]), show(vocab.symbols[k]),
                          f"{p[k]:.3f}", "" if k == y else "✗ wrong"])
         shown = rows[:60]
-        out.append(("p", f"Predictions of replica 0 on the training patterns "
+        out.append(P(f"Predictions of replica 0 on the training patterns "
                     f"({sum(row[4] != '' for row in rows)} wrong of {len(rows)}"
                     + (f"; first {len(shown)} shown" if len(rows) > len(shown) else "")
                     + "):"))
-        out.append(("table", ["input", "target", "prediction", "probability", ""], shown))
-    # every figure drawn at once, on both cores when the helper runs
-    at = [i for i, b in enumerate(out) if b[0] == "img"]
-    for i, png in zip(at, _render([out[i][3] for i in at])):
-        out[i] = out[i][:3] + (png,)
+        out.append(Table(["input", "target", "prediction", "probability", ""], shown))
     return out
 
 
@@ -497,24 +496,9 @@ def _md_cell(text: str) -> str:
     return _md(text) or " "
 
 
-def render_md(blocks_: list[tuple], plots_dir: str = "plots") -> str:
+def render_md(blocks_: list, plots_dir: str = "plots") -> str:
     """Markdown of the blocks; images are referenced as files in ``plots_dir``."""
-    lines = []
-    for b in blocks_:
-        if b[0] == "h":
-            lines += ["#" * b[1] + " " + _md(b[2]), ""]
-        elif b[0] == "p":
-            lines += [_md(b[1]), ""]
-        elif b[0] == "table":
-            lines.append("| " + " | ".join(_md_cell(h) for h in b[1]) + " |")
-            lines.append("|" + "---|" * len(b[1]))
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b[2]]
-            lines.append("")
-        elif b[0] == "img":
-            lines += [f"![{_md(b[2])}]({plots_dir}/{b[1]})", ""]
-        elif b[0] == "link":
-            lines += [f"[{_md(b[2])}]({quote(b[1])}){_md(b[3])}", ""]
-    return "\n".join(lines)
+    return "\n".join(line for b in blocks_ for line in b.md(plots_dir))
 
 
 CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
@@ -523,28 +507,11 @@ CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;p
        "th{background:#f3f3f3}img{max-width:100%}")
 
 
-def render_html(blocks_: list[tuple]) -> str:
+def render_html(blocks_: list) -> str:
     """A self-contained HTML page of the blocks, every text escaped, images embedded."""
-    e = html.escape
-    parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
-             f"<title>{e(blocks_[0][2])}</title><style>{CSS}</style></head><body>"]
-    for b in blocks_:
-        if b[0] == "h":
-            parts.append(f"<h{b[1]}>{e(b[2])}</h{b[1]}>")
-        elif b[0] == "p":
-            parts.append(f"<p>{e(b[1])}</p>")
-        elif b[0] == "table":
-            parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in b[1]) + "</tr>")
-            parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>"
-                      for row in b[2]]
-            parts.append("</table>")
-        elif b[0] == "img":
-            data = base64.b64encode(b[3]).decode("ascii")
-            parts.append(f"<img alt='{e(b[2])}' src='data:image/png;base64,{data}'>")
-        elif b[0] == "link":
-            parts.append(f"<p><a href='{e(quote(b[1]))}'>{e(b[2])}</a>{e(b[3])}</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return "\n".join(["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
+                      f"<title>{html.escape(blocks_[0].text)}</title><style>{CSS}</style>"
+                      "</head><body>"] + [b.html() for b in blocks_] + ["</body></html>"])
 
 
 def write(run_dir: Path, results: list[Result], found: list | None = None,
@@ -563,10 +530,10 @@ def write_sweep(run_dir: Path, base: Config, grid: dict, results: list[Result],
                                         results, sentences))
 
 
-def _write(run_dir: Path, bl: list[tuple]) -> list[Path]:
+def _write(run_dir: Path, bl: list) -> list[Path]:
     for b in bl:
-        if b[0] == "img":
-            atomic_write(run_dir / "plots" / b[1], b[3])
+        if isinstance(b, Img):
+            atomic_write(run_dir / "plots" / b.file, b.png)
     atomic_write(run_dir / "report.md", render_md(bl))
     atomic_write(run_dir / "report.html", render_html(bl))
     return [run_dir / "report.md", run_dir / "report.html"]

@@ -130,9 +130,27 @@ def describe(values) -> dict:
             "min": float(v.min()), "max": float(v.max()), "ci95": [lo, hi]}
 
 
+def interval_text(lo: float, hi: float, digits: int = 1, unit: str = "") -> str:
+    """The one way an interval (or a range) of shares is printed: as percentages,
+    "80.1–87.2" + ``unit``."""
+    return f"{100 * lo:.{digits}f}–{100 * hi:.{digits}f}{unit}"
+
+
+def with_interval(s: dict, digits: int = 1, unit: str = "") -> str:
+    """A summary's mean with its interval in brackets, "84.0 [80.1–87.2]" (one seed: the
+    mean alone — one value has no interval)."""
+    mean = f"{100 * s['mean']:.{digits}f}{unit}"
+    return mean if s["n"] < 2 else f"{mean} [{interval_text(*s['ci95'], 1)}]"
+
+
+# "100%" is an accuracy within this of 1: a mean of 0/1 over n ≤ 1.6e7 patterns that
+# misses one is 1/n ≥ 6e-8 below 1 (float32's step under 1), so it never counts as 100%.
+AT_100_TOLERANCE = 3e-8
+
+
 def at_100(values) -> np.ndarray:
-    """Per seed: did its accuracy reach 100%? (float32 means of 0/1 may miss 1 by an ulp)"""
-    return np.asarray(values) >= 1.0 - 1e-9
+    """Per seed (and epoch): did the accuracy reach 100%? (the one rule for "100%")"""
+    return np.asarray(values) >= 1.0 - AT_100_TOLERANCE
 
 
 def summarize(values) -> dict:

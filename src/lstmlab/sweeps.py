@@ -15,7 +15,7 @@ import numpy as np
 from . import engine, grid as grid_mod, records, report
 from .stats import summarize
 from .config import SWEEPABLE, Config, with_defaults
-from .errors import ConfigError
+from .errors import ConfigError, RecordError
 from .experiments import Result, plain, resolve
 from .files import atomic_write, dumps, read_bytes
 
@@ -199,7 +199,7 @@ def load(run_dir: Path) -> Sweep:
         grid = {k: list(v) for k, v in info["grid"].items()}
         names = [c.name for c in grid_mod.points(base, grid)]
     except (OSError, KeyError, TypeError, ValueError, ConfigError) as e:
-        raise records.RecordError(f"{run_dir / SWEEP_JSON}: unusable ({e})") from None
+        raise RecordError(f"{run_dir / SWEEP_JSON}: unusable ({e})") from None
     results, damaged = records.load_run(run_dir, must_exist=True)
     by_name = {r.config.name: r for r in results}
     return Sweep(run_dir, base, grid, [by_name[n] for n in names if n in by_name],

@@ -4,8 +4,8 @@ module imports the other: the summary table and the short form of a long sequenc
 from __future__ import annotations
 
 from . import data
-from .stats import summarize
-from .experiments import Result
+from .stats import interval_text, summarize, with_interval
+from .experiments import EXPLODED_LOSS, Result
 
 SHOW_SEQUENCE = 80  # a longer sequence is shown by its start, length and sha256
 
@@ -24,7 +24,8 @@ def divergence(res: Result) -> str | None:
     collapsed to one answer for every input, or None."""
     parts = []
     if res.diverged:
-        parts.append("training diverged (a loss that is not finite or above 1e4) for "
+        parts.append(f"training diverged (a loss that is not finite or above "
+                     f"{EXPLODED_LOSS:g}) for "
                      + ", ".join(f"seed {r} from epoch {e}" for r, e in res.diverged.items()))
     if res.collapsed:
         parts.append("training collapsed to one answer for every input for "
@@ -44,7 +45,6 @@ def summary_rows(results: list[Result], compact: bool = False
     for r in results:
         c, s = r.config, summarize(r.accuracy)
         batch = "all" if c.batch_size is None else str(c.batch_size)
-        ci = "" if s["n"] < 2 else f" [{100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}]"
         full = f"{round(s['share_100'] * s['n'])}/{s['n']}"
         if compact:
             # every cell breaks only at spaces into words of ≤ 11 characters, so the table
@@ -53,13 +53,12 @@ def summary_rows(results: list[Result], compact: bool = False
                         f"b{batch if c.batch_size else '(all)'}"
                         f"{' stateful' if c.stateful else ''}")
             rows.append([c.name + ("*" if r.cached else ""), settings, str(c.seeds),
-                         f"{100 * s['mean']:.2f}{ci}",
-                         f"{100 * s['min']:.1f}–{100 * s['max']:.1f}", full,
+                         with_interval(s, 2), interval_text(s["min"], s["max"]), full,
                          f"{r.compile_s:.2f} + {r.train_s:.2f}"])
         else:
             rows.append([c.name, c.framing, str(c.window), str(c.units), str(c.epochs), batch,
-                         str(c.seeds), f"{100 * s['mean']:.2f}%{ci}",
-                         f"{100 * s['min']:.1f}–{100 * s['max']:.1f}%", full,
+                         str(c.seeds), with_interval(s, 2, "%"),
+                         interval_text(s["min"], s["max"]) + "%", full,
                          f"{r.compile_s:.2f}", f"{r.train_s:.2f}"])
     if compact:
         header = ["experiment", "settings", "seeds", "accuracy % [95% CI]", "min–max %",
