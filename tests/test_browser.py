@@ -176,7 +176,7 @@ def test_markup_in_the_vocabulary_is_text(open_page):
     page = open_page(m, text="<s")
     labels = page.locator("#keys .key").all_text_contents()
     assert labels == list(dict.fromkeys(seq))
-    assert page.evaluate("document.querySelectorAll('script').length") == 2
+    assert page.evaluate("document.querySelectorAll('script').length") == 3  # data, cell, page
     assert page.evaluate("document.querySelectorAll('b').length") == 0
     page.locator("#field").press_sequentially("&\"'")
     assert_same(page_columns(page), m.trace("<s&\"'"))

@@ -158,6 +158,8 @@ def page(model, compare=None, text: str | None = None, settings=(),
         model.vocab.encode(text)  # a symbol outside the vocabulary: a one-line DataError
     names = " vs ".join(m["title"] for m in models)
     payload = {"models": models, "initial": text}
+    cell_scripts = "".join(f"<script>{_asset('cells/' + name + '.js')}</script>"
+                           for name in dict.fromkeys(m["cell"] for m in models))
     words = {k: v for m in models for k, v in m["gate_text"].items()}  # both cells' rows
     legend = "".join(f"<dt>{k}</dt><dd>{html.escape(v)}</dd>" for k, v in words.items())
     return f"""<!DOCTYPE html>
@@ -193,7 +195,7 @@ padding step). Under the heatmaps: the top next-symbol probabilities, and the pr
 </details>
 <div id="panels"></div>
 <script type="application/json" id="lstmlab-data">{_json_in_script(payload)}</script>
-<script>{_asset("explorer.js")}</script>
+{cell_scripts}<script>{_asset("explorer.js")}</script>
 </body></html>
 """
 

@@ -1,6 +1,7 @@
-// lstmlab explorer: the trained LSTM runs in this page (float32 weights, the equations of
-// lstmlab.model.cell), one column per typed symbol. Written by hand because no library
-// runs a Keras-semantics LSTM from embedded weights without a network or a build step.
+// lstmlab explorer: the trained model runs in this page (float32 weights; each cell's step
+// in assets/cells/<cell>.js, the equations of lstmlab.cells), one column per typed symbol.
+// Written by hand because no library runs a Keras-semantics recurrent cell from embedded
+// weights without a network or a build step.
 // Everything shown is set with textContent (never innerHTML): vocabularies are user data.
 "use strict";
 (function () {
@@ -23,17 +24,35 @@
       this.per = m.encoding === "scaled" ? 1 : this.V;           // features per symbol
       this.S = m.framing === "features" ? 1 : this.W;            // LSTM steps per window
       this.F = this.per * (m.framing === "features" ? this.W : 1);
-      const w = m.weights;
-      this.K = floats(w.kernel);            // (F, 4U) row-major
-      this.R = floats(w.recurrent_kernel);  // (U, 4U)
-      this.B = floats(w.bias);              // (4U)
-      this.D = floats(w.dense_kernel);      // (U, V)
-      this.E = floats(w.dense_bias);        // (V)
+      // the cell's arrays by their Keras names (row-major), then the Dense layer's
+      this.w = Object.fromEntries(Object.entries(m.weights).map(([k, v]) => [k, floats(v)]));
+      this.D = this.w.dense_kernel;         // (U, V)
+      this.E = this.w.dense_bias;           // (V)
       this.act = m.activation === "hard_sigmoid" ? hardSigmoid : sigmoid;
       this.index = new Map(m.vocab.map((s, k) => [s, k]));
-      this.z = new Float64Array(4 * this.U);
+      this.cellStep = window.LSTMLAB_CELLS[m.cell];
     }
-    zero() { return { h: new Float32Array(this.U), c: new Float32Array(this.U) }; }
+    zero() { return this.cellStep.zero(this.U); }
+
+    // z = b + x K + h R for a cell's ``cols`` columns (K (F, cols), R (U, cols)), summed in
+    // float64; the cells' steps share it
+    affine(x, h, K, R, b, cols) {
+      const z = new Float64Array(cols);
+      for (let j = 0; j < cols; j++) z[j] = b[j];
+      for (let k = 0; k < x.length; k++) {
+        const v = x[k];
+        if (v === 0) continue;  // one-hot input: one row of K per symbol
+        const row = k * cols;
+        for (let j = 0; j < cols; j++) z[j] += v * K[row + j];
+      }
+      for (let k = 0; k < h.length; k++) {
+        const v = h[k];
+        if (v === 0) continue;
+        const row = k * cols;
+        for (let j = 0; j < cols; j++) z[j] += v * R[row + j];
+      }
+      return z;
+    }
 
     // one symbol (-1: padding) → its features, as lstmlab.data.encode
     symbolFeatures(k, out, at) {
@@ -57,35 +76,6 @@
       }
       return { xs, real };
     }
-    // the cell: (h, c), x → (h, c) and the gates; z = x K + h R + b, gate order i, f, g, o
-    cell(state, x) {
-      const U = this.U, U4 = 4 * U, z = this.z, K = this.K, R = this.R;
-      for (let j = 0; j < U4; j++) z[j] = this.B[j];
-      for (let k = 0; k < x.length; k++) {
-        const v = x[k];
-        if (v === 0) continue;  // one-hot input: one row of K per symbol
-        const row = k * U4;
-        for (let j = 0; j < U4; j++) z[j] += v * K[row + j];
-      }
-      const h = state.h;
-      for (let k = 0; k < U; k++) {
-        const v = h[k];
-        if (v === 0) continue;
-        const row = k * U4;
-        for (let j = 0; j < U4; j++) z[j] += v * R[row + j];
-      }
-      const g = { i: new Float32Array(U), f: new Float32Array(U), g: new Float32Array(U),
-                  o: new Float32Array(U), c: new Float32Array(U), h: new Float32Array(U) };
-      for (let u = 0; u < U; u++) {
-        g.i[u] = this.act(Math.fround(z[u]));
-        g.f[u] = this.act(Math.fround(z[U + u]));
-        g.g[u] = Math.tanh(Math.fround(z[2 * U + u]));
-        g.o[u] = this.act(Math.fround(z[3 * U + u]));
-        g.c[u] = g.f[u] * state.c[u] + g.i[u] * g.g[u];
-        g.h[u] = g.o[u] * Math.tanh(g.c[u]);
-      }
-      return g;
-    }
     probs(h) {
       const V = this.V, U = this.U, logits = new Float64Array(V);
       for (let v = 0; v < V; v++) logits[v] = this.E[v];
@@ -106,13 +96,15 @@
     read(state, win) {
       const { xs, real } = this.encode(win), steps = [];
       for (let s = 0; s < xs.length; s++) {
+        const names = this.cellStep.state;
         if (real[s]) {
-          const g = this.cell(state, xs[s]);
-          state = { h: g.h, c: g.c };
-          steps.push(g);
-        } else {  // masked padding: the state passes through unchanged
+          const t = this.cellStep.step(this, state, xs[s]);
+          state = Object.fromEntries(names.map((k) => [k, t[k]]));
+          steps.push(t);
+        } else {  // masked padding: the state passes through unchanged, nothing else is made
           const nan = new Float32Array(this.U).fill(NaN);
-          steps.push({ i: nan, f: nan, g: nan, o: nan, c: state.c, h: state.h });
+          steps.push(Object.fromEntries(this.m.gates.map((k) => [k, names.includes(k)
+            ? state[k] : nan])));
         }
       }
       return { state, steps, real, probs: this.probs(state.h) };
