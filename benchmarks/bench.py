@@ -30,14 +30,14 @@ import sys
 import tempfile
 import time
 
-from lstmlab import PRESETS, experiments, train
+from lstmlab import PRESETS, experiments, programs, train
 
 
 def lstmlab_times(cfg, repeats, workers=None):
     ds = experiments.prepare(cfg)
     spec = experiments.spec_of(cfg, len(ds.patterns), len(ds.vocab))
     order = None if ds.order is None else ds.order.reshape(-1)
-    train._PROGRAMS.clear()  # compile from cold (a process keeps its compiled programs)
+    programs._PROGRAMS.clear()  # compile from cold (a process keeps its compiled programs)
     runs = [train.fit(spec, train.replica_keys(cfg.seed, cfg.seeds), ds.x, ds.patterns.y,
                       ds.mask, order, workers=workers) for _ in range(repeats)]
     return runs[0].compile_s, statistics.median(r.train_s for r in runs)

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import reference as ref
-from lstmlab import model, train
+from lstmlab import keras_compat, model, train
 
 
 def random_params(rng, f, u, v, scale=0.5):
@@ -120,9 +120,9 @@ def test_keras_adam_matches_keras_equations():
         v = v + (g * g - v) * (1 - b2)
         alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         want = want - m * alpha / (np.sqrt(v) + eps)
-    np.testing.assert_allclose(optimize(train.optimizer(lr), theta, grads)[-1], want,
+    np.testing.assert_allclose(optimize(keras_compat.optimizer(lr), theta, grads)[-1], want,
                                rtol=1e-5, atol=1e-6)
-    textbook = optimize(train.optimizer(lr, "adam-optax"), theta, grads)[-1]
+    textbook = optimize(keras_compat.optimizer(lr, "adam-optax"), theta, grads)[-1]
     assert np.abs(textbook - want).max() > 1e-3  # tiny gradients: the two Adams part
 
 
@@ -135,9 +135,9 @@ def test_keras_crossentropy_is_clipped_where_a_prediction_is_near_certain():
     labels = jnp.asarray(rng.integers(0, 6, 4))
     p = ref.softmax(np.asarray(logits, np.float64))
     want = -np.log(np.clip(p[np.arange(4), np.asarray(labels)], 1e-7, 1 - 1e-7))
-    np.testing.assert_allclose(train.keras_crossentropy(logits, labels), want, rtol=1e-5)
+    np.testing.assert_allclose(keras_compat.keras_crossentropy(logits, labels), want, rtol=1e-5)
     sure = jnp.zeros((1, 6)).at[0, 2].set(30.0)  # p(2) = 1 - 5·e⁻³⁰ in float32: 1
-    g = jax.grad(lambda z: train.keras_crossentropy(z, jnp.array([2]))[0])(sure)
+    g = jax.grad(lambda z: keras_compat.keras_crossentropy(z, jnp.array([2]))[0])(sure)
     assert float(jnp.abs(g).max()) == 0.0
     g_optax = jax.grad(lambda z: optax.softmax_cross_entropy_with_integer_labels(
         z, jnp.array([2]))[0])(sure)
@@ -149,7 +149,7 @@ def test_optax_adam_steps_match_the_textbook():
     lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
     theta = rng.normal(size=5)
     grads = [rng.normal(size=5) for _ in range(3)]
-    got = optimize(train.optimizer(lr, "adam-optax"), theta, grads)
+    got = optimize(keras_compat.optimizer(lr, "adam-optax"), theta, grads)
     m = v = np.zeros(5)
     want = theta.copy()
     for t, g in enumerate(grads, start=1):

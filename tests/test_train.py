@@ -5,7 +5,7 @@ import optax
 import pytest
 
 import reference as ref
-from lstmlab import PRESETS, data, evaluate, experiments, model, train
+from lstmlab import PRESETS, data, evaluate, experiments, keras_compat, model, programs, train
 
 
 def az_windows(n=3, encoding="scaled", framing="timesteps"):
@@ -58,7 +58,7 @@ def test_partial_last_batch_is_the_smaller_batch():
     key = train.replica_keys(0, 1)
     fit = train.fit(spec, key, x, y)
     params = model.init_params(jax.random.split(key[0])[0], 1, 4, 4)
-    opt = train.optimizer(0.01)
+    opt = keras_compat.optimizer(0.01)
     st = opt.init(params)
     losses = []
     for idx in ([0, 1], [2, 3], [4]):
@@ -122,7 +122,7 @@ def test_no_gradient_flows_through_the_carried_state():
     fit = train.fit(spec, key, x, y, order=np.arange(3))
     # by hand: each update sees the carried state as a constant NumPy array
     params = model.init_params(jax.random.split(key[0])[0], 1, 4, 4)
-    opt = train.optimizer(0.01)
+    opt = keras_compat.optimizer(0.01)
     st = opt.init(params)
     state = model.zero_state(1, 4)
     for i in range(3):
@@ -250,31 +250,31 @@ def test_compile_ahead_builds_the_programs_fit_runs():
     spec = train.TrainSpec(units=7, vocab_size=26, epochs=12, batch_size=3)
     keys = train.replica_keys(5, 3)
     plain = train.fit(spec, keys, x, y, workers=2, chunk=4)  # compiled in fit
-    train._PROGRAMS.clear()
+    programs._PROGRAMS.clear()
     train.compile_ahead(spec, 3, x, y, workers=2, chunk=4)
-    ahead = dict(train._PROGRAMS)
+    ahead = dict(programs._PROGRAMS)
     assert len(ahead) == 2 and all(hasattr(p, "result") for p in ahead.values())
     for p in ahead.values():
         p.result()
     fitted = train.fit(spec, keys, x, y, workers=2, chunk=4)
-    assert train._PROGRAMS.keys() == ahead.keys()  # fit compiled nothing more
+    assert programs._PROGRAMS.keys() == ahead.keys()  # fit compiled nothing more
     np.testing.assert_array_equal(fitted.history, plain.history)
     for u, v in zip(jax.tree.leaves(fitted.params), jax.tree.leaves(plain.params)):
         np.testing.assert_array_equal(u, v)
     # negative control: another chunk size is another program, compiled by fit itself
     train.fit(spec, keys, x, y, workers=2, chunk=6)
-    assert len(train._PROGRAMS) == 3
+    assert len(programs._PROGRAMS) == 3
 
 
 @pytest.mark.slow
 def test_cancelled_compilations_are_compiled_when_needed():
     x, y = az_windows()
     specs = [train.TrainSpec(units=u, vocab_size=26, epochs=4, batch_size=5) for u in (3, 4)]
-    train._PROGRAMS.clear()
+    programs._PROGRAMS.clear()
     for spec in specs:
         train.compile_ahead(spec, 1, x, y)
-    train.cancel_ahead()  # what has not started is dropped, what runs is kept
-    assert all(p.running() or p.done() for p in train._PROGRAMS.values())
+    programs.cancel_ahead()  # what has not started is dropped, what runs is kept
+    assert all(p.running() or p.done() for p in programs._PROGRAMS.values())
     for spec in specs:  # and fit compiles it again
         assert np.isfinite(train.fit(spec, train.replica_keys(1, 1), x, y).history).all()
 
@@ -284,19 +284,19 @@ def test_more_seeds_run_the_same_compiled_program_in_more_groups(monkeypatch):
     x, y = az_windows()
     spec = train.TrainSpec(units=6, vocab_size=26, epochs=6, batch_size=1)
     monkeypatch.setattr(train.os, "cpu_count", lambda: 2)
-    train._PROGRAMS.clear()
+    programs._PROGRAMS.clear()
     keys = train.replica_keys(9, 3 * train.MAX_GROUP)
     few = train.fit(spec, keys[:2 * train.MAX_GROUP], x, y)  # 2 groups, one per core
-    programs = dict(train._PROGRAMS)
+    compiled = dict(programs._PROGRAMS)
     many = train.fit(spec, keys, x, y)                        # 3 groups of the same size
-    assert train._PROGRAMS.keys() == programs.keys() and many.compile_s == 0.0
+    assert programs._PROGRAMS.keys() == compiled.keys() and many.compile_s == 0.0
     n = 2 * train.MAX_GROUP
     np.testing.assert_array_equal(many.history[:n], few.history)
     for u, v in zip(jax.tree.leaves(many.params), jax.tree.leaves(few.params)):
         np.testing.assert_array_equal(u[:n], v)
     # negative control: one group of all of them (workers=1) is another program
     train.fit(spec, keys, x, y, workers=1)
-    assert len(train._PROGRAMS) > len(programs)
+    assert len(programs._PROGRAMS) > len(compiled)
     assert train.group_size(3, None) == 2 and train.group_size(100, None) == train.MAX_GROUP
 
 

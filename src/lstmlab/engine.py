@@ -21,7 +21,7 @@ from .config import training_key
 from .errors import ConfigError, DataError
 from .experiments import (Config, Dataset, Result, compile_ahead,
                           evaluated_again, extends, run as run_experiment)
-from .train import cancel_ahead
+from .programs import cancel_ahead
 from .tables import sequence_text
 
 

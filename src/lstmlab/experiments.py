@@ -1,4 +1,9 @@
-"""Named experiments as rows of configuration, and the one engine that runs any of them."""
+"""One experiment, from settings to Result: the checks that need several settings at once
+(``validate``; one setting alone is checked by ``config.problem``), its data
+(``build_dataset``), the memory it needs (checked before anything is allocated), training
+its replicas through ``train`` (``run``, also adding replicas to a prior result) and
+evaluating them (probabilities, probes, generation, the order test, the state heatmap)
+into a :class:`Result`. Run directories are the engine's (``engine.py``)."""
 
 from __future__ import annotations
 

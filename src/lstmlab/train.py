@@ -9,12 +9,11 @@ move between them; the chunk size never changes the numbers (the program is the 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +21,8 @@ import numpy as np
 import optax
 
 from . import model
+from .keras_compat import keras_crossentropy, optimizer
+from .programs import program, program_ahead
 
 
 @dataclass(frozen=True)
@@ -50,63 +51,6 @@ class FitResult:
     history: np.ndarray    # (replicas, epochs, 2): training loss and accuracy per epoch
     compile_s: float
     train_s: float
-
-
-KERAS_EPSILON = 1e-7  # Keras's backend epsilon: Adam's ε and the loss's probability clip
-
-
-class ScaleByKerasAdamState(NamedTuple):
-    """Step count and Adam's first and second moments (optax's ScaleByAdamState layout)."""
-
-    count: jnp.ndarray
-    mu: optax.Updates
-    nu: optax.Updates
-
-
-def scale_by_keras_adam(b1: float = 0.9, b2: float = 0.999,
-                        eps: float = KERAS_EPSILON) -> optax.GradientTransformation:
-    """Adam's direction exactly as Keras 3 computes it: m and v updated as
-    ``m += (g - m)(1 - β1)``, ``v += (g² - v)(1 - β2)``, and the step
-    ``m · √(1 - β2ᵗ) / (1 - β1ᵗ) / (√v + ε)``. optax's ``scale_by_adam`` adds ε to the
-    bias-corrected √v̂ instead, an effective ε of 1e-7/√(1 - β2ᵗ) in Keras's terms (3.2e-6 at
-    step 1); early recurrent-kernel gradients are far below 1e-5 (h starts at 0), so the
-    two Adams part by 7e-4 after one step. Written here because no optax transformation
-    places ε this way."""
-    def init(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return ScaleByKerasAdamState(jnp.zeros([], jnp.int32), zeros, zeros)
-
-    def update(grads, state, params=None):
-        count = state.count + 1
-        t = count.astype(jnp.float32)
-        mu = jax.tree.map(lambda m, g: m + (g - m) * (1 - b1), state.mu, grads)
-        nu = jax.tree.map(lambda v, g: v + (jnp.square(g) - v) * (1 - b2), state.nu, grads)
-        alpha = jnp.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-        updates = jax.tree.map(lambda m, v: m * alpha / (jnp.sqrt(v) + eps), mu, nu)
-        return updates, ScaleByKerasAdamState(count, mu, nu)
-
-    return optax.GradientTransformation(init, update)
-
-
-def optimizer(lr: float, name: str = "adam") -> optax.GradientTransformation:
-    """``adam``: Keras 3's Adam (its defaults β1 0.9, β2 0.999, ε 1e-7), composed as optax
-    composes its own ``adam`` (direction, then learning rate); ``adam-optax``: optax's
-    textbook Adam with the same constants."""
-    if name == "adam-optax":
-        return optax.adam(lr, b1=0.9, b2=0.999, eps=KERAS_EPSILON)
-    return optax.chain(scale_by_keras_adam(), optax.scale(-lr))
-
-
-def keras_crossentropy(logits, labels):
-    """Keras 3's categorical cross-entropy of a softmax output (JAX backend): the
-    probabilities are renormalised and clipped to [ε, 1 - ε] before the log. Where a
-    prediction is near-certain (p > 1 - 1e-7, common once the alphabet is learned) the clip
-    makes the sample's gradient exactly 0, where optax's logit-based loss leaves a tiny one
-    that Adam's normalisation would still turn into a full-size step."""
-    p = jax.nn.softmax(logits)
-    p = p / jnp.sum(p, axis=-1, keepdims=True)
-    p = jnp.clip(p, KERAS_EPSILON, 1.0 - KERAS_EPSILON)
-    return -jnp.log(jnp.take_along_axis(p, labels[:, None], axis=-1)[:, 0])
 
 
 def batch_plan(spec: TrainSpec, n: int, epoch_keys, order=None):
@@ -257,47 +201,6 @@ def make_chunk_fn(spec: TrainSpec, n: int):
     return init, chunk
 
 
-# Compiled programs of this process, by everything that shapes them (the learning rate and
-# the epochs do not; the data only by shape): a sweep over lr or epochs compiles once.
-_PROGRAMS: dict = {}
-
-
-def _key(spec: TrainSpec, args, kind: str, static) -> tuple:
-    """What shapes a program: the settings (not the learning rate; the epochs only for the
-    initialisation), the arguments' shapes and structure, and static values."""
-    shapes = tuple((a.shape, str(a.dtype)) if a is not None else None
-                   for a in jax.tree.leaves(args, is_leaf=lambda a: a is None))
-    return (kind, dataclasses.replace(spec, lr=0.0, epochs=0 if kind == "chunk" else
-                                      spec.epochs), shapes,
-            str(jax.tree.structure(args, is_leaf=lambda a: a is None)), static)
-
-
-def _compile(build, args):
-    """Compile, and how long it took (the persistent cache may answer: then it is short)."""
-    t0 = time.perf_counter()
-    program = build().lower(*args).compile()
-    return program, time.perf_counter() - t0
-
-
-def _program(spec: TrainSpec, args, kind: str, build, *static):
-    """The compiled program for these settings and argument shapes, and the seconds its
-    compilation took if it was compiled for this call (0 when this process had it): from
-    this process's cache, from a compilation started ahead (:func:`compile_ahead`), or
-    compiled now."""
-    key = _key(spec, args, kind, static)
-    if key in _PROGRAMS and not isinstance(_PROGRAMS[key], Future):
-        return _PROGRAMS[key], 0.0
-    ahead = _PROGRAMS.get(key)
-    try:
-        program, seconds = ahead.result() if ahead is not None else _compile(build, args)
-    except Exception:  # cancelled or failed ahead: compile it here (an error again then
-        if ahead is None:  # says what failed); Ctrl-C is not caught
-            raise
-        program, seconds = _compile(build, args)
-    _PROGRAMS[key] = program
-    return program, seconds
-
-
 def _plan(spec: TrainSpec, n_rep: int, x, y, mask, order, workers, chunk):
     """Everything ``fit`` compiles and runs, as functions and argument shapes (the same
     for ``fit`` and ``compile_ahead``, so that both find the same cached programs)."""
@@ -330,31 +233,13 @@ def _fit_inputs(x, y, mask, order):
             None if order is None else jnp.asarray(order))
 
 
-# Compilations started ahead, on threads of their own: XLA compiles with the GIL released,
-# so later experiments compile while earlier ones train, evaluate and save.
-_AHEAD = ThreadPoolExecutor(2, thread_name_prefix="lstmlab-compile")
-
-
 def compile_ahead(spec: TrainSpec, n_rep: int, x, y, mask=None, order=None,
                   workers: int | None = None, chunk: int | None = None) -> None:
     """Start compiling what ``fit`` with these arguments will run, in the background; its
     ``fit`` then waits for (or finds) the programs instead of compiling them."""
     _, _, _, programs = _plan(spec, n_rep, *_fit_inputs(x, y, mask, order), workers, chunk)
     for p in programs:
-        _program_ahead(spec, *p)
-
-
-def _program_ahead(spec, args, kind, build, *static):
-    key = _key(spec, args, kind, static)
-    if key not in _PROGRAMS:
-        _PROGRAMS[key] = _AHEAD.submit(_compile, build, args)
-
-
-def cancel_ahead() -> None:
-    """Drop compilations started ahead that have not begun (an interrupted run)."""
-    for key, program in list(_PROGRAMS.items()):
-        if isinstance(program, Future) and program.cancel():
-            _PROGRAMS.pop(key, None)
+        program_ahead(spec, *p)
 
 
 def epoch_history(sums: np.ndarray, n: int) -> np.ndarray:
@@ -428,7 +313,7 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
     keys = np.concatenate([keys, np.repeat(keys[-1:], groups * size - n_rep, axis=0)])
     lr = jnp.float32(spec.lr)
     with ThreadPoolExecutor(2) as pool:  # the two programs compile at the same time
-        (start, t_init), (run, t_chunk) = [f.result() for f in [pool.submit(_program, spec, *p)
+        (start, t_init), (run, t_chunk) = [f.result() for f in [pool.submit(program, spec, *p)
                                                                 for p in programs]]
     # what compiling this run's programs took, at the same time (or ahead, in the
     # background): not the wait, which compiling ahead hides

@@ -1,0 +1,70 @@
+"""Compiled programs of this process: compiled once for everything that shapes them (a
+sweep over the learning rate or the epochs compiles once), and compilations started ahead
+on threads of their own (XLA compiles with the GIL released, so later experiments compile
+while earlier ones train). What is compiled is train's business; how it is kept is here."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import jax
+
+# by everything that shapes them (the learning rate and the epochs do not; the data only
+# by shape)
+_PROGRAMS: dict = {}
+
+
+def _key(spec, args, kind: str, static) -> tuple:
+    """What shapes a program: the settings (not the learning rate; the epochs only for the
+    initialisation), the arguments' shapes and structure, and static values."""
+    shapes = tuple((a.shape, str(a.dtype)) if a is not None else None
+                   for a in jax.tree.leaves(args, is_leaf=lambda a: a is None))
+    return (kind, dataclasses.replace(spec, lr=0.0, epochs=0 if kind == "chunk" else
+                                      spec.epochs), shapes,
+            str(jax.tree.structure(args, is_leaf=lambda a: a is None)), static)
+
+
+def _compile(build, args):
+    """Compile, and how long it took (the persistent cache may answer: then it is short)."""
+    t0 = time.perf_counter()
+    program = build().lower(*args).compile()
+    return program, time.perf_counter() - t0
+
+
+def program(spec, args, kind: str, build, *static):
+    """The compiled program for these settings and argument shapes, and the seconds its
+    compilation took if it was compiled for this call (0 when this process had it): from
+    this process's cache, from a compilation started ahead (:func:`program_ahead`), or
+    compiled now."""
+    key = _key(spec, args, kind, static)
+    if key in _PROGRAMS and not isinstance(_PROGRAMS[key], Future):
+        return _PROGRAMS[key], 0.0
+    ahead = _PROGRAMS.get(key)
+    try:
+        program, seconds = ahead.result() if ahead is not None else _compile(build, args)
+    except Exception:  # cancelled or failed ahead: compile it here (an error again then
+        if ahead is None:  # says what failed); Ctrl-C is not caught
+            raise
+        program, seconds = _compile(build, args)
+    _PROGRAMS[key] = program
+    return program, seconds
+
+
+# Compilations started ahead, on threads of their own: XLA compiles with the GIL released,
+# so later experiments compile while earlier ones train, evaluate and save.
+_AHEAD = ThreadPoolExecutor(2, thread_name_prefix="lstmlab-compile")
+
+
+def program_ahead(spec, args, kind, build, *static):
+    key = _key(spec, args, kind, static)
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = _AHEAD.submit(_compile, build, args)
+
+
+def cancel_ahead() -> None:
+    """Drop compilations started ahead that have not begun (an interrupted run)."""
+    for key, program in list(_PROGRAMS.items()):
+        if isinstance(program, Future) and program.cancel():
+            _PROGRAMS.pop(key, None)
