@@ -1,6 +1,7 @@
-"""Using trained parameters: probabilities, stateful evaluation, generation, the
-within-batch order test, and statistics over seeds. Model functions take one replica's
-params (no leading axis); ``jax.vmap`` them for many replicas."""
+"""Using trained parameters (inference only): probabilities, stateful evaluation, the
+trace, generation, and the within-batch order test (a check of the code). Statistics over
+seeds are ``stats``'. Functions take one replica's params (no leading axis); ``jax.vmap``
+them for many replicas."""
 
 from __future__ import annotations
 
