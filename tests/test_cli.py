@@ -220,8 +220,8 @@ def test_the_progress_bar_says_compiling_until_the_first_epochs(monkeypatch):
 
 
 def test_the_memory_check_states_its_rule(monkeypatch):
-    from lstmlab import ConfigError, experiments
-    monkeypatch.setattr(experiments, "available_memory", lambda: 2**30)
+    from lstmlab import ConfigError, budget, experiments
+    monkeypatch.setattr(budget, "available_memory", lambda: 2**30)
     with pytest.raises(ConfigError, match=r"a run may use 80% of the 1\.0 GiB available "
                                           r"\(0\.8 GiB\)"):
         experiments.prepare(experiments.resolve("timestep-window", units=2048))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import lstmlab
-from lstmlab import cli, config, experiments, train
+from lstmlab import cli, config, datasets, experiments, train
 from lstmlab.config import SETTINGS, Config, problem
 
 
@@ -60,7 +60,7 @@ def test_each_value_is_checked_by_its_setting(name, good, bad):
         assert said and said.startswith(f"{SETTINGS[name].label} {v!r} is not allowed; "
                                         f"allowed: "), (name, v)
         with pytest.raises(lstmlab.ConfigError, match="is not allowed"):
-            experiments.validate(Config().replace(**{name: v}))
+            datasets.validate(Config().replace(**{name: v}))
 
 
 @pytest.mark.parametrize("name, text, value", [

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import lstmlab
-from lstmlab import engine, experiments, files, records, report
+from lstmlab import budget, engine, experiments, files, records, report
 
 FAST = ["--epochs", "3", "--seeds", "2", "-q"]
 
@@ -381,7 +381,7 @@ def test_a_long_text_is_kept_once_and_shown_short(run_cli, tmp_path):
     assert code == 0 and "(cached:" in text_out
     # the heatmap records the first steps only, with legible ticks
     res = lstmlab.run("stateful", sequence=text, epochs=1, seeds=1)
-    assert res.states.shape == (2, experiments.MAX_STATE_STEPS, 50)
+    assert res.states.shape == (2, budget.MAX_STATE_STEPS, 50)
     fig = report.states_figure(res)
     assert all(len(ax.get_xticks()) <= report.MAX_TICKS for ax in fig.axes[::2])
 
@@ -583,7 +583,7 @@ def test_a_long_text_keeps_a_readable_sample_of_its_predictions(run_cli, tmp_pat
                                "--seeds", "2", "--no-settle", "--out", out)
     assert code == 0, err
     fresh = lstmlab.run("one-char", sequence=text, epochs=2, seeds=2)
-    k = experiments.MAX_KEPT_PATTERNS
+    k = budget.MAX_KEPT_PATTERNS
     assert len(fresh.dataset.patterns) == 2600 > k and fresh.kept is None
     assert "keeps the predictions of 2,000 of the 2,600" in shown
     with np.load(out / "one-char" / "arrays.npz") as z:
@@ -610,9 +610,9 @@ def test_a_long_text_keeps_a_readable_sample_of_its_predictions(run_cli, tmp_pat
 def test_a_text_within_the_limit_keeps_every_prediction():
     res = lstmlab.run("one-char", epochs=1, seeds=1)
     assert res.readable()[0] is None and res.readable()[2] is res.probs
-    assert experiments.kept_index(experiments.MAX_KEPT_PATTERNS) is None
-    assert len(experiments.kept_index(experiments.MAX_KEPT_PATTERNS + 1)) == \
-        experiments.MAX_KEPT_PATTERNS
+    assert budget.kept_index(budget.MAX_KEPT_PATTERNS) is None
+    assert len(budget.kept_index(budget.MAX_KEPT_PATTERNS + 1)) == \
+        budget.MAX_KEPT_PATTERNS
 
 
 def test_a_run_that_does_not_fit_on_the_disk_is_refused_before_it_trains(
@@ -621,7 +621,7 @@ def test_a_run_that_does_not_fit_on_the_disk_is_refused_before_it_trains(
     user = tmp_path / "run" / "notes.txt"
     cfg = lstmlab.PRESETS["one-char"].replace(seeds=3, epochs=2)
     ds = experiments.prepare(cfg)
-    need = records.disk_estimate(cfg, ds)
+    need = budget.disk_estimate(cfg, ds)
     # the estimate is an upper bound of what the record takes
     code, _, err = run_cli("run", "one-char", "--seeds", "3", "--epochs", "2", "-q",
                            "--no-settle", "--out", out)
@@ -631,8 +631,8 @@ def test_a_run_that_does_not_fit_on_the_disk_is_refused_before_it_trains(
 
     trained = []
     monkeypatch.setattr(engine, "run_experiment", lambda *a, **k: trained.append(1))
-    usage = records.shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(records.shutil, "disk_usage",
+    usage = budget.shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(budget.shutil, "disk_usage",
                         lambda p: usage._replace(free=need))  # less than need / DISK_SHARE
     user.write_text("mine")
     code, _, err = run_cli("run", "two-char", "--seeds", "3", "--epochs", "2", "-q",
@@ -641,10 +641,10 @@ def test_a_run_that_does_not_fit_on_the_disk_is_refused_before_it_trains(
     assert "of records to" in err and "MiB free there" in err and "fewer seeds" in err
     assert user.read_text() == "mine"
     # a large write is said aloud, a small one is not
-    monkeypatch.setattr(records.shutil, "disk_usage", lambda p: usage)
+    monkeypatch.setattr(budget.shutil, "disk_usage", lambda p: usage)
     said = []
-    records.check_disk(tmp_path, [cfg], {cfg.name: ds}, warn=said.append)
+    budget.check_disk(tmp_path, [cfg], {cfg.name: ds}, warn=said.append)
     assert said == []
-    monkeypatch.setattr(records, "LARGE_WRITE", 1)
-    records.check_disk(tmp_path, [cfg], {cfg.name: ds}, warn=said.append)
+    monkeypatch.setattr(budget, "LARGE_WRITE", 1)
+    budget.check_disk(tmp_path, [cfg], {cfg.name: ds}, warn=said.append)
     assert len(said) == 1 and "writes about" in said[0]

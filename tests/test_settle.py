@@ -9,7 +9,8 @@ import pytest
 import jax
 
 from lstmlab import engine, experiments, findings, settle, train
-from lstmlab.experiments import PRESETS, Result
+from lstmlab.config import PRESETS
+from lstmlab.results import Result
 
 
 def fake(name, per_replica, seeds):

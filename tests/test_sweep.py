@@ -12,7 +12,8 @@ import pytest
 
 import lstmlab
 from lstmlab import cluster, engine, grid, programs, stats, sweeps
-from lstmlab.experiments import PRESETS, Result
+from lstmlab.config import PRESETS
+from lstmlab.results import Result
 
 FAST = ["--epochs", "4", "--seeds", "2", "-q"]
 

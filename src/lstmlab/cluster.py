@@ -16,7 +16,9 @@ import jax
 import numpy as np
 
 from .errors import ConfigError
-from .experiments import (Config, Result, extends, merge, prepare,
+from .config import Config
+from .results import Result
+from .experiments import (extends, merge, prepare,
                           train_replicas)
 
 INSTALL = 'pip install "lstmlab[ray]"  (in a checkout: pip install -e ".[ray]")'

@@ -257,7 +257,7 @@ def allowed(st: Setting, python: bool = True) -> str:
 def problem(name: str, value) -> str | None:
     """What is wrong with ``value`` for the setting ``name`` alone (its type, range and
     choices), as the end of a message: "framing 'diagonal' is not allowed; allowed: …" —
-    or None. Settings that depend on each other are checked in experiments.validate."""
+    or None. Settings that depend on each other are checked in datasets.validate."""
     st, v = SETTINGS[name], value
     if st.kind in ("int", "count"):
         ok = _is_int(v) and st.low <= v <= st.high

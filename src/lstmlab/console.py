@@ -17,7 +17,9 @@ from rich.text import Text  # table cells as plain text: user symbols are never 
 from . import grid
 from .data import best_achievable, quoted, show
 from .stats import CI_METHOD, interval_text, share_interval, summarize
-from .experiments import Config, Dataset, Result
+from .config import Config
+from .datasets import Dataset
+from .results import Result
 from .errors import error, warn  # noqa: F401  (console.error/warn for the CLI)
 from .evaluate import order_check
 from .tables import divergence, kept_words, summary_rows

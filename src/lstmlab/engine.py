@@ -16,10 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import records
+from . import budget, records
 from .config import training_key
 from .errors import ConfigError, DataError
-from .experiments import (Config, Dataset, Result, compile_ahead,
+from .config import Config
+from .datasets import Dataset
+from .results import Result
+from .experiments import (compile_ahead,
                           evaluated_again, extends, run as run_experiment)
 from .programs import cancel_ahead
 from .tables import sequence_text
@@ -159,7 +162,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                      if extends(known[c.name], c) else f"{line}: replacing it (--force)")
         todo = [c for c in cfgs if c.name not in known or not known[c.name].answers(c)]
         by_name = dict(zip((c.name for c in cfgs), datasets))
-        records.check_disk(run_dir, todo, by_name, save_models, obs.warn)
+        budget.check_disk(run_dir, todo, by_name, save_models, obs.warn)
         obs.begin(cfgs, todo, by_name)
         done: dict[str, Result] = {}
         failed: dict[str, str] = {}

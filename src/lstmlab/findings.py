@@ -21,7 +21,7 @@ import numpy as np
 
 from . import config, stats
 from .data import ALPHABET, show
-from .experiments import PRESETS
+from .config import PRESETS
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
     "supported", "not supported", "inconclusive", "not run")
@@ -417,7 +417,7 @@ BY_ID = {c.id: c for c in CLAIMS}
 
 
 def from_results(results, level: float = 0.95) -> list[Finding]:
-    """The findings of a list of experiments.Result (a run, fresh or from records), every
+    """The findings of a list of results.Result (a run, fresh or from records), every
     interval at ``level``. The claims are about the alphabet: experiments on other
     sequences do not count."""
     by = {r.config.name: r for r in results if r.config.sequence == ALPHABET}

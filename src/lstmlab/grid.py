@@ -16,7 +16,7 @@ from . import stats
 from .stats import interval_text, share_interval, summarize, with_interval
 from .config import LIST_OF, NOT_TRAINING, SETTINGS, SWEEPABLE, Config, read
 from .errors import ConfigError
-from .experiments import Result
+from .results import Result
 
 THRESHOLD = 0.9  # the share of seeds at 100% a sentence asks for
 

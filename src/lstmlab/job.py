@@ -13,7 +13,7 @@ from pathlib import Path
 from . import engine, explorer, findings, records, report, settle as settle_mod
 from .config import PRESETS, Config, check_applies, configure, with_defaults
 from .errors import ConfigError
-from .experiments import Result, plain
+from .results import Result, plain
 
 MAX_SEEDS = 200  # settling's default cap per experiment
 

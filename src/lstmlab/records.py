@@ -39,9 +39,10 @@ import numpy as np
 
 from . import data
 from .artifacts import Model, ModelError
-from .cells import LSTM, param_count
-from .experiments import (MAX_KEPT_PATTERNS, MAX_STATE_STEPS, PRESETS, Config, Dataset,
-                          Result, build_dataset, generation_starts, kept_index, validate)
+from .budget import MAX_KEPT_PATTERNS, MAX_STATE_STEPS, kept_index
+from .config import PRESETS, Config
+from .datasets import Dataset, build_dataset, generation_starts, validate
+from .results import Result
 from .files import atomic_write, dumps, make_temp_dir, read_bytes
 from .errors import RecordError
 
@@ -167,55 +168,6 @@ def clean_leftovers(run_dir: Path) -> None:
             list(run_dir.glob("plots/.*.tmp")):
         if p.is_file():
             p.unlink(missing_ok=True)
-
-
-DISK_SHARE = 0.9  # of the free space, the most a run's estimate may ask for
-LARGE_WRITE = 2**30  # bytes from which a run says aloud what it will write
-
-
-def disk_estimate(cfg: Config, ds: Dataset, models: bool = True) -> int:
-    """A rough upper estimate of the bytes an experiment's record takes: the models
-    (float32 parameters), arrays.npz (the kept probabilities, patterns, histories, probe,
-    states), its rows of predictions.csv and history.csv, the report's figures, and the
-    sequence's one stored copy."""
-    n, v, s = len(ds.patterns), len(ds.vocab), cfg.seeds
-    k = min(n, MAX_KEPT_PATTERNS) + cfg.probe
-    f = ds.x.shape[-1]
-    u = cfg.units
-    params = param_count(LSTM, f, u, v)
-    size = s * (params * 4 + 4096) if models else 0
-    size += 4 * s * k * v + 8 * k * (cfg.window + 1) + 8 * s * cfg.epochs
-    size += 8 * MAX_STATE_STEPS * u if cfg.stateful else 0
-    size += s * k * (48 + 8 * cfg.window) + s * cfg.epochs * 40
-    return size + 4 * len(cfg.sequence) + 2**20
-
-
-def check_disk(run_dir: Path, cfgs: list[Config], datasets: dict, models: bool = True,
-               warn=lambda line: None) -> None:
-    """RecordError naming the estimate and the free space when the experiments ``cfgs``
-    cannot be written to ``run_dir``'s file system; ``warn`` hears the estimate when it is
-    large."""
-    need = sum(disk_estimate(c, datasets[c.name], models) for c in cfgs)
-    try:
-        free = shutil.disk_usage(run_dir).free
-    except OSError:
-        return
-    if need > DISK_SHARE * free:
-        raise RecordError(f"this run writes about {_size(need)} of records to {run_dir} "
-                          f"({len(cfgs)} experiment(s)); a run may use {DISK_SHARE:.0%} of "
-                          f"the {_size(free)} free there: free some space, use fewer seeds "
-                          f"or choose another --out")
-    if need >= LARGE_WRITE:
-        warn(f"this run writes about {_size(need)} of records to {run_dir} ({_size(free)} "
-             f"free there)")
-
-
-def _size(n: int) -> str:
-    """Bytes in words: 1.5 GiB, 12.0 MiB, 3.2 KiB."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n / 1024:.1f} KiB"
 
 
 def environment() -> dict:

@@ -24,7 +24,8 @@ from . import findings as findings_mod, grid as grid_mod
 from .data import PAD, show
 from .evaluate import order_check
 from .stats import CI_METHOD, at_100, interval_text, summarize
-from .experiments import Config, Result
+from .config import Config
+from .results import Result
 from .files import atomic_write
 from .tables import divergence, kept_words, sequence_text, summary_rows
 

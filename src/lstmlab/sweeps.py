@@ -16,7 +16,8 @@ from . import engine, grid as grid_mod, records, report
 from .stats import summarize
 from .config import SWEEPABLE, Config, with_defaults
 from .errors import ConfigError, RecordError
-from .experiments import Result, plain, resolve
+from .experiments import resolve
+from .results import Result, plain
 from .files import atomic_write, dumps, read_bytes
 
 SWEEP_JSON, SWEEP_CSV = "sweep.json", "sweep.csv"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import data
 from .stats import interval_text, summarize, with_interval
-from .experiments import EXPLODED_LOSS, Result
+from .results import EXPLODED_LOSS, Result
 
 SHOW_SEQUENCE = 80  # a longer sequence is shown by its start, length and sha256
 

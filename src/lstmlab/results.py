@@ -1,0 +1,173 @@
+"""What one experiment produced (:class:`Result`): per replica its parameters, history,
+probabilities, probes and generated strings, and what follows from them — accuracy, loss,
+divergence, collapse, models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import jax
+import numpy as np
+
+from . import data, evaluate
+from .artifacts import MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
+from .budget import kept_index
+from .config import Config
+from .datasets import Dataset
+
+EXPLODED_LOSS = 1e4    # a mean cross-entropy above this (nats) means training diverged
+
+
+def plain(value):
+    """A numpy scalar as the Python number it holds (np.int64(4) → 4); anything else as
+    it is — so the Python API takes numpy numbers as the CLI takes typed ones."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+@dataclass
+class Result:
+    """What one experiment produced, per replica (leading axis of every array)."""
+
+    config: Config
+    dataset: Dataset
+    params: dict
+    history: np.ndarray                    # (S, epochs, 2) loss, accuracy
+    probs: np.ndarray                      # (S, N, V) on the training patterns
+    compile_s: float
+    train_s: float
+    probe: data.Patterns | None = None
+    probe_probs: np.ndarray | None = None  # (S, P, V)
+    generated: dict[str, list[str]] = field(default_factory=dict)  # start → per replica
+    order_diff: tuple[float, float] | None = None  # (largest difference, gradient scale)
+    states: np.ndarray | None = None       # (2, T, units): h, c of replica 0 reading the
+                                           # sequence after a reset (stateful only)
+    cached: bool = False
+    finite: np.ndarray | None = None       # (S,) parameters all finite; held instead of
+                                           # params by a record saved without models
+    asked_seeds: int | None = None         # settled: the seeds the run asked for (fewer)
+    looks: tuple[int, ...] | None = None   # settled: the planned looks of the design that
+                                           # grew it (its findings are judged by them)
+    kept: np.ndarray | None = None         # (K,) the training patterns ``probs`` holds, when
+                                           # a record kept only a sample of a long text's
+    measured: np.ndarray | None = None     # (S, 2) accuracy, loss over all patterns (with kept)
+
+    def answers(self, cfg: Config) -> bool:
+        """Is this the result ``cfg`` asks for: the same settings, or settled to more seeds
+        from the same request?"""
+        return self.config == cfg or (self.asked_seeds == cfg.seeds
+                                      and self.config.replace(seeds=cfg.seeds) == cfg)
+
+    @property
+    def patterns(self) -> data.Patterns:
+        """The training patterns ``probs`` is of: all, or the sample a record kept."""
+        p = self.dataset.patterns
+        return p if self.kept is None else data.Patterns(p.x[self.kept], p.y[self.kept])
+
+    def readable(self) -> tuple[np.ndarray | None, data.Patterns, np.ndarray]:
+        """The predictions a record and a report keep: (kept indices or None for all, their
+        patterns, their probabilities (S, K, V))."""
+        kept = kept_index(len(self.dataset.patterns))
+        if self.kept is not None or kept is None:
+            return self.kept, self.patterns, self.probs
+        p = self.dataset.patterns
+        return kept, data.Patterns(p.x[kept], p.y[kept]), self.probs[:, kept]
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        """Per replica: accuracy on the training patterns with the final weights."""
+        if self.measured is not None:
+            return self.measured[:, 0]
+        return np.mean(self.probs.argmax(-1) == self.dataset.patterns.y, axis=-1)
+
+    @property
+    def loss(self) -> np.ndarray:
+        """Per replica: cross-entropy on the training patterns with the final weights."""
+        if self.measured is not None:
+            return self.measured[:, 1]
+        y = self.dataset.patterns.y
+        p = self.probs[:, np.arange(len(y)), y]
+        return -np.mean(np.log(np.maximum(p, 1e-30)), axis=-1)
+
+    @property
+    def probe_accuracy(self) -> np.ndarray | None:
+        """Per replica: accuracy on the probe patterns (None without a probe)."""
+        if self.probe is None:
+            return None
+        return np.mean(self.probe_probs.argmax(-1) == self.probe.y, axis=-1)
+
+    @cached_property  # the parameters never change after training
+    def diverged(self) -> dict[int, int]:
+        """Replicas whose training diverged → the first epoch (1-based) where it shows: a
+        mean loss that is not finite or above EXPLODED_LOSS (the logits differ by thousands:
+        the weights exploded), or non-finite parameters (then the last epoch)."""
+        loss = self.history[:, :, 0]
+        bad = ~(np.abs(loss) <= EXPLODED_LOSS)  # NaN compares False: bad
+        bad[:, -1] |= ~self.params_finite()
+        return {r: int(bad[r].argmax()) + 1 for r in range(len(loss)) if bad[r].any()}
+
+    @cached_property
+    def collapsed(self) -> dict[int, str]:
+        """Replicas that did not diverge but collapsed to a constant, confidently wrong
+        predictor (say after a learning rate far too large: every input gets the same
+        answer, and the loss is more than twice a uniform guess's, ln V) → that answer. An
+        untrained model that answers alike with a uniform guess's loss has not collapsed.
+        Only where the targets are not all the same."""
+        if len(np.unique(self.patterns.y)) < 2:
+            return {}
+        answers = self.probs.argmax(-1)                                 # (S, N)
+        same = np.all(answers == answers[:, :1], axis=1) & \
+            (self.loss > 2 * np.log(self.probs.shape[-1]))
+        return {r: self.dataset.vocab.symbols[answers[r, 0]] for r in np.flatnonzero(same)
+                if r not in self.diverged}
+
+    def params_finite(self) -> np.ndarray:
+        """Per replica: are all its parameters finite?"""
+        if self.params is None:
+            return self.finite
+        ok = np.ones(len(self.history), bool)
+        for leaf in jax.tree.leaves(self.params):
+            ok &= np.all(np.isfinite(np.asarray(leaf).reshape(len(ok), -1)), axis=1)
+        return ok
+
+    def generation_ok(self, start: str) -> np.ndarray:
+        """Per replica: did generation from ``start`` follow the training sequence?"""
+        return np.array([evaluate.continues(self.config.sequence, g)
+                         for g in self.generated[start]])
+
+    def replica(self, r) -> int:
+        """``r`` checked: an integer from 0 to seeds − 1 (numpy ones too), else ModelError."""
+        r = plain(r)
+        if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r < self.config.seeds:
+            raise ModelError(f"replica {r!r} is not allowed; allowed: an integer from 0 to "
+                             f"{self.config.seeds - 1} ({self.config.seeds} seeds)")
+        return r
+
+    def replica_params(self, r: int):
+        """The parameters of replica ``r`` (no leading replica axis)."""
+        r = self.replica(r)
+        if self.params is None:
+            raise ModelError(f"{self.config.name} was saved without its models (a sweep "
+                             f"keeps them only with --save-models)")
+        return jax.tree.map(lambda a: np.asarray(a)[r], self.params)
+
+    def model(self, r: int = 0):
+        """Replica ``r`` as a :class:`lstmlab.artifacts.Model` (predict, generate, save)."""
+        c, r = self.config, self.replica(r)
+        info = ModelInfo(vocab=self.dataset.vocab.symbols, window=c.window,
+                         framing=c.framing, encoding=c.encoding, mask=c.mask, units=c.units,
+                         activation=c.activation, stateful=c.stateful,
+                         variable_length=c.samples > 0, experiment=c.name, replica=r,
+                         accuracy=float(self.accuracy[r]),
+                         sequence=c.sequence if len(c.sequence) <= MAX_STORED_SEQUENCE else "")
+        return Model(self.replica_params(r), info)
+
+    def best(self):
+        """The replica with the highest accuracy (then the lowest loss), as a Model."""
+        return self.model(int(np.lexsort((self.loss, -self.accuracy))[0]))
