@@ -357,15 +357,20 @@ def test_divergence_is_reported_and_json_stays_valid(run_cli, tmp_path):
     assert code == 2 and "NaN or infinite" in err
 
 
+def run_on_text(run_cli, tmp_path, text: str, *args):
+    """``lstmlab run ARGS --text-file`` on ``text`` written to a file, into tmp_path/run:
+    (exit code, stdout, stderr, the text file, the run directory)."""
+    path, out = tmp_path / "long.txt", tmp_path / "run"
+    path.write_text(text)
+    return (*run_cli("run", *args, "--text-file", path, "--out", out), path, out)
+
+
 @pytest.mark.slow
 def test_a_long_text_is_kept_once_and_shown_short(run_cli, tmp_path):
     import hashlib
     text = "".join(chr(0x41 + (i * 7919) % 26) for i in range(5000))
-    path = tmp_path / "long.txt"
-    path.write_text(text)
-    out = tmp_path / "run"
-    code, _, err = run_cli("run", "stateful", "--text-file", path, "--epochs", "1",
-                           "--seeds", "1", "-q", "--out", out)
+    code, _, err, path, out = run_on_text(run_cli, tmp_path, text, "stateful", "--epochs",
+                                          "1", "--seeds", "1", "-q")
     assert code == 0, err
     sha = hashlib.sha256(text.encode()).hexdigest()
     assert (out / "sequences" / f"{sha}.txt").read_text() == text
@@ -576,11 +581,8 @@ def test_a_long_text_keeps_a_readable_sample_of_its_predictions(run_cli, tmp_pat
     # 2,600 patterns, more than a record keeps: probabilities of MAX_KEPT_PATTERNS evenly
     # spaced ones, and each seed's accuracy and loss over all of them
     text = "".join(chr(0x41 + (i * 7919 + i // 7) % 11) for i in range(2601))
-    path = tmp_path / "long.txt"
-    path.write_text(text)
-    out = tmp_path / "run"
-    code, shown, err = run_cli("run", "one-char", "--text-file", path, "--epochs", "2",
-                               "--seeds", "2", "--no-settle", "--out", out)
+    code, shown, err, _, out = run_on_text(run_cli, tmp_path, text, "one-char", "--epochs",
+                                           "2", "--seeds", "2", "--no-settle")
     assert code == 0, err
     fresh = lstmlab.run("one-char", sequence=text, epochs=2, seeds=2)
     k = budget.MAX_KEPT_PATTERNS
