@@ -556,6 +556,7 @@ def test_a_collapse_to_one_answer_is_named_but_an_untrained_model_is_not(run_cli
     assert code == 0 and "collapsed" not in err
 
 
+@pytest.mark.slow
 def test_a_damaged_run_says_what_is_damaged(run_cli, finished_run, tmp_path):
     src, shutil = finished_run
     a, b = tmp_path / "a", tmp_path / "b"
@@ -617,6 +618,7 @@ def test_a_text_within_the_limit_keeps_every_prediction():
         budget.MAX_KEPT_PATTERNS
 
 
+@pytest.mark.slow
 def test_a_run_that_does_not_fit_on_the_disk_is_refused_before_it_trains(
         run_cli, tmp_path, monkeypatch):
     out = tmp_path / "run"
