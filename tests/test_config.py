@@ -83,3 +83,23 @@ def test_the_training_spec_is_derived_from_the_settings():
         if f.name in SETTINGS and f.name != "batch_size":
             assert getattr(spec, f.name) == getattr(cfg, f.name), f.name
     assert spec.batch_size == 11 and spec.vocab_size == 5
+
+
+def test_a_model_file_takes_its_settings_from_the_experiment():
+    res = lstmlab.run("variable-length", seeds=1, epochs=1, units=4, samples=20)
+    info = res.model(0).info
+    for f in dataclasses.fields(info):
+        if f.name in SETTINGS and f.name != "sequence":
+            assert getattr(info, f.name) == getattr(res.config, f.name), f.name
+    assert info.variable_length and info.experiment == "variable-length"
+
+
+def test_an_annotation_the_table_cannot_read_is_named():
+    @dataclasses.dataclass(frozen=True)
+    class Odd:
+        sizes: tuple[int, ...] = dataclasses.field(
+            default=(1,), metadata={"setting": config.Setting("sizes")})
+    with pytest.raises(TypeError, match=r"Odd\.sizes: annotation '?tuple\[int, \.\.\.\]'? "
+                                        r"is not one the settings table reads; allowed: int"):
+        config._settings(Odd)
+    assert set(config._settings(Config)) == set(SETTINGS)  # the control: Config reads

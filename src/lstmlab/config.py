@@ -184,10 +184,14 @@ _KINDS = {"int": "int", "float": "float", "bool": "bool", "str": "str",
           "int | None": "batch"}
 
 
-def _settings() -> dict[str, Setting]:
+def _settings(cls=None) -> dict[str, Setting]:
+    """The settings table of ``cls`` (Config): each field's Setting, its name and kind."""
     out = {}
-    for f in dataclasses.fields(Config):
+    for f in dataclasses.fields(cls or Config):
         st = f.metadata["setting"]
+        if str(f.type) not in _KINDS:  # a developer's new field: say what is supported
+            raise TypeError(f"{(cls or Config).__name__}.{f.name}: annotation {f.type!r} is not one the settings "
+                            f"table reads; allowed: {', '.join(_KINDS)}")
         kind = _KINDS[str(f.type)]
         if kind == "int" and st.low == 0:
             kind = "count"

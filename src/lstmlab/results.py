@@ -4,6 +4,7 @@ divergence, collapse, models."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -13,7 +14,7 @@ import numpy as np
 from . import data, evaluate
 from .artifacts import MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
 from .budget import kept_index
-from .config import Config
+from .config import SETTINGS, Config
 from .datasets import Dataset
 
 EXPLODED_LOSS = 1e4    # a mean cross-entropy above this (nats) means training diverged
@@ -160,12 +161,14 @@ class Result:
     def model(self, r: int = 0):
         """Replica ``r`` as a :class:`lstmlab.artifacts.Model` (predict, generate, save)."""
         c, r = self.config, self.replica(r)
-        info = ModelInfo(vocab=self.dataset.vocab.symbols, window=c.window,
-                         framing=c.framing, encoding=c.encoding, mask=c.mask, units=c.units,
-                         activation=c.activation, stateful=c.stateful,
-                         variable_length=c.samples > 0, experiment=c.name, replica=r,
-                         accuracy=float(self.accuracy[r]),
-                         sequence=c.sequence if len(c.sequence) <= MAX_STORED_SEQUENCE else "")
+        # every field of ModelInfo that is a setting is that setting; the rest follow
+        same = {f.name: getattr(c, f.name) for f in dataclasses.fields(ModelInfo)
+                if f.name in SETTINGS}
+        info = ModelInfo(**{**same, "vocab": self.dataset.vocab.symbols,
+                            "variable_length": c.samples > 0, "experiment": c.name,
+                            "replica": r, "accuracy": float(self.accuracy[r]),
+                            "sequence": c.sequence if len(c.sequence) <= MAX_STORED_SEQUENCE
+                            else ""})
         return Model(self.replica_params(r), info)
 
     def best(self):
