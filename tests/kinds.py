@@ -6,6 +6,7 @@ import numpy as np
 
 from lstmlab import data
 from lstmlab.artifacts import Model, ModelInfo
+from lstmlab.cells import CELLS
 
 ALPHABET = data.ALPHABET
 UNICODE = "жёлтый ёж, «μ» & <b>\n"  # Cyrillic, Greek, space, newline, markup characters
@@ -23,6 +24,12 @@ KINDS = {  # name: ModelInfo fields besides the vocabulary
     "unicode": dict(window=2, framing="timesteps", encoding="onehot", sequence=UNICODE),
     "hard-sigmoid": dict(window=3, framing="timesteps", encoding="scaled",
                          activation="hard_sigmoid"),
+    "gru": dict(window=3, framing="timesteps", encoding="onehot", cell="gru"),
+    "gru-stateful": dict(window=1, framing="timesteps", encoding="scaled", stateful=True,
+                         cell="gru"),
+    "rnn": dict(window=3, framing="timesteps", encoding="scaled", cell="rnn"),
+    "rnn-variable-length": dict(window=5, framing="timesteps", encoding="scaled",
+                                variable_length=True, cell="rnn"),
 }
 
 
@@ -39,8 +46,8 @@ def make(kind: str, seed: int = 0, units: int = 6, sequence: str | None = None) 
     rng = np.random.default_rng(seed)
     f, u, v = info.n_features, units, len(vocab)
     draw = lambda *shape: rng.normal(0, 0.8, shape).astype(np.float32)  # noqa: E731
-    params = {"lstm": {"kernel": draw(f, 4 * u), "recurrent_kernel": draw(u, 4 * u),
-                       "bias": draw(4 * u)},
+    cell = CELLS[info.cell]
+    params = {cell.name: {k: draw(*shape) for k, shape in cell.shapes(f, u).items()},
               "dense": {"kernel": draw(u, v), "bias": draw(v)}}
     return Model(params, info)
 

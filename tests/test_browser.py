@@ -80,7 +80,8 @@ def assert_same(columns, trace, offset=0):
     assert [c["window"] for c in columns] == trace.windows.tolist()
     probs = np.array([c["probs"] for c in columns])
     np.testing.assert_allclose(probs, trace.probs, atol=1e-5, rtol=0)
-    for k in "ifgoch":
+    assert all(set(c["gates"]) == set(trace.quantities) for c in columns)
+    for k in trace.quantities:  # the cell's: i, f, g, o, c, h (LSTM); z, r, hh, h (GRU); h
         page = np.array([c["gates"][k] for c in columns], np.float64)  # (N, S, U)
         np.testing.assert_allclose(page, getattr(trace, k), atol=1e-5, rtol=0)
 

@@ -12,7 +12,7 @@ import pytest
 from jax.nn import initializers as init
 
 import lstmlab
-from lstmlab import cells, data, explorer, model
+from lstmlab import cells, config, data, explorer, model
 from lstmlab.artifacts import Model, ModelInfo
 
 
@@ -124,3 +124,59 @@ def test_the_lstm_is_described_once_and_counted_right():
         int(np.prod(a.shape)) for a in jax.tree.leaves(p))
     with pytest.raises(ValueError, match="no recurrent cell"):
         cells.cell_of({"dense": {}})
+
+
+# -- the GRU and the SimpleRNN, as Keras 3 defines them ------------------------------------
+
+
+def np_sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def reference_cell(cell, p, x, mask=None):
+    """float64 NumPy from Keras 3's equations (gru.py, simple_rnn.py): the final h."""
+    q = {k: np.asarray(a, np.float64) for k, a in p.items()}
+    u = q["recurrent_kernel"].shape[0]
+    h = np.zeros((x.shape[0], u))
+    for t in range(x.shape[1]):
+        xt = x[:, t].astype(np.float64)
+        if cell == "gru":
+            xz, xr, xh = np.split(xt @ q["kernel"] + q["bias"][0], 3, axis=-1)
+            rz, rr, rh = np.split(h @ q["recurrent_kernel"] + q["bias"][1], 3, axis=-1)
+            z, r = np_sigmoid(xz + rz), np_sigmoid(xr + rr)
+            new = z * h + (1 - z) * np.tanh(xh + r * rh)
+        else:
+            new = np.tanh(xt @ q["kernel"] + q["bias"] + h @ q["recurrent_kernel"])
+        h = new if mask is None else np.where(mask[:, t, None], new, h)
+    return h
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_the_gru_and_simple_rnn_follow_kerass_equations(cell):
+    p = model.init_params(jax.random.PRNGKey(4), 3, 5, 7, cell=cell)
+    rng = np.random.default_rng(5)
+    p[cell] = {k: jnp.asarray(rng.normal(0, 0.7, a.shape), jnp.float32)
+               for k, a in p[cell].items()}  # non-zero biases: every term shows
+    x = rng.normal(size=(4, 6, 3)).astype(np.float32)
+    mask = np.ones((4, 6), bool)
+    mask[:2, :2] = False
+    state = model.rnn(p, jnp.asarray(x), jnp.asarray(mask))
+    np.testing.assert_allclose(state[0], reference_cell(cell, p[cell], x, mask), atol=1e-5)
+    # negative control: the other cell's equations give other numbers
+    other = {"gru": "rnn", "rnn": "gru"}[cell]
+    q = model.init_params(jax.random.PRNGKey(4), 3, 5, 7, cell=other)[other]
+    assert np.abs(np.asarray(model.rnn({other: q, "dense": p["dense"]}, jnp.asarray(x))[0])
+                  - reference_cell(cell, p[cell], x)).max() > 1e-3
+    assert set(config.CELL_LAYERS) == set(cells.CELLS)
+    assert all(c.keras_layer == config.CELL_LAYERS[n] for n, c in cells.CELLS.items())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_every_experiment_trains_with_another_cell(cell, tmp_path):
+    res = lstmlab.run("stateful", cell=cell, seeds=2, epochs=3, units=4)
+    assert res.states.shape[0] == len(cells.CELLS[cell].state)
+    assert res.model(1).info.cell == cell and set(res.params) == {cell, "dense"}
+    m = lstmlab.load(res.model(0).save(tmp_path / "m"))
+    assert m.info.cell == cell and m.generate("A", 3)[:1] == "A"
+    assert f"{config.CELL_LAYERS[cell]}(4)" in res.config.describe()

@@ -34,8 +34,8 @@ def reference_trace(model, text):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", KINDS)
-def test_trace_matches_the_equations(kind):
+@pytest.mark.parametrize("kind", [k for k in KINDS if KINDS[k].get("cell", "lstm") == "lstm"])
+def test_trace_matches_the_equations(kind):  # the other cells: tests/test_cells.py
     m = make(kind, seed=3)
     text = text_for(m, 8, seed=4)
     t = m.trace(text)

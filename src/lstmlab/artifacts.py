@@ -144,7 +144,7 @@ class Model:
     def __repr__(self) -> str:
         i = self.info
         return (f"Model({i.experiment or 'custom'}, window {i.window}, {i.framing}, "
-                f"{i.encoding}, LSTM({i.units}){', stateful' if i.stateful else ''})")
+                f"{i.encoding}, {CELLS[i.cell].keras_layer}({i.units}){', stateful' if i.stateful else ''})")
 
     # -- inputs ---------------------------------------------------------------------------
     def _indices(self, text: str) -> np.ndarray:

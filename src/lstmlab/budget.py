@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cells import LSTM, param_count
+from .cells import CELLS, param_count
 from .config import Config
 from .errors import ConfigError, RecordError
 
@@ -53,7 +53,7 @@ def memory_estimate(cfg: Config, n_samples: int, n_features: int, vocab_size: in
     tables of the evaluation (float32 throughout)."""
     u, v, f = cfg.units, vocab_size, n_features
     steps = 1 if cfg.framing == "features" else cfg.window
-    params = param_count(LSTM, f, u, v)
+    params = param_count(CELLS[cfg.cell], f, u, v)
     batch = cfg.batch_size or n_samples
     per_replica = 8 * params + 3 * batch * steps * 6 * u + 2 * n_samples * v
     return 4 * (cfg.seeds * per_replica + n_samples * steps * f + cfg.seeds * cfg.epochs * 2)
@@ -64,7 +64,7 @@ def check_memory(cfg: Config, n_samples: int, n_features: int, vocab_size: int) 
     need, have = memory_estimate(cfg, n_samples, n_features, vocab_size), available_memory()
     if need > MEMORY_SHARE * have:
         raise ConfigError(f"this run needs about {need / GiB:.1f} GiB of memory ({cfg.seeds} "
-                          f"seeds × LSTM({cfg.units}), {n_samples} samples of {n_features} "
+                          f"seeds × {CELLS[cfg.cell].keras_layer}({cfg.units}), {n_samples} samples of {n_features} "
                           f"feature(s)); a run may use {MEMORY_SHARE:.0%} of the "
                           f"{have / GiB:.1f} GiB available ({MEMORY_SHARE * have / GiB:.1f} "
                           f"GiB): use fewer seeds, units or samples")
@@ -84,7 +84,7 @@ def disk_estimate(cfg: Config, ds, models: bool = True) -> int:
     k = min(n, MAX_KEPT_PATTERNS) + cfg.probe
     f = ds.x.shape[-1]
     u = cfg.units
-    params = param_count(LSTM, f, u, v)
+    params = param_count(CELLS[cfg.cell], f, u, v)
     size = s * (params * 4 + 4096) if models else 0
     size += 4 * s * k * v + 8 * k * (cfg.window + 1) + 8 * s * cfg.epochs
     size += 8 * MAX_STATE_STEPS * u if cfg.stateful else 0

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 from jax.nn import initializers as init
 
+from .config import CELL_LAYERS
+
 
 class LSTMTrace(NamedTuple):
     """What one LSTM step computes, each (B, U): input gate i, forget gate f, candidate g,
@@ -35,7 +37,7 @@ class LSTM:
     zero bias with the forget slice at 1 (``unit_forget_bias``)."""
 
     name = "lstm"
-    keras_layer = "LSTM"
+    keras_layer = CELL_LAYERS[name]
     weights = ("kernel", "recurrent_kernel", "bias")   # Keras's get_weights() order
     state = ("h", "c")                                  # the output first
     trace = LSTMTrace
@@ -85,7 +87,115 @@ class LSTM:
         return p["recurrent_kernel"].shape[0]
 
 
-CELLS = {c.name: c for c in (LSTM,)}
+class GRUTrace(NamedTuple):
+    """What one GRU step computes, each (B, U): update gate z, reset gate r, candidate
+    h̃ (``hh``) and the new output h."""
+
+    z: jax.Array
+    r: jax.Array
+    hh: jax.Array
+    h: jax.Array
+
+
+class GRU:
+    """Keras 3's ``GRU`` cell with its defaults (``reset_after=True``): x·K + b_in and
+    h·R + b_rec split into z, r, h̃ (Keras's order); z = σ(x_z + r_z), r = σ(x_r + r_r),
+    h̃ = tanh(x_h + r ⊙ r_h), h' = z ⊙ h + (1 − z) ⊙ h̃; glorot_uniform kernel, orthogonal
+    recurrent kernel, zero biases (an input and a recurrent one: bias (2, 3U))."""
+
+    name = "gru"
+    keras_layer = CELL_LAYERS[name]
+    weights = ("kernel", "recurrent_kernel", "bias")
+    state = ("h",)
+    trace = GRUTrace
+    legend = {
+        "z": "update gate: how much of the previous output h is kept (1 keep, 0 replace "
+             "with the candidate)",
+        "r": "reset gate: how much of the previous output the candidate reads",
+        "hh": "candidate h̃: the new value proposed, from −1 to 1",
+        "h": "output (the state): h = z·h + (1 − z)·h̃; the prediction is softmax(h·W + b)",
+    }
+    masked = ("z", "r", "hh")
+
+    @staticmethod
+    def shapes(n_features: int, units: int) -> dict[str, tuple[int, ...]]:
+        return {"kernel": (n_features, 3 * units), "recurrent_kernel": (units, 3 * units),
+                "bias": (2, 3 * units)}
+
+    @staticmethod
+    def init(k1, k2, n_features: int, units: int) -> dict:
+        """Keras's initialisers: ``k1`` draws the kernel, ``k2`` the recurrent kernel."""
+        return {"kernel": init.glorot_uniform()(k1, (n_features, 3 * units), jnp.float32),
+                "recurrent_kernel": init.orthogonal()(k2, (units, 3 * units), jnp.float32),
+                "bias": jnp.zeros((2, 3 * units), jnp.float32)}
+
+    @staticmethod
+    def zero_state(batch: int, units: int) -> tuple:
+        return (jnp.zeros((batch, units), jnp.float32),)
+
+    @staticmethod
+    def step(p, state, x_t, act):
+        """(h,), x_t (B, F) → (h,), GRUTrace."""
+        (h,) = state
+        xz, xr, xh = jnp.split(x_t @ p["kernel"] + p["bias"][0], 3, axis=-1)
+        rz, rr, rh = jnp.split(h @ p["recurrent_kernel"] + p["bias"][1], 3, axis=-1)
+        z, r = act(xz + rz), act(xr + rr)
+        hh = jnp.tanh(xh + r * rh)
+        h_new = z * h + (1 - z) * hh
+        return (h_new,), GRUTrace(z, r, hh, h_new)
+
+    @staticmethod
+    def units(p) -> int:
+        return p["recurrent_kernel"].shape[0]
+
+
+class RNNTrace(NamedTuple):
+    """What one SimpleRNN step computes: the new output h (B, U)."""
+
+    h: jax.Array
+
+
+class SimpleRNN:
+    """Keras 3's ``SimpleRNN`` cell: h' = tanh(x·K + b + h·R); glorot_uniform kernel,
+    orthogonal recurrent kernel, zero bias. It has no gate: the recurrent activation does
+    not enter it."""
+
+    name = "rnn"
+    keras_layer = CELL_LAYERS[name]
+    weights = ("kernel", "recurrent_kernel", "bias")
+    state = ("h",)
+    trace = RNNTrace
+    legend = {"h": "output (the state): h = tanh(x·K + h·R + b); the prediction is "
+                   "softmax(h·W + b)"}
+    masked = ()
+
+    @staticmethod
+    def shapes(n_features: int, units: int) -> dict[str, tuple[int, ...]]:
+        return {"kernel": (n_features, units), "recurrent_kernel": (units, units),
+                "bias": (units,)}
+
+    @staticmethod
+    def init(k1, k2, n_features: int, units: int) -> dict:
+        return {"kernel": init.glorot_uniform()(k1, (n_features, units), jnp.float32),
+                "recurrent_kernel": init.orthogonal()(k2, (units, units), jnp.float32),
+                "bias": jnp.zeros(units, jnp.float32)}
+
+    @staticmethod
+    def zero_state(batch: int, units: int) -> tuple:
+        return (jnp.zeros((batch, units), jnp.float32),)
+
+    @staticmethod
+    def step(p, state, x_t, act):
+        """(h,), x_t (B, F) → (h,), RNNTrace (Keras's order of the sums)."""
+        h = jnp.tanh(x_t @ p["kernel"] + p["bias"] + state[0] @ p["recurrent_kernel"])
+        return (h,), RNNTrace(h)
+
+    @staticmethod
+    def units(p) -> int:
+        return p["recurrent_kernel"].shape[0]
+
+
+CELLS = {c.name: c for c in (LSTM, GRU, SimpleRNN)}
 
 
 def cell_of(params) -> type:

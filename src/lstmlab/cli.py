@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import (LIST_OF, PRESETS, SETTINGS, SWEEPABLE, allowed, check_applies, configure,
+from .config import (CELL_LAYERS, LIST_OF, PRESETS, SETTINGS, SWEEPABLE, allowed, check_applies, configure,
                      option, read, with_defaults)
 from .errors import ConfigError, DataError, KerasError, ModelError, RecordError, error, warn
 
@@ -75,8 +75,9 @@ def list_cmd():
     """The named experiments, one line each."""
     for name, c in PRESETS.items():
         batch = "all" if c.batch_size is None else c.batch_size
-        print(f"{name:18} window {c.window}, {c.framing}, LSTM({c.units}), {c.epochs} epochs, "
-              f"batch {batch}{', stateful' if c.stateful else ''} — {c.note}")
+        print(f"{name:18} window {c.window}, {c.framing}, {CELL_LAYERS[c.cell]}({c.units}), "
+              f"{c.epochs} epochs, batch {batch}{', stateful' if c.stateful else ''} — "
+              f"{c.note}")
 
 
 @main.command("run")

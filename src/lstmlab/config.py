@@ -16,6 +16,8 @@ from .errors import ConfigError
 
 # The names the numerical modules implement (model, train, artifacts import them from here).
 ACTIVATIONS = ("sigmoid", "hard_sigmoid")  # Keras 3's sigmoid; Keras 2's hard sigmoid
+# The recurrent cells (lstmlab.cells.CELLS, a test keeps the two equal) → their Keras layer
+CELL_LAYERS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 OPTIMIZERS = ("adam", "adam-optax")
 MAX_UNITS = 8192        # these bounds keep a typo from asking for terabytes; far above any
 MAX_GENERATE = 100_000  # sensible run
@@ -67,7 +69,9 @@ class Config:
                        "(the notebook's; with a large vocabulary neighbouring codes blur); "
                        "onehot: one vector per symbol (default for your own data with more "
                        "than 26 symbols).", choices=ENCODINGS)
-    units: int = _s(32, "LSTM units.", low=1, high=MAX_UNITS)
+    cell: str = _s("lstm", "The recurrent cell: lstm (Keras's LSTM), gru (Keras 3's GRU) or "
+                   "rnn (Keras's SimpleRNN).", choices=tuple(CELL_LAYERS))
+    units: int = _s(32, "Units of the recurrent layer.", low=1, high=MAX_UNITS)
     epochs: int = _s(500, "Training epochs.", low=1, high=1_000_000)
     batch_size: int | None = _s(1, "Samples per update, or 'all' (None in Python); a last "
                                 "partial batch is used as Keras uses it.", low=1)
@@ -120,7 +124,7 @@ class Config:
     def describe(self) -> str:
         """The settings in one readable line (terminal header and report)."""
         parts = [f"window {self.window}", self.framing, self.encoding,
-                 f"LSTM({self.units})", f"{self.epochs} epochs",
+                 f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})", f"{self.epochs} epochs",
                  f"batch {'all' if self.batch_size is None else self.batch_size}",
                  f"lr {self.lr:g}" + ("" if self.optimizer == "adam" else
                                       f" ({self.optimizer})"), self.activation,

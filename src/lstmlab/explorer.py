@@ -29,22 +29,29 @@ def _floats(a) -> str:
 
 
 def _how(i) -> str:
-    """How the model reads its input, in a sentence."""
+    """How the model reads its input, in a sentence (its cell's state named: h and c for
+    the LSTM, h for the GRU and the SimpleRNN)."""
     w = f"{i.window} symbol{'s' if i.window > 1 else ''}"
+    names = CELLS[i.cell].state
+    both = " and ".join(names)
+    zero = " = ".join(names) + " = 0"
+    verb = "carries" if len(names) == 1 else "carry"
     if i.stateful:
         return (f"Stateful: after each keystroke it reads the last {w} from the state the "
-                f"previous keystroke left, so h and c carry over from keystroke to keystroke; "
-                f"Reset state sets them to zero (Keras's reset_states()). Below each symbol: "
-                f"how many symbols it has read since the reset.")
+                f"previous keystroke left, so {both} {verb} over from keystroke to keystroke; "
+                f"Reset state sets {'it' if len(names) == 1 else 'them'} to zero (Keras's "
+                f"reset_states()). Below each symbol: how many symbols it has read since the "
+                f"reset.")
     if i.variable_length:
-        pad = ("masked: h and c pass through unchanged (grey)" if i.mask
+        passes = "passes" if len(names) == 1 else "pass"
+        pad = (f"masked: {both} {passes} through unchanged (grey)" if i.mask
                else "not masked: read as zeros")
-        return (f"Variable length: each prediction starts from h = c = 0 and reads up to the "
+        return (f"Variable length: each prediction starts from {zero} and reads up to the "
                 f"last {w}, padded in front (∅), the padding {pad}.")
     if i.framing == "features":
-        return (f"Window as features: each prediction starts from h = c = 0 and reads the "
+        return (f"Window as features: each prediction starts from {zero} and reads the "
                 f"last {w} at once, as one time step (one column per keystroke).")
-    return (f"Window as time steps: each prediction starts from h = c = 0 and reads the last "
+    return (f"Window as time steps: each prediction starts from {zero} and reads the last "
             f"{w}, one per time step (one sub-column per step).")
 
 

@@ -72,8 +72,9 @@ def _keras2_file(path: Path) -> bool:
 
 
 def _layers(net, keras2: bool = False) -> tuple:
-    """(masking, lstm, dense) of a supported model, or a KerasError naming what is not.
-    ``keras2``: the model comes from a Keras 2 file, whose hard_sigmoid lstmlab has."""
+    """(masking, recurrent layer, dense, its cell) of a supported model, or a KerasError
+    naming what is not. ``keras2``: the model comes from a Keras 2 file, whose
+    hard_sigmoid lstmlab has."""
     # a functional model lists its InputLayer; one that is a chain of the same layers is
     # the same model as a Sequential one
     layers = [layer for layer in getattr(net, "layers", [])
@@ -81,12 +82,17 @@ def _layers(net, keras2: bool = False) -> tuple:
     kinds = [type(layer).__name__ for layer in layers]
     masking = layers.pop(0) if kinds[:1] == ["Masking"] else None
     names = [type(layer).__name__ for layer in layers]
-    if names != ["LSTM", "Dense"]:
+    by_layer = {c.keras_layer: c for c in CELLS.values()}
+    if len(names) != 2 or names[0] not in by_layer or names[1] != "Dense":
         raise KerasError(f"unsupported Keras model: layers {' → '.join(kinds) or 'none'}; "
-                         f"lstmlab reads [Masking →] LSTM → Dense(softmax)")
+                         f"lstmlab reads [Masking →] {'|'.join(by_layer)} → Dense(softmax)")
     lstm, dense = layers
+    cell = by_layer[names[0]]
     cfg, dcfg = lstm.get_config(), dense.get_config()
     problems = []
+    if cell.name == "gru" and not cfg.get("reset_after", True):
+        problems.append("GRU with reset_after=False (Keras 2's default; lstmlab reads "
+                        "Keras 3's reset_after=True)")
     if cfg.get("return_sequences"):
         problems.append("return_sequences=True")
     if cfg.get("go_backwards"):
@@ -94,8 +100,8 @@ def _layers(net, keras2: bool = False) -> tuple:
     if not cfg.get("use_bias", True) or not dcfg.get("use_bias", True):
         problems.append("a layer without bias")
     if cfg.get("activation") != "tanh":
-        problems.append(f"LSTM activation {cfg.get('activation')!r} (lstmlab: tanh)")
-    if cfg.get("recurrent_activation") not in ("sigmoid",) + (("hard_sigmoid",) if keras2
+        problems.append(f"{names[0]} activation {cfg.get('activation')!r} (lstmlab: tanh)")
+    if "recurrent_activation" in cfg and cfg.get("recurrent_activation") not in ("sigmoid",) + (("hard_sigmoid",) if keras2
                                                               else ()):
         problems.append(f"recurrent_activation {cfg.get('recurrent_activation')!r} (lstmlab "
                         f"reads sigmoid; Keras 3's hard_sigmoid is x/6 + 1/2, not Keras 2's)")
@@ -105,7 +111,7 @@ def _layers(net, keras2: bool = False) -> tuple:
         problems.append(f"mask_value {masking.get_config().get('mask_value')!r} (lstmlab: 0)")
     if problems:
         raise KerasError(f"unsupported Keras model: {'; '.join(problems)}")
-    return masking, lstm, dense
+    return masking, lstm, dense, cell
 
 
 def read(model_or_path, sequence: str | None = None, vocab=None,
@@ -125,7 +131,8 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
                          f"{', '.join(data.FRAMINGS)}")
     from_file = isinstance(model_or_path, (str, Path))
     net = _load(Path(model_or_path)) if from_file else model_or_path
-    masking, lstm, dense = _layers(net, from_file and _keras2_file(Path(model_or_path)))
+    masking, lstm, dense, cell = _layers(net, from_file and
+                                         _keras2_file(Path(model_or_path)))
     if sequence is None and vocab is None:
         raise KerasError("give the vocabulary: the sequence the model was trained on "
                          "(--sequence) — Keras models do not store it")
@@ -134,7 +141,7 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
     if dense.get_config()["units"] != v:
         raise KerasError(f"the model predicts {dense.get_config()['units']} symbols but the "
                          f"vocabulary has {v} ({data.quoted(''.join(symbols))})")
-    kernel = lstm.get_weights()[0]  # (features, 4·units)
+    kernel = lstm.get_weights()[0]  # (features, gates·units)
     n_features = kernel.shape[0]
     steps = net.inputs[0].shape[1] if getattr(net, "inputs", None) else None
     per_symbol, encoding = (v, "onehot") if n_features % v == 0 else (1, "scaled")
@@ -161,16 +168,18 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
         raise KerasError("the model's input has no fixed number of steps: give --window")
     batch = net.inputs[0].shape[0] if getattr(net, "inputs", None) else None
     if lstm.get_config().get("stateful") and batch not in (None, 1):
-        raise KerasError(f"unsupported Keras model: a stateful LSTM with batch size {batch} "
+        raise KerasError(f"unsupported Keras model: a stateful {cell.keras_layer} with batch "
+                         f"size {batch} "
                          f"carries {batch} parallel streams; an lstmlab model reads one "
                          f"stream (rebuild the model with batch size 1 and its weights)")
     info = dict(vocab=symbols, window=int(win), framing=framing, encoding=encoding,
                 mask=masking is not None, units=units,
-                activation=lstm.get_config()["recurrent_activation"],
+                activation=lstm.get_config().get("recurrent_activation", "sigmoid"),
+                cell=cell.name,
                 stateful=bool(lstm.get_config().get("stateful")),
                 variable_length=masking is not None, experiment="keras",
                 sequence=sequence or "")
-    return model.from_keras_weights(lstm.get_weights() + dense.get_weights()), info
+    return model.from_keras_weights(lstm.get_weights() + dense.get_weights(), cell.name), info
 
 
 def build(params, info):

@@ -40,6 +40,7 @@ import numpy as np
 from . import data
 from .artifacts import Model, ModelError
 from .budget import MAX_KEPT_PATTERNS, MAX_STATE_STEPS, kept_index
+from .cells import CELLS
 from .config import PRESETS, Config
 from .datasets import Dataset, build_dataset, generation_starts, validate
 from .results import Result
@@ -379,7 +380,8 @@ def load_result(exp_dir: Path) -> Result:
         states = None
         if cfg.stateful:
             steps = min(MAX_STATE_STEPS, len(cfg.sequence) - cfg.window + 1)
-            states = _shape(arrays, "states", (2, steps, cfg.units), "f")
+            states = _shape(arrays, "states", (len(CELLS[cfg.cell].state), steps, cfg.units),
+                            "f")
         has_models = record.get("models", True)  # the first version-3 records had no key
         _check(isinstance(has_models, bool), "models must be true or false")
         finite = None if has_models else _shape(arrays, "finite", (s,), "b")
@@ -393,6 +395,7 @@ def load_result(exp_dir: Path) -> Result:
                   for r in range(s if has_models else 0)]
         for m in models:
             _check(m.info.vocab == vocab.symbols and m.info.units == cfg.units
+                   and m.info.cell == cfg.cell
                    and m.info.window == cfg.window, f"model {m.info.replica} does not "
                    f"match the configuration")
     except ModelError as e:

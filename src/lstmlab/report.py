@@ -24,6 +24,7 @@ from . import findings as findings_mod, grid as grid_mod
 from .data import PAD, show
 from .evaluate import order_check
 from .stats import CI_METHOD, at_100, interval_text, summarize
+from .cells import CELLS
 from .config import Config
 from .results import Result
 from .files import atomic_write
@@ -153,13 +154,16 @@ def plot_states(res: Result) -> bytes:
 def states_figure(res: Result) -> Figure:
     """h and c of replica 0 while it reads the sequence after a reset (stateful); the
     x axis names the last symbol of each input, every k-th one on a long sequence."""
-    fig = Figure(figsize=(10, 5))
+    fig = Figure(figsize=(10, 2.5 * len(res.states)))
     n = res.states.shape[1]
     w = res.config.window
     labels = [show(ch) for ch in res.config.sequence[w - 1:w - 1 + n]]
     ticks = range(0, n, -(-n // MAX_TICKS))
-    for i, name in enumerate(("hidden state h", "cell state c")):
-        ax = fig.add_subplot(2, 1, i + 1)
+    names = {"h": "hidden state h", "c": "cell state c"}
+    rows = len(res.states)  # the cell's state arrays (the LSTM's h and c)
+    for i, key in enumerate(CELLS[res.config.cell].state):
+        name = names.get(key, f"state {key}")
+        ax = fig.add_subplot(rows, 1, i + 1)
         s = res.states[i].T  # units × steps
         lim = float(np.max(np.abs(s[np.isfinite(s)]), initial=0.0)) or 1.0
         im = ax.imshow(s, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,

@@ -21,6 +21,7 @@ import numpy as np
 import optax
 
 from . import model
+from .cells import CELLS
 from .keras_compat import keras_crossentropy, optimizer
 from .programs import program, program_ahead
 
@@ -41,6 +42,7 @@ class TrainSpec:
     bptt: int = 1               # stateful: batches per update, gradient through the state
     random_start: bool = False  # stateful: each epoch starts at a random batch
     reset_prob: float = 0.0     # stateful: reset before each batch with this probability
+    cell: str = "lstm"          # cells.CELLS
 
 
 @dataclass
@@ -192,8 +194,8 @@ def make_chunk_fn(spec: TrainSpec, n: int):
 
     def init(key, n_features):
         k_init, k_shuffle = jax.random.split(key)
-        params = model.init_params(k_init, n_features, spec.units, spec.vocab_size)
-        state = model.zero_state(spec.batch_size, spec.units)
+        params = model.init_params(k_init, n_features, spec.units, spec.vocab_size, spec.cell)
+        state = model.zero_state(spec.batch_size, spec.units, CELLS[spec.cell])
         epoch_keys = jax.random.split(k_shuffle, spec.epochs)
         # the optimizer's state does not depend on the learning rate
         return (params, optimizer(spec.lr, spec.optimizer).init(params), state), epoch_keys

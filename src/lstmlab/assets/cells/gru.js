@@ -1,0 +1,22 @@
+// The GRU's step in the explorer page: the equations of lstmlab.cells.GRU.step (Keras 3's
+// reset_after=True): bias row 0 is the input bias, row 1 the recurrent bias.
+"use strict";
+(window.LSTMLAB_CELLS = window.LSTMLAB_CELLS || {}).gru = {
+  state: ["h"],
+  zero(U) { return { h: new Float32Array(U) }; },
+  // (h), x → the step's trace {z, r, hh, h}; gate order z, r, h̃
+  step(net, state, x) {
+    const U = net.U, U3 = 3 * U, b = net.w.bias;
+    const zx = net.affine(x, [], net.w.kernel, null, b.subarray(0, U3), U3);
+    const zh = net.affine([], state.h, null, net.w.recurrent_kernel, b.subarray(U3), U3);
+    const t = { z: new Float32Array(U), r: new Float32Array(U), hh: new Float32Array(U),
+                h: new Float32Array(U) };
+    for (let u = 0; u < U; u++) {
+      t.z[u] = net.act(Math.fround(zx[u]) + Math.fround(zh[u]));
+      t.r[u] = net.act(Math.fround(zx[U + u]) + Math.fround(zh[U + u]));
+      t.hh[u] = Math.tanh(Math.fround(zx[2 * U + u]) + t.r[u] * Math.fround(zh[2 * U + u]));
+      t.h[u] = t.z[u] * state.h[u] + (1 - t.z[u]) * t.hh[u];
+    }
+    return t;
+  },
+};
