@@ -209,6 +209,18 @@ def test_compare_side_by_side(open_page):
     assert_same(page_columns(page, 1), w.trace("ABCKL"))  # no state: the reset changes nothing
 
 
+def test_an_lstm_and_a_gru_read_the_same_keystrokes(open_page):
+    lstm, gru = make("onehot", seed=1), make("gru", seed=2)
+    page = open_page(lstm, compare=gru)
+    page.locator("#field").press_sequentially("ABCD")
+    assert_same(page_columns(page, 0), lstm.trace("ABCD"))
+    assert_same(page_columns(page, 1), gru.trace("ABCD"))
+    # each panel's rows are its cell's: i f g o c h beside z r hh h
+    rows = page.evaluate("""Array.from(document.querySelectorAll('.timeline'), (t) =>
+        Array.from(t.querySelectorAll('.col.labels .gate-label'), (l) => l.textContent))""")
+    assert rows == [list("ifgoch"), ["z", "r", "hh", "h"]]
+
+
 @pytest.mark.slow
 def test_screenshot_and_speed(open_page, tmp_path):
     """A 256-unit model with a 100-symbol vocabulary: the page's numbers still match, and
