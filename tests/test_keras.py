@@ -223,7 +223,8 @@ def unsupported(kind):
     return keras.Sequential({
         "two LSTM layers": [inp, L.LSTM(4, return_sequences=True), L.LSTM(4), L.Dense(26, activation="softmax")],
         "return_sequences": [inp, L.LSTM(4, return_sequences=True), L.Dense(26, activation="softmax")],
-        "GRU": [inp, L.GRU(4), L.Dense(26, activation="softmax")],
+        "GRU reset_after=False": [inp, L.GRU(4, reset_after=False),
+                                  L.Dense(26, activation="softmax")],
         "hard_sigmoid": [inp, L.LSTM(4, recurrent_activation="hard_sigmoid"), L.Dense(26, activation="softmax")],
         "linear output": [inp, L.LSTM(4), L.Dense(26)],
         "wrong vocabulary": [inp, L.LSTM(4), L.Dense(5, activation="softmax")],
@@ -237,7 +238,7 @@ def unsupported(kind):
 @pytest.mark.parametrize("kind, message", [
     ("two LSTM layers", "layers LSTM → LSTM → Dense"),
     ("return_sequences", "return_sequences=True"),
-    ("GRU", "layers GRU → Dense"),
+    ("GRU reset_after=False", "GRU with reset_after=False"),
     ("hard_sigmoid", "recurrent_activation 'hard_sigmoid'"),
     ("linear output", "Dense activation 'linear'"),
     ("wrong vocabulary", "predicts 5 symbols but the vocabulary has 26"),
