@@ -3,13 +3,13 @@ of CELLS, and the model loop, masking, the trace, model files, estimates and the
 data derive from it. Proven with a cell written here (Keras's SimpleRNN equations),
 checked against a float64 NumPy reference."""
 
+import dataclasses
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.nn import initializers as init
 
 import lstmlab
 from lstmlab import cells, config, data, explorer, model
@@ -20,16 +20,14 @@ class RNNTrace(NamedTuple):
     h: jax.Array
 
 
-class SimpleRNN:
-    """h' = tanh(x·K + h·R + b): the whole of a new cell."""
+class SimpleRNN(cells.Cell):
+    """h' = tanh(x·K + h·R + b): the whole of a new cell (the zero state, the units and
+    Keras's initialisers come from cells.Cell)."""
 
     name = "test-rnn"
     keras_layer = "SimpleRNN"
-    weights = ("kernel", "recurrent_kernel", "bias")
-    state = ("h",)
     trace = RNNTrace
     legend = {"h": "output: tanh(x·K + h·R + b)"}
-    masked = ()
 
     @staticmethod
     def shapes(n_features, units):
@@ -37,28 +35,19 @@ class SimpleRNN:
                 "bias": (units,)}
 
     @staticmethod
-    def init(k1, k2, n_features, units):
-        return {"kernel": init.glorot_uniform()(k1, (n_features, units), jnp.float32),
-                "recurrent_kernel": init.orthogonal()(k2, (units, units), jnp.float32),
-                "bias": jnp.zeros(units, jnp.float32)}
-
-    @staticmethod
-    def zero_state(batch, units):
-        return (jnp.zeros((batch, units), jnp.float32),)
-
-    @staticmethod
     def step(p, state, x_t, act):
         h = jnp.tanh(x_t @ p["kernel"] + state[0] @ p["recurrent_kernel"] + p["bias"])
         return (h,), RNNTrace(h)
 
-    @staticmethod
-    def units(p):
-        return p["recurrent_kernel"].shape[0]
-
 
 @pytest.fixture
 def registered(monkeypatch):
+    """A new cell's registration: its entry in CELLS and its name among the --cell
+    setting's choices (config.CELL_LAYERS, from which the settings table is built)."""
     monkeypatch.setitem(cells.CELLS, SimpleRNN.name, SimpleRNN)
+    st = config.SETTINGS["cell"]
+    monkeypatch.setitem(config.SETTINGS, "cell",
+                        dataclasses.replace(st, choices=(*st.choices, SimpleRNN.name)))
     return SimpleRNN
 
 

@@ -59,14 +59,12 @@ class ModelInfo:
         if not (self.vocab and all(isinstance(v, str) and len(v) == 1 for v in self.vocab)
                 and len(set(self.vocab)) == len(self.vocab)):
             raise ValueError("vocab must be distinct single characters")
-        for name in ("window", "framing", "encoding", "units", "activation", "mask",
+        for name in ("window", "framing", "encoding", "cell", "units", "activation", "mask",
                      "stateful", "sequence"):  # the experiment's settings, as it checks them
             if (wrong := problem(name, getattr(self, name))) is not None:
                 raise ValueError(wrong)
         if not isinstance(self.variable_length, bool):
             raise ValueError("variable_length must be true or false")
-        if self.cell not in CELLS:
-            raise ValueError(f"cell {self.cell!r} is not allowed; allowed: {', '.join(CELLS)}")
 
     @property
     def n_features(self) -> int:
@@ -144,13 +142,14 @@ class Model:
     def __repr__(self) -> str:
         i = self.info
         return (f"Model({i.experiment or 'custom'}, window {i.window}, {i.framing}, "
-                f"{i.encoding}, {CELLS[i.cell].keras_layer}({i.units}){', stateful' if i.stateful else ''})")
+                f"{i.encoding}, {CELLS[i.cell].keras_layer}({i.units})"
+                f"{', stateful' if i.stateful else ''})")
 
     # -- inputs ---------------------------------------------------------------------------
     def _indices(self, text: str) -> np.ndarray:
         if not isinstance(text, str):
-            raise DataError(f"the input {text!r} is not allowed; allowed: a string of "
-                                 f"the model's symbols")
+            raise DataError(f"the input {text!r} is not allowed; allowed: a string of the "
+                            f"model's symbols")
         if not text:
             raise DataError("the input is empty; give at least one symbol")
         return self.vocab.encode(text)
@@ -161,8 +160,8 @@ class Model:
         if not i.variable_length and len(idx) < i.window:
             example = "".join(self.vocab.symbols[:i.window])
             raise DataError(f"the input has {len(idx)} symbol(s); this model reads a "
-                                 f"window of {i.window}: give at least {i.window} (e.g. "
-                                 f"{example!r})")
+                            f"window of {i.window}: give at least {i.window} (e.g. "
+                            f"{example!r})")
         x, mask = data.model_inputs(data.pad_front([idx], i.window), len(self.vocab),
                                     i.encoding, i.framing, i.mask)
         return jnp.asarray(x), None if mask is None else jnp.asarray(mask)
@@ -263,7 +262,7 @@ class Model:
         if not isinstance(length, int) or isinstance(length, bool) or \
                 not 1 <= length <= MAX_GENERATE:
             raise DataError(f"length {length!r} is not allowed; allowed: an integer from "
-                                 f"1 to {MAX_GENERATE}")
+                            f"1 to {MAX_GENERATE}")
         idx = list(self._indices(start))
         if self.info.stateful:
             i, idx = self.info, np.array(idx, np.int32)

@@ -64,22 +64,21 @@ def check_memory(cfg: Config, n_samples: int, n_features: int, vocab_size: int) 
     need, have = memory_estimate(cfg, n_samples, n_features, vocab_size), available_memory()
     if need > MEMORY_SHARE * have:
         raise ConfigError(f"this run needs about {need / GiB:.1f} GiB of memory ({cfg.seeds} "
-                          f"seeds × {CELLS[cfg.cell].keras_layer}({cfg.units}), {n_samples} samples of {n_features} "
-                          f"feature(s)); a run may use {MEMORY_SHARE:.0%} of the "
-                          f"{have / GiB:.1f} GiB available ({MEMORY_SHARE * have / GiB:.1f} "
+                          f"seeds × {CELLS[cfg.cell].keras_layer}({cfg.units}), {n_samples} "
+                          f"samples of {n_features} feature(s)); a run may use "
+                          f"{MEMORY_SHARE:.0%} of the {have / GiB:.1f} GiB available ({MEMORY_SHARE * have / GiB:.1f} "
                           f"GiB): use fewer seeds, units or samples")
 
 
 DISK_SHARE = 0.9  # of the free space, the most a run's estimate may ask for
-LARGE_WRITE = 2**30  # bytes from which a run says aloud what it will write
+LARGE_WRITE = GiB  # bytes from which a run says aloud what it will write
 
 
 def disk_estimate(cfg: Config, ds, models: bool = True) -> int:
     """A rough upper estimate of the bytes an experiment's record takes (``ds``: its
-    datasets.Dataset): the models
-    (float32 parameters), arrays.npz (the kept probabilities, patterns, histories, probe,
-    states), its rows of predictions.csv and history.csv, the report's figures, and the
-    sequence's one stored copy."""
+    datasets.Dataset): the models (float32 parameters), arrays.npz (the kept
+    probabilities, patterns, histories, probe, states), its rows of predictions.csv and
+    history.csv, the report's figures, and the sequence's one stored copy."""
     n, v, s = len(ds.patterns), len(ds.vocab), cfg.seeds
     k = min(n, MAX_KEPT_PATTERNS) + cfg.probe
     f = ds.x.shape[-1]
@@ -87,7 +86,7 @@ def disk_estimate(cfg: Config, ds, models: bool = True) -> int:
     params = param_count(CELLS[cfg.cell], f, u, v)
     size = s * (params * 4 + 4096) if models else 0
     size += 4 * s * k * v + 8 * k * (cfg.window + 1) + 8 * s * cfg.epochs
-    size += 8 * MAX_STATE_STEPS * u if cfg.stateful else 0
+    size += 4 * len(CELLS[cfg.cell].state) * MAX_STATE_STEPS * u if cfg.stateful else 0
     size += s * k * (48 + 8 * cfg.window) + s * cfg.epochs * 40
     return size + 4 * len(cfg.sequence) + 2**20
 
@@ -114,7 +113,7 @@ def check_disk(run_dir: Path, cfgs: list[Config], datasets: dict, models: bool =
 
 def _size(n: int) -> str:
     """Bytes in words: 1.5 GiB, 12.0 MiB, 3.2 KiB."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+    for unit, scale in (("GiB", GiB), ("MiB", 2**20)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{n / 1024:.1f} KiB"

@@ -5,7 +5,7 @@ its zero state (a tuple of arrays, the output h first), one unbatched-or-batched
 Keras layer it is, and words for each traced quantity. The loop over time, masking and
 the Dense head live in :mod:`lstmlab.model`; everything else (model files, the trace, the
 records' state arrays, memory and disk estimates, the explorer, Keras files) reads the cell
-from here. A new cell is one class and one entry of :data:`CELLS`.
+from here. A new cell is one subclass of :class:`Cell` and one entry of :data:`CELLS`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,51 @@ import jax.numpy as jnp
 from jax.nn import initializers as init
 
 from .config import CELL_LAYERS
+
+
+class Cell:
+    """The contract every cell keeps; what all cells share is derived here: the zero state
+    (one array of zeros per name in ``state``), the units (from the recurrent kernel) and
+    Keras's initialisers (glorot_uniform kernel, orthogonal recurrent kernel, zero bias of
+    the shape ``shapes`` gives; a cell may start its bias otherwise)."""
+
+    name: str
+    keras_layer: str
+    weights = ("kernel", "recurrent_kernel", "bias")  # Keras's get_weights() order
+    state = ("h",)   # the state's arrays, the output first
+    trace: type      # a NamedTuple of what a step computes, the state's arrays among them
+    legend: dict     # words for each traced quantity
+    masked = ()      # traced quantities a masked step does not compute
+
+    @staticmethod
+    def shapes(n_features: int, units: int) -> dict[str, tuple[int, ...]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def step(p, state, x_t, act):
+        raise NotImplementedError
+
+    @classmethod
+    def bias(cls, units: int):
+        return jnp.zeros(cls.shapes(1, units)["bias"], jnp.float32)
+
+    @classmethod
+    def init(cls, k1, k2, n_features: int, units: int) -> dict:
+        """Keras's initialisers: ``k1`` draws the kernel, ``k2`` the recurrent kernel."""
+        shapes = cls.shapes(n_features, units)
+        return {"kernel": init.glorot_uniform()(k1, shapes["kernel"], jnp.float32),
+                "recurrent_kernel": init.orthogonal()(k2, shapes["recurrent_kernel"],
+                                                      jnp.float32),
+                "bias": cls.bias(units)}
+
+    @classmethod
+    def zero_state(cls, batch: int, units: int) -> tuple:
+        z = jnp.zeros((batch, units), jnp.float32)
+        return tuple(z for _ in cls.state)
+
+    @staticmethod
+    def units(p) -> int:
+        return p["recurrent_kernel"].shape[0]
 
 
 class LSTMTrace(NamedTuple):
@@ -31,15 +76,14 @@ class LSTMTrace(NamedTuple):
     h: jax.Array
 
 
-class LSTM:
+class LSTM(Cell):
     """Keras 3's ``LSTM`` cell: z = x·K + h·R + b split into i, f, g, o (Keras's order),
     c' = f·c + i·g, h' = o·tanh(c'); glorot_uniform kernel, orthogonal recurrent kernel,
     zero bias with the forget slice at 1 (``unit_forget_bias``)."""
 
     name = "lstm"
     keras_layer = CELL_LAYERS[name]
-    weights = ("kernel", "recurrent_kernel", "bias")   # Keras's get_weights() order
-    state = ("h", "c")                                  # the output first
+    state = ("h", "c")
     trace = LSTMTrace
     legend = {
         "i": "input gate: how much of the candidate g is written into the cell (0 nothing, "
@@ -59,16 +103,8 @@ class LSTM:
                 "bias": (4 * units,)}
 
     @staticmethod
-    def init(k1, k2, n_features: int, units: int) -> dict:
-        """Keras's initialisers: ``k1`` draws the kernel, ``k2`` the recurrent kernel."""
-        return {"kernel": init.glorot_uniform()(k1, (n_features, 4 * units), jnp.float32),
-                "recurrent_kernel": init.orthogonal()(k2, (units, 4 * units), jnp.float32),
-                "bias": jnp.zeros(4 * units).at[units:2 * units].set(1.0)}
-
-    @staticmethod
-    def zero_state(batch: int, units: int) -> tuple:
-        z = jnp.zeros((batch, units), jnp.float32)
-        return (z, z)
+    def bias(units: int):
+        return jnp.zeros(4 * units).at[units:2 * units].set(1.0)  # unit_forget_bias
 
     @staticmethod
     def step(p, state, x_t, act):
@@ -82,10 +118,6 @@ class LSTM:
         h_new = o * jnp.tanh(c_new)
         return (h_new, c_new), LSTMTrace(i, f, g, o, c_new, h_new)
 
-    @staticmethod
-    def units(p) -> int:
-        return p["recurrent_kernel"].shape[0]
-
 
 class GRUTrace(NamedTuple):
     """What one GRU step computes, each (B, U): update gate z, reset gate r, candidate
@@ -97,7 +129,7 @@ class GRUTrace(NamedTuple):
     h: jax.Array
 
 
-class GRU:
+class GRU(Cell):
     """Keras 3's ``GRU`` cell with its defaults (``reset_after=True``): x·K + b_in and
     h·R + b_rec split into z, r, h̃ (Keras's order); z = σ(x_z + r_z), r = σ(x_r + r_r),
     h̃ = tanh(x_h + r ⊙ r_h), h' = z ⊙ h + (1 − z) ⊙ h̃; glorot_uniform kernel, orthogonal
@@ -105,8 +137,6 @@ class GRU:
 
     name = "gru"
     keras_layer = CELL_LAYERS[name]
-    weights = ("kernel", "recurrent_kernel", "bias")
-    state = ("h",)
     trace = GRUTrace
     legend = {
         "z": "update gate: how much of the previous output h is kept (1 keep, 0 replace "
@@ -123,17 +153,6 @@ class GRU:
                 "bias": (2, 3 * units)}
 
     @staticmethod
-    def init(k1, k2, n_features: int, units: int) -> dict:
-        """Keras's initialisers: ``k1`` draws the kernel, ``k2`` the recurrent kernel."""
-        return {"kernel": init.glorot_uniform()(k1, (n_features, 3 * units), jnp.float32),
-                "recurrent_kernel": init.orthogonal()(k2, (units, 3 * units), jnp.float32),
-                "bias": jnp.zeros((2, 3 * units), jnp.float32)}
-
-    @staticmethod
-    def zero_state(batch: int, units: int) -> tuple:
-        return (jnp.zeros((batch, units), jnp.float32),)
-
-    @staticmethod
     def step(p, state, x_t, act):
         """(h,), x_t (B, F) → (h,), GRUTrace."""
         (h,) = state
@@ -144,10 +163,6 @@ class GRU:
         h_new = z * h + (1 - z) * hh
         return (h_new,), GRUTrace(z, r, hh, h_new)
 
-    @staticmethod
-    def units(p) -> int:
-        return p["recurrent_kernel"].shape[0]
-
 
 class RNNTrace(NamedTuple):
     """What one SimpleRNN step computes: the new output h (B, U)."""
@@ -155,19 +170,16 @@ class RNNTrace(NamedTuple):
     h: jax.Array
 
 
-class SimpleRNN:
+class SimpleRNN(Cell):
     """Keras 3's ``SimpleRNN`` cell: h' = tanh(x·K + b + h·R); glorot_uniform kernel,
     orthogonal recurrent kernel, zero bias. It has no gate: the recurrent activation does
     not enter it."""
 
     name = "rnn"
     keras_layer = CELL_LAYERS[name]
-    weights = ("kernel", "recurrent_kernel", "bias")
-    state = ("h",)
     trace = RNNTrace
     legend = {"h": "output (the state): h = tanh(x·K + h·R + b); the prediction is "
                    "softmax(h·W + b)"}
-    masked = ()
 
     @staticmethod
     def shapes(n_features: int, units: int) -> dict[str, tuple[int, ...]]:
@@ -175,24 +187,10 @@ class SimpleRNN:
                 "bias": (units,)}
 
     @staticmethod
-    def init(k1, k2, n_features: int, units: int) -> dict:
-        return {"kernel": init.glorot_uniform()(k1, (n_features, units), jnp.float32),
-                "recurrent_kernel": init.orthogonal()(k2, (units, units), jnp.float32),
-                "bias": jnp.zeros(units, jnp.float32)}
-
-    @staticmethod
-    def zero_state(batch: int, units: int) -> tuple:
-        return (jnp.zeros((batch, units), jnp.float32),)
-
-    @staticmethod
     def step(p, state, x_t, act):
         """(h,), x_t (B, F) → (h,), RNNTrace (Keras's order of the sums)."""
         h = jnp.tanh(x_t @ p["kernel"] + p["bias"] + state[0] @ p["recurrent_kernel"])
         return (h,), RNNTrace(h)
-
-    @staticmethod
-    def units(p) -> int:
-        return p["recurrent_kernel"].shape[0]
 
 
 CELLS = {c.name: c for c in (LSTM, GRU, SimpleRNN)}

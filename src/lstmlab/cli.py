@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import (CELL_LAYERS, LIST_OF, PRESETS, SETTINGS, SWEEPABLE, allowed, check_applies, configure,
-                     option, read, with_defaults)
+from .config import (CELL_LAYERS, LIST_OF, PRESETS, SETTINGS, SWEEPABLE, allowed,
+                     check_applies, configure, option, read, with_defaults)
 from .errors import ConfigError, DataError, KerasError, ModelError, RecordError, error, warn
 
 # Only the light modules above load at start-up (`lstmlab list` and `--help` never load
@@ -30,7 +30,7 @@ def _setting_options(command: str):
         for name, st in reversed(SETTINGS.items()):
             if not st.option:
                 continue
-            where = f" Applies to {st.applies[1]}." if st.applies else ""
+            where = st.where
             if command == "sweep" and st.sweep:
                 values = ", ".join(st.choices) if st.choices else LIST_OF[st.kind]
                 f = click.option(option(name), name, metavar="V1,V2,…",

@@ -22,6 +22,7 @@ OPTIMIZERS = ("adam", "adam-optax")
 MAX_UNITS = 8192        # these bounds keep a typo from asking for terabytes; far above any
 MAX_GENERATE = 100_000  # sensible run
 MAX_SEED = 2**31 - 1
+AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class Setting:
     label: str = ""                # its name in messages (default: the name, spaced)
     name: str = ""                 # filled in from the field
     kind: str = ""                 # filled in from the annotation
+
+    @property
+    def where(self) -> str:
+        """" Applies to … ." for a setting that only some experiments have, else ""."""
+        return f" Applies to {self.applies[1]}." if self.applies else ""
 
 
 def _s(default, help: str, **kw):
@@ -67,8 +73,8 @@ class Config:
                       "features: as one step of n features (N, 1, n).", choices=FRAMINGS)
     encoding: str = _s("scaled", "scaled: index / vocabulary size, one number per symbol "
                        "(the notebook's; with a large vocabulary neighbouring codes blur); "
-                       "onehot: one vector per symbol (default for your own data with more "
-                       "than 26 symbols).", choices=ENCODINGS)
+                       f"onehot: one vector per symbol (default for your own data with more "
+                       f"than {AUTO_ONEHOT_VOCAB} symbols).", choices=ENCODINGS)
     cell: str = _s("lstm", "The recurrent cell: lstm (Keras's LSTM), gru (Keras 3's GRU) or "
                    "rnn (Keras's SimpleRNN).", choices=tuple(CELL_LAYERS))
     units: int = _s(32, "Units of the recurrent layer.", low=1, high=MAX_UNITS)
@@ -124,7 +130,8 @@ class Config:
     def describe(self) -> str:
         """The settings in one readable line (terminal header and report)."""
         parts = [f"window {self.window}", self.framing, self.encoding,
-                 f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})", f"{self.epochs} epochs",
+                 f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})",
+                 f"{self.epochs} epochs",
                  f"batch {'all' if self.batch_size is None else self.batch_size}",
                  f"lr {self.lr:g}" + ("" if self.optimizer == "adam" else
                                       f" ({self.optimizer})"), self.activation,
@@ -145,8 +152,8 @@ class Config:
         if self.probe:
             parts.append(f"probe of {self.probe}")
         if self.generate:
-            parts.append(f"generate {self.length} from {self.sequence[:1]!r} and "
-                         f"{self.start or default_start(self.sequence, self.window, self.samples)!r}")
+            start = self.start or default_start(self.sequence, self.window, self.samples)
+            parts.append(f"generate {self.length} from {self.sequence[:1]!r} and {start!r}")
         if self.order_test:
             parts.append("order test")
         return " · ".join(parts)
@@ -194,8 +201,9 @@ def _settings(cls=None) -> dict[str, Setting]:
     for f in dataclasses.fields(cls or Config):
         st = f.metadata["setting"]
         if str(f.type) not in _KINDS:  # a developer's new field: say what is supported
-            raise TypeError(f"{(cls or Config).__name__}.{f.name}: annotation {f.type!r} is not one the settings "
-                            f"table reads; allowed: {', '.join(_KINDS)}")
+            raise TypeError(f"{(cls or Config).__name__}.{f.name}: annotation {f.type!r} is "
+                            f"not one the settings table reads; allowed: "
+                            f"{', '.join(_KINDS)}")
         kind = _KINDS[str(f.type)]
         if kind == "int" and st.low == 0:
             kind = "count"
@@ -326,12 +334,11 @@ def options_table() -> str:
         shown = ("all" if default is None and st.kind == "batch" else
                  str(default).lower() if isinstance(default, bool) else
                  f"{default:g}" if isinstance(default, float) else str(default) or '""')
-        where = f" Applies to {st.applies[1]}." if st.applies else ""
         sweep = "" if st.sweep else " Not swept."
         flag = f"`{option(k)}` / `--no-{option(k)[2:]}`" if st.kind == "bool" \
             else f"`{option(k)}`"
         rows.append(f"| {flag} | {shown} | {allowed(st, python=False)} | "
-                    f"{st.help}{where}{sweep} |")
+                    f"{st.help}{st.where}{sweep} |")
     return "\n".join(rows)
 
 
@@ -351,9 +358,6 @@ def default_start(sequence: str, window: int, samples: int = 0) -> str:
     window (one symbol for variable-length models)."""
     w = 1 if samples else window
     return sequence[max(0, min(int(0.4 * len(sequence)), len(sequence) - w - MIN_FOLLOWING))]
-
-
-AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told
 
 
 def with_defaults(changes: dict) -> dict:

@@ -17,14 +17,12 @@ from pathlib import Path
 from typing import Callable
 
 from . import budget, records
-from .config import training_key
-from .errors import ConfigError, DataError
-from .config import Config
+from .config import Config, training_key
 from .datasets import Dataset
-from .results import Result
-from .experiments import (compile_ahead,
-                          evaluated_again, extends, run as run_experiment)
+from .errors import ConfigError, DataError
+from .experiments import compile_ahead, evaluated_again, extends, run as run_experiment
 from .programs import cancel_ahead
+from .results import Result
 from .tables import sequence_text
 
 

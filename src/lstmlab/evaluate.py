@@ -34,16 +34,10 @@ def stateful_probabilities(params, x, layout, mask=None, activation="sigmoid"):
         logits, state = model.logits_fn(params, x[idx], mb, state, activation)
         return state, jax.nn.softmax(logits)
 
-    state, probs = jax.lax.scan(step, _zero(params, layout.shape[1]), layout)
+    state, probs = jax.lax.scan(step, model.initial_state(params, layout.shape[1]), layout)
     out = jnp.zeros((x.shape[0], probs.shape[-1])).at[layout.reshape(-1)].set(
         probs.reshape(-1, probs.shape[-1]))
     return out, state
-
-
-def _zero(params, batch: int) -> tuple:
-    """The zero state of the model's cell for ``batch`` streams."""
-    c = cell_of(params)
-    return c.zero_state(batch, c.units(params[c.name]))
 
 
 @partial(jax.jit, static_argnames="activation")
@@ -65,12 +59,12 @@ def trace(params, windows, mask=None, carry=False, activation="sigmoid"):
     h), each (N, S, U)."""
     def step(state, inp):
         x, m = inp
-        start = state if carry else _zero(params, 1)
+        start = state if carry else model.initial_state(params, 1)
         state, gates = model.rnn(params, x[None], None if m is None else m[None],
                                  start, activation, gates=True)        # gates (S, 1, U)
         return state, (next_probs(params, state), jax.tree.map(lambda a: a[:, 0], gates))
 
-    _, (probs, gates) = jax.lax.scan(step, _zero(params, 1), (windows, mask))
+    _, (probs, gates) = jax.lax.scan(step, model.initial_state(params, 1), (windows, mask))
     return probs, gates
 
 

@@ -20,9 +20,6 @@ from .cells import CELLS, LSTM, cell_of
 # (T is static), which compiles to one fused block and is ~2x faster for the tutorial's T ≤ 5.
 UNROLL_MAX_STEPS = 16
 
-Gates = LSTM.trace  # the LSTM's trace (i, f, g, o, c, h), by its old name
-
-
 def hard_sigmoid(x):
     """Keras 2's recurrent activation (the seed notebook's default): clip(0.2x + 0.5, 0, 1)."""
     return jnp.clip(0.2 * x + 0.5, 0.0, 1.0)
@@ -53,8 +50,10 @@ def zero_state(batch: int, units: int, cell=LSTM):
     return cell.zero_state(batch, units)
 
 
-def units_of(params) -> int:
-    return cell_of(params).units(params[cell_of(params).name])
+def initial_state(params, batch: int) -> tuple:
+    """The zero state of ``params``' cell for ``batch`` streams (the state after a reset)."""
+    c = cell_of(params)
+    return c.zero_state(batch, c.units(params[c.name]))
 
 
 def masked_step(c, p, state, x_t, m_t, act):
@@ -77,7 +76,7 @@ def rnn(params, x, mask=None, state=None, activation="sigmoid", gates=False):
     act = recurrent_activation(activation)
     batch, steps, _ = x.shape
     if state is None:
-        state = c.zero_state(batch, c.units(p))
+        state = initial_state(params, batch)
     if steps <= UNROLL_MAX_STEPS:
         seen = []
         for t in range(steps):

@@ -148,7 +148,7 @@ def _made_before_markers(run_dir: Path) -> str | None:
     for name, keys, kind in (("sweep.json", ("preset", "grid", "points"), "sweep"),
                              ("config.json", ("experiments", "versions"), "run")):
         try:
-            info = json.loads(read_bytes(run_dir / name, 64 * 2**20, name))
+            info = json.loads(read_bytes(run_dir / name, MAX_RECORD_BYTES, name))
         except (OSError, ValueError):
             continue
         if isinstance(info, dict) and all(k in info for k in keys):

@@ -429,9 +429,12 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
                     + f"Sequence: {sequence_text(c.sequence)}. Settings: {c.describe()}."))
         if (diverged := divergence(r)) is not None:
             out.append(P(diverged[0].upper() + diverged[1:] + "."))
+        cell = CELLS[c.cell]
         if c.name in (explorers or {}):
+            *rest, last = cell.trace._fields
+            watched = f"{', '.join(rest)} and {last}" if rest else last
             out.append(Link(explorers[c.name], "Explore the gates of replica 0",
-                        " — type symbols and watch i, f, g, o, c and h (opens offline)."))
+                            f" — type symbols and watch {watched} (opens offline)."))
         out.append(Img(f"{c.name}-curves.png", f"{c.name}: loss and accuracy",
                     plot_curves(r)))
         out.append(Img(f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",
@@ -449,8 +452,8 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
                 out.append(Img(f"{c.name}-probe-by-length.png",
                             "probe accuracy by input length", plot_probe_by_length(r)))
         if r.states is not None:
-            out.append(Img(f"{c.name}-states.png", "hidden and cell state heatmap",
-                        plot_states(r)))
+            out.append(Img(f"{c.name}-states.png",
+                           f"state heatmap ({', '.join(cell.state)})", plot_states(r)))
         if c.stateful and r.dataset.order is not None and r.dataset.order.shape[1] > 1:
             out.append(P("Keras's stateful rule: sample i of batch k + 1 continues sample "
                         "i of batch k, so the sequence is cut into as many contiguous "

@@ -47,7 +47,8 @@ class Result:
     probe_probs: np.ndarray | None = None  # (S, P, V)
     generated: dict[str, list[str]] = field(default_factory=dict)  # start → per replica
     order_diff: tuple[float, float] | None = None  # (largest difference, gradient scale)
-    states: np.ndarray | None = None       # (2, T, units): h, c of replica 0 reading the
+    states: np.ndarray | None = None       # (state arrays, T, units): the cell's state
+                                           # (the LSTM's h, c) of replica 0 reading the
                                            # sequence after a reset (stateful only)
     cached: bool = False
     finite: np.ndarray | None = None       # (S,) parameters all finite; held instead of

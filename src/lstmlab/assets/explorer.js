@@ -32,7 +32,10 @@
       this.index = new Map(m.vocab.map((s, k) => [s, k]));
       this.cellStep = window.LSTMLAB_CELLS[m.cell];
     }
-    zero() { return this.cellStep.zero(this.U); }
+    // the state after a reset: zeros for each of the cell's state arrays (m.state)
+    zero() {
+      return Object.fromEntries(this.m.state.map((k) => [k, new Float32Array(this.U)]));
+    }
 
     // z = b + x K + h R for a cell's ``cols`` columns (K (F, cols), R (U, cols)), summed in
     // float64; the cells' steps share it
@@ -94,9 +97,8 @@
     }
     // read one window from ``state``: the steps' gates, the state after, the probabilities
     read(state, win) {
-      const { xs, real } = this.encode(win), steps = [];
+      const { xs, real } = this.encode(win), steps = [], names = this.m.state;
       for (let s = 0; s < xs.length; s++) {
-        const names = this.cellStep.state;
         if (real[s]) {
           const t = this.cellStep.step(this, state, xs[s]);
           state = Object.fromEntries(names.map((k) => [k, t[k]]));
@@ -329,8 +331,8 @@
       const reads = this.net.S === 1 ? col.window.map((k) => this.label(k)).join("")
         : this.label(col.window[s]);
       tooltip.textContent = `${g} · unit ${u} · step ${s + 1}/${S} (reads ${reads}): ` +
-        (col.real[s] ? v.toFixed(4) : "masked padding" +
-          ("hc".includes(g) ? ` (skipped: ${g} passes through, ${v.toFixed(4)})` : ""));
+        (col.real[s] ? v.toFixed(4) : "masked padding" + (this.m.state.includes(g)
+          ? ` (skipped: ${g} passes through, ${v.toFixed(4)})` : ""));
       tooltip.style.display = "block";
       tooltip.style.left = e.pageX + 12 + "px";
       tooltip.style.top = e.pageY + 12 + "px";

@@ -2,8 +2,6 @@
 // reset_after=True): bias row 0 is the input bias, row 1 the recurrent bias.
 "use strict";
 (window.LSTMLAB_CELLS = window.LSTMLAB_CELLS || {}).gru = {
-  state: ["h"],
-  zero(U) { return { h: new Float32Array(U) }; },
   // (h), x → the step's trace {z, r, hh, h}; gate order z, r, h̃
   step(net, state, x) {
     const U = net.U, U3 = 3 * U, b = net.w.bias;

@@ -3,8 +3,6 @@
 // file, registered under the cell's name; explorer.js runs it.
 "use strict";
 (window.LSTMLAB_CELLS = window.LSTMLAB_CELLS || {}).lstm = {
-  state: ["h", "c"],
-  zero(U) { return { h: new Float32Array(U), c: new Float32Array(U) }; },
   // (h, c), x → the step's trace {i, f, g, o, c, h}; z = x K + h R + b, gate order i, f, g, o
   step(net, state, x) {
     const U = net.U, z = net.affine(x, state.h, net.w.kernel, net.w.recurrent_kernel,

@@ -1,8 +1,6 @@
 // The SimpleRNN's step in the explorer page: the equation of lstmlab.cells.SimpleRNN.step.
 "use strict";
 (window.LSTMLAB_CELLS = window.LSTMLAB_CELLS || {}).rnn = {
-  state: ["h"],
-  zero(U) { return { h: new Float32Array(U) }; },
   // (h), x → the step's trace {h}: h = tanh(x K + b + h R)
   step(net, state, x) {
     const U = net.U;
