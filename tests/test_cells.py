@@ -96,8 +96,8 @@ def test_files_traces_and_the_page_derive_from_the_cell(registered, tmp_path):
     assert t.h.shape == (3, 3, 4) and not hasattr(t, "i")
     page = explorer.model_data(m)
     assert page["gates"] == ["h"] and page["cell"] == "test-rnn"
-    assert set(page["weights"]) == {"kernel", "recurrent_kernel", "bias", "dense_kernel",
-                                    "dense_bias"}
+    assert [set(w) for w in page["layers"]] == [{"kernel", "recurrent_kernel", "bias"}]
+    assert set(page["dense"]) == {"kernel", "bias"}
     assert cells.param_count(SimpleRNN, info.n_features, 4, 6) == sum(
         int(np.prod(a.shape)) for a in jax.tree.leaves(p))
     # an unknown cell in a model file is named, not guessed

@@ -21,7 +21,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from . import data, evaluate
-from .cells import CELLS
+from .cells import CELLS, layer_keys, layered
 from .config import MAX_GENERATE, problem
 from .files import FileError, atomic_write, dumps, read_bytes
 from .errors import DataError, ModelError
@@ -53,14 +53,15 @@ class ModelInfo:
     accuracy: float | None = None
     sequence: str = ""  # the training sequence ("" when longer than MAX_STORED_SEQUENCE)
     cell: str = "lstm"  # the recurrent cell (cells.CELLS); files before it held an LSTM
+    layers: int = 1     # layers of the cell; files before it held one
 
     def check(self) -> None:
         """Raise ValueError unless every field is one lstmlab could have written."""
         if not (self.vocab and all(isinstance(v, str) and len(v) == 1 for v in self.vocab)
                 and len(set(self.vocab)) == len(self.vocab)):
             raise ValueError("vocab must be distinct single characters")
-        for name in ("window", "framing", "encoding", "cell", "units", "activation", "mask",
-                     "stateful", "sequence"):  # the experiment's settings, as it checks them
+        for name in ("window", "framing", "encoding", "cell", "units", "layers", "activation",
+                     "mask", "stateful", "sequence"):  # the experiment's settings, as it checks them
             if (wrong := problem(name, getattr(self, name))) is not None:
                 raise ValueError(wrong)
         if not isinstance(self.variable_length, bool):
@@ -71,10 +72,12 @@ class ModelInfo:
         return data.n_features(len(self.vocab), self.window, self.encoding, self.framing)
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        """The model file's parameters, "layer/name" → shape: the cell's, then Dense's."""
+        """The model file's parameters, "layer/name" → shape: each layer's cell (lstm,
+        lstm_1, …; layer 2 on reads the U outputs below), then Dense's."""
         f, u, v = self.n_features, self.units, len(self.vocab)
         c = CELLS[self.cell]
-        return {**{f"{c.name}/{k}": shape for k, shape in c.shapes(f, u).items()},
+        return {**{f"{key}/{k}": shape for n, key in enumerate(layer_keys(c, self.layers))
+                   for k, shape in c.shapes(f if n == 0 else u, u).items()},
                 "dense/kernel": (u, v), "dense/bias": (v,)}
 
     def params_bytes(self) -> int:
@@ -86,7 +89,7 @@ class ModelInfo:
 class Trace:
     """What a model computes while it reads a text (:meth:`Model.trace`), as numpy arrays.
 
-    N predictions (one after each symbol the model can predict from), S LSTM steps per
+    N predictions (one after each symbol the model can predict from), S recurrent steps per
     prediction (the window under ``timesteps`` framing, 1 under ``features``), U units,
     V symbols, W the window:
 
@@ -98,7 +101,8 @@ class Trace:
     - the cell's traced quantities by name, ``quantities`` and as attributes — for the
       LSTM ``i, f, g, o, c, h`` (N, S, U) float32: input gate, forget gate, candidate,
       output gate, cell state and output after every step (i, f, g, o are NaN at masked
-      steps: ``cells.LSTM.masked``);
+      steps: ``cells.LSTM.masked``); a stack of layers adds each further layer's with its
+      number appended (``h2``: layer 2's output; the prediction reads the last layer's h);
     - ``probs`` (N, V) float32: the next-symbol probabilities after each prediction's
       last step;
     - ``since_reset`` (N,): symbols read since the reset (stateful models; for window
@@ -143,6 +147,7 @@ class Model:
         i = self.info
         return (f"Model({i.experiment or 'custom'}, window {i.window}, {i.framing}, "
                 f"{i.encoding}, {CELLS[i.cell].keras_layer}({i.units})"
+                f"{f' × {i.layers}' if i.layers > 1 else ''}"
                 f"{', stateful' if i.stateful else ''})")
 
     # -- inputs ---------------------------------------------------------------------------
@@ -238,8 +243,9 @@ class Model:
                                       carry=i.stateful, activation=i.activation)
         steps = x.shape[1]
         real = np.ones((len(positions), steps), bool) if mask is None else mask
-        arrays = {k: np.array(v, np.float32) for k, v in gates._asdict().items()}
-        for k in CELLS[i.cell].masked:  # a masked step computes nothing that is used
+        arrays = {k: np.array(gates[k], np.float32)  # jit returns a dict's keys sorted
+                  for k in layered(CELLS[i.cell].trace._fields, i.layers)}
+        for k in layered(CELLS[i.cell].masked, i.layers):  # a masked step computes nothing that is used
             arrays[k][~real] = np.nan
         return Trace(text=text, vocab=self.vocab.symbols, positions=positions,
                      windows=windows, mask=real, probs=np.asarray(probs, np.float32),

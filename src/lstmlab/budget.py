@@ -53,9 +53,9 @@ def memory_estimate(cfg: Config, n_samples: int, n_features: int, vocab_size: in
     tables of the evaluation (float32 throughout)."""
     u, v, f = cfg.units, vocab_size, n_features
     steps = 1 if cfg.framing == "features" else cfg.window
-    params = param_count(CELLS[cfg.cell], f, u, v)
+    params = param_count(CELLS[cfg.cell], f, u, v, cfg.layers)
     batch = cfg.batch_size or n_samples
-    per_replica = 8 * params + 3 * batch * steps * 6 * u + 2 * n_samples * v
+    per_replica = 8 * params + 3 * batch * steps * 6 * u * cfg.layers + 2 * n_samples * v
     return 4 * (cfg.seeds * per_replica + n_samples * steps * f + cfg.seeds * cfg.epochs * 2)
 
 
@@ -64,7 +64,8 @@ def check_memory(cfg: Config, n_samples: int, n_features: int, vocab_size: int) 
     need, have = memory_estimate(cfg, n_samples, n_features, vocab_size), available_memory()
     if need > MEMORY_SHARE * have:
         raise ConfigError(f"this run needs about {need / GiB:.1f} GiB of memory ({cfg.seeds} "
-                          f"seeds × {CELLS[cfg.cell].keras_layer}({cfg.units}), {n_samples} "
+                          f"seeds × {cfg.layers} × {CELLS[cfg.cell].keras_layer}({cfg.units}), "
+                          f"{n_samples} "
                           f"samples of {n_features} feature(s)); a run may use "
                           f"{MEMORY_SHARE:.0%} of the {have / GiB:.1f} GiB available ({MEMORY_SHARE * have / GiB:.1f} "
                           f"GiB): use fewer seeds, units or samples")
@@ -83,10 +84,11 @@ def disk_estimate(cfg: Config, ds, models: bool = True) -> int:
     k = min(n, MAX_KEPT_PATTERNS) + cfg.probe
     f = ds.x.shape[-1]
     u = cfg.units
-    params = param_count(CELLS[cfg.cell], f, u, v)
+    params = param_count(CELLS[cfg.cell], f, u, v, cfg.layers)
     size = s * (params * 4 + 4096) if models else 0
     size += 4 * s * k * v + 8 * k * (cfg.window + 1) + 8 * s * cfg.epochs
-    size += 4 * len(CELLS[cfg.cell].state) * MAX_STATE_STEPS * u if cfg.stateful else 0
+    size += 4 * len(CELLS[cfg.cell].state) * cfg.layers * MAX_STATE_STEPS * u \
+        if cfg.stateful else 0
     size += s * k * (48 + 8 * cfg.window) + s * cfg.epochs * 40
     return size + 4 * len(cfg.sequence) + 2**20
 

@@ -196,6 +196,21 @@ class SimpleRNN(Cell):
 CELLS = {c.name: c for c in (LSTM, GRU, SimpleRNN)}
 
 
+# -- a stack of layers of one cell --------------------------------------------------------
+
+def layer_keys(cell, layers: int) -> tuple[str, ...]:
+    """The parameters' keys of a stack, as Keras names a Sequential's layers: lstm,
+    lstm_1, … (one layer: the cell's name alone, so one-layer models keep their files)."""
+    return tuple(cell.name if k == 0 else f"{cell.name}_{k}" for k in range(layers))
+
+
+def layered(names, layers: int) -> tuple[str, ...]:
+    """Per-layer names of a stack's quantities, layer by layer: layer 1's as the cell
+    names them, layer k's with k appended (h2 is layer 2's h). A stack's state is the flat
+    tuple ``layered(cell.state, layers)``: (h, c, h2, c2) for two LSTM layers."""
+    return tuple(n if k == 0 else f"{n}{k + 1}" for k in range(layers) for n in names)
+
+
 def cell_of(params) -> type:
     """The cell whose parameters ``params`` (a model's pytree) hold: its key besides
     "dense"."""
@@ -206,12 +221,23 @@ def cell_of(params) -> type:
                      f"{', '.join(CELLS)}")
 
 
-def param_count(cell, n_features: int, units: int, vocab_size: int) -> int:
-    """The cell's parameters and the Dense head's (U·V + V)."""
+def layers_of(params) -> int:
+    """How many layers of its cell ``params`` holds (keys lstm, lstm_1, …)."""
+    c = cell_of(params)
+    n = 1
+    while layer_keys(c, n + 1)[-1] in params:
+        n += 1
+    return n
+
+
+def param_count(cell, n_features: int, units: int, vocab_size: int, layers: int = 1) -> int:
+    """The cells' parameters (the first layer reads the features, the others the layer
+    below's U outputs) and the Dense head's (U·V + V)."""
     n = 0
-    for shape in cell.shapes(n_features, units).values():
-        size = 1
-        for d in shape:
-            size *= d
-        n += size
+    for k in range(layers):
+        for shape in cell.shapes(n_features if k == 0 else units, units).values():
+            size = 1
+            for d in shape:
+                size *= d
+            n += size
     return n + units * vocab_size + vocab_size

@@ -22,6 +22,7 @@ OPTIMIZERS = ("adam", "adam-optax")
 MAX_UNITS = 8192        # these bounds keep a typo from asking for terabytes; far above any
 MAX_GENERATE = 100_000  # sensible run
 MAX_SEED = 2**31 - 1
+MAX_LAYERS = 16
 AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told
 
 
@@ -77,7 +78,10 @@ class Config:
                        f"than {AUTO_ONEHOT_VOCAB} symbols).", choices=ENCODINGS)
     cell: str = _s("lstm", "The recurrent cell: lstm (Keras's LSTM), gru (Keras 3's GRU) or "
                    "rnn (Keras's SimpleRNN).", choices=tuple(CELL_LAYERS))
-    units: int = _s(32, "Units of the recurrent layer.", low=1, high=MAX_UNITS)
+    units: int = _s(32, "Units of each recurrent layer.", low=1, high=MAX_UNITS)
+    layers: int = _s(1, "Recurrent layers stacked, each but the last passing its whole "
+                     "sequence to the next (Keras's return_sequences=True), then Dense.",
+                     low=1, high=MAX_LAYERS)
     epochs: int = _s(500, "Training epochs.", low=1, high=1_000_000)
     batch_size: int | None = _s(1, "Samples per update, or 'all' (None in Python); a last "
                                 "partial batch is used as Keras uses it.", low=1)
@@ -130,7 +134,8 @@ class Config:
     def describe(self) -> str:
         """The settings in one readable line (terminal header and report)."""
         parts = [f"window {self.window}", self.framing, self.encoding,
-                 f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})",
+                 f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})"
+                 + (f" × {self.layers} layers" if self.layers > 1 else ""),
                  f"{self.epochs} epochs",
                  f"batch {'all' if self.batch_size is None else self.batch_size}",
                  f"lr {self.lr:g}" + ("" if self.optimizer == "adam" else

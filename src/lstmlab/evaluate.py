@@ -13,7 +13,7 @@ import numpy as np
 
 
 from . import model
-from .cells import cell_of
+from .cells import cell_of, layered, layers_of
 from .train import batch_loss
 
 
@@ -42,12 +42,17 @@ def stateful_probabilities(params, x, layout, mask=None, activation="sigmoid"):
 
 @partial(jax.jit, static_argnames="activation")
 def state_trajectory(params, windows, activation="sigmoid"):
-    """The cell's state (the LSTM's h and c) after each input while a stateful model reads
-    ``windows`` (n, T, F) one after another from a reset, carrying its state (for window
-    1: one symbol per step): (n, units) each — the last step of each window in
-    :func:`trace`."""
+    """The stack's flat state (the LSTM's h and c; then h2, c2, … of further layers) after
+    each input while a stateful model reads ``windows`` (n, T, F) one after another from a
+    reset, carrying its state (for window 1: one symbol per step): (n, units) each — the
+    last step of each window in :func:`trace`."""
     _, gates = trace(params, windows, None, True, activation)
-    return tuple(getattr(gates, k)[:, -1] for k in cell_of(params).state)
+    return tuple(gates[k][:, -1] for k in state_names(params))
+
+
+def state_names(params) -> tuple[str, ...]:
+    """The names of the stack's flat state (``cells.layered``)."""
+    return layered(cell_of(params).state, layers_of(params))
 
 
 @partial(jax.jit, static_argnames=("carry", "activation"))
@@ -55,8 +60,8 @@ def trace(params, windows, mask=None, carry=False, activation="sigmoid"):
     """Every step's gates and the next-symbol probabilities while the model reads
     ``windows`` (N, S, F) one after another: each from a zero state, or with ``carry``
     from the state the previous window left (a stateful model after a reset). ``mask``
-    (N, S) or None. Returns probs (N, V) and the cell's trace (the LSTM's i, f, g, o, c,
-    h), each (N, S, U)."""
+    (N, S) or None. Returns probs (N, V) and the stack's trace by name (the LSTM's i, f, g,
+    o, c, h; then i2, … of further layers), each (N, S, U)."""
     def step(state, inp):
         x, m = inp
         start = state if carry else model.initial_state(params, 1)
@@ -75,8 +80,8 @@ def read_states(params, windows, activation="sigmoid"):
 
 @jax.jit
 def next_probs(params, state):
-    """Next-symbol probabilities (V,) from a state: the Dense softmax on h."""
-    return jax.nn.softmax(model.head(params, state[0]))[0]
+    """Next-symbol probabilities (V,) from a state: the Dense softmax on the last layer's h."""
+    return jax.nn.softmax(model.head(params, model.output(params, state)))[0]
 
 
 @partial(jax.jit, static_argnames=("length", "features", "activation"))

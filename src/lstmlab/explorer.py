@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cells import CELLS
+from .cells import CELLS, layer_keys, layered
 from .data import show
 from .errors import ModelError
 from .files import atomic_write
@@ -32,8 +32,8 @@ def _how(i) -> str:
     """How the model reads its input, in a sentence (its cell's state named: h and c for
     the LSTM, h for the GRU and the SimpleRNN)."""
     w = f"{i.window} symbol{'s' if i.window > 1 else ''}"
-    names = CELLS[i.cell].state
-    both = " and ".join(names)
+    names = layered(CELLS[i.cell].state, i.layers)
+    both = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
     zero = " = ".join(names) + " = 0"
     verb = "carries" if len(names) == 1 else "carry"
     if i.stateful:
@@ -60,12 +60,14 @@ def model_data(model, settings=()) -> dict:
     i = model.info
     p = model.params
     cell = CELLS[i.cell]
+    state = layered(cell.state, i.layers)
     known = i.accuracy is not None and math.isfinite(i.accuracy)
     acc = f"{100 * i.accuracy:.2f}%" if known else ""
     rows = [("experiment", i.experiment or "(custom)"), ("replica", str(i.replica)),
             ("accuracy", acc or "not recorded"),
             ("window", f"{i.window} as {i.framing}"), ("encoding", i.encoding),
-            ("units", str(i.units)), ("activation", i.activation),
+            ("units", str(i.units) + (f" × {i.layers} layers" if i.layers > 1 else "")),
+            ("cell", cell.keras_layer), ("activation", i.activation),
             ("stateful", "yes" if i.stateful else "no")]
     if i.variable_length:
         rows.append(("variable length", "masked" if i.mask else "not masked"))
@@ -81,12 +83,23 @@ def model_data(model, settings=()) -> dict:
         "settings": rows,
         "how": _how(i),
         "sequence": i.sequence if len(i.sequence) <= MAX_SEQUENCE else "",
-        "cell": cell.name, "gates": list(cell.trace._fields), "state": list(cell.state),
-        "gate_text": cell.legend,
-        "weights": {**{k: _floats(p[cell.name][k]) for k in cell.weights},
-                    "dense_kernel": _floats(p["dense"]["kernel"]),
-                    "dense_bias": _floats(p["dense"]["bias"])},
+        "cell": cell.name, "gates": list(layered(cell.trace._fields, i.layers)),
+        "state": list(state), "output": state[-len(cell.state)],  # the last layer's h
+        "gate_text": _legend(cell, i.layers),
+        "layers": [{k: _floats(p[key][k]) for k in cell.weights}
+                   for key in layer_keys(cell, i.layers)],
+        "dense": {k: _floats(p["dense"][k]) for k in ("kernel", "bias")},
     }
+
+
+def _legend(cell, layers: int) -> dict[str, str]:
+    """Words for each row of the page: the cell's, each further layer's prefixed."""
+    names = layered(cell.trace._fields, layers)
+    if layers == 1:
+        return dict(cell.legend)
+    per = len(cell.trace._fields)
+    return {n: f"layer {k // per + 1} of {layers}: {cell.legend[cell.trace._fields[k % per]]}"
+            for k, n in enumerate(names)}
 
 
 def training_rows(config: dict) -> list[tuple[str, str]]:

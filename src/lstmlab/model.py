@@ -4,7 +4,9 @@ one step of the cell there.
 
 Parameters are a pytree with Keras's arrays and names, keyed by the cell's name:
 ``{"lstm": {"kernel" (F, 4U), "recurrent_kernel" (U, 4U), "bias" (4U)},
-   "dense": {"kernel" (U, V), "bias" (V)}}`` (the LSTM's gate order i, f, c, o).
+   "dense": {"kernel" (U, V), "bias" (V)}}`` (the LSTM's gate order i, f, c, o); a stack
+of layers adds "lstm_1", … (each reading the U outputs below: kernel (U, 4U)). The state
+is a flat tuple of the layers' arrays, named by ``cells.layered``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.nn import initializers as init
 
-from .cells import CELLS, LSTM, cell_of
+from .cells import CELLS, LSTM, cell_of, layer_keys, layered, layers_of
 
 # Above this many time steps the cell runs under lax.scan; below, it is unrolled in Python
 # (T is static), which compiles to one fused block and is ~2x faster for the tutorial's T ≤ 5.
@@ -30,14 +32,19 @@ def recurrent_activation(name: str):
     return {"sigmoid": jax.nn.sigmoid, "hard_sigmoid": hard_sigmoid}[name]
 
 
-def init_params(key, n_features: int, units: int, vocab_size: int, cell: str = "lstm"):
-    """Keras's initialisers: the cell's (its kernel from the first of three keys, its
-    recurrent kernel from the second), glorot_uniform for the Dense kernel (the third),
-    zero Dense bias."""
+def init_params(key, n_features: int, units: int, vocab_size: int, cell: str = "lstm",
+                layers: int = 1):
+    """Keras's initialisers: the first layer's cell (its kernel from the first of three
+    keys, its recurrent kernel from the second), glorot_uniform for the Dense kernel (the
+    third), zero Dense bias; layer k ≥ 2 reads the U outputs below it and draws from
+    ``fold_in(key, k - 1)`` (a one-layer model's draws are those of every stack's first)."""
     k1, k2, k3 = jax.random.split(key, 3)
     c = CELLS[cell]
+    stack = {c.name: c.init(k1, k2, n_features, units)}
+    for k, name in enumerate(layer_keys(c, layers)[1:], start=1):
+        stack[name] = c.init(*jax.random.split(jax.random.fold_in(key, k)), units, units)
     return {
-        c.name: c.init(k1, k2, n_features, units),
+        **stack,
         "dense": {
             "kernel": init.glorot_uniform()(k3, (units, vocab_size), jnp.float32),
             "bias": jnp.zeros(vocab_size, jnp.float32),
@@ -45,15 +52,16 @@ def init_params(key, n_features: int, units: int, vocab_size: int, cell: str = "
     }
 
 
-def zero_state(batch: int, units: int, cell=LSTM):
-    """The cell's state of zeros (the LSTM's (h, c)): the state after a reset."""
-    return cell.zero_state(batch, units)
+def zero_state(batch: int, units: int, cell=LSTM, layers: int = 1) -> tuple:
+    """The stack's state of zeros, flat (``cells.layered``: the LSTM's (h, c), two layers'
+    (h, c, h2, c2)): the state after a reset."""
+    return cell.zero_state(batch, units) * layers
 
 
 def initial_state(params, batch: int) -> tuple:
-    """The zero state of ``params``' cell for ``batch`` streams (the state after a reset)."""
+    """The zero state of ``params``' stack for ``batch`` streams (the state after a reset)."""
     c = cell_of(params)
-    return c.zero_state(batch, c.units(params[c.name]))
+    return zero_state(batch, c.units(params[c.name]), c, layers_of(params))
 
 
 def masked_step(c, p, state, x_t, m_t, act):
@@ -68,32 +76,51 @@ def masked_step(c, p, state, x_t, m_t, act):
     return new, trace
 
 
-def rnn(params, x, mask=None, state=None, activation="sigmoid", gates=False):
-    """Run the model's cell over x (B, T, F) from ``state`` (zeros if None) → final state;
-    with ``gates``, also every step's trace, each (T, B, U)."""
-    c = cell_of(params)
-    p = params[c.name]
-    act = recurrent_activation(activation)
-    batch, steps, _ = x.shape
-    if state is None:
-        state = initial_state(params, batch)
+def _layer(c, p, x, mask, state, act, gates: bool, outputs: bool):
+    """One layer over x (B, T, F) from its ``state`` → (final state, trace (T, B, U) each
+    or None, outputs h (B, T, U) or None). The output at a masked step is the previous one
+    (Keras's default); the layer above skips that step too."""
+    steps = x.shape[1]
     if steps <= UNROLL_MAX_STEPS:
-        seen = []
+        seen, out = [], []
         for t in range(steps):
             state, g = masked_step(c, p, state, x[:, t], None if mask is None else mask[:, t],
                                    act)
             seen.append(g)
-        return (state, jax.tree.map(lambda *a: jnp.stack(a), *seen)) if gates else state
+            out.append(state[0])
+        trace = jax.tree.map(lambda *a: jnp.stack(a), *seen) if gates else None
+        return state, trace, jnp.stack(out, 1) if outputs else None
     xs = jnp.swapaxes(x, 0, 1)
     ms = None if mask is None else jnp.swapaxes(mask, 0, 1)
 
     def body(s, inp):
         x_t, m_t = inp
         s, g = masked_step(c, p, s, x_t, m_t, act)
-        return s, (g if gates else None)
+        return s, (g if gates else None, s[0] if outputs else None)
 
-    state, seen = jax.lax.scan(body, state, (xs, ms))
-    return (state, seen) if gates else state
+    state, (trace, out) = jax.lax.scan(body, state, (xs, ms))
+    return state, trace, None if out is None else jnp.swapaxes(out, 0, 1)
+
+
+def rnn(params, x, mask=None, state=None, activation="sigmoid", gates=False):
+    """Run the model's stack over x (B, T, F) from ``state`` (flat, zeros if None) → final
+    state; with ``gates``, also every step's trace as a dict of the stack's quantities
+    (``cells.layered`` names: i, f, …, h, i2, …), each (T, B, U). Layer by layer, as Keras
+    runs a Sequential: each layer reads the whole output sequence of the one below."""
+    c = cell_of(params)
+    act = recurrent_activation(activation)
+    layers, n = layers_of(params), len(c.state)
+    if state is None:
+        state = initial_state(params, x.shape[0])
+    final, traced = (), {}
+    for k, key in enumerate(layer_keys(c, layers)):
+        s, trace, x = _layer(c, params[key], x, mask, tuple(state[k * n:(k + 1) * n]), act,
+                             gates, k < layers - 1)
+        final += s
+        if gates:
+            traced.update(zip(layered(c.trace._fields, layers)[k * len(c.trace._fields):],
+                              trace))
+    return (final, traced) if gates else final
 
 
 def head(params, h):
@@ -104,20 +131,27 @@ def head(params, h):
 def logits_fn(params, x, mask=None, state=None, activation="sigmoid"):
     """Logits (B, V) of the next symbol, and the cell's final state."""
     state = rnn(params, x, mask, state, activation)
-    return head(params, state[0]), state
+    return head(params, output(params, state)), state
+
+
+def output(params, state):
+    """The stack's output h (B, U) in its flat state: the last layer's h."""
+    return state[-len(cell_of(params).state)]
 
 
 def keras_weights(params) -> list[np.ndarray]:
-    """The arrays of Keras's ``model.get_weights()`` for the cell → Dense, in that order."""
+    """The arrays of Keras's ``model.get_weights()`` for the stack → Dense, in that order."""
     c = cell_of(params)
-    return [np.asarray(params[c.name][k]) for k in c.weights] + \
-        [np.asarray(params["dense"][k]) for k in ("kernel", "bias")]
+    return [np.asarray(params[key][k]) for key in layer_keys(c, layers_of(params))
+            for k in c.weights] + [np.asarray(params["dense"][k]) for k in ("kernel", "bias")]
 
 
 def from_keras_weights(arrays, cell: str = "lstm") -> dict:
-    """Inverse of :func:`keras_weights`: Keras's ``get_weights()`` list → lstmlab params."""
+    """Inverse of :func:`keras_weights`: Keras's ``get_weights()`` list → lstmlab params
+    (as many layers as the list holds)."""
     c = CELLS[cell]
     arrays = [jnp.asarray(a, jnp.float32) for a in arrays]
-    n = len(c.weights)
-    return {c.name: dict(zip(c.weights, arrays[:n])),
-            "dense": {"kernel": arrays[n], "bias": arrays[n + 1]}}
+    n, layers = len(c.weights), (len(arrays) - 2) // len(c.weights)
+    return {**{key: dict(zip(c.weights, arrays[k * n:(k + 1) * n]))
+               for k, key in enumerate(layer_keys(c, layers))},
+            "dense": {"kernel": arrays[-2], "bias": arrays[-1]}}

@@ -380,8 +380,8 @@ def load_result(exp_dir: Path) -> Result:
         states = None
         if cfg.stateful:
             steps = min(MAX_STATE_STEPS, len(cfg.sequence) - cfg.window + 1)
-            states = _shape(arrays, "states", (len(CELLS[cfg.cell].state), steps, cfg.units),
-                            "f")
+            states = _shape(arrays, "states", (len(CELLS[cfg.cell].state) * cfg.layers, steps,
+                                               cfg.units), "f")
         has_models = record.get("models", True)  # the first version-3 records had no key
         _check(isinstance(has_models, bool), "models must be true or false")
         finite = None if has_models else _shape(arrays, "finite", (s,), "b")
@@ -395,7 +395,7 @@ def load_result(exp_dir: Path) -> Result:
                   for r in range(s if has_models else 0)]
         for m in models:
             _check(m.info.vocab == vocab.symbols and m.info.units == cfg.units
-                   and m.info.cell == cfg.cell
+                   and m.info.cell == cfg.cell and m.info.layers == cfg.layers
                    and m.info.window == cfg.window, f"model {m.info.replica} does not "
                    f"match the configuration")
     except ModelError as e:

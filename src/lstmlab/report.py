@@ -24,7 +24,7 @@ from . import findings as findings_mod, grid as grid_mod
 from .data import PAD, show
 from .evaluate import order_check
 from .stats import CI_METHOD, at_100, interval_text, summarize
-from .cells import CELLS
+from .cells import CELLS, layered
 from .config import Config
 from .results import Result
 from .files import atomic_write
@@ -160,9 +160,11 @@ def states_figure(res: Result) -> Figure:
     labels = [show(ch) for ch in res.config.sequence[w - 1:w - 1 + n]]
     ticks = range(0, n, -(-n // MAX_TICKS))
     names = {"h": "hidden state h", "c": "cell state c"}
-    rows = len(res.states)  # the cell's state arrays (the LSTM's h and c)
-    for i, key in enumerate(CELLS[res.config.cell].state):
-        name = names.get(key, f"state {key}")
+    rows = len(res.states)  # the stack's state arrays (the LSTM's h and c; h2, c2, …)
+    cell, layers = CELLS[res.config.cell], res.config.layers
+    for i, key in enumerate(layered(cell.state, layers)):
+        name = names.get(cell.state[i % len(cell.state)], f"state {key}")
+        name = f"layer {i // len(cell.state) + 1}'s {name} ({key})" if layers > 1 else name
         ax = fig.add_subplot(rows, 1, i + 1)
         s = res.states[i].T  # units × steps
         lim = float(np.max(np.abs(s[np.isfinite(s)]), initial=0.0)) or 1.0
@@ -453,7 +455,8 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
                             "probe accuracy by input length", plot_probe_by_length(r)))
         if r.states is not None:
             out.append(Img(f"{c.name}-states.png",
-                           f"state heatmap ({', '.join(cell.state)})", plot_states(r)))
+                           f"state heatmap ({', '.join(layered(cell.state, c.layers))})",
+                           plot_states(r)))
         if c.stateful and r.dataset.order is not None and r.dataset.order.shape[1] > 1:
             out.append(P("Keras's stateful rule: sample i of batch k + 1 continues sample "
                         "i of batch k, so the sequence is cut into as many contiguous "

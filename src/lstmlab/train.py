@@ -43,6 +43,7 @@ class TrainSpec:
     random_start: bool = False  # stateful: each epoch starts at a random batch
     reset_prob: float = 0.0     # stateful: reset before each batch with this probability
     cell: str = "lstm"          # cells.CELLS
+    layers: int = 1
 
 
 @dataclass
@@ -194,8 +195,9 @@ def make_chunk_fn(spec: TrainSpec, n: int):
 
     def init(key, n_features):
         k_init, k_shuffle = jax.random.split(key)
-        params = model.init_params(k_init, n_features, spec.units, spec.vocab_size, spec.cell)
-        state = model.zero_state(spec.batch_size, spec.units, CELLS[spec.cell])
+        params = model.init_params(k_init, n_features, spec.units, spec.vocab_size, spec.cell,
+                                   spec.layers)
+        state = model.zero_state(spec.batch_size, spec.units, CELLS[spec.cell], spec.layers)
         epoch_keys = jax.random.split(k_shuffle, spec.epochs)
         # the optimizer's state does not depend on the learning rate
         return (params, optimizer(spec.lr, spec.optimizer).init(params), state), epoch_keys

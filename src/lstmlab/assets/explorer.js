@@ -24,10 +24,16 @@
       this.per = m.encoding === "scaled" ? 1 : this.V;           // features per symbol
       this.S = m.framing === "features" ? 1 : this.W;            // LSTM steps per window
       this.F = this.per * (m.framing === "features" ? this.W : 1);
-      // the cell's arrays by their Keras names (row-major), then the Dense layer's
-      this.w = Object.fromEntries(Object.entries(m.weights).map(([k, v]) => [k, floats(v)]));
-      this.D = this.w.dense_kernel;         // (U, V)
-      this.E = this.w.dense_bias;           // (V)
+      // each layer's cell arrays by their Keras names (row-major), then the Dense layer's;
+      // a layer is this net seen with its own weights (the cells' steps read net.w)
+      this.layers = m.layers.map((lw) => Object.assign(Object.create(this), {
+        w: Object.fromEntries(Object.entries(lw).map(([k, v]) => [k, floats(v)])) }));
+      this.D = floats(m.dense.kernel);      // (U, V)
+      this.E = floats(m.dense.bias);        // (V)
+      const L = m.layers.length, G = m.gates.length / L, N = m.state.length / L;
+      this.layerGates = m.gates.slice(0, G);   // the cell's own names (layer 1's)
+      this.layerState = m.state.slice(0, N);
+      this.named = (k, l) => (l ? k + (l + 1) : k);  // lstmlab.cells.layered: h2 is layer 2's h
       this.act = m.activation === "hard_sigmoid" ? hardSigmoid : sigmoid;
       this.index = new Map(m.vocab.map((s, k) => [s, k]));
       this.cellStep = window.LSTMLAB_CELLS[m.cell];
@@ -99,8 +105,15 @@
     read(state, win) {
       const { xs, real } = this.encode(win), steps = [], names = this.m.state;
       for (let s = 0; s < xs.length; s++) {
-        if (real[s]) {
-          const t = this.cellStep.step(this, state, xs[s]);
+        if (real[s]) {  // layer by layer, each reading the output of the one below
+          const t = {};
+          let x = xs[s];
+          this.layers.forEach((layer, l) => {
+            const own = Object.fromEntries(this.layerState.map((k) => [k, state[this.named(k, l)]]));
+            const out = this.cellStep.step(layer, own, x);
+            for (const k of this.layerGates) t[this.named(k, l)] = out[k];
+            x = out[this.layerState[0]];
+          });
           state = Object.fromEntries(names.map((k) => [k, t[k]]));
           steps.push(t);
         } else {  // masked padding: the state passes through unchanged, nothing else is made
@@ -109,7 +122,7 @@
             ? state[k] : nan])));
         }
       }
-      return { state, steps, real, probs: this.probs(state.h) };
+      return { state, steps, real, probs: this.probs(state[this.m.output]) };
     }
   }
 
@@ -246,7 +259,7 @@
       if (col.kind === "reset") {
         div.className = "col reset";
         div.appendChild(el("div", "sym", "↺"));
-        div.title = this.m.stateful ? "Reset state: h and c set to zero"
+        div.title = this.m.stateful ? `Reset state: ${this.m.state.join(", ")} set to zero`
           : "Reset state: nothing to reset, this model starts every window from zero";
         return div;
       }
@@ -392,7 +405,7 @@
   function reset() {
     if (events.length && events[events.length - 1].kind === "reset") return;
     push({ kind: "reset" });
-    say(panels.some((p) => p.m.stateful) ? "state reset: the next symbol is read from h = c = 0" : "");
+    say(panels.some((p) => p.m.stateful) ? "state reset: the next symbol is read from a zero state" : "");
   }
   function clear() { while (events.length) backspace(); say(""); }
   function generate(n, temperature) {
