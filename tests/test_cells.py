@@ -4,6 +4,7 @@ data derive from it. Proven with a cell written here (Keras's SimpleRNN equation
 checked against a float64 NumPy reference."""
 
 import dataclasses
+import json
 from typing import NamedTuple
 
 import jax
@@ -122,42 +123,149 @@ def np_sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
-def reference_cell(cell, p, x, mask=None):
-    """float64 NumPy from Keras 3's equations (gru.py, simple_rnn.py): the final h."""
+def reference_cell(cell, p, x, mask=None, outputs=False):
+    """float64 NumPy from Keras 3's equations (lstm.py, gru.py, simple_rnn.py): the final
+    h, or with ``outputs`` every step's h (B, T, U) — a masked step repeats the last one."""
     q = {k: np.asarray(a, np.float64) for k, a in p.items()}
     u = q["recurrent_kernel"].shape[0]
     h = np.zeros((x.shape[0], u))
+    c = np.zeros_like(h)
+    seen = []
     for t in range(x.shape[1]):
         xt = x[:, t].astype(np.float64)
+        new_c = c
         if cell == "gru":
             xz, xr, xh = np.split(xt @ q["kernel"] + q["bias"][0], 3, axis=-1)
             rz, rr, rh = np.split(h @ q["recurrent_kernel"] + q["bias"][1], 3, axis=-1)
             z, r = np_sigmoid(xz + rz), np_sigmoid(xr + rr)
             new = z * h + (1 - z) * np.tanh(xh + r * rh)
+        elif cell == "gru-reset-before":  # Keras's reset_after=False: r before the product
+            xz, xr, xh = np.split(xt @ q["kernel"] + q["bias"], 3, axis=-1)
+            R = q["recurrent_kernel"]
+            z = np_sigmoid(xz + h @ R[:, :u])
+            r = np_sigmoid(xr + h @ R[:, u:2 * u])
+            new = z * h + (1 - z) * np.tanh(xh + (r * h) @ R[:, 2 * u:])
+        elif cell == "lstm":
+            zi, zf, zg, zo = np.split(xt @ q["kernel"] + h @ q["recurrent_kernel"] + q["bias"],
+                                      4, axis=-1)
+            new_c = np_sigmoid(zf) * c + np_sigmoid(zi) * np.tanh(zg)
+            new = np_sigmoid(zo) * np.tanh(new_c)
         else:
             new = np.tanh(xt @ q["kernel"] + q["bias"] + h @ q["recurrent_kernel"])
-        h = new if mask is None else np.where(mask[:, t, None], new, h)
-    return h
+        keep = np.ones((len(h), 1), bool) if mask is None else mask[:, t, None]
+        h, c = np.where(keep, new, h), np.where(keep, new_c, c)
+        seen.append(h)
+    return np.stack(seen, 1) if outputs else h
 
 
-@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def reference_stack(cell, layer_params, x, mask=None, mask_above=True):
+    """A stack as Keras runs a Sequential of return_sequences=True layers: each layer reads
+    the whole output sequence below; final h of every layer. ``mask_above`` False: the
+    upper layers ignore the mask (the negative control)."""
+    finals = []
+    for k, p in enumerate(layer_params):
+        x = reference_cell(cell, p, x, mask if k == 0 or mask_above else None, outputs=True)
+        finals.append(x[:, -1])
+    return finals
+
+
+def random_params(cell, layers, seed, n_features=3, units=5, vocab=7):
+    p = model.init_params(jax.random.PRNGKey(seed), n_features, units, vocab, cell=cell,
+                          layers=layers)
+    rng = np.random.default_rng(seed)
+    return {key: {k: jnp.asarray(rng.normal(0, 0.7, a.shape), jnp.float32)
+                  for k, a in q.items()} for key, q in p.items()}  # non-zero biases
+
+
+@pytest.mark.parametrize("cell", ["gru", "gru-reset-before", "rnn"])
 def test_the_gru_and_simple_rnn_follow_kerass_equations(cell):
-    p = model.init_params(jax.random.PRNGKey(4), 3, 5, 7, cell=cell)
+    p = random_params(cell, 1, 4)
     rng = np.random.default_rng(5)
-    p[cell] = {k: jnp.asarray(rng.normal(0, 0.7, a.shape), jnp.float32)
-               for k, a in p[cell].items()}  # non-zero biases: every term shows
     x = rng.normal(size=(4, 6, 3)).astype(np.float32)
     mask = np.ones((4, 6), bool)
     mask[:2, :2] = False
     state = model.rnn(p, jnp.asarray(x), jnp.asarray(mask))
     np.testing.assert_allclose(state[0], reference_cell(cell, p[cell], x, mask), atol=1e-5)
-    # negative control: the other cell's equations give other numbers
-    other = {"gru": "rnn", "rnn": "gru"}[cell]
-    q = model.init_params(jax.random.PRNGKey(4), 3, 5, 7, cell=other)[other]
+    # negative control: another cell's equations (the GRU's other convention for the
+    # reset-before GRU) give other numbers from the same weights
+    other = {"gru": "rnn", "rnn": "gru", "gru-reset-before": "gru"}[cell]
+    q = p[cell] if other.startswith("gru") and cell.startswith("gru") else \
+        random_params(other, 1, 4)[other]
+    if cell == "gru-reset-before":
+        q = {**q, "bias": jnp.stack([q["bias"], jnp.zeros_like(q["bias"])])}
     assert np.abs(np.asarray(model.rnn({other: q, "dense": p["dense"]}, jnp.asarray(x))[0])
                   - reference_cell(cell, p[cell], x)).max() > 1e-3
     assert set(config.CELL_LAYERS) == set(cells.CELLS)
     assert all(c.keras_layer == config.CELL_LAYERS[n] for n, c in cells.CELLS.items())
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru-reset-before", "rnn"])
+def test_a_stack_runs_layer_by_layer_with_the_mask_at_every_layer(cell):
+    """Three layers, front-padded rows masked: every layer's final h against the float64
+    reference; the negative control is the same stack with the upper layers unmasked."""
+    p = random_params(cell, 3, 11)
+    assert cells.layers_of(p) == 3 and set(p) == {cell, f"{cell}_1", f"{cell}_2", "dense"}
+    assert p[f"{cell}_1"]["kernel"].shape[0] == 5  # layer 2 reads layer 1's 5 outputs
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(4, 20, 3)).astype(np.float32)  # 20 > UNROLL_MAX_STEPS: lax.scan
+    mask = np.ones((4, 20), bool)
+    mask[:2, :3] = False
+    layers = [p[k] for k in cells.layer_keys(cells.CELLS[cell], 3)]
+    for steps in (5, 20):  # unrolled and scanned
+        state = model.rnn(p, jnp.asarray(x[:, :steps]), jnp.asarray(mask[:, :steps]))
+        names = cells.layered(cells.CELLS[cell].state, 3)
+        assert len(state) == len(names)
+        got = [np.asarray(state[names.index(h)]) for h in ("h", "h2", "h3")]
+        want = reference_stack(cell, layers, x[:, :steps], mask[:, :steps])
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, atol=2e-5)
+        wrong = reference_stack(cell, layers, x[:, :steps], mask[:, :steps], mask_above=False)
+        assert np.abs(got[2] - wrong[2]).max() > 1e-3
+        # the head reads the last layer's h
+        logits, _ = model.logits_fn(p, jnp.asarray(x[:, :steps]), jnp.asarray(mask[:, :steps]))
+        np.testing.assert_allclose(logits, want[2] @ np.asarray(p["dense"]["kernel"], np.float64)
+                                   + np.asarray(p["dense"]["bias"]), atol=1e-4)
+    assert cells.param_count(cells.CELLS[cell], 3, 5, 7, 3) == sum(
+        int(np.prod(a.shape)) for a in jax.tree.leaves(p))
+    # a one-layer model's draws are every stack's first layer's
+    one = model.init_params(jax.random.PRNGKey(0), 3, 5, 7, cell)
+    two = model.init_params(jax.random.PRNGKey(0), 3, 5, 7, cell, layers=2)
+    for k in one[cell]:
+        np.testing.assert_array_equal(one[cell][k], two[cell][k])
+    assert np.abs(np.asarray(two[f"{cell}_1"]["recurrent_kernel"])
+                  - np.asarray(two[cell]["recurrent_kernel"])).max() > 0
+
+
+def test_a_stacked_model_saves_traces_and_shows_every_layer(tmp_path):
+    info = ModelInfo(vocab=tuple("ABCDEF"), window=3, framing="timesteps", encoding="onehot",
+                     mask=False, units=4, activation="sigmoid", stateful=False,
+                     variable_length=False, cell="gru", layers=2)
+    p = random_params("gru", 2, 3, info.n_features, 4, 6)
+    m = Model(jax.tree.map(np.asarray, p), info)
+    assert set(info.shapes()) == {"gru/kernel", "gru/recurrent_kernel", "gru/bias",
+                                  "gru_1/kernel", "gru_1/recurrent_kernel", "gru_1/bias",
+                                  "dense/kernel", "dense/bias"}
+    back = lstmlab.load(m.save(tmp_path / "m"))
+    assert back.info.layers == 2 and back.predict_proba("ABC") == m.predict_proba("ABC")
+    t = m.trace("ABCDE")
+    assert list(t.quantities) == ["z", "r", "hh", "h", "z2", "r2", "hh2", "h2"]
+    x = data.encode(m.vocab.encode("CDE")[None], 6, "onehot", "timesteps")
+    want = reference_stack("gru", [p["gru"], p["gru_1"]], x)
+    np.testing.assert_allclose(t.h[-1, -1], want[0][0], atol=1e-5)
+    np.testing.assert_allclose(t.h2[-1, -1], want[1][0], atol=1e-5)
+    page = explorer.model_data(m)
+    assert page["gates"] == list(t.quantities) and page["output"] == "h2"
+    assert len(page["layers"]) == 2 and page["gate_text"]["z2"].startswith("layer 2 of 2")
+    # a model file written before --layers (no "layers" key) is a one-layer model
+    one = Model(jax.tree.map(np.asarray, random_params("gru", 1, 3, info.n_features, 4, 6)),
+                ModelInfo(**{**info.__dict__, "layers": 1}))
+    path = one.save(tmp_path / "old")
+    meta = json.loads((path / "model.json").read_text())
+    del meta["layers"]
+    (path / "model.json").write_text(json.dumps(meta))
+    assert lstmlab.load(path).info.layers == 1
+    with pytest.raises(ValueError, match="layers 0 is not allowed"):
+        ModelInfo(**{**info.__dict__, "layers": 0}).check()
 
 
 @pytest.mark.slow

@@ -32,6 +32,7 @@ class Cell:
     trace: type      # a NamedTuple of what a step computes, the state's arrays among them
     legend: dict     # words for each traced quantity
     masked = ()      # traced quantities a masked step does not compute
+    keras_config: dict = {}  # the Keras layer's settings that make it this cell
 
     @staticmethod
     def shapes(n_features: int, units: int) -> dict[str, tuple[int, ...]]:
@@ -137,6 +138,7 @@ class GRU(Cell):
 
     name = "gru"
     keras_layer = CELL_LAYERS[name]
+    keras_config = {"reset_after": True}
     trace = GRUTrace
     legend = {
         "z": "update gate: how much of the previous output h is kept (1 keep, 0 replace "
@@ -160,6 +162,37 @@ class GRU(Cell):
         rz, rr, rh = jnp.split(h @ p["recurrent_kernel"] + p["bias"][1], 3, axis=-1)
         z, r = act(xz + rz), act(xr + rr)
         hh = jnp.tanh(xh + r * rh)
+        h_new = z * h + (1 - z) * hh
+        return (h_new,), GRUTrace(z, r, hh, h_new)
+
+
+class GRUResetBefore(GRU):
+    """Keras's ``GRU(reset_after=False)``, the default of Keras 2 (and of Cho et al.'s
+    first GRU): one bias (3U,), and r applied to h before the recurrent product:
+    h̃ = tanh(x·K_h + b_h + (r ⊙ h)·R_h); z and r as in :class:`GRU`."""
+
+    name = "gru-reset-before"
+    keras_layer = CELL_LAYERS[name]
+    keras_config = {"reset_after": False}
+    legend = {**GRU.legend, "r": "reset gate: how much of the previous output enters the "
+                                 "candidate (r·h is multiplied by the recurrent kernel)"}
+
+    @staticmethod
+    def shapes(n_features: int, units: int) -> dict[str, tuple[int, ...]]:
+        return {"kernel": (n_features, 3 * units), "recurrent_kernel": (units, 3 * units),
+                "bias": (3 * units,)}
+
+    @staticmethod
+    def step(p, state, x_t, act):
+        """(h,), x_t (B, F) → (h,), GRUTrace (Keras's implementation 2: z and r from one
+        product with the first 2U recurrent columns)."""
+        (h,) = state
+        R = p["recurrent_kernel"]
+        u = R.shape[0]
+        xz, xr, xh = jnp.split(x_t @ p["kernel"] + p["bias"], 3, axis=-1)
+        rz, rr = jnp.split(h @ R[:, :2 * u], 2, axis=-1)
+        z, r = act(xz + rz), act(xr + rr)
+        hh = jnp.tanh(xh + (r * h) @ R[:, 2 * u:])
         h_new = z * h + (1 - z) * hh
         return (h_new,), GRUTrace(z, r, hh, h_new)
 
@@ -193,7 +226,7 @@ class SimpleRNN(Cell):
         return (h,), RNNTrace(h)
 
 
-CELLS = {c.name: c for c in (LSTM, GRU, SimpleRNN)}
+CELLS = {c.name: c for c in (LSTM, GRU, GRUResetBefore, SimpleRNN)}
 
 
 # -- a stack of layers of one cell --------------------------------------------------------

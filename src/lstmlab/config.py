@@ -17,7 +17,7 @@ from .errors import ConfigError
 # The names the numerical modules implement (model, train, artifacts import them from here).
 ACTIVATIONS = ("sigmoid", "hard_sigmoid")  # Keras 3's sigmoid; Keras 2's hard sigmoid
 # The recurrent cells (lstmlab.cells.CELLS, a test keeps the two equal) → their Keras layer
-CELL_LAYERS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+CELL_LAYERS = {"lstm": "LSTM", "gru": "GRU", "gru-reset-before": "GRU", "rnn": "SimpleRNN"}
 OPTIMIZERS = ("adam", "adam-optax")
 MAX_UNITS = 8192        # these bounds keep a typo from asking for terabytes; far above any
 MAX_GENERATE = 100_000  # sensible run
@@ -76,8 +76,9 @@ class Config:
                        "(the notebook's; with a large vocabulary neighbouring codes blur); "
                        f"onehot: one vector per symbol (default for your own data with more "
                        f"than {AUTO_ONEHOT_VOCAB} symbols).", choices=ENCODINGS)
-    cell: str = _s("lstm", "The recurrent cell: lstm (Keras's LSTM), gru (Keras 3's GRU) or "
-                   "rnn (Keras's SimpleRNN).", choices=tuple(CELL_LAYERS))
+    cell: str = _s("lstm", "The recurrent cell: lstm (Keras's LSTM), gru (Keras 3's GRU), "
+                   "gru-reset-before (Keras's GRU with reset_after=False, Keras 2's "
+                   "default) or rnn (Keras's SimpleRNN).", choices=tuple(CELL_LAYERS))
     units: int = _s(32, "Units of each recurrent layer.", low=1, high=MAX_UNITS)
     layers: int = _s(1, "Recurrent layers stacked, each but the last passing its whole "
                      "sequence to the next (Keras's return_sequences=True), then Dense.",

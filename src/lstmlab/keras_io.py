@@ -1,4 +1,5 @@
-"""Keras models in and out: a Keras ``Sequential`` of [Masking] → LSTM → Dense(softmax)
+"""Keras models in and out: a Keras ``Sequential`` of [Masking] → LSTM (or GRU, SimpleRNN;
+one or more) → Dense(softmax)
 is read into lstmlab parameters and model settings, and built back, with the same weights
 (``get_weights()`` order, see :func:`lstmlab.model.keras_weights`). ``artifacts.Model``
 wraps these as ``Model.from_keras`` / ``Model.to_keras``.
@@ -71,8 +72,20 @@ def _keras2_file(path: Path) -> bool:
     return version.startswith("2.")
 
 
+def _cell(layer):
+    """The lstmlab cell a Keras recurrent layer is, or None (its class and the settings
+    that make it that cell: a GRU's reset_after)."""
+    cfg = layer.get_config()
+    for c in CELLS.values():
+        if type(layer).__name__ == c.keras_layer and all(
+                cfg.get(k, v if k == "reset_after" else None) == v
+                for k, v in c.keras_config.items()):
+            return c
+    return None
+
+
 def _layers(net, keras2: bool = False) -> tuple:
-    """(masking, recurrent layer, dense, its cell) of a supported model, or a KerasError
+    """(masking, recurrent layers, dense, their cell) of a supported model, or a KerasError
     naming what is not. ``keras2``: the model comes from a Keras 2 file, whose
     hard_sigmoid lstmlab has."""
     # a functional model lists its InputLayer; one that is a chain of the same layers is
@@ -82,36 +95,51 @@ def _layers(net, keras2: bool = False) -> tuple:
     kinds = [type(layer).__name__ for layer in layers]
     masking = layers.pop(0) if kinds[:1] == ["Masking"] else None
     names = [type(layer).__name__ for layer in layers]
-    by_layer = {c.keras_layer: c for c in CELLS.values()}
-    if len(names) != 2 or names[0] not in by_layer or names[1] != "Dense":
+    known = dict.fromkeys(c.keras_layer for c in CELLS.values())
+    if len(names) < 2 or names[-1] != "Dense" or any(n not in known for n in names[:-1]):
         raise KerasError(f"unsupported Keras model: layers {' → '.join(kinds) or 'none'}; "
-                         f"lstmlab reads [Masking →] {'|'.join(by_layer)} → Dense(softmax)")
-    lstm, dense = layers
-    cell = by_layer[names[0]]
-    cfg, dcfg = lstm.get_config(), dense.get_config()
+                         f"lstmlab reads [Masking →] {'|'.join(known)} (one or more, the "
+                         f"same kind) → Dense(softmax)")
+    *stack, dense = layers
+    cells = [_cell(layer) for layer in stack]
+    cell = cells[0]
+    cfgs, dcfg = [layer.get_config() for layer in stack], dense.get_config()
     problems = []
-    if cell.name == "gru" and not cfg.get("reset_after", True):
-        problems.append("GRU with reset_after=False (Keras 2's default; lstmlab reads "
-                        "Keras 3's reset_after=True)")
-    if cfg.get("return_sequences"):
-        problems.append("return_sequences=True")
-    if cfg.get("go_backwards"):
-        problems.append("go_backwards=True")
-    if not cfg.get("use_bias", True) or not dcfg.get("use_bias", True):
+    if len({c for c in cells}) > 1 or len({c.get("units") for c in cfgs}) > 1:
+        problems.append("recurrent layers that differ in cell or units (lstmlab stacks one "
+                        "cell of one size: " + " → ".join(f"{n}({c.get('units')})" for n, c
+                                                           in zip(names, cfgs)) + ")")
+    if len({bool(c.get("stateful")) for c in cfgs}) > 1:
+        problems.append("some recurrent layers stateful, others not")
+    for k, (layer_name, cfg) in enumerate(zip(names, cfgs)):
+        last = k == len(cfgs) - 1
+        at = f"{layer_name} {k + 1}: " if len(cfgs) > 1 else ""
+        if bool(cfg.get("return_sequences")) == last:
+            problems.append(f"{at}return_sequences={last} (lstmlab: True below the last "
+                            f"recurrent layer, False on it)")
+        if cfg.get("go_backwards"):
+            problems.append(f"{at}go_backwards=True")
+        if not cfg.get("use_bias", True):
+            problems.append(f"{at}a layer without bias")
+        if cfg.get("activation") != "tanh":
+            problems.append(f"{at}{layer_name} activation {cfg.get('activation')!r} "
+                            f"(lstmlab: tanh)")
+        if "recurrent_activation" in cfg and cfg.get("recurrent_activation") not in (
+                ("sigmoid", "hard_sigmoid") if keras2 else ("sigmoid",)):
+            problems.append(f"{at}recurrent_activation {cfg.get('recurrent_activation')!r} "
+                            f"(lstmlab reads sigmoid; Keras 3's hard_sigmoid is x/6 + 1/2, "
+                            f"not Keras 2's)")
+    if len({c.get("recurrent_activation") for c in cfgs}) > 1:
+        problems.append("recurrent layers with different recurrent activations")
+    if not dcfg.get("use_bias", True):
         problems.append("a layer without bias")
-    if cfg.get("activation") != "tanh":
-        problems.append(f"{names[0]} activation {cfg.get('activation')!r} (lstmlab: tanh)")
-    if "recurrent_activation" in cfg and cfg.get("recurrent_activation") not in ("sigmoid",) + (("hard_sigmoid",) if keras2
-                                                              else ()):
-        problems.append(f"recurrent_activation {cfg.get('recurrent_activation')!r} (lstmlab "
-                        f"reads sigmoid; Keras 3's hard_sigmoid is x/6 + 1/2, not Keras 2's)")
     if dcfg.get("activation") != "softmax":
         problems.append(f"Dense activation {dcfg.get('activation')!r} (lstmlab: softmax)")
     if masking is not None and masking.get_config().get("mask_value") != 0.0:
         problems.append(f"mask_value {masking.get_config().get('mask_value')!r} (lstmlab: 0)")
     if problems:
-        raise KerasError(f"unsupported Keras model: {'; '.join(problems)}")
-    return masking, lstm, dense, cell
+        raise KerasError(f"unsupported Keras model: {'; '.join(dict.fromkeys(problems))}")
+    return masking, stack, dense, cell
 
 
 def read(model_or_path, sequence: str | None = None, vocab=None,
@@ -131,8 +159,9 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
                          f"{', '.join(data.FRAMINGS)}")
     from_file = isinstance(model_or_path, (str, Path))
     net = _load(Path(model_or_path)) if from_file else model_or_path
-    masking, lstm, dense, cell = _layers(net, from_file and
-                                         _keras2_file(Path(model_or_path)))
+    masking, stack, dense, cell = _layers(net, from_file and
+                                          _keras2_file(Path(model_or_path)))
+    lstm = stack[0]
     if sequence is None and vocab is None:
         raise KerasError("give the vocabulary: the sequence the model was trained on "
                          "(--sequence) — Keras models do not store it")
@@ -175,17 +204,19 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
     info = dict(vocab=symbols, window=int(win), framing=framing, encoding=encoding,
                 mask=masking is not None, units=units,
                 activation=lstm.get_config().get("recurrent_activation", "sigmoid"),
-                cell=cell.name,
+                cell=cell.name, layers=len(stack),
                 stateful=bool(lstm.get_config().get("stateful")),
                 variable_length=masking is not None, experiment="keras",
                 sequence=sequence or "")
-    return model.from_keras_weights(lstm.get_weights() + dense.get_weights(), cell.name), info
+    weights = [w for layer in stack + [dense] for w in layer.get_weights()]
+    return model.from_keras_weights(weights, cell.name), info
 
 
 def build(params, info):
     """A Keras model with these weights for a model described by ``info`` (a ModelInfo):
-    [Masking(0) →] LSTM → Dense(softmax); a stateful model becomes a ``stateful=True`` LSTM
-    with batch shape (1, steps, features)."""
+    [Masking(0) →] the cell's layer, ``layers`` times (return_sequences=True below the
+    last) → Dense(softmax); a stateful model's layers are ``stateful=True`` with batch
+    shape (1, steps, features)."""
     keras = _keras()
     i = info
     if i.activation != "sigmoid":
@@ -195,9 +226,12 @@ def build(params, info):
         raise KerasError(NO_SCALED_MASK)
     shape = (1 if i.framing == "features" else i.window, i.n_features)
     inp = keras.Input(batch_shape=(1,) + shape) if i.stateful else keras.Input(shape)
+    cell = CELLS[i.cell]
     layers = [inp] + ([keras.layers.Masking(0.0)] if i.mask and i.variable_length else []) + [
-        getattr(keras.layers, CELLS[i.cell].keras_layer)(i.units, stateful=i.stateful),
-        keras.layers.Dense(len(i.vocab), activation="softmax")]
+        getattr(keras.layers, cell.keras_layer)(i.units, stateful=i.stateful,
+                                                return_sequences=k < i.layers - 1,
+                                                **cell.keras_config)
+        for k in range(i.layers)] + [keras.layers.Dense(len(i.vocab), activation="softmax")]
     net = keras.Sequential(layers)
     net.set_weights(model.keras_weights(params))
     return net
