@@ -6,7 +6,7 @@ import numpy as np
 
 from lstmlab import data
 from lstmlab.artifacts import Model, ModelInfo
-from lstmlab.cells import CELLS
+from lstmlab.cells import CELLS, layer_keys
 
 ALPHABET = data.ALPHABET
 UNICODE = "жёлтый ёж, «μ» & <b>\n"  # Cyrillic, Greek, space, newline, markup characters
@@ -30,6 +30,12 @@ KINDS = {  # name: ModelInfo fields besides the vocabulary
     "rnn": dict(window=3, framing="timesteps", encoding="scaled", cell="rnn"),
     "rnn-variable-length": dict(window=5, framing="timesteps", encoding="scaled",
                                 variable_length=True, cell="rnn"),
+    "gru-reset-before": dict(window=3, framing="timesteps", encoding="onehot",
+                             cell="gru-reset-before"),
+    "lstm-2-layers-stateful": dict(window=1, framing="timesteps", encoding="scaled",
+                                   stateful=True, layers=2),
+    "gru-3-layers-variable-length": dict(window=5, framing="timesteps", encoding="scaled",
+                                         variable_length=True, cell="gru", layers=3),
 }
 
 
@@ -47,8 +53,10 @@ def make(kind: str, seed: int = 0, units: int = 6, sequence: str | None = None) 
     f, u, v = info.n_features, units, len(vocab)
     draw = lambda *shape: rng.normal(0, 0.8, shape).astype(np.float32)  # noqa: E731
     cell = CELLS[info.cell]
-    params = {cell.name: {k: draw(*shape) for k, shape in cell.shapes(f, u).items()},
-              "dense": {"kernel": draw(u, v), "bias": draw(v)}}
+    params = {key: {k: draw(*shape) for k, shape in cell.shapes(f if n == 0 else u,
+                                                                  u).items()}
+              for n, key in enumerate(layer_keys(cell, info.layers))}
+    params["dense"] = {"kernel": draw(u, v), "bias": draw(v)}
     return Model(params, info)
 
 
