@@ -8,6 +8,8 @@ the same experiment in the same process, and the ratio is printed.
     python benchmarks/bench.py --keras all             # Keras on every preset (~5 minutes)
     python benchmarks/bench.py timestep-window --repeats 5 --many 100 --no-full-run
     python benchmarks/bench.py --json figures.json     # also write every figure as JSON
+    python benchmarks/bench.py timestep-window --cells lstm gru rnn --many 0 --no-full-run
+                                                       # cells and depth side by side
 
 The full run (``--no-settle``: every preset, 10 seeds; and the default, which settles
 inconclusive findings with more seeds) is timed twice in fresh processes with a fresh
@@ -31,6 +33,7 @@ import tempfile
 import time
 
 from lstmlab import PRESETS, experiments, programs, train
+from lstmlab.cells import CELLS
 
 
 def lstmlab_times(cfg, repeats, workers=None):
@@ -59,8 +62,12 @@ def keras_time(cfg):
     layers = [inp]
     if ds.mask is not None and not ds.mask.all():
         layers.append(keras.layers.Masking(0.0))  # Keras masks by value
-    layers += [keras.layers.LSTM(cfg.units, stateful=cfg.stateful),
-               keras.layers.Dense(len(ds.vocab), activation="softmax")]
+    cell = CELLS[cfg.cell]
+    layers += [getattr(keras.layers, cell.keras_layer)(cfg.units, stateful=cfg.stateful,
+                                                       return_sequences=k < cfg.layers - 1,
+                                                       **cell.keras_config)
+               for k in range(cfg.layers)]
+    layers.append(keras.layers.Dense(len(ds.vocab), activation="softmax"))
     net = keras.Sequential(layers)
     net.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     t0 = time.perf_counter()
@@ -85,6 +92,11 @@ def main():
                     help="seeds of timestep-window trained in one program (0 to skip)")
     ap.add_argument("--no-full-run", action="store_true",
                     help="skip timing the whole `lstmlab run` (--no-settle and default)")
+    ap.add_argument("--cells", nargs="*", default=["lstm", "gru", "rnn"],
+                    help="cells trained side by side on --cells-preset, one seed, with Keras "
+                         "when installed (none to skip)")
+    ap.add_argument("--cells-preset", default="timestep-window")
+    ap.add_argument("--cells-layers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--json", help="also write every figure to this JSON file")
     ap.add_argument("--breakdown-in", help=argparse.SUPPRESS)  # breakdown()'s subprocess
     args = ap.parse_args()
@@ -108,6 +120,9 @@ def main():
         figures["presets"][name] = {"compile_s": c, "train_s": t, "keras_train_s": k}
         ks = f"{k:9.2f} {k / t:6.0f}x" if k is not None else f"{'-':>9} {'-':>7}"
         print(f"{name:18} {c:10.2f} {t:9.3f} {ks}", flush=True)
+
+    if args.cells:
+        figures["cells"] = cells_side_by_side(args, has_keras)
 
     if args.many:
         cfg = PRESETS["timestep-window"].replace(seeds=args.many)
@@ -135,6 +150,28 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=1)
+
+
+def cells_side_by_side(args, has_keras: bool) -> list[dict]:
+    """Per seed, each cell and depth on one preset: lstmlab's training seconds, Keras 3's
+    (the same experiment, one after the other in this process) and their ratio, and each
+    against the one-layer LSTM's."""
+    print(f"\n{args.cells_preset}, one seed, per cell and depth:")
+    print(f"{'cell':18} {'layers':>6} {'compile s':>10} {'train s':>9} {'vs lstm':>8} "
+          f"{'keras s':>9} {'ratio':>7}")
+    rows, base = [], None
+    for layers in args.cells_layers:
+        for cell in args.cells:
+            cfg = PRESETS[args.cells_preset].replace(seeds=1, cell=cell, layers=layers)
+            c, t = lstmlab_times(cfg, args.repeats)
+            k = keras_time(cfg) if has_keras else None
+            base = base or t
+            rows.append({"cell": cell, "layers": layers, "compile_s": c, "train_s": t,
+                         "keras_train_s": k})
+            ks = f"{k:9.2f} {k / t:6.0f}x" if k is not None else f"{'-':>9} {'-':>7}"
+            print(f"{cell:18} {layers:6d} {c:10.2f} {t:9.3f} {t / base:7.2f}x {ks}",
+                  flush=True)
+    return rows
 
 
 def machine() -> dict:

@@ -16,6 +16,8 @@ FACTORS = [
     ["scaled", "onehot"],
     ["1", "3"],        # window
     ["1", "4"],        # batch size (4 does not divide the stateful sample counts)
+    ["lstm", "gru", "rnn"],  # cell
+    ["1", "2"],        # layers
 ]
 VALID = [combo for combo in itertools.product(*FACTORS)
          if not (combo[1] == "features" and combo[3] == "1")]  # = timesteps for one symbol
@@ -48,12 +50,13 @@ def test_the_pairwise_set_covers_every_pair_of_the_full_product():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset, framing, encoding, window, batch", GRID)
+@pytest.mark.parametrize("preset, framing, encoding, window, batch, cell, layers", GRID)
 def test_accepted_combinations_run_to_the_end(run_cli, tmp_path, preset, framing, encoding,
-                                              window, batch):
+                                              window, batch, cell, layers):
     out = tmp_path / "run"
     code, text, err = run_cli("run", preset, "--framing", framing, "--encoding", encoding,
                               "--window", window, "--batch-size", batch, "--epochs", "2",
+                              "--cell", cell, "--layers", layers,
                               "--seeds", "1", "-q", "--out", out)
     assert "Traceback" not in err
     if code == 2:  # refused: one line, before anything was trained or written
@@ -65,6 +68,7 @@ def test_accepted_combinations_run_to_the_end(run_cli, tmp_path, preset, framing
     results = json.loads((out / "results.json").read_text())
     assert len(results[preset]["seeds"]) == 1
     model = lstmlab.load(out / preset / "0")
+    assert (model.info.cell, model.info.layers) == (cell, int(layers))
     start = "ABC"[:1 if preset == "variable-length" else int(window)]
     generated = model.generate(start, 4)
     assert len(generated) == len(start) + 4 and set(generated) <= set(lstmlab.data.ALPHABET)
