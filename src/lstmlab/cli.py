@@ -568,8 +568,8 @@ def models_cmd(run_dir):
 @click.option("--force", is_flag=True, help="Replace the model an existing model directory "
               "holds.")
 def import_keras_cmd(file, sequence, framing, window, out, force):
-    """Read a Keras model ([Masking →] LSTM → Dense(softmax), .keras or .h5) into an lstmlab
-    model directory, for predict, generate and reports."""
+    """Read a Keras model ([Masking →] LSTM, GRU or SimpleRNN layers → Dense(softmax), .keras
+    or .h5) into an lstmlab model directory, for predict, generate and reports."""
     from .artifacts import META_FILE, Model
     o = Path(out)
     if o.is_dir() and any(o.iterdir()):
