@@ -13,9 +13,20 @@ os.environ["LSTMLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="lstmlab-test-cache-")
 # ... removed when the session ends (28 MB a run otherwise left in /tmp)
 atexit.register(shutil.rmtree, os.environ["LSTMLAB_CACHE_DIR"], ignore_errors=True)
 
+import jax
 import pytest
 
-from lstmlab import cli
+from lstmlab import cli, programs
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Let each test module's compiled programs go when it ends: every compiled CPU program
+    holds memory mappings, and the whole suite in one process (Keras's programs too) passed
+    Linux's 65,530 — XLA then crashed in whichever test compiled next."""
+    yield
+    programs._PROGRAMS.clear()
+    jax.clear_caches()
 
 
 @pytest.fixture

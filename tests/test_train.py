@@ -324,3 +324,30 @@ def test_a_chunk_is_capped_by_its_work():
     assert train.chunk_epochs(500) == 25                 # the presets' chunks: unchanged
     assert train.chunk_epochs(500, cap=7) == 5          # a long text's: smaller
     assert train.chunk_epochs(3, cap=0) == 1
+
+
+def test_the_process_keeps_a_bounded_number_of_compiled_programs(monkeypatch):
+    """Each compiled program holds memory mappings, of which a process has a fixed number:
+    beyond MAX_PROGRAMS the least recently used finished one is dropped, and compiled again
+    when asked for."""
+    monkeypatch.setattr(programs, "MAX_PROGRAMS", 2)
+    monkeypatch.setattr(programs, "_PROGRAMS", {})
+    spec = train.TrainSpec(units=1, vocab_size=2, epochs=1, batch_size=1)
+    built = []
+
+    def get(n):
+        def build():
+            built.append(n)
+            return jax.jit(lambda a: a * n)
+        return programs.program(spec, (jax.ShapeDtypeStruct((n,), jnp.float32),), "t", build)
+
+    get(1), get(2), get(1)          # 1 used again: 2 is now the least recent
+    get(3)                          # over the bound: 2 goes
+    assert len(programs._PROGRAMS) == 2 and built == [1, 2, 3]
+    assert get(1)[1] == 0.0         # kept: not compiled again
+    get(2)
+    assert built == [1, 2, 3, 2]    # dropped: compiled again
+    # negative control: without the bound every program stays
+    monkeypatch.setattr(programs, "MAX_PROGRAMS", 100)
+    get(4), get(5)
+    assert len(programs._PROGRAMS) == 4

@@ -12,8 +12,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import jax
 
 # by everything that shapes them (the learning rate and the epochs do not; the data only
-# by shape)
+# by shape), the most recently used last
 _PROGRAMS: dict = {}
+# Each compiled CPU program holds its own memory mappings (~10 for the smallest); a process
+# may have 65,530 (Linux's vm.max_map_count), past which XLA crashes instead of failing. A
+# sweep over hundreds of shapes would get there: the least recently used finished programs
+# beyond this many are dropped (the persistent cache brings one back in well under a second).
+MAX_PROGRAMS = 64
 
 
 def _key(spec, args, kind: str, static) -> tuple:
@@ -40,6 +45,7 @@ def program(spec, args, kind: str, build, *static):
     compiled now."""
     key = _key(spec, args, kind, static)
     if key in _PROGRAMS and not isinstance(_PROGRAMS[key], Future):
+        _PROGRAMS[key] = _PROGRAMS.pop(key)  # most recently used: last
         return _PROGRAMS[key], 0.0
     ahead = _PROGRAMS.get(key)
     try:
@@ -48,8 +54,18 @@ def program(spec, args, kind: str, build, *static):
         if ahead is None:  # says what failed); Ctrl-C is not caught
             raise
         program, seconds = _compile(build, args)
+    _PROGRAMS.pop(key, None)
     _PROGRAMS[key] = program
+    _forget_oldest()
     return program, seconds
+
+
+def _forget_oldest() -> None:
+    """Drop the least recently used finished programs beyond MAX_PROGRAMS (compilations
+    under way are kept: someone waits for them)."""
+    done = [k for k, v in _PROGRAMS.items() if not isinstance(v, Future)]
+    for key in done[:max(0, len(done) - MAX_PROGRAMS)]:
+        del _PROGRAMS[key]
 
 
 # Compilations started ahead, on threads of their own: XLA compiles with the GIL released,
