@@ -102,25 +102,38 @@ def _layer(c, p, x, mask, state, act, gates: bool, outputs: bool):
     return state, trace, None if out is None else jnp.swapaxes(out, 0, 1)
 
 
-def rnn(params, x, mask=None, state=None, activation="sigmoid", gates=False):
-    """Run the model's stack over x (B, T, F) from ``state`` (flat, zeros if None) → final
-    state; with ``gates``, also every step's trace as a dict of the stack's quantities
-    (``cells.layered`` names: i, f, …, h, i2, …), each (T, B, U). Layer by layer, as Keras
-    runs a Sequential: each layer reads the whole output sequence of the one below."""
+def _stack(params, x, mask, state, activation, gates: bool, outputs: bool):
+    """Every layer in turn over x (B, T, F), each reading the whole output sequence of the
+    one below (as Keras runs a Sequential): (final flat state, the trace by name or {},
+    the last layer's outputs (B, T, U) or None)."""
     c = cell_of(params)
     act = recurrent_activation(activation)
-    layers, n = layers_of(params), len(c.state)
+    layers, n, names = layers_of(params), len(c.state), c.trace._fields
     if state is None:
         state = initial_state(params, x.shape[0])
     final, traced = (), {}
     for k, key in enumerate(layer_keys(c, layers)):
         s, trace, x = _layer(c, params[key], x, mask, tuple(state[k * n:(k + 1) * n]), act,
-                             gates, k < layers - 1)
+                             gates, outputs or k < layers - 1)
         final += s
         if gates:
-            traced.update(zip(layered(c.trace._fields, layers)[k * len(c.trace._fields):],
-                              trace))
+            traced.update(zip(layered(names, layers)[k * len(names):], trace))
+    return final, traced, x if outputs else None
+
+
+def rnn(params, x, mask=None, state=None, activation="sigmoid", gates=False):
+    """Run the model's stack over x (B, T, F) from ``state`` (flat, zeros if None) → final
+    state; with ``gates``, also every step's trace as a dict of the stack's quantities
+    (``cells.layered`` names: i, f, …, h, i2, …), each (T, B, U)."""
+    final, traced, _ = _stack(params, x, mask, state, activation, gates, False)
     return (final, traced) if gates else final
+
+
+def sequence(params, x, state=None, activation="sigmoid"):
+    """Many-to-many: the last layer's output h at every step (B, T, U) and the final flat
+    state — Keras's return_sequences=True on every layer."""
+    final, _, out = _stack(params, x, None, state, activation, False, True)
+    return out, final
 
 
 def head(params, h):
