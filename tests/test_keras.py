@@ -387,49 +387,6 @@ def test_import_keras_says_what_a_file_is_and_which_option_conflicts(tmp_path, r
     assert run_cli("import-keras", path, "--out", tmp_path / "m")[0] == 0  # without it: fine
 
 
-@pytest.mark.parametrize("cell", ["gru", "rnn"])
-def test_other_cells_predict_as_keras_does(cell):
-    """Forward probabilities from Keras's own (random) weights, masked input included."""
-    rng = np.random.default_rng(3)
-    for mask in (False, True):
-        net = keras_net(5, 4, 6, 7, mask=mask, cell=cell)
-        net.set_weights([rng.normal(0, 0.6, w.shape).astype(np.float32)
-                         for w in net.get_weights()])
-        x = rng.normal(size=(9, 5, 4)).astype(np.float32)
-        if mask:
-            x[:3, :2] = 0.0  # front padding, which Masking(0) skips
-        params = model.from_keras_weights(net.get_weights(), cell)
-        m = jnp.asarray(np.any(x != 0, -1)) if mask else None
-        got = jax.nn.softmax(model.logits_fn(params, jnp.asarray(x), m)[0])
-        np.testing.assert_allclose(got, net.predict(x, verbose=0), atol=1e-6)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cell", ["gru", "rnn"])
-def test_other_cells_train_as_keras_does_step_for_step(cell):
-    units, key = 8, train.replica_keys(17, 1)
-    cfg = lstmlab.PRESETS["timestep-window"].replace(units=units, shuffle=False, epochs=5,
-                                                     cell=cell, encoding="onehot")
-    ds = experiments.prepare(cfg)
-    x, y, v = ds.x, ds.patterns.y, len(ds.vocab)
-    spec = experiments.spec_of(cfg, len(y), v)
-    fit = train.fit(spec, key, x, y, ds.mask)
-    assert cfg.epochs * len(y) >= 100
-    net = keras_net(x.shape[1], x.shape[2], units, v, cell=cell)
-    net.set_weights(model.keras_weights(initial_params(key[0], x.shape[2], units, v, cell)))
-    net.fit(x, keras.utils.to_categorical(y, v), epochs=cfg.epochs, batch_size=1,
-            shuffle=False, verbose=0)
-    got = model.keras_weights(jax.tree.map(lambda a: a[0], fit.params))
-    for a, b in zip(got, net.get_weights()):
-        assert np.abs(a - b).max() <= 1e-5
-    # the negative control: optax's textbook Adam from the same start does not match
-    other = train.fit(spec.__class__(**{**spec.__dict__, "optimizer": "adam-optax"}), key, x,
-                      y, ds.mask)
-    worst = max(np.abs(a - b).max() for a, b in zip(
-        model.keras_weights(jax.tree.map(lambda a: a[0], other.params)), net.get_weights()))
-    assert worst > 1e-5  # the tolerance above: the check can fail
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstmlab import charrnn, data, model, streams
+from lstmlab import charrnn, data, streams
 from lstmlab.errors import DataError
 from test_cells import random_params, reference_cell
 
