@@ -1,0 +1,167 @@
+"""char-rnn's training speed on a real text, side by side in one run: characters per second
+of lstmlab's char-rnn step (``lstmlab.charrnn.train_epoch``: 2 × LSTM(128), 50 streams × 50
+steps, RMSprop, clipping) for one model and for several seeds vmapped in one program
+(summed), against a minimal hand-written JAX loop of the same math (both layers inside one
+``lax.scan`` over the 50 steps, as a first JAX port would write it) and, when installed,
+PyTorch's ``nn.LSTM`` (oneDNN) doing the same training (``pip install torch``).
+
+    python benchmarks/text_bench.py                     # ../shared/data/tinyshakespeare.txt
+    python benchmarks/text_bench.py --text FILE --batches 40 --seeds 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench import machine  # noqa: E402
+
+from lstmlab import charrnn, data, streams  # noqa: E402
+
+FLOPS_PER_CHAR = None  # computed from the shapes below
+
+
+def timed(fn, repeats: int) -> float:
+    jax.block_until_ready(fn())  # compile (and warm)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def minimal_loop(spec, b):
+    """The same math as a first JAX port writes it: one scan over the steps, both layers
+    inside, one jitted update per batch in a scan over batches."""
+    V, U = spec.vocab_size, spec.units
+    k = jax.random.split(jax.random.PRNGKey(0), 6)
+    g = jax.nn.initializers.glorot_uniform()
+    p = {"w1": g(k[0], (V, 4 * U)), "r1": g(k[1], (U, 4 * U)), "b1": jnp.zeros(4 * U),
+         "w2": g(k[2], (U, 4 * U)), "r2": g(k[3], (U, 4 * U)), "b2": jnp.zeros(4 * U),
+         "wd": g(k[4], (U, V)), "bd": jnp.zeros(V)}
+    tx = optax.chain(optax.clip(5.0), optax.rmsprop(2e-3, decay=0.95, eps_in_sqrt=False))
+
+    def cell(x, h, c, w, r, bias):
+        i, f, gg, o = jnp.split(x @ w + h @ r + bias, 4, -1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(gg)
+        return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+    def loss(p, state, xb, yb):
+        def step(s, inp):
+            h1, c1, h2, c2 = s
+            x, y = inp
+            h1, c1 = cell(jax.nn.one_hot(x, V), h1, c1, p["w1"], p["r1"], p["b1"])
+            h2, c2 = cell(h1, h2, c2, p["w2"], p["r2"], p["b2"])
+            logits = h2 @ p["wd"] + p["bd"]
+            return (h1, c1, h2, c2), optax.softmax_cross_entropy_with_integer_labels(logits,
+                                                                                    y).mean()
+        state, losses = jax.lax.scan(step, state, (xb.T, yb.T))
+        return losses.mean(), state
+
+    @jax.jit
+    def epoch(p, o, x, y):
+        def upd(carry, batch):
+            p, o, s = carry
+            (l, s), gr = jax.value_and_grad(loss, has_aux=True)(p, s, *batch)
+            u, o = tx.update(gr, o, p)
+            return (optax.apply_updates(p, u), o, jax.lax.stop_gradient(s)), l
+        z = jnp.zeros((x.shape[1], U))
+        return jax.lax.scan(upd, (p, o, (z, z, z, z)), (x, y))
+
+    o = tx.init(p)
+    x, y = jnp.asarray(b.x), jnp.asarray(b.y)
+    return lambda: epoch(p, o, x, y)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    here = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+    ap.add_argument("--text", default=str(here))
+    ap.add_argument("--batches", type=int, default=40, help="batches per timed pass")
+    ap.add_argument("--seeds", type=int, default=4, help="seeds vmapped in one program")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    m = machine()
+    print(" · ".join(f"{k} {v}" for k, v in m.items() if v))
+    text = Path(args.text).read_text(encoding="utf-8")
+    vocab = data.Vocab.from_sequence(text)
+    train, _ = streams.split(vocab.encode(text), 0.05)
+    spec = charrnn.TextSpec(vocab_size=len(vocab))
+    full = streams.layout(train, spec.streams, spec.seq_length)
+    b = streams.Batches(full.x[:args.batches], full.y[:args.batches])
+    chars = b.chars
+    U, V, L = spec.units, spec.vocab_size, spec.layers
+    # multiply-adds per character, forward: input and recurrent products of every layer and
+    # the head; training ≈ 3× forward; 2 FLOPs per multiply-add
+    fwd = (V * 4 * U + U * 4 * U) + (L - 1) * (2 * U * 4 * U) + U * V
+    flops = 2 * 3 * fwd
+    params, opt = charrnn.init(spec, jax.random.PRNGKey(0))
+    x, y, lr = jnp.asarray(b.x), jnp.asarray(b.y), jnp.float32(spec.lr)
+    rows = []
+    t = timed(lambda: charrnn.train_epoch(spec, params, opt, lr, x, y), args.repeats)
+    rows.append(("lstmlab char-rnn, 1 model", chars / t))
+    keys = jax.random.split(jax.random.PRNGKey(1), args.seeds)
+    many = jax.vmap(lambda k: charrnn.init(spec, k))(keys)
+    vm = jax.jit(jax.vmap(lambda p, o: charrnn.train_epoch(spec, p, o, lr, x, y)))
+    t = timed(lambda: vm(*many), args.repeats)
+    rows.append((f"lstmlab char-rnn, {args.seeds} seeds vmapped (summed)", args.seeds * chars / t))
+    t = timed(minimal_loop(spec, b), args.repeats)
+    rows.append(("minimal JAX loop (layers in one scan)", chars / t))
+    try:
+        import torch  # noqa: F401
+        rows.append(("PyTorch nn.LSTM", torch_chars_per_s(spec, b, args.repeats)))
+    except ImportError:
+        rows.append(("PyTorch nn.LSTM", None))
+    print(f"\n{args.batches} batches of {spec.streams} streams × {spec.seq_length} steps, "
+          f"{L} × LSTM({U}), {V} symbols; ≈ {flops / 1e6:.2f} MFLOP per character trained")
+    for name, cps in rows:
+        if cps is None:
+            print(f"{name:48} not installed (pip install torch)")
+        else:
+            print(f"{name:48} {cps:10,.0f} chars/s  {cps * flops / 1e9:6.1f} GFLOP/s  "
+                  f"epoch of this text {full.chars / cps:5.1f} s")
+    print(f"(cores: {os.cpu_count()}; compare the rows, not runs: the machine is shared)")
+
+
+def torch_chars_per_s(spec, b, repeats):
+    import torch
+    V, U = spec.vocab_size, spec.units
+    net = torch.nn.LSTM(V, U, spec.layers, batch_first=True)
+    head = torch.nn.Linear(U, V)
+    ps = list(net.parameters()) + list(head.parameters())
+    opt = torch.optim.RMSprop(ps, lr=spec.lr, alpha=spec.decay_rate, eps=1e-8)
+    x = torch.nn.functional.one_hot(torch.as_tensor(b.x).long(), V).float()
+    y = torch.as_tensor(b.y).long()
+
+    def epoch():
+        state = None
+        for k in range(len(x)):
+            out, state = net(x[k], state)
+            loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V), y[k].reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            for p in ps:
+                p.grad.clamp_(-spec.grad_clip, spec.grad_clip)
+            opt.step()
+            state = tuple(s.detach() for s in state)
+    epoch()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - t0)
+    return b.chars / float(np.median(times))
+
+
+if __name__ == "__main__":
+    main()
