@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lstmlab import charrnn, data, streams
-from lstmlab.errors import DataError
+from lstmlab.errors import DataError, RecordError
 from test_cells import random_params, reference_cell
 
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, "
@@ -124,3 +124,35 @@ def test_a_short_text_trains_validates_and_samples():
     # the same training again: the same numbers
     again = charrnn.fit(spec, jax.random.PRNGKey(0), train_b, val_b)
     np.testing.assert_array_equal(again["history"], h)
+
+
+def test_an_interrupted_training_resumes_to_the_same_parameters(tmp_path):
+    vocab = data.Vocab.from_sequence(TEXT)
+    tr, va = streams.split(vocab.encode(TEXT), 0.1)
+    spec = charrnn.TextSpec(vocab_size=len(vocab), units=16, layers=2, seq_length=10,
+                            streams=4, epochs=4, lr=1e-2)
+    b, v = streams.layout(tr, 4, 10), streams.layout(va, 2, 10)
+    whole = charrnn.fit(spec, jax.random.PRNGKey(5), b, v)
+
+    def stop_after_two(epoch, *_):
+        if epoch == 1:
+            raise KeyboardInterrupt  # as Ctrl-C after the second epoch
+
+    ck = tmp_path / "train.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        charrnn.fit(spec, jax.random.PRNGKey(5), b, v, stop_after_two, checkpoint=ck)
+    epochs_seen = []
+    resumed = charrnn.fit(spec, jax.random.PRNGKey(5), b, v,
+                          lambda e, *_: epochs_seen.append(e), checkpoint=ck)
+    assert epochs_seen == [2, 3]  # only the epochs not yet trained
+    np.testing.assert_array_equal(resumed["history"], whole["history"])
+    for key in ("params", "best"):
+        for a, c in zip(jax.tree.leaves(resumed[key]), jax.tree.leaves(whole[key])):
+            np.testing.assert_array_equal(a, c)
+    # negative control: a checkpoint of other settings is refused in one line, not used
+    with pytest.raises(RecordError, match="another training .*it differs in lr"):
+        charrnn.fit(charrnn.TextSpec(**{**spec.__dict__, "lr": 2e-2}), jax.random.PRNGKey(5),
+                    b, v, checkpoint=ck)
+    ck.write_bytes(b"not a checkpoint")
+    with pytest.raises(RecordError, match="not a checkpoint lstmlab can read"):
+        charrnn.fit(spec, jax.random.PRNGKey(5), b, v, checkpoint=ck)

@@ -14,8 +14,11 @@ state is reset at each epoch's start (char-rnn carries it over — its issue #78
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+import json
+from dataclasses import asdict, dataclass
 from functools import partial
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +27,11 @@ import optax
 
 from . import model
 from .cells import CELLS
+from .errors import RecordError
+from .files import FileError, atomic_write, read_bytes
 from .streams import Batches
+
+MAX_CHECKPOINT_BYTES = 2**31
 
 
 @dataclass(frozen=True)
@@ -110,13 +117,20 @@ def evaluate(spec: TextSpec, params, x, y):
     return losses.mean()
 
 
-def fit(spec: TextSpec, key, train: Batches, val: Batches | None, on_epoch=None) -> dict:
+def fit(spec: TextSpec, key, train: Batches, val: Batches | None, on_epoch=None,
+        checkpoint: Path | None = None) -> dict:
     """Train for spec.epochs; after each epoch ``on_epoch(epoch, train_loss, val_loss)``.
+    With ``checkpoint`` (a file), every finished epoch is written there (atomically) and a
+    run finds it and goes on from it: an interrupted training resumed ends with the same
+    parameters as an uninterrupted one, bit for bit (no randomness after the start).
     Returns the last and the best-validation parameters and the per-epoch losses."""
     params, opt_state = init(spec, key)
     best, best_val, history = params, np.inf, []
+    if checkpoint is not None and Path(checkpoint).exists():
+        params, opt_state, best, best_val, history = _resume(Path(checkpoint), spec,
+                                                              (params, opt_state, best))
     x, y = jnp.asarray(train.x), jnp.asarray(train.y)
-    for epoch in range(spec.epochs):
+    for epoch in range(len(history), spec.epochs):
         params, opt_state, losses = train_epoch(spec, params, opt_state,
                                                 jnp.float32(spec.lr_at(epoch)), x, y)
         train_loss = float(losses.mean())
@@ -125,9 +139,42 @@ def fit(spec: TextSpec, key, train: Batches, val: Batches | None, on_epoch=None)
         history.append((train_loss, val_loss))
         if val is not None and val_loss < best_val:
             best, best_val = params, val_loss
+        if checkpoint is not None:
+            _save(Path(checkpoint), spec, (params, opt_state, best), best_val, history)
         if on_epoch is not None:
             on_epoch(epoch, train_loss, val_loss)
     return {"params": params, "best": best, "history": np.array(history, np.float64)}
+
+
+def _save(path: Path, spec: TextSpec, trees, best_val: float, history) -> None:
+    """The training after an epoch, as one .npz: every array of (params, optimizer state,
+    best params) in tree order, the settings, the history."""
+    leaves = [np.asarray(a) for a in jax.tree.leaves(trees)]
+    meta = {"spec": asdict(spec), "best_val": best_val, "history": history}
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.array(json.dumps(meta)), **{f"a{i}": a for i, a in
+                                                      enumerate(leaves)})
+    atomic_write(path, buf.getvalue())
+
+
+def _resume(path: Path, spec: TextSpec, fresh):
+    """What _save wrote, checked against this training's settings and shapes; a
+    RecordError naming the difference otherwise."""
+    try:
+        with np.load(io.BytesIO(read_bytes(path, MAX_CHECKPOINT_BYTES, "checkpoint"))) as f:
+            meta = json.loads(str(f["meta"]))
+            arrays = [f[f"a{i}"] for i in range(len(f.files) - 1)]
+    except (FileError, OSError, ValueError, KeyError) as e:
+        raise RecordError(f"{path}: not a checkpoint lstmlab can read ({e})") from None
+    if meta.get("spec") != asdict(spec):
+        diff = sorted(k for k, v in asdict(spec).items() if meta.get("spec", {}).get(k) != v)
+        raise RecordError(f"{path}: a checkpoint of another training (it differs in "
+                          f"{', '.join(diff)}); remove it or train with its settings")
+    leaves, treedef = jax.tree.flatten(fresh)
+    if len(arrays) != len(leaves) or any(a.shape != b.shape for a, b in zip(arrays, leaves)):
+        raise RecordError(f"{path}: the checkpoint's arrays do not match this model")
+    params, opt_state, best = jax.tree.unflatten(treedef, [jnp.asarray(a) for a in arrays])
+    return params, opt_state, best, meta["best_val"], [tuple(h) for h in meta["history"]]
 
 
 @partial(jax.jit, static_argnames=("length", "vocab_size", "activation"))
