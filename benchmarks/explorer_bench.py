@@ -27,16 +27,30 @@ from lstmlab import explorer  # noqa: E402
 from lstmlab.artifacts import Model, ModelInfo  # noqa: E402
 
 
-def random_model(units: int, vocab: str, seed: int = 0) -> Model:
+def random_model(units: int, vocab: str, seed: int = 0, layers: int = 1) -> Model:
     info = ModelInfo(vocab=tuple(vocab), window=1, framing="timesteps", encoding="onehot",
                      mask=True, units=units, activation="sigmoid", stateful=True,
-                     variable_length=False, experiment="random", sequence=vocab)
+                     variable_length=False, experiment="random", sequence=vocab,
+                     layers=layers)
     rng = np.random.default_rng(seed)
-    f, v = info.n_features, len(vocab)
     draw = lambda *s: rng.normal(0, 0.3, s).astype(np.float32)  # noqa: E731
-    return Model({"lstm": {"kernel": draw(f, 4 * units), "recurrent_kernel":
-                           draw(units, 4 * units), "bias": draw(4 * units)},
-                  "dense": {"kernel": draw(units, v), "bias": draw(v)}}, info)
+    return Model(_nested({k: draw(*shape) for k, shape in info.shapes().items()}), info)
+
+
+def _nested(flat: dict) -> dict:
+    out = {}
+    for key, a in flat.items():
+        layer, name = key.split("/")
+        out.setdefault(layer, {})[name] = a
+    return out
+
+
+def keystrokes(page, vocab: str, n: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    ms = [page.evaluate("s => { const t = performance.now(); lstmlab.type(s); "
+                        "document.body.offsetHeight; return performance.now() - t; }",
+                        vocab[k]) for k in rng.integers(0, len(vocab), n)]
+    return {"median": statistics.median(ms), "max": max(ms), "n": len(ms)}
 
 
 def main() -> None:
@@ -59,12 +73,16 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=shutil.which("chromium"))
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(big_path.as_uri())
-        rng = np.random.default_rng(0)
-        ms = [page.evaluate("s => { const t = performance.now(); lstmlab.type(s); "
-                            "document.body.offsetHeight; return performance.now() - t; }",
-                            vocab[k]) for k in rng.integers(0, 100, args.keystrokes)]
-        out["keystroke_ms_256_units"] = {"median": statistics.median(ms), "max": max(ms),
-                                         "n": len(ms)}
+        out["keystroke_ms_256_units"] = keystrokes(page, vocab, args.keystrokes)
+        # a character model's size: 2 × LSTM(128), 65 symbols, after 300 symbols typed
+        text_vocab = vocab[:65]
+        text_path = explorer.write(tmp / "text.html", random_model(128, text_vocab, 1, 2),
+                                   text="")
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(text_path.as_uri())
+        keystrokes(page, text_vocab, 300, seed=1)
+        out["keystroke_ms_2x128_units_after_300"] = keystrokes(page, text_vocab,
+                                                                args.keystrokes, seed=2)
         if args.screenshot:
             path = explorer.write(tmp / "shot.html", stateful, one_char, text="ABC")
             page = browser.new_page(viewport={"width": 1400, "height": 1050})
@@ -86,6 +104,9 @@ def main() -> None:
     k = out["keystroke_ms_256_units"]
     print(f"one keystroke, LSTM(256), 100 symbols: median {k['median']:.1f} ms, "
           f"max {k['max']:.1f} ms over {k['n']}")
+    k = out["keystroke_ms_2x128_units_after_300"]
+    print(f"one keystroke, 2 × LSTM(128), 65 symbols, after 300 typed: median "
+          f"{k['median']:.1f} ms, max {k['max']:.1f} ms over {k['n']}")
 
 
 if __name__ == "__main__":
