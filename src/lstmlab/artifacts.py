@@ -60,8 +60,9 @@ class ModelInfo:
         if not (self.vocab and all(isinstance(v, str) and len(v) == 1 for v in self.vocab)
                 and len(set(self.vocab)) == len(self.vocab)):
             raise ValueError("vocab must be distinct single characters")
+        # the experiment's settings, as it checks them
         for name in ("window", "framing", "encoding", "cell", "units", "layers", "activation",
-                     "mask", "stateful", "sequence"):  # the experiment's settings, as it checks them
+                     "mask", "stateful", "sequence"):
             if (wrong := problem(name, getattr(self, name))) is not None:
                 raise ValueError(wrong)
         if not isinstance(self.variable_length, bool):
@@ -245,7 +246,8 @@ class Model:
         real = np.ones((len(positions), steps), bool) if mask is None else mask
         arrays = {k: np.array(gates[k], np.float32)  # jit returns a dict's keys sorted
                   for k in layered(CELLS[i.cell].trace._fields, i.layers)}
-        for k in layered(CELLS[i.cell].masked, i.layers):  # a masked step computes nothing that is used
+        # a masked step computes nothing that is used
+        for k in layered(CELLS[i.cell].masked, i.layers):
             arrays[k][~real] = np.nan
         return Trace(text=text, vocab=self.vocab.symbols, positions=positions,
                      windows=windows, mask=real, probs=np.asarray(probs, np.float32),

@@ -63,12 +63,13 @@ def check_memory(cfg: Config, n_samples: int, n_features: int, vocab_size: int) 
     """ConfigError naming the estimate and the limit when the run cannot fit in memory."""
     need, have = memory_estimate(cfg, n_samples, n_features, vocab_size), available_memory()
     if need > MEMORY_SHARE * have:
+        model = f"{CELLS[cfg.cell].keras_layer}({cfg.units})" + \
+            (f" × {cfg.layers} layers" if cfg.layers > 1 else "")
         raise ConfigError(f"this run needs about {need / GiB:.1f} GiB of memory ({cfg.seeds} "
-                          f"seeds × {cfg.layers} × {CELLS[cfg.cell].keras_layer}({cfg.units}), "
-                          f"{n_samples} "
-                          f"samples of {n_features} feature(s)); a run may use "
-                          f"{MEMORY_SHARE:.0%} of the {have / GiB:.1f} GiB available ({MEMORY_SHARE * have / GiB:.1f} "
-                          f"GiB): use fewer seeds, units or samples")
+                          f"seeds × {model}, {n_samples} samples of {n_features} "
+                          f"feature(s)); a run may use {MEMORY_SHARE:.0%} of the "
+                          f"{have / GiB:.1f} GiB available ({MEMORY_SHARE * have / GiB:.1f} "
+                          f"GiB): use fewer seeds, units, layers or samples")
 
 
 DISK_SHARE = 0.9  # of the free space, the most a run's estimate may ask for

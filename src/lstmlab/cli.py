@@ -75,7 +75,9 @@ def list_cmd():
     """The named experiments, one line each."""
     for name, c in PRESETS.items():
         batch = "all" if c.batch_size is None else c.batch_size
-        print(f"{name:18} window {c.window}, {c.framing}, {CELL_LAYERS[c.cell]}({c.units}){f' × {c.layers}' if c.layers > 1 else ''}, "
+        layers = f" × {c.layers}" if c.layers > 1 else ""
+        print(f"{name:18} window {c.window}, {c.framing}, {CELL_LAYERS[c.cell]}({c.units})"
+              f"{layers}, "
               f"{c.epochs} epochs, batch {batch}{', stateful' if c.stateful else ''} — "
               f"{c.note}")
 

@@ -77,9 +77,10 @@ def _cell(layer):
     that make it that cell: a GRU's reset_after)."""
     cfg = layer.get_config()
     for c in CELLS.values():
+        # a setting the file does not name is off: Keras 2.0's GRU config had no
+        # reset_after, and it computed the reset before the product
         if type(layer).__name__ == c.keras_layer and all(
-                cfg.get(k, v if k == "reset_after" else None) == v
-                for k, v in c.keras_config.items()):
+                cfg.get(k, False) == v for k, v in c.keras_config.items()):
             return c
     return None
 
