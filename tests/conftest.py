@@ -19,14 +19,27 @@ import pytest
 from lstmlab import cli, programs
 
 
+def _mappings() -> int:
+    try:
+        with open("/proc/self/maps") as f:
+            return sum(1 for _ in f)
+    except OSError:  # not Linux: no such count to run out of
+        return 0
+
+
+# Linux gives a process 65,530 memory mappings (vm.max_map_count) and every compiled CPU
+# program holds some; the whole suite in one process passed the limit and XLA crashed in
+# whichever test compiled next. Past this many, a module's end lets the compiled programs
+# go (clearing after every module instead costs about a minute of recompiling).
+MAPPINGS_SOFT_LIMIT = 25_000
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
-    """Let each test module's compiled programs go when it ends: every compiled CPU program
-    holds memory mappings, and the whole suite in one process (Keras's programs too) passed
-    Linux's 65,530 — XLA then crashed in whichever test compiled next."""
     yield
-    programs._PROGRAMS.clear()
-    jax.clear_caches()
+    if _mappings() > MAPPINGS_SOFT_LIMIT:
+        programs._PROGRAMS.clear()
+        jax.clear_caches()
 
 
 @pytest.fixture
