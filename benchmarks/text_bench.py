@@ -12,6 +12,7 @@ PyTorch's ``nn.LSTM`` (oneDNN) doing the same training (``pip install torch``).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -26,9 +27,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench import machine  # noqa: E402
 
 from lstmlab import charrnn, data, streams  # noqa: E402
-
-FLOPS_PER_CHAR = None  # computed from the shapes below
-
 
 def timed(fn, repeats: int) -> float:
     jax.block_until_ready(fn())  # compile (and warm)
@@ -117,11 +115,9 @@ def main():
     rows.append((f"lstmlab char-rnn, {args.seeds} seeds vmapped (summed)", args.seeds * chars / t))
     t = timed(minimal_loop(spec, b), args.repeats)
     rows.append(("minimal JAX loop (layers in one scan)", chars / t))
-    try:
-        import torch  # noqa: F401
-        rows.append(("PyTorch nn.LSTM", torch_chars_per_s(spec, b, args.repeats)))
-    except ImportError:
-        rows.append(("PyTorch nn.LSTM", None))
+    has_torch = importlib.util.find_spec("torch") is not None
+    rows.append(("PyTorch nn.LSTM",
+                 torch_chars_per_s(spec, b, args.repeats) if has_torch else None))
     print(f"\n{args.batches} batches of {spec.streams} streams × {spec.seq_length} steps, "
           f"{L} × LSTM({U}), {V} symbols; ≈ {flops / 1e6:.2f} MFLOP per character trained")
     for name, cps in rows:
