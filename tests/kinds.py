@@ -2,11 +2,13 @@
 training: the numbers only have to be the same on both sides, and random weights make
 every gate move)."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from lstmlab import data
+from lstmlab import data, model
 from lstmlab.artifacts import Model, ModelInfo
-from lstmlab.cells import CELLS, layer_keys
+from lstmlab.cells import CELLS, stack_shapes
 
 ALPHABET = data.ALPHABET
 UNICODE = "жёлтый ёж, «μ» & <b>\n"  # Cyrillic, Greek, space, newline, markup characters
@@ -53,9 +55,8 @@ def make(kind: str, seed: int = 0, units: int = 6, sequence: str | None = None) 
     f, u, v = info.n_features, units, len(vocab)
     draw = lambda *shape: rng.normal(0, 0.8, shape).astype(np.float32)  # noqa: E731
     cell = CELLS[info.cell]
-    params = {key: {k: draw(*shape) for k, shape in cell.shapes(f if n == 0 else u,
-                                                                  u).items()}
-              for n, key in enumerate(layer_keys(cell, info.layers))}
+    params = {key: {k: draw(*shape) for k, shape in shapes.items()}
+              for key, shapes in stack_shapes(cell, f, u, info.layers).items()}
     params["dense"] = {"kernel": draw(u, v), "bias": draw(v)}
     return Model(params, info)
 
@@ -65,3 +66,12 @@ def text_for(model: Model, n: int = 9, seed: int = 1) -> str:
     rng = np.random.default_rng(seed)
     return "".join(rng.choice(list(model.info.vocab), n))
 
+
+def random_params(cell, layers, seed, n_features=3, units=5, vocab=7):
+    """A stack's parameters in lstmlab's layout, every array (biases too) drawn normal
+    with std 0.7, so that every term of the equations shows."""
+    p = model.init_params(jax.random.PRNGKey(seed), n_features, units, vocab, cell=cell,
+                          layers=layers)
+    rng = np.random.default_rng(seed)
+    return {key: {k: jnp.asarray(rng.normal(0, 0.7, a.shape), jnp.float32)
+                  for k, a in q.items()} for key, q in p.items()}  # non-zero biases

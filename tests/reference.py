@@ -78,3 +78,50 @@ def lstm_gates(params, x, mask=None, h=None, c=None, act=sigmoid):
         out["h"].append(h)
     probs = softmax(h @ p["dense"]["kernel"] + p["dense"]["bias"])
     return {k: np.array(v) for k, v in out.items()}, probs, (h, c)
+
+
+def reference_cell(cell, p, x, mask=None, outputs=False, act=sigmoid):
+    """float64 NumPy from Keras 3's equations (lstm.py, gru.py, simple_rnn.py) for any of
+    lstmlab's cells: the final h, or with ``outputs`` every step's h (B, T, U) — a masked
+    step repeats the last one. ``act``: the recurrent activation."""
+    q = {k: np.asarray(a, np.float64) for k, a in p.items()}
+    u = q["recurrent_kernel"].shape[0]
+    h = np.zeros((x.shape[0], u))
+    c = np.zeros_like(h)
+    seen = []
+    for t in range(x.shape[1]):
+        xt = x[:, t].astype(np.float64)
+        new_c = c
+        if cell == "gru":
+            xz, xr, xh = np.split(xt @ q["kernel"] + q["bias"][0], 3, axis=-1)
+            rz, rr, rh = np.split(h @ q["recurrent_kernel"] + q["bias"][1], 3, axis=-1)
+            z, r = act(xz + rz), act(xr + rr)
+            new = z * h + (1 - z) * np.tanh(xh + r * rh)
+        elif cell == "gru-reset-before":  # Keras's reset_after=False: r before the product
+            xz, xr, xh = np.split(xt @ q["kernel"] + q["bias"], 3, axis=-1)
+            R = q["recurrent_kernel"]
+            z = act(xz + h @ R[:, :u])
+            r = act(xr + h @ R[:, u:2 * u])
+            new = z * h + (1 - z) * np.tanh(xh + (r * h) @ R[:, 2 * u:])
+        elif cell == "lstm":
+            zi, zf, zg, zo = np.split(xt @ q["kernel"] + h @ q["recurrent_kernel"] + q["bias"],
+                                      4, axis=-1)
+            new_c = act(zf) * c + act(zi) * np.tanh(zg)
+            new = act(zo) * np.tanh(new_c)
+        else:
+            new = np.tanh(xt @ q["kernel"] + q["bias"] + h @ q["recurrent_kernel"])
+        keep = np.ones((len(h), 1), bool) if mask is None else mask[:, t, None]
+        h, c = np.where(keep, new, h), np.where(keep, new_c, c)
+        seen.append(h)
+    return np.stack(seen, 1) if outputs else h
+
+
+def reference_stack(cell, layer_params, x, mask=None, mask_above=True):
+    """A stack as Keras runs a Sequential of return_sequences=True layers: each layer reads
+    the whole output sequence below; final h of every layer. ``mask_above`` False: the
+    upper layers ignore the mask (the negative control)."""
+    finals = []
+    for k, p in enumerate(layer_params):
+        x = reference_cell(cell, p, x, mask if k == 0 or mask_above else None, outputs=True)
+        finals.append(x[:, -1])
+    return finals

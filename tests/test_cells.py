@@ -15,6 +15,8 @@ import pytest
 import lstmlab
 from lstmlab import cells, config, data, explorer, model
 from lstmlab.artifacts import Model, ModelInfo
+from kinds import random_params
+from reference import reference_cell, reference_stack
 
 
 class RNNTrace(NamedTuple):
@@ -117,64 +119,6 @@ def test_the_lstm_is_described_once_and_counted_right():
 
 
 # -- the GRU and the SimpleRNN, as Keras 3 defines them ------------------------------------
-
-
-def np_sigmoid(z):
-    return 1 / (1 + np.exp(-z))
-
-
-def reference_cell(cell, p, x, mask=None, outputs=False):
-    """float64 NumPy from Keras 3's equations (lstm.py, gru.py, simple_rnn.py): the final
-    h, or with ``outputs`` every step's h (B, T, U) — a masked step repeats the last one."""
-    q = {k: np.asarray(a, np.float64) for k, a in p.items()}
-    u = q["recurrent_kernel"].shape[0]
-    h = np.zeros((x.shape[0], u))
-    c = np.zeros_like(h)
-    seen = []
-    for t in range(x.shape[1]):
-        xt = x[:, t].astype(np.float64)
-        new_c = c
-        if cell == "gru":
-            xz, xr, xh = np.split(xt @ q["kernel"] + q["bias"][0], 3, axis=-1)
-            rz, rr, rh = np.split(h @ q["recurrent_kernel"] + q["bias"][1], 3, axis=-1)
-            z, r = np_sigmoid(xz + rz), np_sigmoid(xr + rr)
-            new = z * h + (1 - z) * np.tanh(xh + r * rh)
-        elif cell == "gru-reset-before":  # Keras's reset_after=False: r before the product
-            xz, xr, xh = np.split(xt @ q["kernel"] + q["bias"], 3, axis=-1)
-            R = q["recurrent_kernel"]
-            z = np_sigmoid(xz + h @ R[:, :u])
-            r = np_sigmoid(xr + h @ R[:, u:2 * u])
-            new = z * h + (1 - z) * np.tanh(xh + (r * h) @ R[:, 2 * u:])
-        elif cell == "lstm":
-            zi, zf, zg, zo = np.split(xt @ q["kernel"] + h @ q["recurrent_kernel"] + q["bias"],
-                                      4, axis=-1)
-            new_c = np_sigmoid(zf) * c + np_sigmoid(zi) * np.tanh(zg)
-            new = np_sigmoid(zo) * np.tanh(new_c)
-        else:
-            new = np.tanh(xt @ q["kernel"] + q["bias"] + h @ q["recurrent_kernel"])
-        keep = np.ones((len(h), 1), bool) if mask is None else mask[:, t, None]
-        h, c = np.where(keep, new, h), np.where(keep, new_c, c)
-        seen.append(h)
-    return np.stack(seen, 1) if outputs else h
-
-
-def reference_stack(cell, layer_params, x, mask=None, mask_above=True):
-    """A stack as Keras runs a Sequential of return_sequences=True layers: each layer reads
-    the whole output sequence below; final h of every layer. ``mask_above`` False: the
-    upper layers ignore the mask (the negative control)."""
-    finals = []
-    for k, p in enumerate(layer_params):
-        x = reference_cell(cell, p, x, mask if k == 0 or mask_above else None, outputs=True)
-        finals.append(x[:, -1])
-    return finals
-
-
-def random_params(cell, layers, seed, n_features=3, units=5, vocab=7):
-    p = model.init_params(jax.random.PRNGKey(seed), n_features, units, vocab, cell=cell,
-                          layers=layers)
-    rng = np.random.default_rng(seed)
-    return {key: {k: jnp.asarray(rng.normal(0, 0.7, a.shape), jnp.float32)
-                  for k, a in q.items()} for key, q in p.items()}  # non-zero biases
 
 
 @pytest.mark.parametrize("cell", ["gru", "gru-reset-before", "rnn"])

@@ -528,14 +528,9 @@ def test_a_keras_2_gru_file_reads_with_reset_before_and_hard_sigmoid(tmp_path):
         f.attrs["keras_version"] = "2.2.4"
     m = lstmlab.from_keras(path)
     assert (m.info.cell, m.info.activation) == ("gru-reset-before", "hard_sigmoid")
-    K, R, b = (np.asarray(m.params["gru-reset-before"][k], np.float64)
-               for k in ("kernel", "recurrent_kernel", "bias"))
-    u, h = 5, np.zeros(5)
-    for t, k in enumerate(m.vocab.encode("KLM")):
-        xt = np.array([k / 26])
-        xz, xr, xh = np.split(xt @ K + b, 3)
-        z, r = ref.hard_sigmoid(xz + h @ R[:, :u]), ref.hard_sigmoid(xr + h @ R[:, u:2 * u])
-        h = z * h + (1 - z) * np.tanh(xh + (r * h) @ R[:, 2 * u:])
+    x = data.encode(m.vocab.encode("KLM")[None], 26, "scaled", "timesteps")
+    h = ref.reference_cell("gru-reset-before", m.params["gru-reset-before"], x,
+                           act=ref.hard_sigmoid)[0]
     want = ref.softmax(h @ np.asarray(m.params["dense"]["kernel"], np.float64)
                        + np.asarray(m.params["dense"]["bias"]))
     got = np.array([m.predict_proba("KLM")[s] for s in data.ALPHABET])
@@ -544,7 +539,6 @@ def test_a_keras_2_gru_file_reads_with_reset_before_and_hard_sigmoid(tmp_path):
     as_after = {"gru": {**m.params["gru-reset-before"],
                         "bias": jnp.stack([m.params["gru-reset-before"]["bias"],
                                            jnp.zeros(15)])}, "dense": m.params["dense"]}
-    x = data.encode(m.vocab.encode("KLM")[None], 26, "scaled", "timesteps")
     other = jax.nn.softmax(model.logits_fn(as_after, jnp.asarray(x), None, None,
                                            "hard_sigmoid")[0])[0]
     assert np.abs(np.asarray(other) - want).max() > 1e-4

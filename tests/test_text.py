@@ -9,7 +9,8 @@ import pytest
 
 from lstmlab import charrnn, data, streams
 from lstmlab.errors import DataError, RecordError
-from test_cells import random_params, reference_cell
+from kinds import random_params
+from reference import reference_cell
 
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, "
         "speak.\n\nFirst Citizen:\nYou are all resolved rather to die than to famish?\n") * 4

@@ -21,7 +21,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from . import data, evaluate
-from .cells import CELLS, layer_keys, layered
+from .cells import CELLS, layered, stack_shapes
 from .config import MAX_GENERATE, problem
 from .files import FileError, atomic_write, dumps, read_bytes
 from .errors import DataError, ModelError
@@ -77,8 +77,9 @@ class ModelInfo:
         lstm_1, …; layer 2 on reads the U outputs below), then Dense's."""
         f, u, v = self.n_features, self.units, len(self.vocab)
         c = CELLS[self.cell]
-        return {**{f"{key}/{k}": shape for n, key in enumerate(layer_keys(c, self.layers))
-                   for k, shape in c.shapes(f if n == 0 else u, u).items()},
+        return {**{f"{key}/{k}": shape
+                   for key, shapes in stack_shapes(c, f, u, self.layers).items()
+                   for k, shape in shapes.items()},
                 "dense/kernel": (u, v), "dense/bias": (v,)}
 
     def params_bytes(self) -> int:

@@ -10,6 +10,7 @@ from here. A new cell is one subclass of :class:`Cell` and one entry of :data:`C
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -263,14 +264,15 @@ def layers_of(params) -> int:
     return n
 
 
+def stack_shapes(cell, n_features: int, units: int, layers: int) -> dict[str, dict]:
+    """Each layer's parameter shapes by its key (``layer_keys``): the first layer reads the
+    features, every other one the U outputs of the layer below."""
+    return {key: cell.shapes(n_features if k == 0 else units, units)
+            for k, key in enumerate(layer_keys(cell, layers))}
+
+
 def param_count(cell, n_features: int, units: int, vocab_size: int, layers: int = 1) -> int:
-    """The cells' parameters (the first layer reads the features, the others the layer
-    below's U outputs) and the Dense head's (U·V + V)."""
-    n = 0
-    for k in range(layers):
-        for shape in cell.shapes(n_features if k == 0 else units, units).values():
-            size = 1
-            for d in shape:
-                size *= d
-            n += size
-    return n + units * vocab_size + vocab_size
+    """The stack's parameters (:func:`stack_shapes`) and the Dense head's (U·V + V)."""
+    return sum(math.prod(shape) for shapes in stack_shapes(cell, n_features, units,
+                                                           layers).values()
+               for shape in shapes.values()) + units * vocab_size + vocab_size

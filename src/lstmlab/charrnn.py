@@ -130,12 +130,12 @@ def fit(spec: TextSpec, key, train: Batches, val: Batches | None, on_epoch=None,
         params, opt_state, best, best_val, history = _resume(Path(checkpoint), spec,
                                                               (params, opt_state, best))
     x, y = jnp.asarray(train.x), jnp.asarray(train.y)
+    vx, vy = (jnp.asarray(val.x), jnp.asarray(val.y)) if val is not None else (None, None)
     for epoch in range(len(history), spec.epochs):
         params, opt_state, losses = train_epoch(spec, params, opt_state,
                                                 jnp.float32(spec.lr_at(epoch)), x, y)
         train_loss = float(losses.mean())
-        val_loss = float(evaluate(spec, params, jnp.asarray(val.x), jnp.asarray(val.y))) \
-            if val is not None else float("nan")
+        val_loss = float(evaluate(spec, params, vx, vy)) if val is not None else float("nan")
         history.append((train_loss, val_loss))
         if val is not None and val_loss < best_val:
             best, best_val = params, val_loss

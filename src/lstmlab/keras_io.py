@@ -162,16 +162,16 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
     net = _load(Path(model_or_path)) if from_file else model_or_path
     masking, stack, dense, cell = _layers(net, from_file and
                                           _keras2_file(Path(model_or_path)))
-    lstm = stack[0]
+    first = stack[0]  # every layer has the same settings (_layers checks)
     if sequence is None and vocab is None:
         raise KerasError("give the vocabulary: the sequence the model was trained on "
                          "(--sequence) — Keras models do not store it")
     symbols = tuple(vocab) if vocab is not None else data.Vocab.from_sequence(sequence).symbols
-    v, units = len(symbols), lstm.get_config()["units"]
+    v, units = len(symbols), first.get_config()["units"]
     if dense.get_config()["units"] != v:
         raise KerasError(f"the model predicts {dense.get_config()['units']} symbols but the "
                          f"vocabulary has {v} ({data.quoted(''.join(symbols))})")
-    kernel = lstm.get_weights()[0]  # (features, gates·units)
+    kernel = first.get_weights()[0]  # (features, gates·units)
     n_features = kernel.shape[0]
     steps = net.inputs[0].shape[1] if getattr(net, "inputs", None) else None
     per_symbol, encoding = (v, "onehot") if n_features % v == 0 else (1, "scaled")
@@ -197,16 +197,16 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
     if not win:
         raise KerasError("the model's input has no fixed number of steps: give --window")
     batch = net.inputs[0].shape[0] if getattr(net, "inputs", None) else None
-    if lstm.get_config().get("stateful") and batch not in (None, 1):
+    if first.get_config().get("stateful") and batch not in (None, 1):
         raise KerasError(f"unsupported Keras model: a stateful {cell.keras_layer} with batch "
                          f"size {batch} "
                          f"carries {batch} parallel streams; an lstmlab model reads one "
                          f"stream (rebuild the model with batch size 1 and its weights)")
     info = dict(vocab=symbols, window=int(win), framing=framing, encoding=encoding,
                 mask=masking is not None, units=units,
-                activation=lstm.get_config().get("recurrent_activation", "sigmoid"),
+                activation=first.get_config().get("recurrent_activation", "sigmoid"),
                 cell=cell.name, layers=len(stack),
-                stateful=bool(lstm.get_config().get("stateful")),
+                stateful=bool(first.get_config().get("stateful")),
                 variable_length=masking is not None, experiment="keras",
                 sequence=sequence or "")
     weights = [w for layer in stack + [dense] for w in layer.get_weights()]
