@@ -99,7 +99,8 @@ def test_files_traces_and_the_page_derive_from_the_cell(registered, tmp_path):
     assert t.h.shape == (3, 3, 4) and not hasattr(t, "i")
     page = explorer.model_data(m)
     assert page["gates"] == ["h"] and page["cell"] == "test-rnn"
-    assert [set(w) for w in page["layers"]] == [{"kernel", "recurrent_kernel", "bias"}]
+    assert [set(w["weights"]) for w in page["layers"]] == [{"kernel", "recurrent_kernel",
+                                                             "bias"}]
     assert set(page["dense"]) == {"kernel", "bias"}
     assert cells.param_count(SimpleRNN, info.n_features, 4, 6) == sum(
         int(np.prod(a.shape)) for a in jax.tree.leaves(p))
@@ -200,6 +201,8 @@ def test_a_stacked_model_saves_traces_and_shows_every_layer(tmp_path):
     page = explorer.model_data(m)
     assert page["gates"] == list(t.quantities) and page["output"] == "h2"
     assert len(page["layers"]) == 2 and page["gate_text"]["z2"].startswith("layer 2 of 2")
+    assert [(l["gates"], l["state"]) for l in page["layers"]] == [
+        (["z", "r", "hh", "h"], ["h"]), (["z2", "r2", "hh2", "h2"], ["h2"])]
     # a model file written before --layers (no "layers" key) is a one-layer model
     one = Model(jax.tree.map(np.asarray, random_params("gru", 1, 3, info.n_features, 4, 6)),
                 ModelInfo(**{**info.__dict__, "layers": 1}))

@@ -100,7 +100,7 @@ def test_page_is_self_contained_and_small():
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing fetched
     assert "<link" not in page and "import(" not in page
     d = embedded(page)
-    w = np.frombuffer(__import__("base64").b64decode(d["models"][0]["layers"][0]
+    w = np.frombuffer(__import__("base64").b64decode(d["models"][0]["layers"][0]["weights"]
                                                      ["recurrent_kernel"]), "<f4")
     np.testing.assert_array_equal(w.reshape(50, 200), m.params["lstm"]["recurrent_kernel"])
 
@@ -160,8 +160,8 @@ def test_run_writes_explorers_and_explore_command(run_cli, tmp_path):
     assert [m["title"] for m in d["models"]] == ["stateful · replica 0", "one-char · replica 0"]
     assert d["initial"] == "AB"
     model = lstmlab.load(out / "stateful" / "0")
-    w = np.frombuffer(__import__("base64").b64decode(d["models"][0]["layers"][0]["kernel"]),
-                      "<f4")
+    w = np.frombuffer(__import__("base64").b64decode(
+        d["models"][0]["layers"][0]["weights"]["kernel"]), "<f4")
     np.testing.assert_array_equal(w, np.asarray(model.params["lstm"]["kernel"]).ravel())
     code, stdout, _ = run_cli("explore", out / "one-char" / "0", "--out", tmp_path / "e.html")
     assert code == 0 and (tmp_path / "e.html").is_file()

@@ -86,10 +86,19 @@ def model_data(model, settings=()) -> dict:
         "cell": cell.name, "gates": list(layered(cell.trace._fields, i.layers)),
         "state": list(state), "output": state[-len(cell.state)],  # the last layer's h
         "gate_text": _legend(cell, i.layers),
-        "layers": [{k: _floats(p[key][k]) for k in cell.weights}
-                   for key in layer_keys(cell, i.layers)],
+        "layers": [_layer_data(cell, p[key], k, i.layers)
+                   for k, key in enumerate(layer_keys(cell, i.layers))],
         "dense": {k: _floats(p["dense"][k]) for k in ("kernel", "bias")},
     }
+
+
+def _layer_data(cell, p, k: int, layers: int) -> dict:
+    """Layer k's weights and the page's names of what its step computes and carries, in the
+    cell's order (``cells.layered``: layer 1's are the cell's own)."""
+    def own(names):
+        return list(layered(names, layers)[k * len(names):(k + 1) * len(names)])
+    return {"weights": {w: _floats(p[w]) for w in cell.weights},
+            "gates": own(cell.trace._fields), "state": own(cell.state)}
 
 
 def _legend(cell, layers: int) -> dict[str, str]:

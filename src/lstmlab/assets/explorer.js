@@ -24,16 +24,16 @@
       this.per = m.encoding === "scaled" ? 1 : this.V;           // features per symbol
       this.S = m.framing === "features" ? 1 : this.W;            // LSTM steps per window
       this.F = this.per * (m.framing === "features" ? this.W : 1);
-      // each layer's cell arrays by their Keras names (row-major), then the Dense layer's;
-      // a layer is this net seen with its own weights (the cells' steps read net.w)
-      this.layers = m.layers.map((lw) => Object.assign(Object.create(this), {
-        w: Object.fromEntries(Object.entries(lw).map(([k, v]) => [k, floats(v)])) }));
+      // each layer's cell arrays by their Keras names (row-major) and its names on the page
+      // (from lstmlab.cells.layered), then the Dense layer's; a layer is this net seen with
+      // its own weights (the cells' steps read net.w)
+      this.layers = m.layers.map((l) => Object.assign(Object.create(this), {
+        w: Object.fromEntries(Object.entries(l.weights).map(([k, v]) => [k, floats(v)])),
+        gates: l.gates, state: l.state }));
       this.D = floats(m.dense.kernel);      // (U, V)
       this.E = floats(m.dense.bias);        // (V)
-      const L = m.layers.length, G = m.gates.length / L, N = m.state.length / L;
-      this.layerGates = m.gates.slice(0, G);   // the cell's own names (layer 1's)
-      this.layerState = m.state.slice(0, N);
-      this.named = (k, l) => (l ? k + (l + 1) : k);  // lstmlab.cells.layered: h2 is layer 2's h
+      this.cellGates = m.layers[0].gates;   // layer 1's names are the cell's own
+      this.cellState = m.layers[0].state;
       this.act = m.activation === "hard_sigmoid" ? hardSigmoid : sigmoid;
       this.index = new Map(m.vocab.map((s, k) => [s, k]));
       this.cellStep = window.LSTMLAB_CELLS[m.cell];
@@ -108,12 +108,12 @@
         if (real[s]) {  // layer by layer, each reading the output of the one below
           const t = {};
           let x = xs[s];
-          this.layers.forEach((layer, l) => {
-            const own = Object.fromEntries(this.layerState.map((k) => [k, state[this.named(k, l)]]));
+          for (const layer of this.layers) {
+            const own = Object.fromEntries(this.cellState.map((k, i) => [k, state[layer.state[i]]]));
             const out = this.cellStep.step(layer, own, x);
-            for (const k of this.layerGates) t[this.named(k, l)] = out[k];
-            x = out[this.layerState[0]];
-          });
+            this.cellGates.forEach((k, i) => { t[layer.gates[i]] = out[k]; });
+            x = out[this.cellState[0]];
+          }
           state = Object.fromEntries(names.map((k) => [k, t[k]]));
           steps.push(t);
         } else {  // masked padding: the state passes through unchanged, nothing else is made
