@@ -22,7 +22,7 @@ from safetensors.numpy import save as st_save
 
 from . import data, evaluate
 from .cells import CELLS, layered, stack_shapes
-from .config import MAX_GENERATE, problem
+from .config import MAX_GENERATE, MAX_SEED, problem
 from .files import FileError, atomic_write, dumps, read_bytes
 from .errors import DataError, ModelError
 
@@ -31,6 +31,7 @@ PARAMS_FILE, META_FILE = "model.safetensors", "model.json"
 MAX_META_BYTES = 16 * 2**20
 MAX_STORED_SEQUENCE = 100_000  # model.json keeps the training sequence up to this length
 REPR_HTML_MAX_BYTES = 16 * 2**20
+MAX_TEMPERATURE = 100.0  # generation's; above it every draw is near uniform
 
 
 
@@ -262,17 +263,27 @@ class Model:
         from . import explorer
         return explorer.Explorer(self)._repr_html_()
 
-    def generate(self, start: str, length: int) -> str:
-        """``start`` followed by ``length`` greedily generated symbols. A stateful model
-        carries its state (reset first, then reads ``start``); a window model slides its
-        window over what it has generated."""
-        if isinstance(length, np.integer):
-            length = int(length)
+    def generate(self, start: str, length: int, temperature: float = 0.0,
+                 seed: int = 0) -> str:
+        """``start`` followed by ``length`` generated symbols: at ``temperature`` 0 the most
+        likely one each time (greedy), else each drawn from p^(1/temperature) renormalised
+        (``seed`` makes the draws repeatable). A stateful model carries its state (reset
+        first, then reads ``start``); a window model slides its window over what it has
+        generated."""
+        length, temperature, seed = map(data.plain, (length, temperature, seed))
         if not isinstance(length, int) or isinstance(length, bool) or \
                 not 1 <= length <= MAX_GENERATE:
             raise DataError(f"length {length!r} is not allowed; allowed: an integer from "
                             f"1 to {MAX_GENERATE}")
+        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or \
+                not 0 <= temperature <= MAX_TEMPERATURE:
+            raise DataError(f"temperature {temperature!r} is not allowed; allowed: a number "
+                            f"from 0 (greedy) to {MAX_TEMPERATURE:g}")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+            raise DataError(f"seed {seed!r} is not allowed; allowed: an integer from 0 to "
+                            f"{MAX_SEED}")
         idx = list(self._indices(start))
+        key = jax.random.PRNGKey(seed)
         if self.info.stateful:
             i, idx = self.info, np.array(idx, np.int32)
             table = data.encode(np.arange(len(self.vocab))[:, None], len(self.vocab),
@@ -280,11 +291,13 @@ class Model:
             out = evaluate.generate_stateful(self.params, self.stateful_windows(idx),
                                              jnp.asarray(idx[-i.window:]),
                                              jnp.asarray(table), length,
-                                             i.framing == "features", i.activation)
+                                             i.framing == "features", i.activation,
+                                             jnp.float32(temperature), key)
             return start + "".join(self.vocab.decode(out))
         self._window_input(np.array(idx))  # checks the start is long enough
-        for _ in range(length):
-            idx.append(int(np.argmax(self._probs(np.array(idx[-self.info.window:])))))
+        for k in jax.random.split(key, length):
+            p = jnp.asarray(self._probs(np.array(idx[-self.info.window:])))
+            idx.append(int(evaluate.pick(jnp.log(p), jnp.float32(temperature), k)))
         return "".join(self.vocab.decode(idx))
 
     # -- Keras (imported only when asked for) --------------------------------------------

@@ -12,7 +12,7 @@ import click
 
 from . import __version__
 from .config import (CELL_LAYERS, LIST_OF, PRESETS, SETTINGS, SWEEPABLE, allowed,
-                     check_applies, configure, option, read, with_defaults)
+                     check_applies, configure, option, read, MAIN_RUN)
 from .errors import ConfigError, DataError, KerasError, ModelError, RecordError, error, warn
 
 # Only the light modules above load at start-up (`lstmlab list` and `--help` never load
@@ -74,6 +74,9 @@ def main():
 def list_cmd():
     """The named experiments, one line each."""
     for name, c in PRESETS.items():
+        if c.streams:
+            print(f"{name:18} {c.describe()} — {c.note}")
+            continue
         batch = "all" if c.batch_size is None else c.batch_size
         layers = f" × {c.layers}" if c.layers > 1 else ""
         print(f"{name:18} window {c.window}, {c.framing}, {CELL_LAYERS[c.cell]}({c.units})"
@@ -120,8 +123,8 @@ def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_
         raise ConfigError(f"unknown experiment {unknown[0]!r}; allowed: {', '.join(PRESETS)}")
     changes = _typed({k: v for k, v in overrides.items() if v is not None})
     changes = _own_data(changes, text_file)
-    check_applies([PRESETS[name] for name in names or PRESETS], changes, _typed_option)
-    cfgs = [configure(PRESETS[name], changes) for name in names or PRESETS]
+    check_applies([PRESETS[name] for name in names or MAIN_RUN], changes, _typed_option)
+    cfgs = [configure(PRESETS[name], changes) for name in names or MAIN_RUN]
     datasets = engine.prepare_all(cfgs)  # every error before any training
     _compile_cache(no_cache)
     with engine.run_directory(out) as run_dir, _interrupts(run_dir, out, "experiment"):
@@ -130,11 +133,16 @@ def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_
                                settle_observer=console.SettleView(quiet, False))
     with _reporting(run_dir):
         console.summary(judged.results)
-        console.findings(judged.found, judged.design)
+        if any(c.streams == 0 for c in cfgs):  # the claims rest on the tutorial's
+            console.findings(judged.found, judged.design)
         paths, pages = job.write_pages(run_dir, judged)
     if "stateful" in pages:
         console.out.print(f"Explorer of the stateful model (type, reset, watch the gates): "
                           f"{run_dir / pages['stateful']}", markup=False)
+    for c in cfgs:
+        if c.streams and c.name in pages:
+            console.out.print(f"Explorer of {c.name}'s best model (type text, watch every "
+                              f"unit): {run_dir / pages[c.name]}", markup=False)
     console.out.print(f"Run directory: {run_dir}  (report: {paths[1]})", markup=False)
 
 
@@ -149,13 +157,13 @@ def _compile_cache(off: bool = False) -> None:
 
 
 def _own_data(changes: dict, text_file) -> dict:
-    """--text-file read into the sequence, and the defaults that follow from own data."""
+    """--text-file read into the sequence."""
     from . import data
     if text_file is not None:
         if "sequence" in changes:
             raise ConfigError("give --sequence or --text-file, not both")
         changes["sequence"] = data.read_text_file(text_file)
-    return with_defaults(changes)
+    return changes
 
 
 class _Stopped:
@@ -222,7 +230,19 @@ class _interrupts(_Stopped):
         # directory holds what is kept
         n = (len(e.finished) if isinstance(e, Interrupted) else 0) or self.kept()
         error(f"interrupted ({signal.Signals(signum).name}); {n} finished "
-              f"{self.what}(s) kept in {self.run_dir}; resume with: {self._again()}")
+              f"{self.what}(s){self._epochs()} kept in {self.run_dir}; resume with: "
+              f"{self._again()}")
+
+    def _epochs(self) -> str:
+        """", and char-rnn's last finished epoch (3 of its 50)" for every stream
+        experiment whose training a checkpoint holds."""
+        from . import charrnn, records
+        parts = []
+        for p in sorted((self.run_dir / records.CHECKPOINTS).glob("*.npz")):
+            if (k := charrnn.finished_epochs(p)) is not None:
+                parts.append(f"{p.name.rsplit('.', 2)[0]}'s epochs 1–{k}" if k else "")
+        parts = [p for p in parts if p]
+        return f" and {', '.join(parts)}" if parts else ""
 
 
 class _reporting(_Stopped):

@@ -18,7 +18,7 @@ import numpy as np
 from .errors import ConfigError
 from .config import Config
 from .results import Result
-from .experiments import (extends, merge, prepare,
+from .experiments import (extends, merge, prepare, run_text,
                           train_replicas)
 
 INSTALL = 'pip install "lstmlab[ray]"  (in a checkout: pip install -e ".[ray]")'
@@ -84,7 +84,11 @@ def train_point(cfg: Config, workers: int | None, chunk: int | None,
     """One grid point on a worker: the local engine's training of replicas ``first`` …
     (all: 0), with the parameters as numpy arrays so that the Result travels back without
     JAX device buffers."""
-    res = train_replicas(cfg, prepare(cfg), first, workers=workers, chunk=chunk)
+    if cfg.streams:  # char-rnn's training: all its seeds, no checkpoint on a worker
+        res = run_text(cfg, prepare(cfg))
+        res.last = jax.tree.map(np.asarray, res.last)
+    else:
+        res = train_replicas(cfg, prepare(cfg), first, workers=workers, chunk=chunk)
     res.params = jax.tree.map(np.asarray, res.params)
     return res
 

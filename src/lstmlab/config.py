@@ -18,7 +18,7 @@ from .errors import ConfigError
 ACTIVATIONS = ("sigmoid", "hard_sigmoid")  # Keras 3's sigmoid; Keras 2's hard sigmoid
 # The recurrent cells (lstmlab.cells.CELLS, a test keeps the two equal) → their Keras layer
 CELL_LAYERS = {"lstm": "LSTM", "gru": "GRU", "gru-reset-before": "GRU", "rnn": "SimpleRNN"}
-OPTIMIZERS = ("adam", "adam-optax")
+OPTIMIZERS = ("adam", "adam-optax", "rmsprop")
 MAX_UNITS = 8192        # these bounds keep a typo from asking for terabytes; far above any
 MAX_GENERATE = 100_000  # sensible run
 MAX_SEED = 2**31 - 1
@@ -55,7 +55,9 @@ def _s(default, help: str, **kw):
     return field(default=default, metadata={"setting": Setting(help, **kw)})
 
 
-_STATEFUL = (lambda c: c.stateful, "stateful experiments")
+_STATEFUL = (lambda c: c.stateful and not c.streams, "stateful window experiments")
+_WINDOWS = (lambda c: not c.streams, "window experiments (not char-rnn's streams)")
+_STREAMS = (lambda c: c.streams > 0, "stream experiments (char-rnn's training, --streams > 0)")
 _GENERATES = (lambda c: c.generate, "experiments that generate (stateful)")
 
 
@@ -67,15 +69,18 @@ class Config:
     sequence: str = _s(ALPHABET, "The sequence learned (each character one symbol).",
                        option=False, sweep=False)
     samples: int = _s(0, "Random subsequences of 1 … window symbols, padded at the front "
-                      "(0: every window of the sequence).", low=0, high=10_000_000)
+                      "(0: every window of the sequence).", low=0, high=10_000_000,
+                      applies=_WINDOWS)
     window: int = _s(3, "Symbols in the input window (the longest for subsequence data).",
-                     low=1, high=MAX_WINDOW)
+                     low=1, high=MAX_WINDOW, applies=_WINDOWS)
     framing: str = _s("timesteps", "timesteps: the window as time steps (N, n, 1); "
-                      "features: as one step of n features (N, 1, n).", choices=FRAMINGS)
+                      "features: as one step of n features (N, 1, n).", choices=FRAMINGS,
+                      applies=_WINDOWS)
     encoding: str = _s("scaled", "scaled: index / vocabulary size, one number per symbol "
                        "(the notebook's; with a large vocabulary neighbouring codes blur); "
                        f"onehot: one vector per symbol (default for your own data with more "
-                       f"than {AUTO_ONEHOT_VOCAB} symbols).", choices=ENCODINGS)
+                       f"than {AUTO_ONEHOT_VOCAB} symbols; streams read one-hot codes).",
+                       choices=ENCODINGS, applies=_WINDOWS)
     cell: str = _s("lstm", "The recurrent cell: lstm (Keras's LSTM), gru (Keras 3's GRU), "
                    "gru-reset-before (Keras's GRU with reset_after=False, Keras 2's "
                    "default) or rnn (Keras's SimpleRNN).", choices=tuple(CELL_LAYERS))
@@ -85,8 +90,9 @@ class Config:
                      low=1, high=MAX_LAYERS)
     epochs: int = _s(500, "Training epochs.", low=1, high=1_000_000)
     batch_size: int | None = _s(1, "Samples per update, or 'all' (None in Python); a last "
-                                "partial batch is used as Keras uses it.", low=1)
-    shuffle: bool = _s(True, "Shuffle the samples every epoch.")
+                                "partial batch is used as Keras uses it.", low=1,
+                                applies=_WINDOWS)
+    shuffle: bool = _s(True, "Shuffle the samples every epoch.", applies=_WINDOWS)
     stateful: bool = _s(False, "Carry the state across batches (Keras's stateful=True).",
                         option=False, sweep=False)
     bptt: int = _s(1, "Stateful: truncated backpropagation through time over this many "
@@ -98,6 +104,31 @@ class Config:
     reset_prob: float = _s(0.0, "Stateful: also reset the state before each batch with "
                            "this probability (0 to below 1).", low=0, high=1,
                            applies=_STATEFUL, label="reset probability")
+    streams: int = _s(0, "char-rnn's training on a long text: the text cut into this many "
+                      "contiguous streams read side by side, a prediction and a loss at "
+                      "every step, the state carried from batch to batch without gradient "
+                      "and reset each epoch (0: the tutorial's windows).", low=0,
+                      high=100_000)
+    seq_length: int = _s(50, "Streams: steps of every stream per batch and update (the "
+                         "reach of the truncated gradient).", low=1, high=100_000,
+                         applies=_STREAMS, label="sequence length")
+    val_frac: float = _s(0.05, "Streams: the text's last fraction, read as streams of its "
+                         "own for validation (0: none).", low=0, high=1, applies=_STREAMS,
+                         label="validation fraction")
+    grad_clip: float = _s(5.0, "Streams: every gradient entry clipped to ± this before the "
+                          "update (char-rnn's).", low=0, applies=_STREAMS,
+                          label="gradient clip")
+    decay_rate: float = _s(0.95, "Streams, RMSprop: the decay of its average of squared "
+                           "gradients.", low=0, high=1, applies=_STREAMS)
+    lr_decay: float = _s(0.97, "Streams: the learning rate is multiplied by this at the end "
+                         "of every epoch from --lr-decay-after on (1: constant).", low=0,
+                         applies=_STREAMS, label="learning rate decay")
+    lr_decay_after: int = _s(10, "Streams: epochs at the first learning rate.", low=0,
+                             high=1_000_000, applies=_STREAMS,
+                             label="learning rate decay after")
+    dropout: float = _s(0.0, "Streams: dropout in training on the outputs of every layer "
+                        "passed on (to the next layer and to Dense), as char-rnn's.", low=0,
+                        high=1, applies=_STREAMS)
     mask: bool = _s(True, "Mask the front padding of subsequence data (--no-mask "
                     "reproduces the tutorial's variable-length model).",
                     applies=(lambda c: c.samples > 0,
@@ -105,7 +136,8 @@ class Config:
     lr: float = _s(1e-3, "Learning rate (Keras's Adam: β1 0.9, β2 0.999, ε 1e-7).", low=0,
                    label="learning rate")
     optimizer: str = _s("adam", "adam: Keras 3's Adam (training matches Keras step for "
-                        "step); adam-optax: optax's textbook Adam.", choices=OPTIMIZERS)
+                        "step); adam-optax: optax's textbook Adam; rmsprop: char-rnn's "
+                        "(streams only; ε outside the root).", choices=OPTIMIZERS)
     activation: str = _s("sigmoid", "Recurrent activation: sigmoid (Keras 3) or "
                          "hard_sigmoid (Keras 2, the seed notebook's).", choices=ACTIVATIONS)
     seed: int = _s(7, "Seed for initialization and shuffling.", low=0, high=MAX_SEED)
@@ -113,7 +145,7 @@ class Config:
                     "initialization and shuffling, derived from --seed (1 is the notebook's "
                     "single run).", low=1, high=10_000, sweep=False)
     probe: int = _s(0, "Random patterns to test on, from a separate generator.", low=0,
-                    high=10_000_000, trains=False)
+                    high=10_000_000, trains=False, applies=_WINDOWS)
     order_test: bool = _s(False, "Compare the batch gradient with the samples in order and "
                           "shuffled (a check of the code).", trains=False, sweep=False,
                           applies=(lambda c: not c.stateful, "stateless experiments (a "
@@ -134,9 +166,20 @@ class Config:
 
     def describe(self) -> str:
         """The settings in one readable line (terminal header and report)."""
-        parts = [f"window {self.window}", self.framing, self.encoding,
-                 f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})"
-                 + (f" × {self.layers} layers" if self.layers > 1 else ""),
+        cell = (f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})"
+                + (f" × {self.layers} layers" if self.layers > 1 else ""))
+        if self.streams:
+            return " · ".join(filter(None, [
+                f"{self.streams} streams × {self.seq_length} steps per batch", cell,
+                f"{self.epochs} epochs", f"{self.optimizer} lr {self.lr:g}"
+                + (f" decay {self.decay_rate:g}" if self.optimizer == "rmsprop" else ""),
+                f"gradients clipped at ±{self.grad_clip:g}",
+                f"lr × {self.lr_decay:g} per epoch after epoch {self.lr_decay_after}"
+                if self.lr_decay != 1 else "",
+                f"validation {self.val_frac:.0%}" if self.val_frac else "no validation",
+                f"dropout {self.dropout:g}" if self.dropout else "", self.activation,
+                f"seed {self.seed}", f"{self.seeds} seeds" if self.seeds > 1 else ""]))
+        parts = [f"window {self.window}", self.framing, self.encoding, cell,
                  f"{self.epochs} epochs",
                  f"batch {'all' if self.batch_size is None else self.batch_size}",
                  f"lr {self.lr:g}" + ("" if self.optimizer == "adam" else
@@ -189,10 +232,19 @@ PRESETS: dict[str, Config] = {c.name: c for c in [
            "sweep over seed 7's replicas (encoding × bptt × reset prob × epochs, 2026-11-29) "
            "chose both (scaled codes with random starts 0/5 from K, one-hot without them "
            "1/5); base seed 2027 confirms it on seeds that did not choose it"),
+    Config("char-rnn", stateful=True, streams=50, units=128, layers=2,
+           epochs=50, lr=2e-3, optimizer="rmsprop", seeds=1,
+           note="Karpathy's char-rnn on a long text (--text-file): its defaults from "
+           "train.lua; not in the default run (minutes)"),
     Config("variable-length", samples=1000, window=5,
            note="1000 random subsequences of 1-5 letters, padded at the front; for A–Z they "
            "hold all 114 possible patterns, which the finding scores"),
 ]}
+
+
+# The presets `lstmlab run` trains when none is named: the tutorial's (a stream experiment
+# trains for minutes on a text the user gives).
+MAIN_RUN = tuple(name for name, c in PRESETS.items() if not c.streams)
 
 
 # -- what derives from the settings ----------------------------------------------------
@@ -239,8 +291,10 @@ def applies(setting: str, cfg: Config) -> bool:
 def configure(preset: Config, changes: dict) -> Config:
     """``preset`` with the user's changes; a setting that does not apply to this preset
     (APPLIES) is left out here, and is an error only when it applies to none of the
-    experiments asked for (:func:`check_applies`)."""
-    return preset.replace(**{k: v for k, v in changes.items() if applies(k, preset)})
+    experiments asked for (:func:`check_applies`); the defaults that follow from the
+    changes (:func:`with_defaults`) are added where they apply."""
+    return preset.replace(**{k: v for k, v in with_defaults(changes).items()
+                             if applies(k, preset)})
 
 
 def check_applies(presets: list[Config], changes: dict,

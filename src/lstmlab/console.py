@@ -18,11 +18,11 @@ from . import grid
 from .data import best_achievable, quoted, show
 from .stats import CI_METHOD, interval_text, share_interval, summarize
 from .config import Config
-from .datasets import Dataset
-from .results import Result
+from .datasets import Dataset, TextData
+from .results import SAMPLE_TEMPERATURE, Result, TextResult, is_text
 from .errors import error, warn  # noqa: F401  (console.error/warn for the CLI)
 from .evaluate import order_check
-from .tables import divergence, kept_words, summary_rows
+from .tables import divergence, kept_words, loss_text, summary_rows, text_rows
 
 MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
 
@@ -48,6 +48,17 @@ def patterns(ds: Dataset) -> None:
     p, vocab = ds.patterns, ds.vocab
     _listing([f"{show(vocab.decode(x))} -> {show(vocab.symbols[y])}"
               for x, y in zip(p.x, p.y)])
+
+
+def text(cfg: Config, ds: TextData) -> None:
+    """What a stream experiment reads: the text's size and symbols, its streams."""
+    b = ds.train.x.shape
+    val = (f"; validation: the last {cfg.val_frac:.0%}, {ds.val.chars:,} symbols as "
+           f"{ds.val.x.shape[0]} batches" if ds.val is not None else "; no validation")
+    out.print(f"Text: {len(cfg.sequence):,} symbols, {len(ds.vocab)} distinct; training: "
+              f"{ds.chars:,} symbols as {cfg.streams} contiguous streams, {b[0]} batches "
+              f"of {cfg.seq_length} steps per epoch (batch k + 1's row i continues batch "
+              f"k's row i){val}", markup=False)
 
 
 class TrainingProgress:
@@ -85,6 +96,77 @@ class TrainingProgress:
                 out.print(f"Epoch {e + 1}/{self.cfg.epochs}")
                 out.print(f" - loss: {mean[e, 0]:.4f} - acc: {mean[e, 1]:.4f}")
             self.logged = done
+
+
+class TextProgress:
+    """A stream experiment's progress: a bar over the symbols of every epoch with the
+    epoch, symbols per second, the training loss so far in the epoch and the last
+    validation loss, time left. Piped or with --verbose, one line per finished epoch."""
+
+    def __init__(self, cfg: Config, ds: TextData, quiet: bool, verbose: bool):
+        self.cfg, self.per_batch = cfg, cfg.streams * cfg.seq_length * cfg.seeds
+        self.lines = not quiet and (verbose or not err.is_terminal)
+        self.bar = self.started = None
+        self.last_epoch, self.t_epoch = None, time.perf_counter()
+        if not quiet and not verbose and err.is_terminal:
+            self.bar = Progress(TextColumn("{task.fields[epoch]}"), BarColumn(),
+                                TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
+                                TimeElapsedColumn(), console=err, transient=True)
+            self.task = self.bar.add_task("train", total=cfg.epochs * ds.chars * cfg.seeds,
+                                          epoch="compiling…", status="")
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def __call__(self, p) -> None:
+        now = time.perf_counter()
+        if self.started is None:
+            self.started = (now, p.epoch * p.batches + p.batch)
+        done = p.epoch * p.batches + p.batch
+        rate = (done - self.started[1]) * self.per_batch / max(now - self.started[0], 1e-9)
+        val = "" if p.val is None else f" · val {np.mean(p.val):.3f}"
+        if self.bar is not None:
+            train = f" · train {p.losses.mean():.3f}" if p.losses.size else ""
+            self.bar.update(self.task, completed=done * self.per_batch,
+                            epoch=f"epoch {min(p.epoch + 1, self.cfg.epochs)}/"
+                                  f"{self.cfg.epochs}",
+                            status=f"{rate:,.0f} chars/s{train}{val} nats")
+        if self.lines and p.batch == 0 and p.epoch > 0 and p.epoch != self.last_epoch:
+            self.last_epoch = p.epoch
+            out.print(f"epoch {p.epoch}/{self.cfg.epochs}: {now - self.t_epoch:.1f} s"
+                      + (f", validation {np.mean(p.val):.4f} nats "
+                         f"({np.mean(p.val) / np.log(2):.4f} bits) per symbol"
+                         if p.val is not None else ""), markup=False)
+            self.t_epoch = now
+
+
+def text_results(res: TextResult) -> None:
+    """The best validation loss, the speed and replica 0's sample."""
+    c = res.config
+    if res.cached:
+        out.print("(cached: finished earlier in this run directory with the same settings; "
+                  "not trained again)", markup=False)
+    bv = res.best_val
+    what = "validation" if c.val_frac else "training (no validation)"
+    out.print(f"Best {what} loss: {bv[0]:.4f} nats = {bv[0] / np.log(2):.4f} bits per "
+              f"symbol at epoch {res.best_epoch[0] + 1} of {c.epochs}"
+              + (f" (replica 0; over {c.seeds} seeds: mean {loss_text(bv)} nats)"
+                 if c.seeds > 1 else "") + "; that model is kept (and the last one)",
+              markup=False)
+    out.print(f"Trained {res.dataset.chars:,} symbols × {c.epochs} epochs × {c.seeds} "
+              f"seed(s): {res.chars_per_s:,.0f} symbols/s ({res.compile_s:.1f} s compiling, "
+              f"{res.train_s:.1f} s training)", markup=False)
+    if (diverged := divergence(res)) is not None:
+        warn(diverged)
+    out.print(f"Sample of the best model of replica 0 (temperature {SAMPLE_TEMPERATURE}, "
+              f"from {quoted(res.sample_prime)}):", markup=False)
+    out.print(res.samples[0], markup=False)
 
 
 def _predictions(px, py, probs, vocab) -> list[str]:
@@ -159,6 +241,21 @@ def summary(results_: list[Result], console: Console | None = None) -> None:
     but the settings gets the width of its longest word and the settings wrap into the
     rest: cells break only at spaces, never inside a number."""
     console = console or out
+    texts = [r for r in results_ if is_text(r)]
+    results_ = [r for r in results_ if not is_text(r)]
+    if texts:
+        t = Table(title="Text models", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        header, rows = text_rows(texts)
+        for i, col in enumerate(header):
+            t.add_column(col, justify="left" if i < 2 else "right", overflow="fold")
+        for row in rows:
+            t.add_row(*map(Text, row))
+        console.print(t)
+        console.print("Losses are mean cross-entropy per symbol on the validation streams "
+                      "(nats; bits = nats / ln 2); 95% CI over seeds: Student t.",
+                      markup=False)
+    if not results_:
+        return
     header, rows = summary_rows(results_, compact=True)
     cols = list(zip(header, *rows))
     natural = [max(len(cell) for cell in col) for col in cols]
@@ -202,10 +299,19 @@ def findings(found: list, design: str = "") -> None:
 def models(run_dir, results_: list[Result]) -> None:
     """The models of a run, one line each, with their accuracy."""
     for r in results_:
+        if is_text(r) and r.params is not None:
+            for i, v in enumerate(r.best_val):
+                out.print(f"{run_dir / r.config.name / str(i)}  {r.config.name}  replica {i}  "
+                          f"best validation loss {v:.4f} nats (epoch {r.best_epoch[i] + 1}; "
+                          f"the last epoch's: {run_dir / r.config.name / 'last' / str(i)})",
+                          markup=False)
+            continue
         if r.params is None:
             out.print(f"{run_dir / r.config.name}  {r.config.name}  models not saved (a sweep "
-                      f"keeps them only with --save-models); mean accuracy "
-                      f"{100 * r.accuracy.mean():.2f}%", markup=False)
+                      f"keeps them only with --save-models)" + ("" if is_text(r) else
+                                                          f"; mean accuracy "
+                                                          f"{100 * r.accuracy.mean():.2f}%"),
+                      markup=False)
             continue
         for i, acc in enumerate(r.accuracy):
             out.print(f"{run_dir / r.config.name / str(i)}  {r.config.name}  replica {i}  "
@@ -225,16 +331,25 @@ class RunView:
     def begin(self, cfgs, todo, datasets) -> None:
         pass
 
-    def start(self, cfg: Config, ds: Dataset, cached: bool) -> None:
+    def start(self, cfg: Config, ds: Dataset | TextData, cached: bool) -> None:
         header(cfg)
-        if not cached:
+        if cached:
+            return
+        if cfg.streams:
+            text(cfg, ds)
+        else:
             patterns(ds)
 
-    def training(self, cfg: Config, ds: Dataset):
+    def training(self, cfg: Config, ds: Dataset | TextData):
+        if cfg.streams:
+            return TextProgress(cfg, ds, self.quiet, self.verbose)
         return TrainingProgress(cfg, self.quiet, self.verbose)
 
-    def finished(self, res: Result) -> None:
-        results(res)
+    def finished(self, res: Result | TextResult) -> None:
+        if is_text(res):
+            text_results(res)
+        else:
+            results(res)
 
     def stopping(self) -> None:
         warn("stopping after the current training step… (again to leave at once)")
@@ -257,6 +372,8 @@ def _duration(seconds: float) -> str:
 
 def updates(cfg: Config, ds: Dataset) -> int:
     """Seed·updates of one experiment: seeds × epochs × batches per epoch."""
+    if cfg.streams:
+        return cfg.seeds * cfg.epochs * ds.train.x.shape[0]
     n = len(ds.patterns)
     return cfg.seeds * cfg.epochs * -(-n // (cfg.batch_size or n))
 
@@ -310,8 +427,10 @@ class SweepView(RunView):
         per_epoch = updates(cfg, ds) // cfg.epochs
         self.seen[cfg.name] = 0
 
-        def progress(epochs_done, history):
-            step = epochs_done * per_epoch - self.seen[cfg.name]
+        def progress(epochs_done, history=None):
+            if cfg.streams:  # charrnn.Progress: batches within the epoch
+                epochs_done = epochs_done.epoch + epochs_done.batch / epochs_done.batches
+            step = int(epochs_done * per_epoch) - self.seen[cfg.name]
             self.seen[cfg.name] += step
             self._advance(step)
         yield progress
@@ -328,7 +447,11 @@ class SweepView(RunView):
                 out.print(f"Measured {rate:,.0f} seed·updates/s on the first point: the other "
                           f"{self.total - self.done:,} take about {_duration(left)}.",
                           markup=False)
-        if self.verbose:
+        if self.verbose and is_text(res):
+            out.print(f"{res.config.name}: best validation {loss_text(res.best_val)} nats"
+                      + (" (finished earlier)" if res.cached else f", {res.train_s:.1f} s"),
+                      markup=False)
+        elif self.verbose:
             s = summarize(res.accuracy)
             k = int(grid.at_100(res).sum())
             out.print(f"{res.config.name}: accuracy {100 * s['mean']:.2f}%, {k}/{s['n']} "

@@ -21,7 +21,8 @@ ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FRAMINGS = ("timesteps", "features")
 ENCODINGS = ("scaled", "onehot")
 PAD = -1
-MAX_TEXT_BYTES = 16 * 2**20  # a text file to learn from; more is a typo (/dev/zero), not data
+ENCODE_CHUNK = 2**20  # symbols encoded at a time (Vocab.encode)
+MAX_TEXT_BYTES = 256 * 2**20  # a text file to learn from; more is a typo (/dev/zero), not data
 MAX_WINDOW = 100_000
 # Symbols that would print as nothing or break a line are shown as these everywhere output
 # is read by a person (terminal, report, predict); other unprintable ones as \x.. escapes.
@@ -49,16 +50,34 @@ class Vocab:
         """Symbol → index."""
         return {s: i for i, s in enumerate(self.symbols)}
 
-    def encode(self, text) -> np.ndarray:
-        """Symbols → indices; an unknown symbol is a DataError that names it."""
-        idx = self.index
-        unknown = sorted({s for s in text if s not in idx})
-        if unknown:
-            raise DataError(
-                f"unknown symbol(s) {', '.join(map(quoted, unknown))}; "
-                f"the vocabulary is {quoted(''.join(self.symbols))}"
-            )
-        return np.array([idx[s] for s in text], dtype=np.int32)
+    def encode(self, text, dtype=np.int32) -> np.ndarray:
+        """Symbols → indices of ``dtype``; an unknown symbol is a DataError that names it.
+        A string is encoded in chunks through its code points, so a long text takes about
+        its indices' memory, never a Python list of them."""
+        if not isinstance(text, str):
+            text = "".join(text)
+        codes = np.array([ord(s) for s in self.symbols], np.uint32)
+        order = np.argsort(codes)
+        ranked = codes[order]
+        out = np.empty(len(text), dtype)
+        for start in range(0, len(text), ENCODE_CHUNK):
+            cp = np.frombuffer(text[start:start + ENCODE_CHUNK].encode("utf-32-le"),
+                               np.uint32)
+            pos = np.minimum(np.searchsorted(ranked, cp), len(ranked) - 1)
+            known = ranked[pos] == cp
+            if not known.all():
+                unknown = sorted({chr(c) for c in np.unique(cp[~known])})
+                raise DataError(
+                    f"unknown symbol(s) {', '.join(map(quoted, unknown))}; "
+                    f"the vocabulary is {quoted(''.join(self.symbols))}"
+                )
+            out[start:start + len(cp)] = order[pos]
+        return out
+
+    def compact_dtype(self):
+        """The smallest unsigned integer type that holds every index (a long text's)."""
+        return np.uint8 if len(self) <= 256 else np.uint16 if len(self) <= 65536 \
+            else np.int32
 
     def decode(self, indices) -> list[str]:
         """Indices → symbols, padding dropped."""
@@ -225,6 +244,18 @@ def quoted(text) -> str:
     return f"'{show(text)}'"
 
 
+def plain(value):
+    """A numpy scalar as the Python number it holds (np.int64(4) → 4); anything else as
+    it is — so the Python API takes numpy numbers as the CLI takes typed ones."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
 def read_text_file(path) -> str:
     """A UTF-8 text file's characters (line ends kept as symbols), or a one-line error.
     Only a regular file of at most MAX_TEXT_BYTES is read (a FIFO would block)."""
@@ -238,4 +269,7 @@ def read_text_file(path) -> str:
         raise DataError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
     if not text:
         raise DataError(f"{path} is empty")
+    if (nul := text.find("\x00")) >= 0:  # valid UTF-8, but no text has NUL bytes
+        raise DataError(f"{path} looks binary (a NUL byte at offset {nul}); allowed: a "
+                        f"UTF-8 text file")
     return text

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import data
 from .config import APPLIES, MIN_FOLLOWING, Config, applies, default_start, problem
-from .errors import ConfigError
+from .errors import ConfigError, DataError
+from .streams import Batches, layout, split
 
 def validate(cfg: Config, n_samples: int | None = None) -> None:
     """Raise ConfigError naming the bad value and what is allowed."""
@@ -24,9 +25,14 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
     n_symbols = len(cfg.sequence)
     if n_symbols < 2 or len(set(cfg.sequence)) < 2:
         raise ConfigError(f"the sequence needs at least 2 different symbols, got {cfg.sequence!r}")
-    if not 1 <= cfg.window < n_symbols:
+    if not cfg.streams and not 1 <= cfg.window < n_symbols:
         bad("window", cfg.window, f"1 to {n_symbols - 1} (the sequence has {n_symbols} symbols)")
-    if cfg.stateful and cfg.shuffle:
+    if cfg.streams and cfg.optimizer != "rmsprop":
+        bad("optimizer", cfg.optimizer, "rmsprop for stream experiments (char-rnn's)")
+    if not cfg.streams and cfg.optimizer == "rmsprop":
+        bad("optimizer", cfg.optimizer, "adam or adam-optax for window experiments "
+            "(rmsprop is char-rnn's, for --streams > 0)")
+    if cfg.stateful and cfg.shuffle and not cfg.streams:
         raise ConfigError("shuffle is not allowed with stateful: a stateful model needs the "
                           "samples in sequence order")
     if cfg.stateful and cfg.samples:
@@ -55,6 +61,40 @@ class Dataset:
     x: np.ndarray          # encoded (N, steps, features)
     mask: np.ndarray | None
     order: np.ndarray | None   # stateful stream layout (n_batches, b)
+
+
+@dataclass
+class TextData:
+    """A stream experiment's data: the vocabulary, the training text's streams and the
+    validation text's (None with no validation), as indices (streams.layout)."""
+
+    vocab: data.Vocab
+    train: Batches
+    val: Batches | None
+
+    @property
+    def chars(self) -> int:
+        """Symbols predicted in one epoch of training."""
+        return self.train.chars
+
+
+def build_text(cfg: Config) -> TextData:
+    """``cfg.sequence`` as char-rnn's streams: the vocabulary, the text split into training
+    and validation (``val_frac``), each cut into ``streams`` streams of ``seq_length``
+    steps per batch. A ConfigError names the sizes when a part is too short."""
+    vocab = data.Vocab.from_sequence(cfg.sequence)
+    idx = vocab.encode(cfg.sequence, vocab.compact_dtype())
+    train_idx, val_idx = split(idx, cfg.val_frac)
+    hint = (" (char-rnn learns a long text: give --text-file FILE)"
+            if cfg.sequence == data.ALPHABET else "")
+    try:
+        train = layout(train_idx, cfg.streams, cfg.seq_length, "training text")
+        val = layout(val_idx, cfg.streams, cfg.seq_length,
+                     f"validation text ({cfg.val_frac:g} of the text)") \
+            if cfg.val_frac else None
+    except DataError as e:
+        raise ConfigError(f"{e}{hint}") from None
+    return TextData(vocab, train, val)
 
 
 def build_dataset(cfg: Config, patterns: data.Patterns | None = None,

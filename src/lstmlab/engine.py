@@ -191,14 +191,17 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                         res = evaluated_again(cfg, by_name[cfg.name], twin)
                     elif fresh:
                         with obs.training(cfg, by_name[cfg.name]) as progress:
-                            def on_progress(epochs_done, history):
-                                progress(epochs_done, history)
+                            def on_progress(*done):
+                                progress(*done)
                                 stop.check()  # between chunks: no compiled code is running
-                            # more seeds of a finished experiment: only the new ones train
+                            # more seeds of a finished experiment: only the new ones train;
+                            # a stream experiment goes on from its last finished epoch
                             res = run_experiment(cfg, dataset=by_name[cfg.name],
                                                  on_progress=on_progress, check=stop.check,
                                                  workers=workers,
-                                                 chunk=chunk, prior=known.get(cfg.name))
+                                                 chunk=chunk, prior=known.get(cfg.name),
+                                                 checkpoint=records.checkpoint(run_dir, cfg)
+                                                 if cfg.streams else None)
                         trained[training_key(cfg)] = res
                     finish(res)
             else:

@@ -84,25 +84,34 @@ def next_probs(params, state):
     return jax.nn.softmax(model.head(params, model.output(params, state)))[0]
 
 
+def pick(logits, temperature, key):
+    """The next symbol from ``logits`` (V,): the most likely one at temperature 0, else a
+    draw from softmax(logits / temperature), i.e. p^(1/T) renormalised."""
+    drawn = jax.random.categorical(key, logits / jnp.maximum(temperature, 1e-6))
+    return jnp.where(temperature > 0, drawn, jnp.argmax(logits))
+
+
 @partial(jax.jit, static_argnames=("length", "features", "activation"))
 def generate_stateful(params, start_windows, last, table, length, features=False,
-                      activation="sigmoid"):
+                      activation="sigmoid", temperature=0.0, key=None):
     """The tutorial's stateful generation: reset, read ``start_windows`` (n, T, F) carrying
-    the state, then ``length`` times take the argmax, slide it into the window ``last``
-    (T,) of indices, encode that window with ``table`` (V, F per symbol; concatenated into
-    one step when ``features``) and read it, carrying the state. Returns the generated
-    indices (length,)."""
+    the state, then ``length`` times pick the next symbol (:func:`pick`: the argmax at
+    ``temperature`` 0, else a draw with ``key``), slide it into the window ``last`` (T,) of
+    indices, encode that window with ``table`` (V, F per symbol; concatenated into one step
+    when ``features``) and read it, carrying the state. Returns the generated indices
+    (length,)."""
     state = read_states(params, start_windows, activation)
+    keys = jax.random.split(jax.random.PRNGKey(0) if key is None else key, length)
 
-    def step(carry, _):
+    def step(carry, k_t):
         state, window = carry
-        k = jnp.argmax(next_probs(params, state))
+        k = pick(model.head(params, model.output(params, state))[0], temperature, k_t)
         window = jnp.concatenate([window[1:], k[None]])
         x = table[window]                                   # (T, F per symbol)
         x = x.reshape(1, 1, -1) if features else x[None]    # (1, steps, F)
         return (model.rnn(params, x, None, state, activation), window), k
 
-    _, out = jax.lax.scan(step, (state, last), None, length=length)
+    _, out = jax.lax.scan(step, (state, last), keys)
     return out
 
 

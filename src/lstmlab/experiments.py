@@ -12,12 +12,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import data, evaluate, train
-from .budget import MAX_STATE_STEPS, check_memory
+from . import charrnn, data, evaluate, train
+from .budget import MAX_STATE_STEPS, check_memory, check_text_memory
 from .config import PRESETS, SETTINGS, Config
-from .datasets import Dataset, build_dataset, generation_starts, probe_patterns, validate
+from .datasets import (Dataset, TextData, build_dataset, build_text, generation_starts,
+                       probe_patterns, validate)
 from .errors import ConfigError, DataError
-from .results import Result, plain
+from .results import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, Result, TextResult, plain
 
 
 def spec_of(cfg: Config, n_samples: int, vocab_size: int) -> train.TrainSpec:
@@ -30,10 +31,22 @@ def spec_of(cfg: Config, n_samples: int, vocab_size: int) -> train.TrainSpec:
                               "reset_prob": float(cfg.reset_prob)})
 
 
-def prepare(cfg: Config) -> Dataset:
+def text_spec_of(cfg: Config, vocab_size: int) -> charrnn.TextSpec:
+    """A stream experiment's training settings: every field of TextSpec is the setting of
+    its name, but the vocabulary's size."""
+    return charrnn.TextSpec(vocab_size=vocab_size, **{
+        f.name: getattr(cfg, f.name) for f in dataclasses.fields(charrnn.TextSpec)
+        if f.name != "vocab_size"})
+
+
+def prepare(cfg: Config) -> Dataset | TextData:
     """Validate every setting and build the data; cheap, so a CLI checks all experiments
     before it trains any."""
     validate(cfg)
+    if cfg.streams:
+        ds = build_text(cfg)
+        check_text_memory(cfg, len(ds.vocab))
+        return ds
     vocab_size = len(set(cfg.sequence))
     check_memory(cfg, cfg.samples or len(cfg.sequence) - cfg.window,
                  data.n_features(vocab_size, cfg.window, cfg.encoding, cfg.framing), vocab_size)
@@ -69,6 +82,8 @@ def compile_ahead(cfg: Config, ds: Dataset, workers: int | None = None,
     """Start compiling ``cfg``'s training in the background (``train.compile_ahead``): a
     run of several experiments compiles the later ones while the earlier ones train.
     With a ``prior`` that :func:`run` extends, for the replicas it adds."""
+    if cfg.streams:
+        return  # compiled when it starts (the first chunk's shape is known only then)
     replicas = cfg.seeds - (prior.config.seeds if extends(prior, cfg) else 0)
     train.compile_ahead(spec_of(cfg, len(ds.patterns), len(ds.vocab)), replicas, ds.x,
                         ds.patterns.y, ds.mask,
@@ -78,7 +93,7 @@ def compile_ahead(cfg: Config, ds: Dataset, workers: int | None = None,
 def run(experiment: str | Config = "timestep-window", *, on_progress=None,
         dataset: Dataset | None = None, workers: int | None = None,
         chunk: int | None = None, prior: Result | None = None, check=None,
-        **overrides) -> Result:
+        checkpoint=None, **overrides) -> Result | TextResult:
     """Train and evaluate one experiment: a preset name or a :class:`Config`, with any
     setting overridden, e.g. ``lstmlab.run("timestep-window", seeds=5, epochs=200)``.
 
@@ -88,16 +103,35 @@ def run(experiment: str | Config = "timestep-window", *, on_progress=None,
     epochs per compiled call); neither changes the numbers. ``prior``: a result of the same
     settings with fewer seeds (and its models): only the replicas it lacks are trained,
     and the result has the numbers of training all of them at once (:func:`extends`).
+    A stream experiment (``streams`` > 0, the ``char-rnn`` preset) trains as char-rnn
+    does (:func:`run_text`); ``checkpoint``: its file of the last finished epoch.
     """
     cfg = resolve(experiment, **overrides)
     if prior is not None and not isinstance(prior, Result):
         raise ConfigError(f"prior {prior!r} is not allowed; allowed: an lstmlab.Result of "
                           f"the same settings with fewer seeds, or None")
     ds = dataset or prepare(cfg)
+    if cfg.streams:
+        return run_text(cfg, ds, on_progress, check, checkpoint)
     if not extends(prior, cfg):
         return train_replicas(cfg, ds, 0, on_progress, workers, chunk, check)
     return merge(prior, _fit(cfg, ds, prior.config.seeds, on_progress, workers, chunk, check),
                  cfg)
+
+
+def run_text(cfg: Config, ds: TextData, on_progress=None, check=None,
+             checkpoint=None) -> TextResult:
+    """Train a stream experiment's replicas (charrnn.fit, one compiled program) and draw
+    a sample of SAMPLE_LENGTH symbols at SAMPLE_TEMPERATURE from each best model."""
+    spec = text_spec_of(cfg, len(ds.vocab))
+    out = charrnn.fit(spec, train.replica_keys(cfg.seed, cfg.seeds), ds.train, ds.val,
+                      on_progress, checkpoint, check)
+    res = TextResult(cfg, ds, out["best"], out["params"], out["history"], out["best_epoch"],
+                     out["compile_s"], out["train_s"], trained_epochs=out["trained_epochs"])
+    res.samples = [res.model(r).generate(res.sample_prime, SAMPLE_LENGTH,
+                                         SAMPLE_TEMPERATURE, cfg.seed)
+                   for r in range(cfg.seeds)]
+    return res
 
 
 def evaluated_again(cfg: Config, ds: Dataset, twin: Result) -> Result:
@@ -115,7 +149,7 @@ def extends(prior: Result | None, cfg: Config) -> bool:
     this), so the earlier replicas need no training again. With batches of several samples
     XLA sums a batch in an order that depends on the number of replicas (the last bits
     differ), so those train again, as on an accelerator."""
-    return (prior is not None and prior.params is not None
+    return (prior is not None and prior.params is not None and not cfg.streams
             and prior.config.seeds < cfg.seeds
             and prior.config.replace(seeds=cfg.seeds) == cfg
             and cfg.batch_size == 1 and jax.default_backend() == "cpu")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import engine, explorer, findings, records, report, settle as settle_mod
-from .config import PRESETS, Config, check_applies, configure, with_defaults
+from .config import MAIN_RUN, PRESETS, Config, check_applies, configure
 from .errors import ConfigError
 from .results import Result, plain
 
@@ -43,7 +43,7 @@ def configs(names=None, **settings) -> list[Config]:
     """The presets ``names`` (all when None) with ``settings`` applied where they apply;
     ConfigError for an unknown name or a setting that applies to none of them."""
     if names is None:
-        names = list(PRESETS)
+        names = list(MAIN_RUN)
     elif isinstance(names, str):
         names = [names]
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
@@ -52,7 +52,7 @@ def configs(names=None, **settings) -> list[Config]:
     unknown = [n for n in names if n not in PRESETS]
     if unknown:
         raise ConfigError(f"unknown experiment {unknown[0]!r}; allowed: {', '.join(PRESETS)}")
-    changes = with_defaults({k: plain(v) for k, v in settings.items()})
+    changes = {k: plain(v) for k, v in settings.items()}
     bad = [k for k in changes if k not in Config.__dataclass_fields__ or k in ("name", "note")]
     if bad:
         raise ConfigError(f"unknown setting {bad[0]!r}; allowed: the fields of lstmlab.Config")

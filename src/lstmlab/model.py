@@ -102,10 +102,11 @@ def _layer(c, p, x, mask, state, act, gates: bool, outputs: bool):
     return state, trace, None if out is None else jnp.swapaxes(out, 0, 1)
 
 
-def _stack(params, x, mask, state, activation, gates: bool, outputs: bool):
+def _stack(params, x, mask, state, activation, gates: bool, outputs: bool, between=None):
     """Every layer in turn over x (B, T, F), each reading the whole output sequence of the
     one below (as Keras runs a Sequential): (final flat state, the trace by name or {},
-    the last layer's outputs (B, T, U) or None)."""
+    the last layer's outputs (B, T, U) or None). ``between(k, h)``: what layer k + 1
+    reads instead of layer k's outputs h (dropout in training)."""
     c = cell_of(params)
     act = recurrent_activation(activation)
     layers, n, names = layers_of(params), len(c.state), c.trace._fields
@@ -116,6 +117,8 @@ def _stack(params, x, mask, state, activation, gates: bool, outputs: bool):
         s, trace, x = _layer(c, params[key], x, mask, tuple(state[k * n:(k + 1) * n]), act,
                              gates, outputs or k < layers - 1)
         final += s
+        if between is not None and k < layers - 1:
+            x = between(k, x)
         if gates:
             traced.update(zip(layered(names, layers)[k * len(names):], trace))
     return final, traced, x if outputs else None
@@ -129,10 +132,10 @@ def rnn(params, x, mask=None, state=None, activation="sigmoid", gates=False):
     return (final, traced) if gates else final
 
 
-def sequence(params, x, state=None, activation="sigmoid"):
+def sequence(params, x, state=None, activation="sigmoid", between=None):
     """Many-to-many: the last layer's output h at every step (B, T, U) and the final flat
-    state — Keras's return_sequences=True on every layer."""
-    final, _, out = _stack(params, x, None, state, activation, False, True)
+    state — Keras's return_sequences=True on every layer (``between``: see _stack)."""
+    final, _, out = _stack(params, x, None, state, activation, False, True, between)
     return out, final
 
 

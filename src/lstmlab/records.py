@@ -3,12 +3,19 @@
 Layout of ``runs/<UTC timestamp>/`` (or ``--out DIR``)::
 
     config.json  results.json  history.csv  predictions.csv  report.md  report.html  plots/
+    text-history.csv              stream experiments' training and validation loss per
+                                  epoch, in nats and bits per symbol
     <experiment>/record.json      settings and per-seed results; written last, so its
                                   presence means the experiment finished
     <experiment>/arrays.npz       patterns, probabilities, histories (allow_pickle=False);
                                   beyond MAX_KEPT_PATTERNS patterns, an evenly spaced sample
                                   of them (kept) and each seed's accuracy and loss (measured)
-    <experiment>/<replica>/       a model directory (model.safetensors + model.json)
+    <experiment>/<replica>/       a model directory (model.safetensors + model.json); a
+                                  stream experiment's is the best-validation model, and
+                                  <experiment>/last/<replica>/ the model after the last epoch
+    .checkpoints/<experiment>.<settings sha>.npz
+                                  a stream experiment's training after its last finished
+                                  epoch (resumed from; removed when the experiment is saved)
 
 Every file is written atomically; an experiment directory is assembled beside its final
 place and renamed into it, so an interrupted run never leaves half an experiment.
@@ -42,12 +49,13 @@ from .artifacts import Model, ModelError
 from .budget import MAX_KEPT_PATTERNS, MAX_STATE_STEPS, kept_index
 from .cells import CELLS
 from .config import PRESETS, Config
-from .datasets import Dataset, build_dataset, generation_starts, validate
-from .results import Result
+from .datasets import Dataset, build_dataset, build_text, generation_starts, validate
+from .results import Result, TextResult, is_text
 from .files import atomic_write, dumps, make_temp_dir, read_bytes
 from .errors import RecordError
 
 RECORD, ARRAYS, SEQUENCES = "record.json", "arrays.npz", "sequences"
+TEXT_HISTORY = "text-history.csv"  # stream experiments' losses per epoch
 MAX_RECORD_BYTES = 64 * 2**20  # a record.json is read whole; 10,000 seeds fit in a few MiB
 RECORD_VERSION = 3
 INLINE_SEQUENCE = 200  # longer sequences are kept once, in sequences/<sha256>.txt
@@ -187,10 +195,21 @@ def environment() -> dict:
             "command": sys.argv}
 
 
-def summary(res: Result) -> dict:
+def summary(res: Result | TextResult) -> dict:
     """Statistics over seeds of every metric of an experiment: accuracies with
-    stats.summarize (bounded, share at 100%), the loss with stats.describe."""
+    stats.summarize (bounded, share at 100%), the loss with stats.describe; a stream
+    experiment's losses (nats and bits per symbol) with stats.describe."""
     from .stats import CI_METHOD, describe, share_interval, summarize
+    if is_text(res):
+        out = {"ci_method": "95% CI over seeds: Student t (losses have no bound)",
+               "best_val_loss": describe(res.best_val),
+               "best_val_bits": describe(res.best_val / math.log(2)),
+               "final_train_loss": describe(res.history[:, -1, 0]),
+               "best_epoch": [int(e) + 1 for e in res.best_epoch],
+               "chars_per_s": res.chars_per_s}
+        if res.diverged:
+            out["diverged"] = {str(r): epoch for r, epoch in res.diverged.items()}
+        return out
     out = {"ci_method": CI_METHOD, "accuracy": summarize(res.accuracy),
            "loss": describe(res.loss)}
     if res.probe is not None:
@@ -211,6 +230,14 @@ def summary(res: Result) -> dict:
 
 def per_seed(res: Result) -> list[dict]:
     """results.json's rows: one per replica."""
+    if is_text(res):
+        return [{"replica": r, "best_val_loss": float(res.best_val[r]),
+                 "best_epoch": int(res.best_epoch[r]) + 1,
+                 "final_train_loss": float(res.history[r, -1, 0]),
+                 "final_val_loss": float(res.history[r, -1, 1]),
+                 "diverged_at_epoch": res.diverged.get(r), "sample": res.samples[r],
+                 "compile_s": res.compile_s, "train_s": res.train_s}
+                for r in range(res.config.seeds)]
     rows = []
     diverged = res.diverged
     for r in range(res.config.seeds):
@@ -259,36 +286,38 @@ def read_sequence(run_dir: Path, ref) -> str:
     return text
 
 
-def save_result(run_dir: Path, res: Result, models: bool = True) -> None:
+CHECKPOINTS = ".checkpoints"
+
+
+def checkpoint(run_dir: Path, cfg: Config) -> Path:
+    """Where a stream experiment's training keeps its last finished epoch: named by the
+    experiment and a hash of all its settings, so other settings never resume it."""
+    settings = {**asdict(cfg), "sequence": data.sha256(cfg.sequence), "note": ""}
+    sha = data.sha256(json.dumps(settings, sort_keys=True))[:16]
+    return run_dir / CHECKPOINTS / f"{cfg.name}.{sha}.npz"
+
+
+def _drop_checkpoints(run_dir: Path, name: str) -> None:
+    for p in (run_dir / CHECKPOINTS).glob(f"{glob_escape(name)}.*.npz"):
+        p.unlink(missing_ok=True)
+
+
+def glob_escape(text: str) -> str:
+    """``text`` matched literally by Path.glob (a point's name may hold [ or *)."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def save_result(run_dir: Path, res: Result | TextResult, models: bool = True) -> None:
     """Write one experiment's directory (assembled aside, then renamed into place), with a
     model directory per replica unless ``models`` is False (a sweep of many points)."""
     final = run_dir / res.config.name
     tmp = make_temp_dir(run_dir, f".{res.config.name}.")
     (tmp / PARTIAL).touch()  # a killed run's leftover is known by this, not by its name
     try:
-        if models:
-            for r in range(res.config.seeds):
-                res.model(r).save(tmp / str(r))
-        kept, pats, probs = res.readable()
-        arrays = {"x": pats.x, "y": pats.y, "probs": probs, "history": res.history,
-                  "finite": res.params_finite()}
-        if kept is not None:
-            arrays.update(kept=kept, measured=np.stack([res.accuracy, res.loss], 1))
-        if res.probe is not None:
-            arrays.update(probe_x=res.probe.x, probe_y=res.probe.y, probe_probs=res.probe_probs)
-        if res.states is not None:
-            arrays["states"] = res.states
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        atomic_write(tmp / ARRAYS, buf.getvalue())
-        record = {"format_version": RECORD_VERSION, "config": config_json(run_dir, res.config),
-                  "models": models, "asked_seeds": res.asked_seeds,
-                  "settle_looks": None if res.looks is None else list(res.looks),
-                  "vocab": list(res.dataset.vocab.symbols),
-                  "compile_s": res.compile_s, "train_s": res.train_s,
-                  "generated": res.generated, "order_diff": res.order_diff,
-                  "summary": summary(res), "seeds": per_seed(res)}
-        atomic_write(tmp / RECORD, dumps(record))
+        if is_text(res):
+            _write_text(tmp, run_dir, res, models)
+        else:
+            _write_windows(tmp, run_dir, res, models)
         old = run_dir / f".{res.config.name}.old"
         if old.is_dir() and (old / RECORD).is_file():
             shutil.rmtree(old, ignore_errors=True)  # left by a run killed mid-swap
@@ -300,6 +329,53 @@ def save_result(run_dir: Path, res: Result, models: bool = True) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _drop_checkpoints(run_dir, res.config.name)
+
+
+def _write_text(tmp: Path, run_dir: Path, res: TextResult, models: bool) -> None:
+    """A stream experiment's files: best and last models, history, best epochs, record."""
+    if models:
+        for r in range(res.config.seeds):
+            res.model(r).save(tmp / str(r))
+            res.model(r, last=True).save(tmp / "last" / str(r))
+    buf = io.BytesIO()
+    np.savez(buf, history=res.history, best_epoch=res.best_epoch,
+             finite=res.params_finite())
+    atomic_write(tmp / ARRAYS, buf.getvalue())
+    record = {"format_version": RECORD_VERSION, "config": config_json(run_dir, res.config),
+              "models": models, "vocab": list(res.dataset.vocab.symbols),
+              "compile_s": res.compile_s, "train_s": res.train_s,
+              "trained_epochs": res.trained_epochs, "samples": res.samples,
+              "summary": summary(res), "seeds": per_seed(res)}
+    atomic_write(tmp / RECORD, dumps(record))
+
+
+def _write_windows(tmp: Path, run_dir: Path, res: Result, models: bool) -> None:
+    """A window experiment's files: models, arrays (patterns, probabilities, histories,
+    probes, states), record."""
+    if models:
+        for r in range(res.config.seeds):
+            res.model(r).save(tmp / str(r))
+    kept, pats, probs = res.readable()
+    arrays = {"x": pats.x, "y": pats.y, "probs": probs, "history": res.history,
+              "finite": res.params_finite()}
+    if kept is not None:
+        arrays.update(kept=kept, measured=np.stack([res.accuracy, res.loss], 1))
+    if res.probe is not None:
+        arrays.update(probe_x=res.probe.x, probe_y=res.probe.y, probe_probs=res.probe_probs)
+    if res.states is not None:
+        arrays["states"] = res.states
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(tmp / ARRAYS, buf.getvalue())
+    record = {"format_version": RECORD_VERSION, "config": config_json(run_dir, res.config),
+              "models": models, "asked_seeds": res.asked_seeds,
+              "settle_looks": None if res.looks is None else list(res.looks),
+              "vocab": list(res.dataset.vocab.symbols),
+              "compile_s": res.compile_s, "train_s": res.train_s,
+              "generated": res.generated, "order_diff": res.order_diff,
+              "summary": summary(res), "seeds": per_seed(res)}
+    atomic_write(tmp / RECORD, dumps(record))
 
 
 def _number(x) -> bool:
@@ -344,6 +420,8 @@ def load_result(exp_dir: Path) -> Result:
                "the vocabulary does not match the sequence")
         _check(_number(record["compile_s"]) and _number(record["train_s"]),
                "compile_s and train_s must be numbers")
+        if cfg.streams:
+            return _load_text(exp_dir, record, cfg, vocab)
         gen = record["generated"]
         starts = generation_starts(cfg) if cfg.generate else []
         _check(isinstance(gen, dict) and list(gen) == starts and all(
@@ -413,6 +491,38 @@ def load_result(exp_dir: Path) -> Result:
     if cfg.probe:
         res.probe, res.probe_probs = probe, probe_probs
     return res
+
+
+def _load_text(exp_dir: Path, record: dict, cfg: Config, vocab) -> TextResult:
+    """The rest of load_result for a stream experiment (its errors are load_result's)."""
+    with np.load(exp_dir / ARRAYS, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    s = cfg.seeds
+    history = _shape(arrays, "history", (s, cfg.epochs, 2), "f")
+    best_epoch = _shape(arrays, "best_epoch", (s,), "i")
+    _check(bool(np.all((0 <= best_epoch) & (best_epoch < cfg.epochs))),
+           "best_epoch must name epochs of the training")
+    samples = record["samples"]
+    _check(isinstance(samples, list) and len(samples) == s
+           and all(isinstance(t, str) for t in samples), "samples must be one string per seed")
+    has_models = record["models"]
+    _check(isinstance(has_models, bool), "models must be true or false")
+    finite = None if has_models else _shape(arrays, "finite", (s,), "b")
+    kept = [[Model.load(exp_dir / where / str(r), check_finite=False) for r in range(s)]
+            for where in (".", "last")] if has_models else [[], []]
+    for m in kept[0] + kept[1]:
+        _check(m.info.vocab == vocab.symbols and m.info.units == cfg.units
+               and m.info.cell == cfg.cell and m.info.layers == cfg.layers
+               and m.info.stateful and m.info.window == 1,
+               f"model {m.info.replica} does not match the configuration")
+    best, last = (jax.tree.map(lambda *a: np.stack(a), *[m.params for m in ms])
+                  if ms else None for ms in kept)
+    trained = record.get("trained_epochs")
+    _check(trained is None or isinstance(trained, int) and not isinstance(trained, bool)
+           and 0 <= trained <= cfg.epochs, "trained_epochs must be null or 0 to the epochs")
+    return TextResult(cfg, build_text(cfg), best, last, history, best_epoch,
+                      record["compile_s"], record["train_s"], samples, cached=True,
+                      finite=finite, trained_epochs=trained)
 
 
 def headless(run_dir: Path) -> list[str]:
@@ -502,15 +612,27 @@ def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] 
     atomic_write(run_dir / "results.json", dumps(
         {r.config.name: {"summary": summary(r), "seeds": per_seed(r), "cached": r.cached}
          for r in results}))
-    hist = []
+    hist, text_hist = [], []
     for r in results:
+        if is_text(r):
+            for s in range(r.config.seeds):
+                for e, (train, val) in enumerate(r.history[s]):
+                    text_hist.append((r.config.name, s, e + 1, f"{train:.6g}", f"{val:.6g}",
+                                      f"{train / math.log(2):.6g}", f"{val / math.log(2):.6g}"))
+            continue
         for s in range(r.config.seeds):
             for e, (loss, acc) in enumerate(r.history[s]):
                 hist.append((r.config.name, s, e + 1, f"{loss:.6g}", f"{acc:.6g}"))
     atomic_write(run_dir / "history.csv",
                  _csv(["experiment", "replica", "epoch", "loss", "accuracy"], hist))
+    if text_hist:
+        atomic_write(run_dir / TEXT_HISTORY,
+                     _csv(["experiment", "replica", "epoch", "train_nats", "val_nats",
+                           "train_bits", "val_bits"], text_hist))
     preds = []
     for r in results:
+        if is_text(r):
+            continue
         sets = [("train", *r.readable()[1:])]
         if r.probe is not None:
             sets.append(("probe", r.probe, r.probe_probs))

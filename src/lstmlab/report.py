@@ -26,9 +26,10 @@ from .evaluate import order_check
 from .stats import CI_METHOD, at_100, interval_text, summarize
 from .cells import CELLS, layered
 from .config import Config
-from .results import Result
+from .results import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, Result, TextResult, is_text
 from .files import atomic_write
-from .tables import divergence, kept_words, sequence_text, summary_rows
+from .tables import (divergence, kept_words, loss_text, sequence_text, summary_rows,
+                     text_rows)
 
 MAX_TICKS = 60  # a heatmap over a long text labels every k-th step, so labels stay legible
 
@@ -56,6 +57,20 @@ class P:
 
     def html(self) -> str:
         return f"<p>{html.escape(self.text)}</p>"
+
+
+@dataclass
+class Pre:
+    """Text shown as it is (a sample of a text model), escaped."""
+    text: str
+
+    def md(self, plots_dir: str) -> list[str]:
+        fence = "~" * max(3, 1 + max((len(m) for m in re.findall(r"~+", self.text)),
+                                     default=0))
+        return [fence + "text", self.text, fence, ""]
+
+    def html(self) -> str:
+        return f"<pre style='white-space:pre-wrap'>{html.escape(self.text)}</pre>"
 
 
 @dataclass
@@ -213,6 +228,114 @@ def plot_stream_layout(res: Result) -> bytes:
     for spine in ax.spines.values():
         spine.set_visible(False)
     return _png(fig)
+
+
+def plot_text_curves(res: TextResult) -> bytes:
+    """Training and validation loss per epoch in nats (bits on the right axis): the
+    median over seeds with the min–max band; the best validation epoch marked."""
+    fig = Figure(figsize=(8, 3.4))
+    ax = fig.add_subplot()
+    epochs = np.arange(1, res.history.shape[1] + 1)
+    for i, (label, marker) in enumerate((("training", ""), ("validation", "o"))):
+        h = res.history[:, :, i]
+        if not np.isfinite(h).any():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo, hi, mid = np.nanmin(h, 0), np.nanmax(h, 0), np.nanmedian(h, 0)
+        if len(h) > 1:
+            ax.fill_between(epochs, lo, hi, alpha=0.2, color=f"C{i}")
+        ax.plot(epochs, mid, marker=marker, ms=3, lw=1.5, color=f"C{i}",
+                label=f"{label}" + (" (median over seeds)" if len(h) > 1 else ""))
+    best = res.best_epoch[0] + 1
+    ax.axvline(best, color="grey", ls=":", lw=1,
+               label=f"best validation (replica 0): epoch {best}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (nats per symbol)")
+    right = ax.secondary_yaxis("right", functions=(lambda n: n / np.log(2),
+                                                   lambda b: b * np.log(2)))
+    right.set_ylabel("bits per symbol")
+    ax.set_title(f"{res.config.name}: cross-entropy per symbol")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+MAX_TEXT_STREAMS, MAX_TEXT_BATCHES, SNIPPET = 6, 8, 7  # the text layout's shown part
+
+
+def plot_text_layout(res: TextResult) -> bytes:
+    """char-rnn's stream layout at this text's scale: the training text cut into B
+    contiguous streams (rows), each epoch reading S steps of every stream per batch
+    (columns); row i of batch k + 1 continues row i of batch k (arrows: the state it
+    carries, without gradient). The first streams and batches, with their first symbols."""
+    c, b = res.config, res.dataset.train
+    n, streams, steps = b.x.shape
+    rows, cols = min(streams, MAX_TEXT_STREAMS), min(n, MAX_TEXT_BATCHES)
+    vocab = res.dataset.vocab
+    fig = Figure(figsize=(1.45 * cols + 2.2, 0.62 * rows + 1.7))
+    ax = fig.add_subplot()
+    for k in range(cols):
+        for i in range(rows):
+            start = i * n * steps + k * steps
+            snippet = show("".join(vocab.decode(b.x[k, i, :SNIPPET])))
+            ax.text(k, i, f"@{start:,}\n{snippet}…", ha="center", va="center", fontsize=7,
+                    family="monospace",
+                    bbox=dict(boxstyle="round", fc=f"C{i % 10}", alpha=0.25))
+            if k + 1 < cols:
+                ax.annotate("", (k + 0.6, i), (k + 0.4, i),
+                            arrowprops=dict(arrowstyle="->", lw=0.8))
+    ax.set_xlim(-0.6, cols - 0.4)
+    ax.set_ylim(rows - 0.5, -0.5)
+    ax.set_xticks(range(cols), [str(k + 1) for k in range(cols)])
+    ax.set_yticks(range(rows), [f"stream {i + 1}" for i in range(rows)])
+    ax.set_xlabel(f"batch of {steps} steps (the state is reset before batch 1 of every "
+                  f"epoch); first {cols} of {n} batches, {rows} of {streams} streams; "
+                  f"@: the position in the text")
+    ax.set_title(f"{c.name}: {streams} contiguous streams of {n * steps:,} symbols — row i "
+                 f"of a batch continues row i of the one before")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return _png(fig)
+
+
+def text_blocks(r: TextResult, explorers: dict | None) -> list:
+    """A stream experiment's section: settings, curves, layout, sample."""
+    c = r.config
+    out: list = [H(2, c.name),
+                 P((f"{c.note}. " if c.note else "")
+                   + f"Text: {sequence_text(c.sequence)}. Settings: {c.describe()}.")]
+    if (diverged := divergence(r)) is not None:
+        out.append(P(diverged[0].upper() + diverged[1:] + "."))
+    if c.name in (explorers or {}):
+        out.append(Link(explorers[c.name], "Explore the best model of replica 0",
+                        " — type text and watch every unit of every layer (opens "
+                        "offline)."))
+    bv = r.best_val
+    out.append(P(f"Best validation loss {loss_text(bv)} nats = {loss_text(bv / np.log(2))} "
+                 f"bits per symbol (mean over {c.seeds} seed(s)"
+                 + (", 95% t interval" if c.seeds > 1 else "") + f"), replica 0 at epoch "
+                 f"{r.best_epoch[0] + 1} of {c.epochs}: that model is kept (and the last). "
+                 f"{r.dataset.chars:,} symbols per epoch; {r.chars_per_s:,.0f} symbols/s "
+                 f"summed over seeds ({r.compile_s:.1f} s compiling, {r.train_s:.1f} s "
+                 f"training)."))
+    out.append(Img(f"{c.name}-text-curves.png", f"{c.name}: training and validation loss",
+                   plot_text_curves(r)))
+    out.append(Table(["epoch", "training nats", "validation nats", "validation bits"],
+                     [[str(e + 1), f"{r.history[0, e, 0]:.4f}", f"{r.history[0, e, 1]:.4f}",
+                       f"{r.history[0, e, 1] / np.log(2):.4f}"]
+                      for e in range(c.epochs)][:60]))
+    out.append(P("The text as char-rnn reads it: cut into contiguous streams read side by "
+                 "side, every step predicting the next symbol; the state carries from one "
+                 "batch to the next without gradient (truncated backpropagation through "
+                 "time) and is reset at every epoch's start."))
+    out.append(Img(f"{c.name}-text-layout.png", "the text's stream layout",
+                   plot_text_layout(r)))
+    out.append(P(f"Sample of replica 0's best model ({SAMPLE_LENGTH} symbols at temperature "
+                 f"{SAMPLE_TEMPERATURE}, from {show(r.sample_prime)}; `lstmlab generate` "
+                 f"draws more):"))
+    out.append(Pre(r.samples[0]))
+    return out
 
 
 def probe_by_length(res: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -407,6 +530,17 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
     Img(file name, alt, png bytes), Link(relative href, text, sentence after);
     ``explorers``: experiment name → its explorer page's file name beside the report."""
     out: list = [H(1, title)]
+    texts = [r for r in results if is_text(r)]
+    results = [r for r in results if not is_text(r)]
+    if texts:
+        out.append(H(2, "Text models"))
+        out.append(Table(*text_rows(texts)))
+        out.append(P("Losses are the mean cross-entropy per symbol on the validation "
+                     "streams (nats; bits = nats / ln 2); 95% CI over seeds: Student t."))
+        for r in texts:
+            out += text_blocks(r, explorers)
+    if not results:
+        return out
     found = found if found is not None else findings_mod.from_results(results)
     out.append(H(2, f"Findings: the tutorial's claims, checked "
                         f"({findings_mod.level_words(found)})"))
@@ -422,7 +556,6 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
             out.append(Table(*f.table))
     out.append(H(2, "Summary"))
     out.append(P(f"{CI_METHOD}."))
-    out.append(H(2, "Summary"))
     out.append(Table(*summary_rows(results)))
     for r in results:
         c, vocab = r.config, r.dataset.vocab

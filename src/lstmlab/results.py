@@ -12,24 +12,13 @@ import jax
 import numpy as np
 
 from . import data, evaluate
+from .data import plain  # noqa: F401  (results.plain: the Python API's numbers)
 from .artifacts import MAX_STORED_SEQUENCE, Model, ModelError, ModelInfo
 from .budget import kept_index
 from .config import SETTINGS, Config
-from .datasets import Dataset
+from .datasets import Dataset, TextData
 
 EXPLODED_LOSS = 1e4    # a mean cross-entropy above this (nats) means training diverged
-
-
-def plain(value):
-    """A numpy scalar as the Python number it holds (np.int64(4) → 4); anything else as
-    it is — so the Python API takes numpy numbers as the CLI takes typed ones."""
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
 
 
 @dataclass
@@ -175,3 +164,100 @@ class Result:
     def best(self):
         """The replica with the highest accuracy (then the lowest loss), as a Model."""
         return self.model(int(np.lexsort((self.loss, -self.accuracy))[0]))
+
+
+SAMPLE_LENGTH = 500       # the sample a text experiment's record and report keep
+SAMPLE_TEMPERATURE = 0.8  # (Karpathy's post shows samples at 0.5–1.0)
+
+
+@dataclass
+class TextResult:
+    """What a stream experiment (char-rnn's training) produced, per replica (leading
+    axis): the best-validation parameters (the models kept) and the last ones, the
+    per-epoch training and validation losses, the best epoch and a sample of each best
+    model. A text model is a stateful model reading one one-hot symbol per step, so
+    every model question (predict, generate, trace, explore, Keras) works on it."""
+
+    config: Config
+    dataset: TextData
+    params: dict | None                  # best validation (no validation: the last)
+    last: dict | None
+    history: np.ndarray                  # (R, epochs, 2): training, validation nats
+    best_epoch: np.ndarray               # (R,) 0-based
+    compile_s: float
+    train_s: float
+    samples: list[str] = field(default_factory=list)  # per replica, from sample_prime
+    cached: bool = False
+    finite: np.ndarray | None = None     # (R,) when saved without models
+    asked_seeds: int | None = None       # (never settled: no claim rests on a text)
+    looks: tuple[int, ...] | None = None
+    trained_epochs: int | None = None    # by the invocation that finished it (a resumed
+                                         # training: fewer than epochs); None: all
+
+    def answers(self, cfg: Config) -> bool:
+        return self.config == cfg
+
+    @property
+    def sample_prime(self) -> str:
+        """What every sample starts from: the text's first symbol."""
+        return self.config.sequence[0]
+
+    @property
+    def best_val(self) -> np.ndarray:
+        """Per replica: the lowest validation loss (nats per symbol; the last training
+        loss without validation)."""
+        col = 1 if self.config.val_frac else 0
+        return self.history[np.arange(len(self.history)), self.best_epoch, col]
+
+    @property
+    def chars_per_s(self) -> float:
+        """Symbols predicted per second of training, summed over replicas."""
+        epochs = self.config.epochs if self.trained_epochs is None else self.trained_epochs
+        return self.dataset.chars * epochs * self.config.seeds / max(self.train_s, 1e-9)
+
+    @cached_property
+    def diverged(self) -> dict[int, int]:
+        """Replicas whose training loss stopped being finite → that epoch (1-based)."""
+        bad = ~np.isfinite(self.history[:, :, 0])
+        bad[:, -1] |= ~self.params_finite()
+        return {r: int(bad[r].argmax()) + 1 for r in range(len(bad)) if bad[r].any()}
+
+    collapsed: dict = field(default_factory=dict, init=False)  # a window-model notion
+
+    def params_finite(self) -> np.ndarray:
+        if self.params is None:
+            return self.finite
+        ok = np.ones(len(self.history), bool)
+        for leaf in jax.tree.leaves((self.params, self.last)):
+            ok &= np.all(np.isfinite(np.asarray(leaf).reshape(len(ok), -1)), axis=1)
+        return ok
+
+    replica = Result.replica
+
+    def replica_params(self, r: int, last: bool = False):
+        r = self.replica(r)
+        if self.params is None:
+            raise ModelError(f"{self.config.name} was saved without its models (a sweep "
+                             f"keeps them only with --save-models)")
+        return jax.tree.map(lambda a: np.asarray(a)[r], self.last if last else self.params)
+
+    def model(self, r: int = 0, last: bool = False):
+        """Replica ``r``'s best-validation model (``last``: the one after the last epoch)
+        as a :class:`lstmlab.artifacts.Model`."""
+        c, r = self.config, self.replica(r)
+        info = ModelInfo(vocab=self.dataset.vocab.symbols, window=1, framing="timesteps",
+                         encoding="onehot", mask=True, units=c.units,
+                         activation=c.activation, stateful=True, variable_length=False,
+                         experiment=c.name, replica=r, cell=c.cell, layers=c.layers,
+                         sequence=c.sequence if len(c.sequence) <= MAX_STORED_SEQUENCE
+                         else "")
+        return Model(self.replica_params(r, last), info)
+
+    def best(self):
+        """The replica with the lowest validation loss, as a Model."""
+        return self.model(int(np.argmin(self.best_val)))
+
+
+def is_text(res) -> bool:
+    """Is ``res`` a stream experiment's (a TextResult)?"""
+    return isinstance(res, TextResult)

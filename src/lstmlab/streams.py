@@ -17,7 +17,7 @@ MIN_BATCHES = 2  # a split needs at least this many batches: one would carry no 
 
 
 class Batches(NamedTuple):
-    """x, y (n_batches, B, S) int32: batch k's row i is stream i's steps k·S … k·S + S − 1,
+    """x, y (n_batches, B, S) of the indices' integer type: batch k's row i is stream i's steps k·S … k·S + S − 1,
     y the symbol after each x."""
 
     x: np.ndarray
@@ -35,7 +35,7 @@ def layout(indices: np.ndarray, n_streams: int, seq_length: int, what: str = "te
     whole batches of ``seq_length`` steps; the end that does not fill a batch of every
     stream is left out (as char-rnn does). A DataError names the sizes when the text is
     too short for MIN_BATCHES batches."""
-    idx = np.asarray(indices, np.int32)
+    idx = np.asarray(indices)  # the caller's integer type (a long text's: uint8)
     per_batch = n_streams * seq_length
     n = (len(idx) - 1) // per_batch  # the last symbol is only a target
     if n < MIN_BATCHES:

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import engine, grid as grid_mod, records, report
 from .stats import summarize
-from .config import SWEEPABLE, Config, with_defaults
+from .config import SWEEPABLE, Config, configure, with_defaults
 from .errors import ConfigError, RecordError
 from .experiments import resolve
 from .results import Result, plain
@@ -160,8 +160,10 @@ def sweep(experiment: str | Config = "timestep-window", *, out=None, force: bool
             raise ConfigError(f"{k} cannot be swept; allowed: {', '.join(SWEEPABLE)}")
         if not v:
             raise ConfigError(f"{k}: an empty list of values")
-    fixed = with_defaults({k: plain(v) for k, v in settings.items() if k not in grid})
+    fixed = {k: plain(v) for k, v in settings.items() if k not in grid}
     base = resolve(experiment, **fixed)
+    # the defaults that follow from the user's data, where they apply (configure)
+    base = configure(base, {k: v for k, v in with_defaults(fixed).items() if k not in fixed})
     prepared = prepare(base, grid)  # every impossible point named before a directory
     with engine.run_directory(out) as run_dir:
         return run(base, grid, run_dir, force=force, ray=ray, workers=workers,

@@ -3,9 +3,11 @@ module imports the other: the summary table and the short form of a long sequenc
 
 from __future__ import annotations
 
+import math
+
 from . import data
-from .stats import interval_text, summarize, with_interval
-from .results import EXPLODED_LOSS, Result
+from .stats import describe, interval_text, summarize, with_interval
+from .results import EXPLODED_LOSS, Result, TextResult
 
 SHOW_SEQUENCE = 80  # a longer sequence is shown by its start, length and sha256
 
@@ -74,3 +76,27 @@ def kept_words(kept: int, total: int) -> str:
     return (f"The record keeps the predictions of {kept:,} of the {total:,} training "
             f"patterns, evenly spaced (more would be stored, not read); accuracy and loss "
             f"are over all {total:,}.")
+
+
+def loss_text(values) -> str:
+    """Per-seed losses as "1.683" (one seed) or "1.683 [1.671–1.695]" (mean, 95% t CI)."""
+    d = describe(values)
+    return f"{d['mean']:.3f}" + (f" [{d['ci95'][0]:.3f}–{d['ci95'][1]:.3f}]"
+                                 if d["n"] > 1 else "")
+
+
+def text_rows(results: list[TextResult]) -> tuple[list[str], list[list[str]]]:
+    """The stream experiments' table (header, rows): the best validation loss in nats and
+    bits per symbol (mean over seeds with its t interval), the best epoch, the speed."""
+    rows = []
+    for r in results:
+        c = r.config
+        rows.append([c.name + ("*" if r.cached else ""),
+                     f"{c.streams}×{c.seq_length} u{c.units}×{c.layers} e{c.epochs}",
+                     str(c.seeds), loss_text(r.best_val), loss_text(r.best_val / math.log(2)),
+                     ", ".join(str(int(e) + 1) for e in r.best_epoch[:5])
+                     + ("…" if c.seeds > 5 else ""),
+                     f"{r.chars_per_s:,.0f}", f"{r.compile_s:.1f} + {r.train_s:.1f}"])
+    return (["experiment", "streams×steps, units×layers, epochs", "seeds",
+             "best val nats [95% CI]", "bits", "best epoch", "chars/s",
+             "compile + train s"], rows)
