@@ -55,6 +55,7 @@ class ModelInfo:
     sequence: str = ""  # the training sequence ("" when longer than MAX_STORED_SEQUENCE)
     cell: str = "lstm"  # the recurrent cell (cells.CELLS); files before it held an LSTM
     layers: int = 1     # layers of the cell; files before it held one
+    streams: int = 0    # trained as char-rnn on this many streams of a text (0: windows)
 
     def check(self) -> None:
         """Raise ValueError unless every field is one lstmlab could have written."""
@@ -63,7 +64,7 @@ class ModelInfo:
             raise ValueError("vocab must be distinct single characters")
         # the experiment's settings, as it checks them
         for name in ("window", "framing", "encoding", "cell", "units", "layers", "activation",
-                     "mask", "stateful", "sequence"):
+                     "mask", "stateful", "sequence", "streams"):
             if (wrong := problem(name, getattr(self, name))) is not None:
                 raise ValueError(wrong)
         if not isinstance(self.variable_length, bool):
@@ -188,6 +189,8 @@ class Model:
         (or when the training sequence is not stored with the model)."""
         i, seq = self.info, self.info.sequence
         if not seq:
+            return None
+        if i.streams:  # streams start all over the text: any text of its symbols is read
             return None
         if i.stateful:
             if not seq.startswith(text):

@@ -326,7 +326,7 @@ def sweep_cmd(preset, sequence, text_file, out, force, save_models, ray, workers
     finally:
         view.close()
     console.sweep_results(grid_mod.point_rows(result.results, grid), result.sentences,
-                          result.failed)
+                          result.failed, text=base.streams > 0)
     paths = result.paths
     console.out.print(f"Sweep directory: {run_dir}  (report: {paths['report_html']}; "
                       f"table: {paths['csv']})", markup=False)
@@ -471,18 +471,28 @@ def predict_cmd(model, experiment, replica, inputs, top):
 
 @main.command("generate")
 @with_model_options
-@click.option("--start", required=True, help="Symbols to start from.")
+@click.option("--start", "--prime", "start", required=True,
+              help="Symbols to start from (a stateful model reads them from a reset: its "
+              "state is warmed up on them).")
 @click.option("--length", type=int, default=25, show_default=True,
               help="Symbols to generate.")
-@click.option("--raw", is_flag=True, help="Print the symbols as they are (spaces, line "
-              "ends), not made visible.")
-def generate_cmd(model, experiment, replica, start, length, raw):
-    """Generate symbols greedily: a stateful model carries its state, a window model
-    slides its window."""
+@click.option("--temperature", type=float, default=0.0, show_default=True,
+              help="0: the most likely symbol each time (greedy); above 0: each drawn from "
+              "p^(1/T), renormalised (1: the model's probabilities; below 1: more "
+              "conservative).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the draws (with --temperature above 0).")
+@click.option("--raw/--visible", default=None, help="Print the symbols as they are (spaces, "
+              "line ends), or with invisible ones made visible (default: as they are for a "
+              "text model, trained as char-rnn; visible for the others).")
+def generate_cmd(model, experiment, replica, start, length, temperature, seed, raw):
+    """Generate symbols: a stateful model carries its state, a window model slides its
+    window; greedy, or drawn with a temperature."""
     from . import data
     _compile_cache()
-    text = _model(model, experiment, replica).generate(start, length)
-    if raw:
+    m = _model(model, experiment, replica)
+    text = m.generate(start, length, temperature, seed)
+    if raw or raw is None and m.info.streams:
         sys.stdout.write(text + "\n")
     else:
         click.echo(data.show(text))
@@ -583,13 +593,15 @@ def models_cmd(run_dir):
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--sequence", help="The sequence the model was trained on (its symbols, in "
               "order of first appearance, are the vocabulary); default A–Z.")
+@click.option("--text-file", type=click.Path(dir_okay=False),
+              help="Or the text file it was trained on (a text model's vocabulary).")
 @click.option("--framing", help="timesteps or features, where the input shape allows both.")
 @click.option("--window", type=int, help="The window, where the input has no fixed steps.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="The lstmlab model directory to write (new or empty).")
 @click.option("--force", is_flag=True, help="Replace the model an existing model directory "
               "holds.")
-def import_keras_cmd(file, sequence, framing, window, out, force):
+def import_keras_cmd(file, sequence, text_file, framing, window, out, force):
     """Read a Keras model ([Masking →] LSTM, GRU or SimpleRNN layers → Dense(softmax), .keras
     or .h5) into an lstmlab model directory, for predict, generate and reports."""
     from .artifacts import META_FILE, Model
@@ -601,6 +613,8 @@ def import_keras_cmd(file, sequence, framing, window, out, force):
         if not force:
             raise ConfigError(f"{out} holds a model; add --force to replace it, or choose "
                               f"another --out")
+    sequence = _own_data({} if sequence is None else {"sequence": sequence},
+                         text_file).get("sequence")
     m = Model.from_keras(file, sequence=sequence, framing=framing, window=window)
     m.save(out)
     click.echo(f"Wrote {out}: {m!r}")

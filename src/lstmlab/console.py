@@ -16,13 +16,13 @@ from rich.text import Text  # table cells as plain text: user symbols are never 
 
 from . import grid
 from .data import best_achievable, quoted, show
-from .stats import CI_METHOD, interval_text, share_interval, summarize
+from .stats import CI_METHOD, interval_text, loss_text, share_interval, summarize
 from .config import Config
 from .datasets import Dataset, TextData
 from .results import SAMPLE_TEMPERATURE, Result, TextResult, is_text
 from .errors import error, warn  # noqa: F401  (console.error/warn for the CLI)
 from .evaluate import order_check
-from .tables import divergence, kept_words, loss_text, summary_rows, text_rows
+from .tables import divergence, kept_words, summary_rows, text_rows
 
 MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
 
@@ -465,7 +465,7 @@ class SweepView(RunView):
 
 
 def sweep_results(table: tuple[list[str], list[list[str]]], sentences: list[str],
-                  failed: dict[str, str]) -> None:
+                  failed: dict[str, str], text: bool = False) -> None:
     """The sweep's table (one row per point), what the numbers say, failed points."""
     head, rows = table
     t = Table(title="Sweep", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
@@ -474,7 +474,8 @@ def sweep_results(table: tuple[list[str], list[list[str]]], sentences: list[str]
     for row in rows:
         t.add_row(*map(Text, row))
     out.print(t)
-    out.print(CI_METHOD + ".", markup=False)
+    out.print("Best validation loss per symbol: mean over seeds, 95% Student t interval."
+              if text else CI_METHOD + ".", markup=False)
     for line in sentences:
         out.print("• " + line, markup=False)
     for name, why in failed.items():

@@ -8,15 +8,16 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .data import show
 from . import stats
-from .stats import interval_text, share_interval, summarize, with_interval
+from .stats import interval_text, loss_text, share_interval, summarize, with_interval
 from .config import LIST_OF, NOT_TRAINING, SETTINGS, SWEEPABLE, Config, read
 from .errors import ConfigError
-from .results import Result
+from .results import Result, is_text
 
 THRESHOLD = 0.9  # the share of seeds at 100% a sentence asks for
 
@@ -108,6 +109,12 @@ def at_100(res: Result) -> np.ndarray:
 
 def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[str]]]:
     """The terminal's and the report's table: one row per point."""
+    if results and all(is_text(r) for r in results):
+        return ([k.replace("_", " ") for k in grid]
+                + ["best val nats [95% CI]", "bits", "chars/s", "train s"],
+                [[value_text(v) for v in swept(r.config, grid).values()]
+                 + [loss_text(r.best_val), loss_text(r.best_val / math.log(2)),
+                    f"{r.chars_per_s:,.0f}", f"{r.train_s:.1f}"] for r in results])
     probe = any(r.probe is not None for r in results)
     gen = any(r.generated for r in results)
     header = [k.replace("_", " ") for k in grid] + [
@@ -150,12 +157,17 @@ def sentences(results: list[Result], grid: dict) -> list[str]:
     the first that fails (a fixed-sequence test: no adjustment within a slice of the
     grid, Bonferroni over slices). A setting of words: every pair of values compared by
     paired differences — replica r of every point has the same key, so the same initial
-    weights — with a paired t-test per pair and Holm's procedure over the pairs."""
+    weights — with a paired t-test per pair and Holm's procedure over the pairs. Text
+    points (stream experiments) are compared so by their best validation loss, for every
+    swept setting."""
     out = []
+    text = bool(results) and all(is_text(r) for r in results)
     for k in grid:
         name = k.replace("_", " ")
         slices = _slices(results, grid, k)
-        if k in NOT_TRAINING:  # the points of its values share their models
+        if text:  # a text model has no 100%: the lowest validation loss, every setting
+            out.append(_best_value(name, slices, grid, LOWEST_LOSS))
+        elif k in NOT_TRAINING:  # the points of its values share their models
             out.append(f"{name} does not change training: the points of its values share "
                        f"the same models, so accuracy cannot differ; compare what it changes "
                        f"(the seeds continuing the sequence, the probe) in the table")
@@ -208,17 +220,35 @@ def _smallest_full(name: str, slices: dict, grid: dict) -> str:
             f"{lower:.2f}" + (f"; with {where(key)}" if key else ""))
 
 
-def _best_value(name: str, slices: dict, grid: dict) -> str:
+class Metric(NamedTuple):
+    """What _best_value compares: per-seed values of a result, which end is better, the
+    words, and a difference as printed."""
+    values: Callable
+    sign: int            # +1: higher is better; −1: lower
+    words: str
+    diff: Callable       # a difference → text
+    mean: Callable       # a mean → text
+
+
+HIGHEST_ACCURACY = Metric(lambda r: r.accuracy, 1, "the highest mean accuracy",
+                          lambda d: f"{100 * d:+.1f} points", lambda m: f"{100 * m:.1f}%")
+LOWEST_LOSS = Metric(lambda r: r.best_val, -1, "the lowest mean best validation loss",
+                     lambda d: f"{d:+.3f} nats", lambda m: f"{m:.3f} nats")
+
+
+def _best_value(name: str, slices: dict, grid: dict,
+                metric: Metric = HIGHEST_ACCURACY) -> str:
     from scipy.stats import ttest_rel  # lazily: scipy.stats takes a second to import
     values = list(dict.fromkeys(v for s in slices.values() for v in s))
-    pooled = {v: np.concatenate([s[v].accuracy for s in slices.values() if v in s])
+    of = metric.values
+    pooled = {v: np.concatenate([of(s[v]) for s in slices.values() if v in s])
               for v in values}
-    ranked = sorted(values, key=lambda v: -pooled[v].mean())
+    ranked = sorted(values, key=lambda v: -metric.sign * pooled[v].mean())
     pairs = list(itertools.combinations(ranked, 2))
     tests = []
     for a, b in pairs:  # paired by (slice, replica)
-        d = [(s[a].accuracy[:n], s[b].accuracy[:n]) for s in slices.values()
-             if a in s and b in s for n in [min(len(s[a].accuracy), len(s[b].accuracy))]]
+        d = [(of(s[a])[:n], of(s[b])[:n]) for s in slices.values()
+             if a in s and b in s for n in [min(len(of(s[a])), len(of(s[b])))]]
         x, y = np.concatenate([p[0] for p in d]), np.concatenate([p[1] for p in d])
         with np.errstate(all="ignore"):
             t = ttest_rel(x, y) if len(x) > 1 else None
@@ -230,17 +260,18 @@ def _best_value(name: str, slices: dict, grid: dict) -> str:
     best = ranked[0]
     over = " over every point" if len(grid) > 1 else ""
     words = "; ".join(
-        f"{value_text(a)} − {value_text(b)} {100 * d:+.1f} points"
-        + (f" (95% CI {100 * lo:+.1f} to {100 * hi:+.1f}, p = {p:.2g}, {n} pairs)"
+        f"{value_text(a)} − {value_text(b)} {metric.diff(d)}"
+        + (f" (95% CI {metric.diff(lo)} to {metric.diff(hi)}, p = {p:.2g}, {n} pairs)"
            if np.isfinite(p) else f" ({n} pairs, no spread)")
         for (a, b, d, lo, hi, p, n) in tests if a == best)
     how = "paired t-tests, Holm over every pair of values, 5% family-wise"
     if len(ranked) > 1 and all(ok for t, ok in zip(tests, shown) if t[0] == best):
-        return (f"{name}: {value_text(best)} has the highest mean accuracy{over}, "
-                f"{100 * pooled[best].mean():.1f}%, higher than every other value ({how}): "
-                f"{words}")
-    return (f"{name}: no value is shown to have the highest mean accuracy{over} ({how}): "
-            + (words or f"{value_text(best)} {100 * pooled[best].mean():.1f}%"))
+        return (f"{name}: {value_text(best)} has {metric.words}{over}, "
+                f"{metric.mean(pooled[best].mean())}, "
+                f"{'higher' if metric.sign > 0 else 'lower'} than every other value "
+                f"({how}): {words}")
+    return (f"{name}: no value is shown to have {metric.words}{over} ({how}): "
+            + (words or f"{value_text(best)} {metric.mean(pooled[best].mean())}"))
 
 
 def _sort_key(v):
@@ -267,6 +298,17 @@ COLUMNS = [k for k in SETTINGS if k not in ("name", "note")]  # sweep.csv's sett
 def tidy_rows(results: list[Result], sequence_cell) -> tuple[list[str], list[list]]:
     """sweep.csv: one row per (point, seed), every setting a column, then the metrics.
     ``sequence_cell(seq)`` gives the sequence column (a long one by reference)."""
+    if results and all(is_text(r) for r in results):
+        header = ["point", "preset"] + COLUMNS + [
+            "replica", "best_val_loss", "best_epoch", "final_train_loss", "final_val_loss",
+            "diverged_at_epoch", "compile_s", "train_s"]
+        return header, [
+            [r.config.name, r.config.name.split(",")[0]]
+            + [sequence_cell(r.config.sequence) if k == "sequence" else
+               ("" if getattr(r.config, k) is None else getattr(r.config, k)) for k in COLUMNS]
+            + [i, float(r.best_val[i]), int(r.best_epoch[i]) + 1, float(r.history[i, -1, 0]),
+               float(r.history[i, -1, 1]), r.diverged.get(i, ""), r.compile_s, r.train_s]
+            for r in results for i in range(r.config.seeds)]
     starts = list(dict.fromkeys(s for r in results for s in r.generated))
     probe = any(r.probe is not None for r in results)
     header = ["point", "preset"] + COLUMNS + ["replica", "accuracy", "at_100", "loss",

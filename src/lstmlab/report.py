@@ -23,12 +23,12 @@ from matplotlib.figure import Figure
 from . import findings as findings_mod, grid as grid_mod
 from .data import PAD, show
 from .evaluate import order_check
-from .stats import CI_METHOD, at_100, interval_text, summarize
+from .stats import CI_METHOD, at_100, interval_text, loss_text, summarize
 from .cells import CELLS, layered
 from .config import Config
 from .results import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, Result, TextResult, is_text
 from .files import atomic_write
-from .tables import (divergence, kept_words, loss_text, sequence_text, summary_rows,
+from .tables import (divergence, kept_words, sequence_text, summary_rows,
                      text_rows)
 
 MAX_TICKS = 60  # a heatmap over a long text labels every k-th step, so labels stay legible
@@ -477,6 +477,31 @@ def sweep_curves_figure(results: list[Result], setting: str, values: list) -> Fi
     return fig
 
 
+def plot_sweep_text_curves(results: list[TextResult], setting: str, values: list) -> bytes:
+    """Validation loss over epochs per value of the setting: the median over the seeds of
+    every point with that value (text points)."""
+    import matplotlib
+    fig = Figure(figsize=(7, 3.4))
+    ax = fig.add_subplot()
+    colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(values)))
+    for v, colour in zip(values, colours):
+        hist = [r.history[:, :, 1] for r in results if getattr(r.config, setting) == v]
+        longest = max(h.shape[1] for h in hist)
+        h = np.concatenate([np.pad(x, ((0, 0), (0, longest - x.shape[1])),
+                                   constant_values=np.nan) for x in hist])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mid = np.nanmedian(h, axis=0)
+        ax.plot(np.arange(1, longest + 1), mid, "o-", ms=3, color=colour, lw=1.3,
+                label=f"{setting.replace('_', ' ')} {grid_mod.value_text(v)}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation loss (nats per symbol)")
+    ax.set_title(f"validation loss by {setting.replace('_', ' ')} (median over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    return _png(fig)
+
+
 def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],
                  sentences: list[str]) -> list:
     """A sweep's report as blocks (see ``blocks``)."""
@@ -495,8 +520,18 @@ def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],
                 [[k.replace("_", " "), s] for k, s in zip(grid, sentences)]))
     out.append(H(2, "Points"))
     out.append(Table(*grid_mod.point_rows(results, grid)))
-    out.append(P(f"{CI_METHOD}."))
     keys = list(grid)
+    if all(is_text(r) for r in results):
+        out.append(P("Best validation loss per symbol, mean over seeds with its 95% "
+                     "Student t interval."))
+        out.append(H(2, "Validation curves"))
+        for k in keys:
+            values = [v for v in grid_mod.sorted_values(grid[k])
+                      if any(getattr(r.config, k) == v for r in results)]
+            out.append(Img(f"sweep-curves-{k}.png", f"validation curves by {k}",
+                           plot_sweep_text_curves(results, k, values)))
+        return out
+    out.append(P(f"{CI_METHOD}."))
     # the values that have a finished point (an interrupted sweep has not all)
     ordered = {k: [v for v in grid_mod.sorted_values(grid[k])
                    if any(getattr(r.config, k) == v for r in results)] for k in keys}

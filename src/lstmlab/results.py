@@ -249,6 +249,7 @@ class TextResult:
                          encoding="onehot", mask=True, units=c.units,
                          activation=c.activation, stateful=True, variable_length=False,
                          experiment=c.name, replica=r, cell=c.cell, layers=c.layers,
+                         streams=c.streams,
                          sequence=c.sequence if len(c.sequence) <= MAX_STORED_SEQUENCE
                          else "")
         return Model(self.replica_params(r, last), info)

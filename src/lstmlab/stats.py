@@ -136,6 +136,13 @@ def interval_text(lo: float, hi: float, digits: int = 1, unit: str = "") -> str:
     return f"{100 * lo:.{digits}f}–{100 * hi:.{digits}f}{unit}"
 
 
+def loss_text(values) -> str:
+    """Per-seed losses as "1.683" (one seed) or "1.683 [1.671–1.695]" (mean, 95% t CI)."""
+    d = describe(values)
+    return f"{d['mean']:.3f}" + (f" [{d['ci95'][0]:.3f}–{d['ci95'][1]:.3f}]"
+                                 if d["n"] > 1 else "")
+
+
 def with_interval(s: dict, digits: int = 1, unit: str = "") -> str:
     """A summary's mean with its interval in brackets, "84.0 [80.1–87.2]" (one seed: the
     mean alone — one value has no interval)."""

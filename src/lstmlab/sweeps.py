@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from . import engine, grid as grid_mod, records, report
-from .stats import summarize
+from .stats import describe, summarize
 from .config import SWEEPABLE, Config, configure, with_defaults
 from .errors import ConfigError, RecordError
 from .experiments import resolve
-from .results import Result, plain
+from .results import Result, is_text, plain
 from .files import atomic_write, dumps, read_bytes
 
 SWEEP_JSON, SWEEP_CSV = "sweep.json", "sweep.csv"
@@ -47,6 +47,14 @@ class Sweep:
         import pandas as pd
         rows = []
         for r in self.results:
+            if is_text(r):
+                d = describe(r.best_val)
+                rows.append({**grid_mod.swept(r.config, self.grid), "point": r.config.name,
+                             "seeds": d["n"], "best_val_mean": d["mean"],
+                             "best_val_ci_low": d["ci95"][0], "best_val_ci_high": d["ci95"][1],
+                             "best_val_min": d["min"], "best_val_max": d["max"],
+                             "chars_per_s": r.chars_per_s, "train_s": r.train_s})
+                continue
             s = summarize(r.accuracy)  # with the share at 100% and its exact interval
             n = s["n"]
             k, (lo, hi) = round(s["share_100"] * n), s["share_100_ci95"]

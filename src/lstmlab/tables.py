@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from . import data
-from .stats import describe, interval_text, summarize, with_interval
+from .stats import interval_text, loss_text, summarize, with_interval
 from .results import EXPLODED_LOSS, Result, TextResult
 
 SHOW_SEQUENCE = 80  # a longer sequence is shown by its start, length and sha256
@@ -76,13 +76,6 @@ def kept_words(kept: int, total: int) -> str:
     return (f"The record keeps the predictions of {kept:,} of the {total:,} training "
             f"patterns, evenly spaced (more would be stored, not read); accuracy and loss "
             f"are over all {total:,}.")
-
-
-def loss_text(values) -> str:
-    """Per-seed losses as "1.683" (one seed) or "1.683 [1.671–1.695]" (mean, 95% t CI)."""
-    d = describe(values)
-    return f"{d['mean']:.3f}" + (f" [{d['ci95'][0]:.3f}–{d['ci95'][1]:.3f}]"
-                                 if d["n"] > 1 else "")
 
 
 def text_rows(results: list[TextResult]) -> tuple[list[str], list[list[str]]]:
