@@ -1,9 +1,10 @@
 """char-rnn's training speed on a real text, side by side in one run: characters per second
-of lstmlab's char-rnn step (``lstmlab.charrnn.train_epoch``: 2 × LSTM(128), 50 streams × 50
-steps, RMSprop, clipping) for one model and for several seeds vmapped in one program
-(summed), against a minimal hand-written JAX loop of the same math (both layers inside one
+of lstmlab's char-rnn step (``lstmlab.charrnn.train_chunk``, as ``lstmlab run char-rnn``
+trains: 2 × LSTM(128), 50 streams × 50 steps, RMSprop, clipping) for one model and for
+several seeds vmapped in one program (summed), against a minimal hand-written JAX loop of the same math (both layers inside one
 ``lax.scan`` over the 50 steps, as a first JAX port would write it) and, when installed,
-PyTorch's ``nn.LSTM`` (oneDNN) doing the same training (``pip install torch``).
+PyTorch's ``nn.LSTM`` (oneDNN) doing the same training (``pip install -e ".[bench]"``),
+one process with all cores, and one process per seed with one core each.
 
     python benchmarks/text_bench.py                     # ../shared/data/tinyshakespeare.txt
     python benchmarks/text_bench.py --text FILE --batches 40 --seeds 4
@@ -26,7 +27,9 @@ import optax
 sys.path.insert(0, str(Path(__file__).parent))
 from bench import machine  # noqa: E402
 
-from lstmlab import charrnn, data, streams  # noqa: E402
+from lstmlab import charrnn, data, experiments, model, streams  # noqa: E402
+from lstmlab.cells import CELLS  # noqa: E402
+from lstmlab.config import PRESETS  # noqa: E402
 
 def timed(fn, repeats: int) -> float:
     jax.block_until_ready(fn())  # compile (and warm)
@@ -88,45 +91,73 @@ def main():
     ap.add_argument("--batches", type=int, default=40, help="batches per timed pass")
     ap.add_argument("--seeds", type=int, default=4, help="seeds vmapped in one program")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.torch_only:  # one of torch_processes' processes
+        import torch
+        torch.set_num_threads(1)
+        text = Path(args.text).read_text(encoding="utf-8")
+        vocab = data.Vocab.from_sequence(text)
+        spec = experiments.text_spec_of(PRESETS["char-rnn"], len(vocab))
+        full = streams.layout(streams.split(vocab.encode(text), 0.05)[0], spec.streams,
+                              spec.seq_length)
+        print(torch_chars_per_s(spec, streams.Batches(full.x[:args.batches],
+                                                       full.y[:args.batches]), args.repeats))
+        return
     m = machine()
     print(" · ".join(f"{k} {v}" for k, v in m.items() if v))
     text = Path(args.text).read_text(encoding="utf-8")
     vocab = data.Vocab.from_sequence(text)
     train, _ = streams.split(vocab.encode(text), 0.05)
-    spec = charrnn.TextSpec(vocab_size=len(vocab))
+    spec = experiments.text_spec_of(PRESETS["char-rnn"], len(vocab))
     full = streams.layout(train, spec.streams, spec.seq_length)
     b = streams.Batches(full.x[:args.batches], full.y[:args.batches])
     chars = b.chars
     U, V, L = spec.units, spec.vocab_size, spec.layers
-    # multiply-adds per character, forward: input and recurrent products of every layer and
-    # the head; training ≈ 3× forward; 2 FLOPs per multiply-add
-    fwd = (V * 4 * U + U * 4 * U) + (L - 1) * (2 * U * 4 * U) + U * V
-    flops = 2 * 3 * fwd
-    params, opt = charrnn.init(spec, jax.random.PRNGKey(0))
+    flops = charrnn.flops_per_char(spec)
     x, y, lr = jnp.asarray(b.x), jnp.asarray(b.y), jnp.float32(spec.lr)
     rows = []
-    t = timed(lambda: charrnn.train_epoch(spec, params, opt, lr, x, y), args.repeats)
+
+    def lstmlab_pass(seeds):
+        keys = jax.random.split(jax.random.PRNGKey(1), seeds)
+        params, opt = jax.vmap(lambda k: charrnn.init(spec, k))(keys)
+        state = jax.vmap(lambda _: model.zero_state(x.shape[1], U, CELLS[spec.cell], L))(keys)
+        step = charrnn.train_chunk.lower(spec, params, opt, state, lr, x, y, keys,
+                                         0).compile()
+        # donated buffers: every pass starts from copies
+        return lambda: step(*jax.tree.map(jnp.copy, (params, opt, state)), lr, x, y, keys, 0)
+    t = timed(lstmlab_pass(1), args.repeats)
     rows.append(("lstmlab char-rnn, 1 model", chars / t))
-    keys = jax.random.split(jax.random.PRNGKey(1), args.seeds)
-    many = jax.vmap(lambda k: charrnn.init(spec, k))(keys)
-    vm = jax.jit(jax.vmap(lambda p, o: charrnn.train_epoch(spec, p, o, lr, x, y)))
-    t = timed(lambda: vm(*many), args.repeats)
-    rows.append((f"lstmlab char-rnn, {args.seeds} seeds vmapped (summed)", args.seeds * chars / t))
+    t = timed(lstmlab_pass(args.seeds), args.repeats)
+    rows.append((f"lstmlab char-rnn, {args.seeds} seeds in one program (summed)", args.seeds * chars / t))
     t = timed(minimal_loop(spec, b), args.repeats)
     rows.append(("minimal JAX loop (layers in one scan)", chars / t))
     has_torch = importlib.util.find_spec("torch") is not None
-    rows.append(("PyTorch nn.LSTM",
+    rows.append((f"PyTorch nn.LSTM, 1 process ({os.cpu_count()} threads)",
                  torch_chars_per_s(spec, b, args.repeats) if has_torch else None))
+    rows.append((f"PyTorch nn.LSTM, {os.cpu_count()} processes × 1 thread (summed)",
+                 torch_processes(args, os.cpu_count()) if has_torch else None))
     print(f"\n{args.batches} batches of {spec.streams} streams × {spec.seq_length} steps, "
-          f"{L} × LSTM({U}), {V} symbols; ≈ {flops / 1e6:.2f} MFLOP per character trained")
+          f"{L} × LSTM({U}), {V} symbols; ≈ {flops / 1e6:.2f} MFLOP per character trained "
+          f"(6 per parameter)")
     for name, cps in rows:
         if cps is None:
-            print(f"{name:48} not installed (pip install torch)")
+            print(f"{name:48} not installed (pip install -e '.[bench]')")
         else:
             print(f"{name:48} {cps:10,.0f} chars/s  {cps * flops / 1e9:6.1f} GFLOP/s  "
                   f"epoch of this text {full.chars / cps:5.1f} s")
     print(f"(cores: {os.cpu_count()}; compare the rows, not runs: the machine is shared)")
+
+
+def torch_processes(args, n: int) -> float:
+    """n PyTorch trainings at once, one thread each (PyTorch trains a seed per process):
+    their chars/s summed."""
+    import subprocess
+    cmd = [sys.executable, __file__, "--torch-only", "--text", args.text, "--batches",
+           str(args.batches), "--repeats", str(args.repeats)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}) for _ in range(n)]
+    return sum(float(p.communicate()[0].split()[-1]) for p in procs)
 
 
 def torch_chars_per_s(spec, b, repeats):

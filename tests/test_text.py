@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstmlab import charrnn, data, streams
+from lstmlab import charrnn, data, experiments, streams
+from lstmlab.config import PRESETS
 from lstmlab.errors import DataError, RecordError
 from kinds import random_params
 from reference import reference_cell
@@ -87,8 +88,15 @@ def test_the_state_carried_between_batches_is_one_long_batch():
     assert abs((float(l1) + float(fresh)) / 2 - whole) > 1e-4
 
 
+def text_spec(vocab_size: int, **settings) -> charrnn.TextSpec:
+    """A TextSpec as a run derives it: the char-rnn preset with ``settings``."""
+    return experiments.text_spec_of(PRESETS["char-rnn"].replace(**settings), vocab_size)
+
+
 def test_char_rnns_learning_rate_schedule_and_clipping():
-    spec = charrnn.TextSpec(vocab_size=3)
+    spec = text_spec(3)
+    assert (spec.units, spec.layers, spec.seq_length, spec.streams, spec.epochs) == \
+        (128, 2, 50, 50, 50)  # char-rnn's train.lua defaults, from the preset
     assert [spec.lr_at(e) for e in (0, 9)] == [2e-3, 2e-3]
     assert spec.lr_at(10) == pytest.approx(2e-3 * 0.97) and \
         spec.lr_at(12) == pytest.approx(2e-3 * 0.97 ** 3)
@@ -100,60 +108,109 @@ def test_char_rnns_learning_rate_schedule_and_clipping():
                                         1 / np.sqrt(0.05)], rtol=1e-5)
 
 
-def test_a_short_text_trains_validates_and_samples():
-    vocab = data.Vocab.from_sequence(TEXT)
-    idx = vocab.encode(TEXT)
-    tr, va = streams.split(idx, 0.1)
-    spec = charrnn.TextSpec(vocab_size=len(vocab), units=32, layers=2, seq_length=10,
-                            streams=4, epochs=8, lr=1e-2)
-    train_b = streams.layout(tr, spec.streams, spec.seq_length)
-    val_b = streams.layout(va, 2, spec.seq_length, "validation text")
-    seen = []
-    out = charrnn.fit(spec, jax.random.PRNGKey(0), train_b, val_b,
-                      on_epoch=lambda e, t, v: seen.append((e, t, v)))
-    h = out["history"]
-    assert h.shape == (8, 2) and len(seen) == 8 and np.isfinite(h).all()
-    assert h[-1, 0] < h[0, 0] - 0.5 and h[:, 1].min() < h[0, 1]  # it learns
-    prime = jnp.asarray(vocab.encode("First"))
-    greedy = [charrnn.sample(out["best"], prime, jax.random.PRNGKey(k), 0.0, 20, len(vocab))
-              for k in (1, 2)]
-    np.testing.assert_array_equal(greedy[0], greedy[1])  # temperature 0: no draw
-    warm = [charrnn.sample(out["best"], prime, jax.random.PRNGKey(k), 1.0, 20, len(vocab))
-            for k in (3, 3, 4)]
-    np.testing.assert_array_equal(warm[0], warm[1])      # same seed, same sample
-    assert not np.array_equal(warm[0], warm[2])          # another seed, another one
-    # the same training again: the same numbers
-    again = charrnn.fit(spec, jax.random.PRNGKey(0), train_b, val_b)
-    np.testing.assert_array_equal(again["history"], h)
-
-
-def test_an_interrupted_training_resumes_to_the_same_parameters(tmp_path):
+def small(epochs=8, **kw):
+    """The short text as a run lays it out: (spec, training batches, validation batches)."""
     vocab = data.Vocab.from_sequence(TEXT)
     tr, va = streams.split(vocab.encode(TEXT), 0.1)
-    spec = charrnn.TextSpec(vocab_size=len(vocab), units=16, layers=2, seq_length=10,
-                            streams=4, epochs=4, lr=1e-2)
-    b, v = streams.layout(tr, 4, 10), streams.layout(va, 2, 10)
-    whole = charrnn.fit(spec, jax.random.PRNGKey(5), b, v)
+    spec = text_spec(len(vocab), units=kw.pop("units", 32), seq_length=10, streams=4,
+                     epochs=epochs, lr=1e-2, **kw)
+    return spec, streams.layout(tr, 4, 10), streams.layout(va, 2, 10, "validation text")
 
-    def stop_after_two(epoch, *_):
-        if epoch == 1:
+
+def test_a_short_text_trains_validates_and_samples():
+    spec, train_b, val_b = small()
+    seen = []
+    out = charrnn.fit(spec, jax.random.PRNGKey(0)[None], train_b, val_b,
+                      on_progress=lambda p: seen.append((p.epoch, p.batch)))
+    h = out["history"][0]
+    assert h.shape == (8, 2) and np.isfinite(h).all()
+    assert seen[-1] == (8, 0) and len({e for e, _ in seen}) == 9
+    assert h[-1, 0] < h[0, 0] - 0.5 and h[:, 1].min() < h[0, 1]  # it learns
+    assert out["best_epoch"][0] == np.argmin(h[:, 1])  # the best model is the best epoch's
+    # the same training again: the same numbers
+    again = charrnn.fit(spec, jax.random.PRNGKey(0)[None], train_b, val_b)
+    np.testing.assert_array_equal(again["history"], out["history"])
+
+
+def test_replicas_trained_together_are_each_trained_alone():
+    """vmapped seeds (lstmlab's edge) train each replica as it trains alone (to float
+    rounding: over one epoch; RMSprop's normalisation amplifies the last bits later)."""
+    spec, b, v = small(epochs=1)
+    keys = jax.random.split(jax.random.PRNGKey(3), 3)
+    together = charrnn.fit(spec, keys, b, v)
+    for r in (0, 2):
+        alone = charrnn.fit(spec, keys[r:r + 1], b, v)
+        np.testing.assert_allclose(together["history"][r], alone["history"][0], atol=2e-5)
+    # negative control: the replicas differ from each other
+    assert abs(together["history"][0, -1, 1] - together["history"][1, -1, 1]) > 1e-3
+
+
+def test_dropout_drops_at_its_rate_scales_the_rest_and_is_off_in_evaluation():
+    """Simulation where the truth is known: a share p of 100,000 entries dropped (within 4
+    binomial SE), the kept ones scaled by 1/(1 − p); the loss with dropout differs in
+    training, and evaluation never drops."""
+    h = jnp.ones((100, 1000))
+    for p in (0.2, 0.5):
+        out = np.asarray(charrnn._dropout(p, jax.random.PRNGKey(1), h, 0))
+        dropped = np.mean(out == 0)
+        assert abs(dropped - p) < 4 * np.sqrt(p * (1 - p) / out.size)
+        np.testing.assert_allclose(out[out != 0], 1 / (1 - p), rtol=1e-6)
+    spec, b, v = small(epochs=1, dropout=0.5)
+    params = charrnn.init(spec, jax.random.PRNGKey(0))[0]
+    xb, yb = jnp.asarray(b.x[0]), jnp.asarray(b.y[0])
+    plain, _ = charrnn.batch_loss(params, None, xb, yb, spec.vocab_size, "sigmoid")
+    dropped, _ = charrnn.batch_loss(params, None, xb, yb, spec.vocab_size, "sigmoid", 0.5,
+                                    jax.random.PRNGKey(2))
+    assert abs(float(plain) - float(dropped)) > 1e-4
+    one = jax.tree.map(lambda a: a[None], params)
+    evaluated = charrnn.evaluate(spec, one, jnp.asarray(b.x[:1]), jnp.asarray(b.y[:1]))
+    assert float(evaluated[0]) == pytest.approx(float(plain), abs=1e-6)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_an_interrupted_training_resumes_to_the_same_parameters(tmp_path, dropout):
+    spec, b, v = small(epochs=4, units=16, dropout=dropout)
+    key = jax.random.PRNGKey(5)[None]
+    whole = charrnn.fit(spec, key, b, v)
+
+    def stop_after_two(p):
+        if p.epoch == 2 and p.batch == 0:
             raise KeyboardInterrupt  # as Ctrl-C after the second epoch
 
     ck = tmp_path / "train.ckpt"
     with pytest.raises(KeyboardInterrupt):
-        charrnn.fit(spec, jax.random.PRNGKey(5), b, v, stop_after_two, checkpoint=ck)
-    epochs_seen = []
-    resumed = charrnn.fit(spec, jax.random.PRNGKey(5), b, v,
-                          lambda e, *_: epochs_seen.append(e), checkpoint=ck)
-    assert epochs_seen == [2, 3]  # only the epochs not yet trained
+        charrnn.fit(spec, key, b, v, stop_after_two, checkpoint=ck)
+    assert charrnn.finished_epochs(ck) == 2
+    epochs_seen = set()
+    resumed = charrnn.fit(spec, key, b, v, lambda p: epochs_seen.add(p.epoch),
+                          checkpoint=ck)
+    assert epochs_seen == {2, 3, 4}  # only the epochs not yet trained
+    assert resumed["trained_epochs"] == 2
     np.testing.assert_array_equal(resumed["history"], whole["history"])
-    for key in ("params", "best"):
-        for a, c in zip(jax.tree.leaves(resumed[key]), jax.tree.leaves(whole[key])):
+    for k in ("params", "best"):
+        for a, c in zip(jax.tree.leaves(resumed[k]), jax.tree.leaves(whole[k])):
             np.testing.assert_array_equal(a, c)
     # negative control: a checkpoint of other settings is refused in one line, not used
+    other = charrnn.TextSpec(**{**spec.__dict__, "lr": 2e-2})
     with pytest.raises(RecordError, match="another training .*it differs in lr"):
-        charrnn.fit(charrnn.TextSpec(**{**spec.__dict__, "lr": 2e-2}), jax.random.PRNGKey(5),
-                    b, v, checkpoint=ck)
+        charrnn.fit(other, key, b, v, checkpoint=ck)
     ck.write_bytes(b"not a checkpoint")
     with pytest.raises(RecordError, match="not a checkpoint lstmlab can read"):
-        charrnn.fit(spec, jax.random.PRNGKey(5), b, v, checkpoint=ck)
+        charrnn.fit(spec, key, b, v, checkpoint=ck)
+
+
+def test_a_long_text_is_encoded_in_its_smallest_integer_type():
+    """Indices, never a one-hot text nor a Python list: a 3-million-symbol text is held as
+    uint8 (3 MB) in its streams; the chunked encoder agrees with a per-symbol reference."""
+    text = (TEXT * 6000)[:3_000_000]
+    vocab = data.Vocab.from_sequence(text)
+    idx = vocab.encode(text, vocab.compact_dtype())
+    assert idx.dtype == np.uint8 and idx.nbytes == 3_000_000
+    ref = {s: i for i, s in enumerate(vocab.symbols)}
+    assert [ref[s] for s in text[999_990:1_000_010]] == idx[999_990:1_000_010].tolist()
+    b = streams.layout(idx, 50, 50)
+    assert b.x.dtype == np.uint8 and b.x.nbytes < 3_000_000
+    with pytest.raises(DataError, match=r"unknown symbol\(s\) '~'"):
+        vocab.encode(text[:2_000_000] + "~")
+    assert data.Vocab(tuple("ab")).compact_dtype() == np.uint8
+    assert data.Vocab(tuple(chr(0x4e00 + i) for i in range(300))).compact_dtype() == np.uint16

@@ -127,16 +127,13 @@ def _replica_chunk(spec: TextSpec, params, opt_state, state, lr, x, y, key, firs
 @partial(jax.jit, static_argnames="spec", donate_argnums=(1, 2, 3))
 def train_chunk(spec: TextSpec, params, opt_state, state, lr, x, y, keys, first):
     """:func:`_replica_chunk` for every replica (leading axis of params, opt_state, state
-    and keys); the batches are shared. One replica runs unbatched (a vmap of one would
-    compile to batched matrix products, slower on the CPU)."""
-    if jax.tree.leaves(params)[0].shape[0] == 1:
-        sq = lambda t: jax.tree.map(lambda a: a[0], t)  # noqa: E731
-        out = _replica_chunk(spec, sq(params), sq(opt_state), sq(state), lr, x, y, keys[0],
-                             first)
-        return jax.tree.map(lambda a: a[None], out)
-    return jax.vmap(partial(_replica_chunk, spec),
-                    in_axes=(0, 0, 0, None, None, None, 0, None))(
-        params, opt_state, state, lr, x, y, keys, first)
+    and keys); the batches are shared. The replicas run one after another inside the
+    program (``lax.map``), each as unbatched products: on the CPU a vmap of them compiles
+    to batched matrix products, slower per replica than one replica alone
+    (benchmarks/text_bench.py)."""
+    def one(args):
+        return _replica_chunk(spec, *args[:3], lr, x, y, args[3], first)
+    return jax.lax.map(one, (params, opt_state, state, keys))
 
 
 def train_epoch(spec: TextSpec, params, opt_state, lr, x, y, key=None):
