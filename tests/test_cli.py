@@ -111,11 +111,19 @@ def test_a_fifo_and_a_huge_file_are_refused_without_reading(run_cli, tmp_path):
     os.mkfifo(fifo)
     code, _, err = run_cli("run", "one-char", "--text-file", fifo)  # would block if opened
     assert code == 2 and "not a regular file" in err
+    from lstmlab.data import MAX_TEXT_BYTES
     big = tmp_path / "big.txt"
     with open(big, "wb") as f:
-        f.truncate(17 * 2**20)  # sparse: no 17 MB written
+        f.truncate(MAX_TEXT_BYTES + 1)  # sparse: nothing written
     code, _, err = run_cli("run", "one-char", "--text-file", big)
     assert code == 2 and "the limit for a text file" in err
+    binary = tmp_path / "a.bin"  # valid UTF-8, but a NUL byte: not a text
+    binary.write_bytes(b"ABCDEF\x00GHIJ" * 10)
+    code, _, err = run_cli("run", "char-rnn", "--text-file", binary)
+    assert code == 2 and "looks binary (a NUL byte at offset 6)" in err
+    binary.write_bytes(b"ABCDEF" * 10)  # negative control: without it, another error
+    code, _, err = run_cli("run", "char-rnn", "--text-file", binary)
+    assert code == 2 and "binary" not in err and "need at least" in err
 
 
 def test_python_api_checks_types_like_the_cli():
