@@ -248,3 +248,30 @@ def test_a_large_lift_is_rarely_called_small():
     v = [findings.BY_ID["feature-window-lift"].judge(lift_data(0.10, 100, rng),
                                                       LEVEL).verdict for _ in range(200)]
     assert v.count(SUPPORTED) / 200 <= mc_ceiling(0.025, 200)
+
+
+def text_results(means, seeds, rng, spread=0.05):
+    """Text points (stream experiments) whose best validation losses are drawn around
+    ``means`` (value of units → true mean), paired noise per replica."""
+    from lstmlab.results import TextResult
+    shared = rng.normal(0, spread, seeds)  # replica r starts alike at every point
+    out = []
+    for units, m in means.items():
+        val = m + shared + rng.normal(0, spread, seeds)
+        history = np.stack([val + 0.1, val], -1)[:, None, :]  # (R, 1 epoch, 2)
+        out.append(TextResult(Config(units=units, seeds=seeds, streams=2, epochs=1), None,
+                              None, None, history, np.zeros(seeds, int), 0.0, 0.0))
+    return out
+
+
+def test_a_lowest_loss_is_rarely_named_when_all_are_equal():
+    """The text sweep's sentence (paired t, Holm) at its boundary — equal true losses — names
+    a value at most at 5% (plus Monte-Carlo error); a real difference is named."""
+    rng = np.random.default_rng(21)
+    g = {"units": [32, 64, 128]}
+    wrong = sum("has the lowest" in grid.sentences(
+        text_results(dict.fromkeys(g["units"], 1.6), 10, rng), g)[0] for _ in range(300))
+    assert wrong / 300 <= mc_ceiling(0.05, 300)
+    (line,) = grid.sentences(text_results({32: 1.7, 64: 1.6, 128: 1.5}, 10, rng), g)
+    assert line.startswith("units: 128 has the lowest mean best validation loss")
+    assert "nats" in line and "Holm" in line

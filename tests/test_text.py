@@ -214,3 +214,142 @@ def test_a_long_text_is_encoded_in_its_smallest_integer_type():
         vocab.encode(text[:2_000_000] + "~")
     assert data.Vocab(tuple("ab")).compact_dtype() == np.uint8
     assert data.Vocab(tuple(chr(0x4e00 + i) for i in range(300))).compact_dtype() == np.uint16
+
+
+SMALL = ["--streams", "4", "--seq-length", "10", "--units", "8", "--epochs", "2"]
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    p = tmp_path / "text.txt"
+    p.write_text(TEXT * 3, encoding="utf-8")
+    return p
+
+
+def test_run_char_rnn_end_to_end_then_generate_predict_and_export(run_cli, text_file,
+                                                                  tmp_path):
+    out = tmp_path / "run"
+    code, stdout, err = run_cli("run", "char-rnn", "--text-file", text_file, *SMALL,
+                                "--out", out)
+    assert code == 0, err
+    assert "4 contiguous streams" in stdout and "Best validation loss" in stdout
+    assert "Findings" not in stdout  # the tutorial's claims are not a text run's
+    hist = (out / "text-history.csv").read_text().splitlines()
+    assert hist[0] == "experiment,replica,epoch,train_nats,val_nats,train_bits,val_bits"
+    assert len(hist) == 3 and not (out / ".checkpoints").exists() or \
+        not any((out / ".checkpoints").iterdir())
+    report = (out / "report.md").read_text()
+    assert "Text models" in report and "char-rnn-text-layout.png" in report
+    assert "tutorial's claims" not in report
+    assert (out / "char-rnn" / "0" / "model.json").is_file() and \
+        (out / "char-rnn" / "last" / "0" / "model.json").is_file()
+    # generation: greedy is repeatable, a temperature draws by its seed
+    runs = [run_cli("generate", out, "--experiment", "char-rnn", "--prime", "First", "--length",
+                    "30", *extra)[1] for extra in
+            ([], [], ["--temperature", "1", "--seed", "3"], ["--temperature", "1", "--seed",
+                                                              "3"],
+             ["--temperature", "1", "--seed", "4"])]
+    assert runs[0] == runs[1] and runs[2] == runs[3] and runs[2] != runs[4]
+    assert all(r.startswith("First") for r in runs)
+    code, stdout, _ = run_cli("predict", out, "--experiment", "char-rnn", "Citizen")
+    assert code == 0 and stdout.startswith("Citizen -> ")
+    # unknown symbols of the prime: one line naming them, exit 2
+    code, _, err = run_cli("generate", out, "--experiment", "char-rnn", "--prime", "F~Z",
+                           "--length", "5")
+    assert code == 2 and "unknown symbol(s) 'Z', '~'" in err and err.count("\n") == 1
+    # the same command again: nothing trained again
+    code, stdout, _ = run_cli("run", "char-rnn", "--text-file", text_file, *SMALL, "--out",
+                              out)
+    assert code == 0 and "(cached:" in stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--window", "3"], "--window does not apply to char-rnn; it applies to window experiments"),
+    (["--optimizer", "adam"], "optimizer 'adam' is not allowed; allowed: rmsprop"),
+    (["--dropout", "1"], "dropout 1.0 is not allowed; allowed: a number from 0 to below 1"),
+    (["--seq-length", "200"], "need at least"),
+    (["--val-frac", "0.001"], "validation text"),
+])
+def test_impossible_text_settings_are_one_line_each(run_cli, text_file, args, words):
+    small = dict(zip(SMALL[::2], SMALL[1::2]))
+    small.pop(args[0], None)
+    code, _, err = run_cli("run", "char-rnn", "--text-file", text_file,
+                           *[a for kv in small.items() for a in kv], *args)
+    assert code == 2 and words in err and err.count("\n") == 1, err
+
+
+def test_char_rnn_without_a_text_says_to_give_one(run_cli):
+    code, _, err = run_cli("run", "char-rnn")
+    assert code == 2 and "give --text-file FILE" in err
+    # rmsprop is char-rnn's: a window experiment refuses it
+    code, _, err = run_cli("run", "one-char", "--optimizer", "rmsprop")
+    assert code == 2 and "adam or adam-optax for window experiments" in err
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch_to_the_same_model(tmp_path):
+    """Through the engine, as `lstmlab run` goes: a stop after epoch 2 keeps the epoch in
+    the run directory's checkpoint; running again ends with the parameters of an
+    uninterrupted run, bit for bit."""
+    from lstmlab import engine
+    cfg = PRESETS["char-rnn"].replace(sequence=TEXT * 3, streams=4, seq_length=10, units=8,
+                                      epochs=4)
+    ds = experiments.prepare(cfg)
+
+    class StopAtTwo(engine.Observer):
+        def training(self, cfg, ds):
+            from contextlib import nullcontext
+
+            def progress(p):
+                if p.epoch == 2 and p.batch == 0:
+                    raise engine.Interrupted(2)
+            return nullcontext(progress)
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    with pytest.raises(engine.Interrupted):
+        engine.execute(a, [cfg], [ds], observer=StopAtTwo())
+    (ck,) = (a / ".checkpoints").glob("char-rnn.*.npz")
+    assert charrnn.finished_epochs(ck) == 2
+    resumed = engine.execute(a, [cfg], [ds]).results[0]
+    whole = engine.execute(b, [cfg], [ds]).results[0]
+    assert resumed.trained_epochs == 2 and whole.trained_epochs == 4
+    np.testing.assert_array_equal(resumed.history, whole.history)
+    for x, y in zip(jax.tree.leaves((resumed.params, resumed.last)),
+                    jax.tree.leaves((whole.params, whole.last))):
+        np.testing.assert_array_equal(x, y)
+    assert not list((a / ".checkpoints").glob("*.npz"))  # done: the checkpoint is gone
+    # negative control: other settings do not resume that checkpoint (another file)
+    from lstmlab import records
+    assert records.checkpoint(a, cfg) != records.checkpoint(a, cfg.replace(lr=1e-3))
+
+
+def test_a_text_record_loads_back_as_it_was_saved(tmp_path):
+    from lstmlab import engine, records
+    cfg = PRESETS["char-rnn"].replace(sequence=TEXT * 3, streams=4, seq_length=10, units=8,
+                                      epochs=2, seeds=2)
+    res = engine.execute(tmp_path, [cfg], [experiments.prepare(cfg)]).results[0]
+    back = records.load_result(tmp_path / "char-rnn")
+    assert back.cached and back.config == cfg and back.samples == res.samples
+    np.testing.assert_array_equal(back.history, res.history)
+    np.testing.assert_array_equal(back.best_epoch, res.best_epoch)
+    for x, y in zip(jax.tree.leaves((back.params, back.last)),
+                    jax.tree.leaves((res.params, res.last))):
+        np.testing.assert_array_equal(x, y)
+    # a damaged record is one line naming what is wrong
+    import json
+    rec = json.loads((tmp_path / "char-rnn" / "record.json").read_text())
+    rec["samples"] = rec["samples"][:1]
+    (tmp_path / "char-rnn" / "record.json").write_text(json.dumps(rec))
+    with pytest.raises(RecordError, match="samples must be one string per seed"):
+        records.load_result(tmp_path / "char-rnn")
+
+
+def test_a_sweep_of_text_points_has_its_table_and_sentences(tmp_path):
+    import lstmlab
+    sw = lstmlab.sweep("char-rnn", sequence=TEXT * 3, streams=4, seq_length=10, epochs=2,
+                       units=[4, 8], seeds=2, out=tmp_path)
+    assert list(sw.table["units"]) == [4, 8] and "best_val_mean" in sw.table
+    assert len(sw.data) == 4 and "best_val_loss" in sw.data
+    (line,) = sw.sentences
+    assert line.startswith("units: ") and "best validation loss" in line
+    assert "Validation curves" in (tmp_path / "report.md").read_text()

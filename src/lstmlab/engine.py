@@ -74,7 +74,7 @@ class StopRequest:
 class Observer:
     """What the engine reports as it goes; every method does nothing here. ``training``
     returns a context whose value is called with (epochs done, history so far) between
-    chunks of a local training."""
+    chunks of a local training — a stream experiment's with one charrnn.Progress."""
 
     def warn(self, line: str) -> None: ...
     def begin(self, cfgs: list[Config], todo: list[Config], datasets: dict) -> None: ...
@@ -84,7 +84,7 @@ class Observer:
     def leaving(self) -> None: ...
 
     def training(self, cfg: Config, ds: Dataset):
-        return nullcontext(lambda done, history: None)
+        return nullcontext(lambda *progress: None)
 
 
 @dataclass
