@@ -50,6 +50,21 @@ def patterns(ds: Dataset) -> None:
               for x, y in zip(p.x, p.y)])
 
 
+class _Bar:
+    """A progress view whose rich bar (``self.bar``, or None) lives as long as the context."""
+
+    bar = None
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
 def text(cfg: Config, ds: TextData) -> None:
     """What a stream experiment reads: the text's size and symbols, its streams."""
     b = ds.train.x.shape
@@ -61,7 +76,7 @@ def text(cfg: Config, ds: TextData) -> None:
               f"k's row i){val}", markup=False)
 
 
-class TrainingProgress:
+class TrainingProgress(_Bar):
     """A progress bar over epochs with loss and accuracy (replica mean), shown only on a
     terminal (piped, it would leave blank lines); --verbose prints the notebook's epoch log
     instead."""
@@ -77,15 +92,6 @@ class TrainingProgress:
                                 TimeElapsedColumn(), console=err, transient=True)
             self.task = self.bar.add_task("train", total=cfg.epochs, status="compiling…")
 
-    def __enter__(self):
-        if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
     def __call__(self, done: int, history: np.ndarray) -> None:
         mean = history.mean(axis=0)  # over replicas
         if self.bar is not None:
@@ -98,7 +104,7 @@ class TrainingProgress:
             self.logged = done
 
 
-class TextProgress:
+class TextProgress(_Bar):
     """A stream experiment's progress: a bar over the symbols of every epoch with the
     epoch, symbols per second, the training loss so far in the epoch and the last
     validation loss, time left. Piped or with --verbose, one line per finished epoch."""
@@ -114,15 +120,6 @@ class TextProgress:
                                 TimeElapsedColumn(), console=err, transient=True)
             self.task = self.bar.add_task("train", total=cfg.epochs * ds.chars * cfg.seeds,
                                           epoch="compiling…", status="")
-
-    def __enter__(self):
-        if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
 
     def __call__(self, p) -> None:
         now = time.perf_counter()

@@ -206,28 +206,37 @@ def plot_stream_layout(res: Result) -> bytes:
     n_batches, rows = order.shape
     shown = min(n_batches, MAX_LAYOUT_BATCHES)
     vocab, p = res.dataset.vocab, res.dataset.patterns
+
+    def label(k, i):
+        s = order[k, i]
+        return f"#{s}\n{show(''.join(vocab.decode(p.x[s])))}→{show(vocab.symbols[p.y[s]])}"
     fig = Figure(figsize=(min(1.1 * shown + 2, 20), 0.55 * rows + 1.6))
-    ax = fig.add_subplot()
-    for k in range(shown):
-        for i in range(rows):
-            s = order[k, i]
-            label = f"{show(''.join(vocab.decode(p.x[s])))}→{show(vocab.symbols[p.y[s]])}"
-            ax.text(k, i, f"#{s}\n{label}", ha="center", va="center", fontsize=7,
-                    bbox=dict(boxstyle="round", fc=f"C{i % 10}", alpha=0.25))
-            if k + 1 < shown:
-                ax.annotate("", (k + 0.62, i), (k + 0.38, i),
-                            arrowprops=dict(arrowstyle="->", lw=0.8))
-    ax.set_xlim(-0.6, shown - 0.4)
-    ax.set_ylim(rows - 0.5, -0.5)
-    ax.set_xticks(range(shown), [str(k + 1) for k in range(shown)])
-    ax.set_yticks(range(rows), [f"row {i + 1}" for i in range(rows)])
+    ax = _layout_grid(fig, shown, rows, label, "row")
     ax.set_xlabel("batch (in training order; the state is reset before batch 1)"
                   + (f"; first {shown} of {n_batches}" if shown < n_batches else ""))
     ax.set_title(f"{res.config.name}: stream layout — row i of a batch continues row i of "
                  f"the previous batch (arrows: the state it carries)")
+    return _png(fig)
+
+
+def _layout_grid(fig: Figure, cols: int, rows: int, label, row_name: str, **text):
+    """The stream layouts' picture: a box per (batch k, row i) with ``label(k, i)``, an
+    arrow from each box to the same row of the next batch; returns the axes."""
+    ax = fig.add_subplot()
+    for k in range(cols):
+        for i in range(rows):
+            ax.text(k, i, label(k, i), ha="center", va="center", fontsize=7,
+                    bbox=dict(boxstyle="round", fc=f"C{i % 10}", alpha=0.25), **text)
+            if k + 1 < cols:
+                ax.annotate("", (k + 0.62, i), (k + 0.38, i),
+                            arrowprops=dict(arrowstyle="->", lw=0.8))
+    ax.set_xlim(-0.6, cols - 0.4)
+    ax.set_ylim(rows - 0.5, -0.5)
+    ax.set_xticks(range(cols), [str(k + 1) for k in range(cols)])
+    ax.set_yticks(range(rows), [f"{row_name} {i + 1}" for i in range(rows)])
     for spine in ax.spines.values():
         spine.set_visible(False)
-    return _png(fig)
+    return ax
 
 
 def plot_text_curves(res: TextResult) -> bytes:
@@ -273,29 +282,16 @@ def plot_text_layout(res: TextResult) -> bytes:
     n, streams, steps = b.x.shape
     rows, cols = min(streams, MAX_TEXT_STREAMS), min(n, MAX_TEXT_BATCHES)
     vocab = res.dataset.vocab
+    def label(k, i):  # where in the text the box starts, and its first symbols
+        start = i * n * steps + k * steps
+        return f"@{start:,}\n{show(''.join(vocab.decode(b.x[k, i, :SNIPPET])))}…"
     fig = Figure(figsize=(1.45 * cols + 2.2, 0.62 * rows + 1.7))
-    ax = fig.add_subplot()
-    for k in range(cols):
-        for i in range(rows):
-            start = i * n * steps + k * steps
-            snippet = show("".join(vocab.decode(b.x[k, i, :SNIPPET])))
-            ax.text(k, i, f"@{start:,}\n{snippet}…", ha="center", va="center", fontsize=7,
-                    family="monospace",
-                    bbox=dict(boxstyle="round", fc=f"C{i % 10}", alpha=0.25))
-            if k + 1 < cols:
-                ax.annotate("", (k + 0.6, i), (k + 0.4, i),
-                            arrowprops=dict(arrowstyle="->", lw=0.8))
-    ax.set_xlim(-0.6, cols - 0.4)
-    ax.set_ylim(rows - 0.5, -0.5)
-    ax.set_xticks(range(cols), [str(k + 1) for k in range(cols)])
-    ax.set_yticks(range(rows), [f"stream {i + 1}" for i in range(rows)])
+    ax = _layout_grid(fig, cols, rows, label, "stream", family="monospace")
     ax.set_xlabel(f"batch of {steps} steps (the state is reset before batch 1 of every "
                   f"epoch); first {cols} of {n} batches, {rows} of {streams} streams; "
                   f"@: the position in the text")
     ax.set_title(f"{c.name}: {streams} contiguous streams of {n * steps:,} symbols — row i "
                  f"of a batch continues row i of the one before")
-    for spine in ax.spines.values():
-        spine.set_visible(False)
     return _png(fig)
 
 
