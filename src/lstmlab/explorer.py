@@ -119,6 +119,10 @@ def training_rows(config: dict) -> list[tuple[str, str]]:
             ("batch size", "all" if c.get("batch_size") is None else str(c.get("batch_size"))),
             ("optimizer", f"{c.get('optimizer')}, lr {c.get('lr'):g}"),
             ("seeds trained", str(c.get("seeds")))]
+    if c.get("streams"):  # char-rnn's training: streams, not batches of samples
+        rows[1] = ("streams", f"{c.get('streams')} × {c.get('seq_length')} steps per batch, "
+                   f"state carried without gradient, reset each epoch")
+        return rows
     if c.get("stateful") and (c.get("bptt", 1) > 1 or c.get("random_start")
                               or c.get("reset_prob")):
         rows.append(("stateful training", f"bptt {c.get('bptt')}, random start "
