@@ -3,7 +3,7 @@ char-rnn, ``train.lua``): the text as B contiguous streams (:mod:`lstmlab.stream
 prediction and a loss at every step of every stream, one update per S steps of all B
 streams, the state carried from batch to batch without gradient (truncated BPTT), reset at
 every epoch's start, RMSprop on element-wise clipped gradients, the learning rate decayed
-per epoch, and validation on streams of its own; replicas (seeds) vmapped in one program.
+per epoch, and validation on streams of its own; replicas (seeds) in one program.
 A trained text model is a stateful window-1 one-hot model: sampling with a temperature is
 ``Model.generate``'s.
 
@@ -160,7 +160,7 @@ def evaluate(spec: TextSpec, params, x, y):
         state = model.zero_state(x.shape[1], spec.units, CELLS[spec.cell], spec.layers)
         _, losses = jax.lax.scan(step, state, (x, y))
         return losses.mean()
-    return jax.vmap(one)(params)
+    return jax.lax.map(one, params)  # one after another, as train_chunk
 
 
 def flops_per_char(spec: TextSpec) -> int:
@@ -218,7 +218,7 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
     vx, vy = (jnp.asarray(val.x), jnp.asarray(val.y)) if val is not None else (None, None)
     n = x.shape[0]
     chunk = chunk_batches(spec, n, r)
-    last_val = history[-1][:, 1] if history else None
+    last_val = history[-1][:, 1] if history and val is not None else None
     zero = lambda: jax.vmap(lambda _: model.zero_state(  # noqa: E731
         x.shape[1], spec.units, CELLS[spec.cell], spec.layers))(keys)
     t0 = time.perf_counter()

@@ -240,7 +240,8 @@ class _interrupts(_Stopped):
         parts = []
         for p in sorted((self.run_dir / records.CHECKPOINTS).glob("*.npz")):
             if (k := charrnn.finished_epochs(p)) is not None:
-                parts.append(f"{p.name.rsplit('.', 2)[0]}'s epochs 1–{k}" if k else "")
+                parts.append(f"{p.name.rsplit('.', 2)[0]}'s "
+                             + ("epoch 1" if k == 1 else f"epochs 1–{k}") if k else "")
         parts = [p for p in parts if p]
         return f" and {', '.join(parts)}" if parts else ""
 
