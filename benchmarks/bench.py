@@ -33,6 +33,7 @@ import tempfile
 import time
 
 from lstmlab import PRESETS, experiments, programs, train
+from lstmlab.config import MAIN_RUN
 from lstmlab.cells import CELLS
 
 
@@ -84,7 +85,7 @@ def keras_time(cfg):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("presets", nargs="*", default=list(PRESETS))
+    ap.add_argument("presets", nargs="*", default=list(MAIN_RUN))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--keras", nargs="*", default=["timestep-window"],
                     help="presets to train with Keras too ('all', or none to skip)")
@@ -108,7 +109,7 @@ def main():
         has_keras = importlib.util.find_spec("keras") is not None
     except ImportError:
         has_keras = False
-    keras_for = list(PRESETS) if args.keras == ["all"] else args.keras
+    keras_for = list(MAIN_RUN) if args.keras == ["all"] else args.keras
     figures = {"machine": machine(), "presets": {}}
     print(" · ".join(f"{k} {v}" for k, v in figures["machine"].items() if v))
     print(f"{'preset':18} {'compile s':>10} {'train s':>9} {'keras s':>9} {'ratio':>7}")
@@ -269,7 +270,7 @@ def breakdown_here(cache_dir: str) -> dict:
     from lstmlab import cache, engine, records, report
     with tempfile.TemporaryDirectory() as tmp:
         cache.enable(Path(cache_dir))
-        cfgs = list(PRESETS.values())
+        cfgs = [PRESETS[name] for name in MAIN_RUN]
         t0 = time.perf_counter()
         datasets = engine.prepare_all(cfgs)
         t["data"] = time.perf_counter() - t0

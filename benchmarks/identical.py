@@ -16,7 +16,8 @@ def snapshot(path: str) -> None:
     import jax
     import lstmlab
     out = {}
-    for name in lstmlab.PRESETS:
+    from lstmlab.config import MAIN_RUN  # the window presets (char-rnn needs a long text)
+    for name in MAIN_RUN:
         r = lstmlab.run(name, seeds=2, epochs=12)
         out[f"{name}/probs"], out[f"{name}/history"] = r.probs, r.history
         for i, leaf in enumerate(jax.tree.leaves(r.params)):
@@ -32,7 +33,7 @@ def snapshot(path: str) -> None:
         start = "ABCDE"[:max(1, m.info.window)]
         out[f"{name}/gen"] = np.array([ord(c) for c in m.generate(start, 10)])
     np.savez(path, **out)
-    print(f"{len(out)} arrays of {len(lstmlab.PRESETS)} presets → {path}")
+    print(f"{len(out)} arrays of {len(MAIN_RUN)} presets → {path}")
 
 
 def compare(a_path: str, b_path: str) -> int:
