@@ -125,6 +125,9 @@ class TextProgress(_Bar):
         now = time.perf_counter()
         if self.started is None:
             self.started = (now, p.epoch * p.batches + p.batch)
+            if p.epoch and (self.bar is not None or self.lines):  # not --quiet
+                out.print(f"Resuming after epoch {p.epoch} of {self.cfg.epochs}, kept by an "
+                          f"interrupted run of the same settings", markup=False)
         done = p.epoch * p.batches + p.batch
         rate = (done - self.started[1]) * self.per_batch / max(now - self.started[0], 1e-9)
         val = "" if p.val is None else f" · val {np.mean(p.val):.3f}"
