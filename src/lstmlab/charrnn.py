@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -136,17 +137,6 @@ def train_chunk(spec: TextSpec, params, opt_state, state, lr, x, y, keys, first)
     return jax.lax.map(one, (params, opt_state, state, keys))
 
 
-def train_epoch(spec: TextSpec, params, opt_state, lr, x, y, key=None):
-    """One pass of one replica (no leading axis) over Batches x, y (n, B, S) from a reset
-    state. Returns params, opt_state and each batch's loss (n,)."""
-    state = model.zero_state(x.shape[1], spec.units, CELLS[spec.cell], spec.layers)
-    one = lambda t: jax.tree.map(lambda a: a[None], t)  # noqa: E731
-    keys = (jax.random.PRNGKey(0) if key is None else key)[None]
-    params, opt_state, _, losses = train_chunk(spec, one(params), one(opt_state), one(state),
-                                               lr, x, y, keys, 0)
-    return *jax.tree.map(lambda a: a[0], (params, opt_state)), losses[0]
-
-
 @partial(jax.jit, static_argnames="spec")
 def evaluate(spec: TextSpec, params, x, y):
     """Mean loss (nats per symbol) of every replica (leading axis of params) over Batches
@@ -183,14 +173,16 @@ def chunk_batches(spec: TextSpec, n_batches: int, replicas: int) -> int:
     return max(d for d in range(1, want + 1) if n_batches % d == 0)
 
 
-class Progress:
+class Progress(NamedTuple):
     """What ``fit`` tells its observer after every compiled call: the epoch (0-based),
     batches done in it and in all, the epoch's training losses so far (per replica),
     the last validation losses (per replica, or None)."""
 
-    def __init__(self, epoch, batch, batches, losses, val):
-        self.epoch, self.batch, self.batches, self.losses, self.val = \
-            epoch, batch, batches, losses, val
+    epoch: int
+    batch: int
+    batches: int
+    losses: np.ndarray
+    val: np.ndarray | None
 
 
 def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=None,
