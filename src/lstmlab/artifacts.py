@@ -225,12 +225,10 @@ class Model:
         x, mask = self._window_input(idx)
         return evaluate.probabilities(self.params, x, mask, self.info.activation)[0]
 
-    def trace(self, text: str) -> Trace:
-        """The gates, states and next-symbol probabilities at every step while the model
-        reads ``text`` as it reads it in training: a window model reads the window ending
-        at each symbol from a zero state (from the ``window``-th symbol on; a
-        variable-length model from the first, padded); a stateful model carries its state
-        over the whole text from a reset. See :class:`Trace` for the shapes."""
+    def _reading(self, text: str):
+        """How the model reads ``text`` in :meth:`trace`: the windows (N, W) of indices,
+        the position of each one's last symbol (N,), symbols since the reset (N,), and the
+        framed, encoded input (N, S, F) with its mask."""
         i, idx = self.info, self._indices(text)
         w = i.window
         if i.variable_length and not i.stateful:
@@ -244,6 +242,16 @@ class Model:
             positions = np.arange(w - 1, len(idx))
             since = positions + 1 if i.stateful else np.full(len(positions), w)
         x, mask = data.model_inputs(windows, len(self.vocab), i.encoding, i.framing, i.mask)
+        return windows, positions, since, x, mask
+
+    def trace(self, text: str) -> Trace:
+        """The gates, states and next-symbol probabilities at every step while the model
+        reads ``text`` as it reads it in training: a window model reads the window ending
+        at each symbol from a zero state (from the ``window``-th symbol on; a
+        variable-length model from the first, padded); a stateful model carries its state
+        over the whole text from a reset. See :class:`Trace` for the shapes."""
+        i = self.info
+        windows, positions, since, x, mask = self._reading(text)
         probs, gates = evaluate.trace(self.params, jnp.asarray(x),
                                       None if mask is None else jnp.asarray(mask),
                                       carry=i.stateful, activation=i.activation)
@@ -257,6 +265,77 @@ class Model:
         return Trace(text=text, vocab=self.vocab.symbols, positions=positions,
                      windows=windows, mask=real, probs=np.asarray(probs, np.float32),
                      since_reset=since, quantities=arrays)
+
+    # -- what the units learned (lstmlab.units) ------------------------------------------
+    def _analysed(self, text: str | None) -> str:
+        if text is not None:
+            return text
+        if not self.info.sequence:
+            raise DataError("this model does not keep its training text (longer than "
+                            f"{MAX_STORED_SEQUENCE} symbols); give a text to read")
+        return self.info.sequence
+
+    def units(self, text: str | None = None, tracks: dict | None = None):
+        """Pearson's r of every unit's every quantity (the LSTM's i, f, g, o, tanh(c), h;
+        layer by layer) with every track (``units.TRACKS``, and ``tracks``: name → one
+        number per symbol of ``text``) while the model reads ``text`` as in
+        :meth:`trace` (default: its training sequence). A DataFrame of track, layer,
+        quantity, unit, r; ``lstmlab.units.best(frame)`` keeps the strongest per track."""
+        from . import units
+        trace = self.trace(self._analysed(text))
+        acts = units.activations(trace, CELLS[self.info.cell], self.info.layers)
+        return units.correlations(acts, units.tracks_at(trace, tracks))
+
+    def saturation(self, text: str | None = None):
+        """Per gate unit, the share of steps it is below 0.1 and above 0.9 while reading
+        ``text`` (default: the training sequence): a DataFrame of layer, gate, unit, left,
+        right (Karpathy et al. 2015, Fig. 3). A SimpleRNN has no gate: no rows."""
+        from . import units
+        return units.saturation(self.trace(self._analysed(text)), CELLS[self.info.cell],
+                                self.info.layers)
+
+    def ablate(self, units) -> "Model":
+        """This model with ``units`` silenced: a unit of layer 1 by its number, or
+        (layer, unit) pairs, or rows of :meth:`units`' DataFrame. Each unit's h (and c)
+        is held at 0 as far as every other unit and the prediction see (its outgoing
+        weights are zeroed: the result is an ordinary model)."""
+        from . import units as u
+        return Model(u.ablate(self.params, units), self.info)
+
+    def ablation(self, units, text: str | None = None, tracks: dict | None = None):
+        """What silencing ``units`` (see :meth:`ablate`) changes while reading ``text``:
+        loss and accuracy of the next symbol before and after, overall and where each
+        track is high. A DataFrame."""
+        from . import units as u
+        text = self._analysed(text)
+        a, b = self.trace(text), self.ablate(units).trace(text)
+        targets = self._targets(text, a.positions)
+        return u.effect(a.probs, b.probs, targets, u.tracks_at(a, tracks))
+
+    def _targets(self, text: str, positions: np.ndarray) -> np.ndarray:
+        """The symbol that follows each prediction's last one in ``text`` (-1: none)."""
+        idx = self.vocab.encode(text)
+        nxt = positions + 1
+        return np.where(nxt < len(idx), idx[np.minimum(nxt, len(idx) - 1)], -1)
+
+    def connectivity(self, text: str | None = None) -> np.ndarray:
+        """How strongly each prediction depends on each symbol read before it: (N, L), row
+        n the prediction after ``text[trace.positions[n]]``, column s the s-th symbol,
+        |∂ log p(next symbol) / ∂ input_s| (the symbol that follows in ``text``; the most
+        likely one after the last). At most ``units.MAX_CONNECTIVITY`` symbols."""
+        from . import units
+        i, text = self.info, self._analysed(text)
+        if len(text) > units.MAX_CONNECTIVITY:
+            raise DataError(f"the text has {len(text)} symbols; connectivity reads at most "
+                            f"{units.MAX_CONNECTIVITY} (it is N × N): give a shorter one")
+        windows, positions, _, x, mask = self._reading(text)
+        targets = self._targets(text, positions)
+        if targets[-1] < 0:
+            targets[-1] = int(np.argmax(self._probs(self._indices(text))))
+        where = np.where(windows >= 0, positions[:, None] - windows.shape[1] + 1 +
+                         np.arange(windows.shape[1]), -1)
+        return units.connectivity(self.params, x, mask, targets, where, len(text),
+                                  i.stateful, i.activation)
 
     def _repr_html_(self) -> str | None:
         """In Jupyter a model shows as its explorer (``lstmlab.explore``); one whose weights

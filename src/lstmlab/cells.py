@@ -33,6 +33,8 @@ class Cell:
     trace: type      # a NamedTuple of what a step computes, the state's arrays among them
     legend: dict     # words for each traced quantity
     masked = ()      # traced quantities a masked step does not compute
+    gates = ()       # traced quantities in [0, 1] (saturation is theirs)
+    unbounded = ()   # traced quantities read through tanh when compared with a track
     keras_config: dict = {}  # the Keras layer's settings that make it this cell
 
     @staticmethod
@@ -98,6 +100,8 @@ class LSTM(Cell):
              "h = o·tanh(c); the prediction is softmax(h·W + b)",
     }
     masked = ("i", "f", "g", "o")  # traced quantities a masked step does not compute
+    gates = ("i", "f", "o")
+    unbounded = ("c",)  # h reads it as tanh(c)
 
     @staticmethod
     def shapes(n_features: int, units: int) -> dict[str, tuple[int, ...]]:
@@ -149,6 +153,7 @@ class GRU(Cell):
         "h": "output (the state): h = z·h + (1 − z)·h̃; the prediction is softmax(h·W + b)",
     }
     masked = ("z", "r", "hh")
+    gates = ("z", "r")
 
     @staticmethod
     def shapes(n_features: int, units: int) -> dict[str, tuple[int, ...]]:

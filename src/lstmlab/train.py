@@ -194,7 +194,7 @@ def make_chunk_fn(spec: TrainSpec, n: int):
         return carry, jnp.stack([loss_sum, correct]).reshape(2, -1, upe)
 
     def init(key, n_features):
-        k_init, k_shuffle = jax.random.split(key)
+        k_init, k_shuffle = jax.random.split(key)  # as initial_params splits it
         params = model.init_params(k_init, n_features, spec.units, spec.vocab_size, spec.cell,
                                    spec.layers)
         state = model.zero_state(spec.batch_size, spec.units, CELLS[spec.cell], spec.layers)
@@ -269,6 +269,14 @@ def replica_keys(seed: int, replicas: int):
     """Replica r of seed s always gets the same key, however many replicas run."""
     base = jax.random.PRNGKey(seed)
     return jnp.stack([jax.random.fold_in(base, r) for r in range(replicas)])
+
+
+def initial_params(seed: int, replica: int, n_features: int, units: int, vocab_size: int,
+                   cell: str = "lstm", layers: int = 1):
+    """Replica ``replica``'s weights before training (what ``make_chunk_fn``'s init draws):
+    the untrained control of a measurement on the trained model."""
+    k_init, _ = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), replica))
+    return model.init_params(k_init, n_features, units, vocab_size, cell, layers)
 
 
 # On the CPU, replicas train in groups of at most this many, each group one call of the

@@ -1,0 +1,370 @@
+"""What the units learned: tracks of the text a model reads, every unit's correlation
+with each (Karpathy, Johnson & Fei-Fei 2015: line position, quotes, brackets), gate
+saturation (their Fig. 3), ablation, and connectivity — how strongly each prediction
+depends on each earlier input (Distill, "Memorization in RNNs", 2019).
+
+Functions over a model's parameters and what :meth:`lstmlab.artifacts.Model.trace` gives
+(``Model.units``, ``saturation``, ``ablate`` and ``connectivity`` call them); LSTMVis's
+span match is the page's (``assets/explorer.js``), checked against :func:`match` here.
+Units are numbered from 0 within their layer; layers from 1.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from itertools import accumulate
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from . import evaluate
+from .cells import cell_of, layer_keys, layered, layers_of
+from .errors import DataError
+
+# A track: one number per symbol read, computed from the text (or given by the user).
+TRACKS = {
+    "since reset": "symbols read since the reset (a stateful model; a window model reads "
+                   "its window)",
+    "symbol index": "the vocabulary index of the last symbol read (for A–Z its alphabet "
+                    "position)",
+    "line position": "symbols since the last newline",
+    "word position": "letters since the last symbol that is not one (0 outside words)",
+    "in quotes": "1 inside double quotes, else 0",
+    "bracket depth": "open (, [ and { not yet closed",
+    "indentation": "spaces and tabs at the start of the current line",
+    "letter": "1 for a letter", "upper case": "1 for an upper-case letter",
+    "digit": "1 for a digit", "space": "1 for white space (newline included)",
+    "punctuation": "1 for a symbol that is neither letter, digit nor space",
+}
+THRESHOLD = 0.9        # |r| at which a unit is said to track a track
+SATURATED = (0.1, 0.9)  # a gate below / above: left / right saturated (Karpathy et al.)
+MAX_CONNECTIVITY = 2000  # symbols: the matrix is N × N and N backward passes
+TOP_MATCHES = 50
+
+
+def text_tracks(text: str) -> dict[str, np.ndarray]:
+    """The tracks computed from the text alone, one value per symbol (L,)."""
+    chars = np.array(list(text)) if text else np.array([], "<U1")
+    idx = np.arange(len(text))
+    letter = np.array([c.isalpha() for c in text], bool)
+    newline = chars == "\n"
+    since_nl = idx - np.maximum.accumulate(np.where(newline, idx, -1))
+    word = np.where(letter, idx - np.maximum.accumulate(np.where(letter, -1, idx)), 0)
+    quotes = np.cumsum(chars == '"') % 2
+    delta = np.isin(chars, list("([{")).astype(int) - np.isin(chars, list(")]}"))
+    # a closing bracket without an opening one does not make the depth negative: a running
+    # floor, which numpy's cumsum has no form of
+    depth = np.fromiter(accumulate(delta.tolist(), lambda a, d: max(a + d, 0)), float,
+                        len(text)) if len(text) else np.zeros(0)
+    indent = np.zeros(len(text))
+    start = 0
+    for line in text.split("\n"):
+        indent[start:start + len(line) + 1] = len(line) - len(line.lstrip(" \t"))
+        start += len(line) + 1
+    return {"line position": since_nl.astype(float), "word position": word.astype(float),
+            "in quotes": quotes.astype(float), "bracket depth": depth,
+            "indentation": indent,
+            "letter": letter.astype(float),
+            "upper case": np.array([c.isupper() for c in text], float),
+            "digit": np.array([c.isdigit() for c in text], float),
+            "space": np.array([c.isspace() for c in text], float),
+            "punctuation": np.array([not (c.isalnum() or c.isspace()) for c in text], float)}
+
+
+def tracks_at(trace, user: dict | None = None) -> dict[str, np.ndarray]:
+    """Every track at each prediction of ``trace`` (N,): at the last symbol it read. User
+    tracks (name → one value per symbol of the text) are checked and added."""
+    pos = trace.positions
+    symbol = {s: k for k, s in enumerate(trace.vocab)}
+    out = {"since reset": np.asarray(trace.since_reset, float),
+           "symbol index": np.array([symbol[trace.text[p]] for p in pos], float)}
+    out.update({k: v[pos] for k, v in text_tracks(trace.text).items()})
+    for name, values in checked_tracks(user, len(trace.text)).items():
+        out[name] = values[pos]
+    return out
+
+
+def checked_tracks(user, length: int) -> dict[str, np.ndarray]:
+    """User tracks as float arrays of one value per symbol; a DataError names the wrong
+    one (its name, its length, a value that is not a finite number)."""
+    if user is None:
+        return {}
+    if not isinstance(user, dict):
+        raise DataError(f"tracks {type(user).__name__} are not allowed; allowed: a dict of "
+                        f"name → one number per symbol")
+    out = {}
+    for name, values in user.items():
+        if not isinstance(name, str) or not name.strip():
+            raise DataError(f"track name {name!r} is not allowed; allowed: a non-empty "
+                            f"string")
+        try:
+            a = np.asarray(values, float).reshape(-1)
+        except (TypeError, ValueError):
+            raise DataError(f"track {name!r} is not a list of numbers") from None
+        if len(a) != length:
+            raise DataError(f"track {name!r} has {len(a)} value(s); the text has {length} "
+                            f"symbol(s): give one value per symbol")
+        if not np.all(np.isfinite(a)):
+            bad = int(np.argmin(np.isfinite(a)))
+            raise DataError(f"track {name!r} has a value that is not a finite number at "
+                            f"symbol {bad}: {a[bad]!r}")
+        out[name] = a
+    return out
+
+
+def read_track(text: str, name: str) -> np.ndarray:
+    """A track file's text: one number per line, or a CSV whose column ``name`` (or its
+    only column) holds them. A DataError names the line that is not a number."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if lines and "," in lines[0]:
+        header = [h.strip() for h in lines[0].split(",")]
+        if name not in header and len(header) > 1:
+            raise DataError(f"the CSV has no column {name!r}; its columns: "
+                            f"{', '.join(header)}")
+        col = header.index(name) if name in header else 0
+        lines = [ln.split(",")[col].strip() if col < len(ln.split(",")) else ""
+                 for ln in lines[1:]]
+    values = []
+    for k, ln in enumerate(lines, 1):
+        try:
+            values.append(float(ln))
+        except ValueError:
+            raise DataError(f"track {name!r}: value {k} ({ln!r}) is not a number") from None
+    return np.array(values)
+
+
+# -- what each unit computes -----------------------------------------------------------
+
+def activations(trace, cell, layers: int) -> list[tuple[int, str, np.ndarray]]:
+    """(layer, quantity, (N, U)) after the last step of each prediction, every traced
+    quantity of every layer; an unbounded one (the LSTM's c) read as tanh of it."""
+    out = []
+    names = cell.trace._fields
+    for k in range(layers):
+        for name, full in zip(names, layered(names, layers)[k * len(names):]):
+            a = trace.quantities[full][:, -1, :]
+            out.append((k + 1, name, np.tanh(a) if name in cell.unbounded else a))
+    return out
+
+
+def quantity_words(cell, name: str) -> str:
+    return f"tanh({name})" if name in cell.unbounded else name
+
+
+def correlations(acts, tracks: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Pearson's r of every unit's every quantity with every track, over the predictions:
+    columns track, layer, quantity, unit, r (a constant track or unit gives no row)."""
+    names = [k for k, v in tracks.items() if np.std(v) > 0]
+    if not names:
+        return pd.DataFrame(columns=["track", "layer", "quantity", "unit", "r"])
+    t = np.stack([tracks[k] for k in names], 1)                       # (N, K)
+    tz = (t - t.mean(0)) / t.std(0)
+    rows = []
+    for layer, q, a in acts:
+        a = np.asarray(a, np.float64)
+        sd = a.std(0)
+        az = (a - a.mean(0)) / np.where(sd > 0, sd, 1)
+        r = az.T @ tz / len(a)                                         # (U, K)
+        r[sd <= 1e-7] = np.nan  # a unit that never changes tracks nothing
+        u, k = np.nonzero(np.isfinite(r))
+        rows.append(pd.DataFrame({"track": np.array(names)[k], "layer": layer,
+                                  "quantity": q, "unit": u, "r": r[u, k]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def best(frame: pd.DataFrame, top: int = 1) -> pd.DataFrame:
+    """The ``top`` units by |r| of each track (tracks in the order they first appear)."""
+    if frame.empty:
+        return frame
+    f = frame.assign(strength=frame["r"].abs()).sort_values(
+        ["strength", "layer", "unit"], ascending=[False, True, True], kind="stable")
+    f = f.groupby("track", sort=False).head(top)
+    order = {t: k for k, t in enumerate(dict.fromkeys(frame["track"]))}
+    return (f.sort_values(["track", "strength"], key=lambda s: s.map(order) if s.name ==
+                          "track" else -s, kind="stable")
+            .drop(columns="strength").reset_index(drop=True))
+
+
+def across_seeds(frames: list[pd.DataFrame], threshold: float = THRESHOLD) -> pd.DataFrame:
+    """Per track, over the seeds' correlation tables: the strongest unit (its seed,
+    layer, quantity, unit and r), how many seeds have a unit with |r| ≥ ``threshold``,
+    and the median over seeds of each seed's strongest |r|."""
+    per = []
+    for seed, f in enumerate(frames):
+        b = best(f)
+        per.append(b.assign(seed=seed))
+    if not per or all(p.empty for p in per):
+        return pd.DataFrame(columns=["track", "r", "seed", "layer", "quantity", "unit",
+                                     "seeds", "of", "median |r|"])
+    allb = pd.concat(per, ignore_index=True)
+    rows = []
+    for track, g in allb.groupby("track", sort=False):
+        top = g.iloc[int(np.argmax(g["r"].abs().to_numpy()))]
+        rows.append({"track": track, "r": float(top["r"]), "seed": int(top["seed"]),
+                     "layer": int(top["layer"]), "quantity": top["quantity"],
+                     "unit": int(top["unit"]),
+                     "seeds": int((g["r"].abs() >= threshold).sum()), "of": len(frames),
+                     "median |r|": float(np.median(np.r_[g["r"].abs().to_numpy(),
+                                                        np.zeros(len(frames) - len(g))]))})
+    return pd.DataFrame(rows).sort_values("median |r|", ascending=False,
+                                          kind="stable").reset_index(drop=True)
+
+
+def saturation(trace, cell, layers: int) -> pd.DataFrame:
+    """Per gate unit, the share of the predictions' last steps at which the gate is below
+    0.1 (left-saturated) and above 0.9 (right-saturated): layer, gate, unit, left, right."""
+    lo, hi = SATURATED
+    rows = []
+    for layer, q, a in activations(trace, cell, layers):
+        if q in cell.gates:
+            rows.append(pd.DataFrame({"layer": layer, "gate": q, "unit": np.arange(a.shape[1]),
+                                      "left": (a < lo).mean(0), "right": (a > hi).mean(0)}))
+    if not rows:
+        return pd.DataFrame(columns=["layer", "gate", "unit", "left", "right"])
+    return pd.concat(rows, ignore_index=True)
+
+
+# -- ablation ---------------------------------------------------------------------------
+
+def unit_list(units, layers: int, width: int) -> list[tuple[int, int]]:
+    """``units`` as (layer, unit) pairs: an int is a unit of layer 1, a pair names its
+    layer; a DataError names one that the model does not have."""
+    if isinstance(units, pd.DataFrame):
+        units = list(zip(units["layer"].astype(int), units["unit"].astype(int)))
+    if isinstance(units, (int, np.integer)) or (isinstance(units, tuple) and len(units) == 2
+                                                and all(isinstance(v, (int, np.integer))
+                                                        for v in units)):
+        units = [units]
+    out = []
+    for u in units:
+        layer, unit = (1, u) if isinstance(u, (int, np.integer)) else tuple(u)
+        if isinstance(layer, bool) or isinstance(unit, bool) or \
+                not (1 <= int(layer) <= layers and 0 <= int(unit) < width):
+            raise DataError(f"unit {u!r} is not allowed; allowed: a unit from 0 to "
+                            f"{width - 1}, or (layer, unit) with a layer from 1 to {layers}")
+        out.append((int(layer), int(unit)))
+    return out
+
+
+def ablate(params, units) -> dict:
+    """``params`` with each unit's output h made invisible downstream: its rows of its
+    layer's recurrent kernel and of what reads the layer (the next layer's kernel or the
+    Dense kernel) set to 0. Every prediction is then that of the model with the unit's h
+    (and c, which only h reads) held at 0 — done on the weights so that the ablated model
+    is an ordinary model (saved, exported, shown in the page)."""
+    c = cell_of(params)
+    layers = layers_of(params)
+    keys = layer_keys(c, layers)
+    out = jax.tree.map(lambda a: np.array(a, np.float32), params)
+    for layer, unit in unit_list(units, layers, c.units(params[c.name])):
+        out[keys[layer - 1]]["recurrent_kernel"][unit] = 0.0
+        reader = keys[layer] if layer < layers else "dense"
+        out[reader]["kernel"][unit] = 0.0
+    return out
+
+
+def effect(probs, probs_ablated, targets, tracks: dict[str, np.ndarray]) -> pd.DataFrame:
+    """What an ablation changed: loss (nats per symbol) and accuracy before and after,
+    over every prediction with a known next symbol and where each track is high (a 0/1
+    track: 1; another: above its median)."""
+    known = targets >= 0
+    p, q, y = probs[known], probs_ablated[known], targets[known]
+    n = np.arange(len(y))
+    ll, lq = -np.log(np.maximum(p[n, y], 1e-30)), -np.log(np.maximum(q[n, y], 1e-30))
+    hp, hq = p.argmax(-1) == y, q.argmax(-1) == y
+    parts = {"all": np.ones(len(y), bool)}
+    for name, t in tracks.items():
+        t = t[known]
+        if np.std(t) > 0:
+            binary = set(np.unique(t)) <= {0.0, 1.0}
+            parts[f"{name} high"] = t == 1 if binary else t > np.median(t)
+    rows = [{"where": k, "symbols": int(m.sum()), "loss": ll[m].mean(),
+             "loss ablated": lq[m].mean(), "accuracy": hp[m].mean(),
+             "accuracy ablated": hq[m].mean()} for k, m in parts.items() if m.any()]
+    return pd.DataFrame(rows)
+
+
+# -- connectivity -----------------------------------------------------------------------
+
+@partial(jax.jit, static_argnames=("length", "carry", "activation"))
+def _connectivity(params, x, mask, targets, where, length, carry, activation):
+    n = x.shape[0]
+
+    def logp(x):
+        probs, _ = evaluate.trace(params, x, mask, carry, activation)
+        return jnp.log(jnp.maximum(probs[jnp.arange(n), targets], 1e-30))
+
+    _, vjp = jax.vjp(logp, x)
+    slot = jnp.where(where >= 0, where, length).reshape(-1)         # padding → a spare row
+
+    def row(e):
+        (g,) = vjp(e)                                                  # (N, S, F)
+        per = g.reshape(n * where.shape[1], -1)                        # a row per symbol read
+        acc = jnp.zeros((length + 1, per.shape[1])).at[slot].add(per)
+        return jnp.sqrt(jnp.sum(acc[:length] ** 2, -1))
+
+    return jax.lax.map(row, jnp.eye(n, dtype=x.dtype), batch_size=64)
+
+
+def connectivity(params, x, mask, targets, where, length: int, carry: bool,
+                 activation: str) -> np.ndarray:
+    """|∂ log p(target_n) / ∂ input_s| for every prediction n and every symbol s of the
+    text (N, L): the gradient of the log-probability of prediction n's target with
+    respect to the encoding of the s-th symbol, summed over every place the model reads
+    it, as a Euclidean norm. ``x`` (N, S, F) and ``mask`` as Model.trace builds them;
+    ``where`` (N, W): the text position each window slot reads (-1: padding)."""
+    return np.asarray(_connectivity(params, jnp.asarray(x), None if mask is None else
+                                    jnp.asarray(mask), jnp.asarray(targets),
+                                    jnp.asarray(where), length, carry, activation))
+
+
+def by_distance(conn: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The mean connectivity at each distance d = n's last symbol − s (0: the symbol just
+    read), over the predictions that reach back that far: (max distance + 1,)."""
+    n, length = conn.shape
+    d = positions[:, None] - np.arange(length)[None, :]
+    ok = d >= 0
+    sums = np.bincount(d[ok], conn[ok], minlength=positions.max() + 1)
+    counts = np.bincount(d[ok], minlength=positions.max() + 1)
+    return sums / np.maximum(counts, 1)
+
+
+def reach(profile: np.ndarray, share: float = 0.9) -> int:
+    """The distance within which ``share`` of the connectivity profile's mass lies."""
+    total = profile.sum()
+    if total <= 0:
+        return 0
+    return int(np.searchsorted(np.cumsum(profile) / total, share))
+
+
+# -- LSTMVis's match ---------------------------------------------------------------------
+
+def hypothesis(h: np.ndarray, start: int, stop: int, threshold: float) -> np.ndarray:
+    """The units on (h ≥ threshold) at every step of the span [start, stop) of ``h``
+    (L, U): LSTMVis's hypothesis for that span."""
+    return np.nonzero((h[start:stop] >= threshold).all(0))[0]
+
+
+def match(h: np.ndarray, units: np.ndarray, threshold: float, length: int,
+          min_length: int = 1, max_length: int | None = None, top: int = TOP_MATCHES
+          ) -> list[tuple[int, int, float]]:
+    """LSTMVis's match: the spans of ``h`` (L, U) where the hypothesis ``units`` are on
+    together, ranked. A candidate is a maximal run of steps at which at least half of
+    the units are on; its score is the mean share of the units on over it (the overlap).
+    Kept: lengths in [min_length, max_length] (default 2 × the selection's ``length``);
+    ranked by score, then nearness to ``length``, then position; the first ``top``.
+    Returns (start, stop, score). The page runs the same rule (a browser test compares)."""
+    if len(units) == 0:
+        return []
+    max_length = 2 * length if max_length is None else max_length
+    count = (h[:, units] >= threshold).sum(1)                         # (L,) units on
+    on = 2 * count >= len(units)
+    edges = np.diff(np.r_[0, on.astype(int), 0])
+    starts, stops = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    # one division of two integers: the page computes the very same double
+    out = [(int(a), int(b), int(count[a:b].sum()) / ((b - a) * len(units)))
+           for a, b in zip(starts, stops) if min_length <= b - a <= max_length]
+    out.sort(key=lambda m: (-m[2], abs(m[1] - m[0] - length), m[0]))
+    return out[:top]

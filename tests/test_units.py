@@ -1,0 +1,271 @@
+"""What the units learned: tracks, correlations, saturation, ablation, connectivity and
+LSTMVis's match, each against an independent reference and a negative control."""
+
+import jax
+import numpy as np
+import pytest
+
+from lstmlab import data, train, units
+from lstmlab.artifacts import Model, ModelInfo
+from lstmlab.errors import DataError
+
+from kinds import make, text_for
+from reference import lstm_forward, lstm_gates, softmax
+
+ALPHABET = data.ALPHABET
+STEP = 0.03  # the planted counter adds this to its cell every step
+
+
+def planted(units_n=4, counter=2, dense=True, seed=0):
+    """A stateful one-hot LSTM over A–Z whose unit ``counter`` counts the steps since the
+    reset (input, forget and output gates held open, candidate STEP: c = STEP·t) and,
+    with ``dense``, whose prediction reads only that count: the symbol whose count level
+    is nearest — so it predicts the alphabet by counting."""
+    v, u = 26, units_n
+    rng = np.random.default_rng(seed)
+    k = rng.normal(0, 0.3, (v, 4 * u)).astype(np.float32)
+    r = rng.normal(0, 0.3, (u, 4 * u)).astype(np.float32)
+    b = np.zeros(4 * u, np.float32)
+    cols = [g * u + counter for g in range(4)]
+    k[:, cols] = 0
+    r[:, cols] = 0
+    b[[0 * u + counter, 1 * u + counter, 3 * u + counter]] = 30.0   # i, f, o open
+    b[2 * u + counter] = np.arctanh(STEP)                            # g = STEP
+    r[counter] = 0  # the counter's h reaches no other unit
+    levels = np.tanh(STEP * np.arange(1, v + 1))                    # h after t steps
+    w = np.zeros((u, v), np.float32)
+    bias = np.zeros(v, np.float32)
+    if dense:  # logit_s = β(2·h·m_s − m_s²): nearest level m_s = h after s steps
+        m = np.r_[levels[0] - 1, levels[:-1]]  # B after 1 step, C after 2 …; A never
+        w[counter] = 2e6 * m
+        bias[:] = -1e6 * m ** 2
+    info = ModelInfo(vocab=tuple(ALPHABET), window=1, framing="timesteps",
+                     encoding="onehot", mask=True, units=u, activation="sigmoid",
+                     stateful=True, variable_length=False, sequence=ALPHABET)
+    return Model({"lstm": {"kernel": k, "recurrent_kernel": r, "bias": b},
+                  "dense": {"kernel": w, "bias": bias}}, info)
+
+
+def test_planted_counter_is_found():
+    m = planted()
+    f = m.units(ALPHABET)
+    top = units.best(f).set_index("track").loc["since reset"]
+    assert (top["layer"], top["unit"]) == (1, 2)
+    assert top["r"] > 0.99  # tanh of a straight line: nearly straight
+    # r as numpy's corrcoef computes it from the trace (an independent formula)
+    tr = m.trace(ALPHABET)
+    want = np.corrcoef(tr.h[:, -1, 2], tr.since_reset)[0, 1]
+    got = f[(f.track == "since reset") & (f.quantity == "h") & (f.unit == 2)]["r"].item()
+    assert abs(got - want) < 1e-9
+    c = f[(f.track == "since reset") & (f.quantity == "c") & (f.unit == 2)]["r"].item()
+    assert abs(c - np.corrcoef(np.tanh(tr.c[:, -1, 2]), tr.since_reset)[0, 1]) < 1e-9
+
+
+def test_random_model_has_no_counter():
+    """Negative control: random weights reading a random text (steps since the reset
+    and symbols unrelated) — no unit reaches the threshold."""
+    m = make("stateful", seed=3, units=8)
+    text = text_for(m, 400, seed=5)
+    f = m.units(text)
+    assert f[f.track == "since reset"]["r"].abs().max() < units.THRESHOLD
+
+
+def test_text_tracks_by_hand():
+    t = units.text_tracks('ab (c"d\n  [e)]) "x"\nZ9!')
+    assert t["line position"][:9].tolist() == [1, 2, 3, 4, 5, 6, 7, 0, 1]
+    assert t["word position"][:5].tolist() == [1, 2, 0, 0, 1]
+    assert t["bracket depth"].tolist()[:16] == [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2, 2, 1, 0, 0,
+                                                0]
+    assert t["in quotes"][5:8].tolist() == [1, 1, 1]
+    assert t["indentation"][8:11].tolist() == [2, 2, 2]
+    assert t["indentation"][0] == 0
+    assert t["upper case"][-3] == 1 and t["digit"][-2] == 1 and t["punctuation"][-1] == 1
+
+
+def test_user_tracks_checked():
+    m = make("stateful", units=4)
+    text = text_for(m, 30)
+    f = m.units(text, tracks={"mine": np.arange(30.0)})
+    assert "mine" in set(f.track)
+    # the same numbers as the built-in track they equal (since reset = position + 1)
+    a = f[f.track == "mine"].set_index(["quantity", "unit"])["r"]
+    b = f[f.track == "since reset"].set_index(["quantity", "unit"])["r"]
+    assert np.allclose(a, b.loc[a.index])
+    for bad, words in [({"x": np.arange(5)}, "5 value"), ({"x": [np.nan] * 30}, "finite"),
+                       ({"": np.arange(30)}, "track name"), ([1, 2], "dict")]:
+        with pytest.raises(DataError, match=words):
+            m.units(text, tracks=bad)
+    assert units.read_track("a,b\n1,2\n3,4\n", "b").tolist() == [2, 4]
+    assert units.read_track("1\n2.5\n", "x").tolist() == [1, 2.5]
+    with pytest.raises(DataError, match="value 2"):
+        units.read_track("1\nten\n", "x")
+
+
+def _reference_ablation(m, text, silenced):
+    """Float64 reference: the LSTM stepped by hand with the silenced units' h and c set
+    to 0 after every step (not by the weights, as lstmlab does)."""
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), m.params)
+    idx = m.vocab.encode(text)
+    x = np.eye(len(m.vocab))[idx]
+    u = m.info.units
+    h, c = np.zeros(u), np.zeros(u)
+    out = []
+    for t in range(len(idx)):
+        z = x[t] @ p["lstm"]["kernel"] + h @ p["lstm"]["recurrent_kernel"] + p["lstm"]["bias"]
+        sg = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+        i, f, g, o = sg(z[:u]), sg(z[u:2 * u]), np.tanh(z[2 * u:3 * u]), sg(z[3 * u:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        h[silenced], c[silenced] = 0, 0
+        out.append(softmax(h @ p["dense"]["kernel"] + p["dense"]["bias"]))
+    return np.array(out)
+
+
+def test_ablation_matches_clamped_reference():
+    m = make("stateful", seed=2, units=6, sequence=ALPHABET)
+    m = Model(m.params, ModelInfo(**{**m.info.__dict__, "encoding": "onehot"}))
+    m = Model({"lstm": {**m.params["lstm"], "kernel": np.random.default_rng(0).normal(
+        0, 0.8, (26, 24)).astype(np.float32)}, "dense": m.params["dense"]}, m.info)
+    text = text_for(m, 60)
+    got = m.ablate([1, 4]).trace(text).probs
+    want = _reference_ablation(m, text, [1, 4])
+    assert np.abs(got - want).max() < 1e-5
+    # negative control: the reference without clamping differs from the ablated model
+    assert np.abs(_reference_ablation(m, text, []) - want).max() > 1e-3
+
+
+def test_ablation_of_counter_breaks_counting_and_silent_unit_changes_nothing():
+    m = planted()
+    eff = m.ablation([2], ALPHABET)
+    row = eff.set_index("where").loc["all"]
+    assert row["accuracy"] == 1.0 and row["accuracy ablated"] < 0.2
+    assert row["loss ablated"] > row["loss"] + 1
+    # unit 3 has no outgoing weight to the prediction: ablating it changes nothing
+    q = m.params
+    silent = Model({"lstm": q["lstm"], "dense": {"kernel": np.asarray(q["dense"]["kernel"]),
+                                                  "bias": q["dense"]["bias"]}}, m.info)
+    assert np.all(np.asarray(silent.params["dense"]["kernel"])[3] == 0)
+    same = silent.ablation([0, 1, 3], ALPHABET).set_index("where").loc["all"]
+    assert same["accuracy ablated"] == same["accuracy"] == 1.0
+    assert abs(same["loss ablated"] - same["loss"]) < 1e-6
+    with pytest.raises(DataError, match="unit 9"):
+        m.ablate(9)
+    with pytest.raises(DataError, match="layer from 1 to 1"):
+        m.ablate([(2, 0)])
+
+
+def test_ablation_of_stacks_and_gru():
+    """Two layers: silencing a layer-1 unit zeroes its rows of the layer-2 kernel."""
+    for kind in ("lstm-2-layers-stateful", "gru", "rnn"):
+        m = make(kind, seed=1, units=5)
+        a = m.ablate([(m.info.layers, 0)])
+        last = "dense"
+        assert np.all(np.asarray(a.params[last]["kernel"])[0] == 0)
+        if m.info.layers == 2:
+            b = m.ablate([(1, 3)])
+            assert np.all(np.asarray(b.params["lstm_1"]["kernel"])[3] == 0)
+            assert np.any(np.asarray(m.params["lstm_1"]["kernel"])[3] != 0)
+        text = text_for(m, 12)
+        assert not np.allclose(a.trace(text).probs, m.trace(text).probs)
+
+
+@pytest.mark.parametrize("kind", ["stateful", "timesteps", "features", "variable-length",
+                                  "onehot"])
+def test_connectivity_against_finite_differences(kind):
+    """|∂ log p / ∂ input_s| by central differences of the float64 NumPy reference over
+    each feature of each symbol's encoding (a symbol read in several windows moves in
+    all of them)."""
+    m = make(kind, seed=4, units=5)
+    text = text_for(m, 9, seed=2)
+    conn = m.connectivity(text)
+    windows, positions, _, x, mask = m._reading(text)
+    targets = m._targets(text, positions)
+    targets[-1] = np.argmax(m.trace(text).probs[-1])
+    w = windows.shape[1]
+    x = x.astype(np.float64)
+
+    def logp(x):
+        out, h, c = [], None, None
+        for n in range(len(x)):
+            logits, (h2, c2) = lstm_forward(m.params, x[n:n + 1],
+                                            None if mask is None else mask[n:n + 1],
+                                            h if m.info.stateful else None,
+                                            c if m.info.stateful else None)
+            h, c = h2, c2
+            out.append(np.log(softmax(logits)[0, targets[n]]))
+        return np.array(out)
+
+    feats = x.reshape(len(x), w, -1)
+    grads = np.zeros((len(positions), len(text), feats.shape[-1]))
+    eps = 1e-6
+    for s in range(len(text)):
+        for f in range(feats.shape[-1]):
+            d = np.zeros_like(feats)
+            for n in range(len(positions)):
+                for j in range(w):
+                    if windows[n, j] >= 0 and positions[n] - w + 1 + j == s:
+                        d[n, j, f] = eps
+            if not d.any():
+                continue
+            up = logp((feats + d).reshape(x.shape))
+            down = logp((feats - d).reshape(x.shape))
+            grads[:, s, f] = (up - down) / (2 * eps)
+    want = np.sqrt((grads ** 2).sum(-1))
+    assert np.abs(conn - want).max() < 1e-3 * max(1, want.max())
+    # a prediction never depends on a symbol after it
+    later = positions[:, None] < np.arange(len(text))[None, :]
+    assert np.all(conn[later] == 0)
+    if not m.info.stateful:  # a window model reads nothing before its window
+        early = positions[:, None] - w >= np.arange(len(text))[None, :]
+        assert np.all(conn[early] == 0)
+    else:
+        assert conn[-1, 0] > 0  # the state carries the first symbol to the last step
+
+
+def test_connectivity_refuses_long_text():
+    m = make("stateful", units=3)
+    with pytest.raises(DataError, match="at most"):
+        m.connectivity("A" * (units.MAX_CONNECTIVITY + 1))
+
+
+def test_saturation_against_numpy():
+    m = make("stateful", seed=6, units=5)
+    text = text_for(m, 50)
+    s = m.saturation(text).set_index(["layer", "gate", "unit"])
+    g = lstm_gates(m.params, (m.vocab.encode(text) / 26.0)[:, None])[0]  # scaled encoding
+    for gate in ("i", "f", "o"):
+        for u in range(5):
+            row = s.loc[(1, gate, u)]
+            assert row["left"] == pytest.approx(np.mean(g[gate][:, u] < 0.1))
+            assert row["right"] == pytest.approx(np.mean(g[gate][:, u] > 0.9))
+    assert make("rnn", units=3).saturation(ALPHABET).empty  # no gates
+
+
+def test_match_ranking():
+    """LSTMVis's match on a hand-made activation matrix."""
+    h = np.full((30, 4), -1.0)
+    h[2:5, [0, 1]] = 1          # the selection: units 0 and 1 on over 3 steps
+    h[10:13, [0, 1]] = 1        # the same pattern, same length: best
+    h[20:26, 0] = 1             # half the units, longer: lower
+    h[15:16, [0, 1]] = 1        # one step, both on: full overlap, far in length
+    hyp = units.hypothesis(h, 2, 5, 0.5)
+    assert hyp.tolist() == [0, 1]
+    got = units.match(h, hyp, 0.5, 3)
+    assert [m[:2] for m in got] == [(2, 5), (10, 13), (15, 16), (20, 26)]
+    assert got[-1][2] == 0.5
+    assert units.match(h, hyp, 0.5, 3, min_length=2, max_length=4) == [(2, 5, 1.0),
+                                                                         (10, 13, 1.0)]
+    assert units.match(h, np.array([], int), 0.5, 3) == []
+
+
+def test_initial_params_are_what_training_starts_from():
+    spec = train.TrainSpec(units=4, vocab_size=5, epochs=2, batch_size=1, stateful=False)
+    init, _ = train.make_chunk_fn(spec, 3)
+    key = train.replica_keys(11, 3)[2]
+    (params, _, _), _ = init(key, 5)
+    want = train.initial_params(11, 2, 5, 4, 5)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(want)):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    other = train.initial_params(11, 1, 5, 4, 5)  # another replica: other weights
+    assert not np.array_equal(np.asarray(other["dense"]["kernel"]),
+                              np.asarray(want["dense"]["kernel"]))
