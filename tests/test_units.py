@@ -49,15 +49,19 @@ def planted(units_n=4, counter=2, dense=True, seed=0):
 def test_planted_counter_is_found():
     m = planted()
     f = m.units(ALPHABET)
-    top = units.best(f).set_index("track").loc["since reset"]
+    # on A–Z read from a reset, the step count is the alphabet position (one track)
+    assert set(f.track) == {"since reset = symbol index = line position = word position"}
+    top = units.best(f).set_index("track").loc["since reset = symbol index = line position "
+                                               "= word position"]
     assert (top["layer"], top["unit"]) == (1, 2)
     assert top["r"] > 0.99  # tanh of a straight line: nearly straight
     # r as numpy's corrcoef computes it from the trace (an independent formula)
     tr = m.trace(ALPHABET)
     want = np.corrcoef(tr.h[:, -1, 2], tr.since_reset)[0, 1]
-    got = f[(f.track == "since reset") & (f.quantity == "h") & (f.unit == 2)]["r"].item()
+    counting = f.track.str.startswith("since reset")
+    got = f[counting & (f.quantity == "h") & (f.unit == 2)]["r"].item()
     assert abs(got - want) < 1e-9
-    c = f[(f.track == "since reset") & (f.quantity == "c") & (f.unit == 2)]["r"].item()
+    c = f[counting & (f.quantity == "c") & (f.unit == 2)]["r"].item()
     assert abs(c - np.corrcoef(np.tanh(tr.c[:, -1, 2]), tr.since_reset)[0, 1]) < 1e-9
 
 
@@ -85,12 +89,15 @@ def test_text_tracks_by_hand():
 def test_user_tracks_checked():
     m = make("stateful", units=4)
     text = text_for(m, 30)
-    f = m.units(text, tracks={"mine": np.arange(30.0)})
-    assert "mine" in set(f.track)
-    # the same numbers as the built-in track they equal (since reset = position + 1)
-    a = f[f.track == "mine"].set_index(["quantity", "unit"])["r"]
-    b = f[f.track == "since reset"].set_index(["quantity", "unit"])["r"]
-    assert np.allclose(a, b.loc[a.index])
+    mine = np.random.default_rng(0).normal(size=30)
+    f = m.units(text, tracks={"mine": mine, "twice": 2 * mine + 1})
+    # a track equal to another up to scale and shift is the same track: one row
+    assert "mine = twice" in set(f.track) and "mine" not in set(f.track)
+    tr = m.trace(text)
+    got = f[(f.track == "mine = twice") & (f.quantity == "o") & (f.unit == 1)]["r"].item()
+    assert abs(got - np.corrcoef(tr.o[:, -1, 1], mine)[0, 1]) < 1e-9
+    # steps since the reset is the position + 1 here, distinct from the random track
+    assert "since reset" in set(f.track)
     for bad, words in [({"x": np.arange(5)}, "5 value"), ({"x": [np.nan] * 30}, "finite"),
                        ({"": np.arange(30)}, "track name"), ([1, 2], "dict")]:
         with pytest.raises(DataError, match=words):

@@ -586,6 +586,62 @@ def _training_rows(exp_dir: Path) -> list:
         return []  # a record of another shape: the header shows the model's settings only
 
 
+@main.command("units")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--experiment", "names", multiple=True, help="Only this experiment (again for "
+              "more); default: every experiment with models.")
+@click.option("--text", help="Read this text instead of the default (a window or stateful "
+              "experiment's training sequence; a text model's validation text).")
+@click.option("--text-file", type=click.Path(dir_okay=False), help="Read this UTF-8 file's "
+              "text instead.")
+@click.option("--track", "track_files", multiple=True, metavar="NAME=FILE",
+              help="A track of your own: one number per symbol of the text read, one per "
+              "line or a CSV column NAME (again for more).")
+@click.option("--threshold", type=float, default=0.9, show_default=True,
+              help="|r| at which a seed counts as having a unit that tracks a track.")
+def units_cmd(run_dir, names, text, text_file, track_files, threshold):
+    """What the units of a run's models learned: every unit's correlation with tracks of
+    the text (steps since the reset, position in the line, quotes, …) over every seed;
+    prints the strongest per track, writes units.csv and units.html into RUN_DIR."""
+    from . import console, experiments, records, report, units
+    from .data import read_text_file
+    run_dir = Path(run_dir)
+    if not 0 < threshold <= 1:
+        raise ConfigError(f"threshold {threshold!r} is not allowed; allowed: a number above "
+                          f"0 and at most 1")
+    if text is not None and text_file is not None:
+        raise ConfigError("give --text or --text-file, not both")
+    if text_file is not None:
+        text = read_text_file(text_file)
+    if text is not None and not text:
+        raise DataError("the text is empty; give at least one symbol")
+    results = [r for r in _load_run(run_dir) if r.params is not None]
+    known = [r.config.name for r in results]
+    for n in names:
+        if n not in known:
+            raise ModelError(f"{run_dir} has no experiment {n!r} with models; it has: "
+                             f"{', '.join(known) or 'none'}")
+    chosen = [r for r in results if not names or r.config.name in names]
+    if not chosen:
+        raise ModelError(f"{run_dir} holds no models (a sweep keeps them only with "
+                         f"--save-models)")
+    tracks = {}
+    for spec in track_files:
+        name, eq, path = spec.partition("=")
+        if not eq or not name or not path:
+            raise ConfigError(f"--track {spec!r} is not allowed; allowed: NAME=FILE")
+        tracks[name] = units.read_track(read_text_file(path), name)
+    studies = []
+    for r in chosen:
+        s = experiments.study(r, text, tracks or None, threshold)
+        console.units(s)
+        studies.append(s)
+    records.ensure_writable(run_dir)
+    csv_path = records.write_units(run_dir, studies)
+    paths = report.write_units(run_dir, studies, f"lstmlab units: {run_dir.name}")
+    console.out.print(f"Wrote {csv_path} and {paths[1]}", markup=False)
+
+
 @main.command("models")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def models_cmd(run_dir):

@@ -490,3 +490,18 @@ class SettleView(RunView):
 
     def finished(self, res: Result) -> None:
         pass
+
+
+def units(study) -> None:
+    """What the units of one experiment learned: the strongest unit per track."""
+    text = study.text
+    t = Table(title=f"{study.experiment}: what the units learned ({len(text):,} symbols "
+                    f"read; θ = {study.threshold:g})")
+    for col in study.HEADER:
+        t.add_column(col)
+    for row in study.rows():
+        t.add_row(*map(Text, row))
+    out.print(t)
+    if study.reach is not None:
+        out.print(f"Connectivity: 90% of |∂ log p / ∂ input| lies within the last "
+                  f"{study.reach + 1} symbol(s) read.", markup=False)

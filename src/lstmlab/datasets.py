@@ -154,3 +154,13 @@ def generation_starts(cfg: Config) -> list[str]:
                               f"choose an earlier one")
         starts.append(seq[pos:pos + w])
     return list(dict.fromkeys(starts))
+
+
+def analysed_text(cfg: Config) -> str:
+    """The text whose reading ``lstmlab units`` studies by default: a window or stateful
+    experiment's training sequence; a stream experiment's validation part (held out, as
+    Karpathy et al. 2015 read theirs), or its whole text without one."""
+    if not cfg.streams or not cfg.val_frac:
+        return cfg.sequence
+    cut = len(cfg.sequence) - int(round(len(cfg.sequence) * cfg.val_frac))
+    return cfg.sequence[cut:]

@@ -12,11 +12,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import charrnn, data, evaluate, train
+from . import charrnn, data, evaluate, train, units
 from .budget import MAX_STATE_STEPS, check_memory, check_text_memory
 from .config import PRESETS, SETTINGS, Config
-from .datasets import (Dataset, TextData, build_dataset, build_text, generation_starts,
-                       probe_patterns, validate)
+from .datasets import (Dataset, TextData, analysed_text, build_dataset, build_text,
+                       generation_starts, probe_patterns, validate)
 from .errors import ConfigError, DataError
 from .results import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, Result, TextResult, plain
 
@@ -233,3 +233,13 @@ def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, trai
         res.states = states if states is not None else np.stack(evaluate.state_trajectory(
             res.replica_params(0), res.model(0).stateful_windows(idx), act))
     return res
+
+
+def study(res, text: str | None = None, tracks: dict | None = None,
+          threshold: float = units.THRESHOLD) -> "units.Study":
+    """What the units of every seed's model of ``res`` learned, reading ``text`` (default
+    :func:`datasets.analysed_text`; ``tracks``: the user's, one value per symbol)."""
+    models = [res.model(r) for r in range(res.config.seeds)]
+    return units.study(res.config.name, models,
+                       analysed_text(res.config) if text is None else text, tracks,
+                       threshold)

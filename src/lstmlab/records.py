@@ -692,3 +692,19 @@ def settle_looks(run_dir: Path) -> list[int] | None:
     except (OSError, ValueError, AttributeError):
         return None
     return looks if _looks_ok(looks) else None
+
+
+UNITS_CSV = "units.csv"
+
+
+def write_units(out_dir: Path, studies: list) -> Path:
+    """``units.csv`` in ``out_dir``: every correlation of every seed's units with every
+    track (experiment, seed, track, layer, quantity, unit, r)."""
+    import pandas as pd
+    frames = [f.assign(experiment=s.experiment, seed=k)
+              for s in studies for k, f in enumerate(s.frames)]
+    cols = ["experiment", "seed", "track", "layer", "quantity", "unit", "r"]
+    table = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(
+        columns=cols)
+    atomic_write(out_dir / UNITS_CSV, table.to_csv(index=False, float_format="%.6g"))
+    return out_dir / UNITS_CSV

@@ -119,6 +119,28 @@ class Link:
         return f"<p><a href='{e(quote(self.href))}'>{e(self.text)}</a>{e(self.after)}</p>"
 
 
+@dataclass
+class Colored:
+    """A text coloured symbol by symbol by a unit's activation in [−1, 1] (blue negative,
+    red positive; Karpathy et al. 2015's figures); Markdown gets the text and a note."""
+    label: str
+    text: str
+    values: np.ndarray
+
+    def md(self, plots_dir: str) -> list[str]:
+        return [f"{_md(self.label)} (coloured in report.html):", ""] + \
+            Pre(self.text).md(plots_dir)
+
+    def html(self) -> str:
+        spans = []
+        for ch, v in zip(self.text, np.clip(np.nan_to_num(self.values), -1, 1)):
+            rgb = "214,39,40" if v > 0 else "31,119,180"
+            spans.append(f"<span style='background:rgba({rgb},{abs(v):.2f})' "
+                         f"title='{v:+.2f}'>{html.escape(ch)}</span>")
+        return (f"<p>{html.escape(self.label)}:</p><pre style='white-space:pre-wrap;"
+                f"line-height:1.5'>{''.join(spans)}</pre>")
+
+
 # -- plots (matplotlib's object API with the Agg canvas: no global pyplot state) ----------
 
 
@@ -331,6 +353,48 @@ def text_blocks(r: TextResult, explorers: dict | None) -> list:
                  f"{SAMPLE_TEMPERATURE}, from {show(r.sample_prime)}; `lstmlab generate` "
                  f"draws more):"))
     out.append(Pre(r.samples[0]))
+    return out
+
+
+def plot_saturation(study) -> bytes:
+    """Karpathy et al. 2015, Fig. 3: per gate unit, the share of steps left-saturated (x,
+    < 0.1) against right-saturated (y, > 0.9); a panel per layer, a colour per gate."""
+    sat = study.saturation
+    layers = sorted(set(sat["layer"])) or [1]
+    fig = Figure(figsize=(3.4 * len(layers), 3.2))
+    for k, layer in enumerate(layers):
+        ax = fig.add_subplot(1, len(layers), k + 1)
+        for gate, g in sat[sat["layer"] == layer].groupby("gate", sort=False):
+            ax.scatter(g["left"], g["right"], s=10, alpha=0.7, label=gate)
+        ax.plot([0, 1], [1, 0], color="#bbb", lw=0.8)
+        ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel="fraction < 0.1",
+               ylabel="fraction > 0.9", title=f"layer {layer}")
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def units_blocks(study) -> list:
+    """What the units of one experiment learned: the strongest unit per track across
+    seeds, the saturation scatter, the text coloured by the strongest units, the reach."""
+    text = study.text
+    out = [H(3, f"{study.experiment}: what the units learned"),
+           P(f"Each unit's every quantity (layer by layer) against each track, over "
+             f"{len(text):,} symbols read ({sequence_text(text[:60])}"
+             f"{'…' if len(text) > 60 else ''}); Pearson's r, the strongest unit of all "
+             f"seeds, and in how many seeds some unit reaches |r| ≥ {study.threshold:g} "
+             f"(θ). lstmlab units RUN_DIR --experiment {study.experiment} writes every "
+             f"correlation to units.csv."),
+           Table(study.HEADER, study.rows())]
+    if len(study.saturation):
+        out.append(Img(f"{study.experiment}-saturation.png",
+                       f"{study.experiment}: gate saturation", plot_saturation(study)))
+    for track, label, values in study.shown:
+        out.append(Colored(f"{label} (strongest on {track})", text[:len(values)], values))
+    if study.reach is not None:
+        out.append(P(f"Connectivity (|∂ log p / ∂ input|, over the first "
+                     f"{min(len(text), 300)} symbols): 90% of it lies within the last "
+                     f"{study.reach + 1} symbol(s) read."))
     return out
 
 
@@ -556,10 +620,12 @@ def _pct(x: float) -> str:
 
 def blocks(results: list[Result], title: str, plots_dir: str = "plots",
            found: list | None = None, design: str = "",
-           explorers: dict | None = None) -> list:
+           explorers: dict | None = None, studies: dict | None = None) -> list:
     """The report as blocks: H(level, text), P(text), Table(header, rows),
-    Img(file name, alt, png bytes), Link(relative href, text, sentence after);
-    ``explorers``: experiment name → its explorer page's file name beside the report."""
+    Img(file name, alt, png bytes), Link(relative href, text, sentence after),
+    Colored(label, text, values); ``explorers``: experiment name → its explorer page's
+    file name beside the report; ``studies``: experiment name → units.Study."""
+    studies = studies or {}
     out: list = [H(1, title)]
     texts = [r for r in results if is_text(r)]
     results = [r for r in results if not is_text(r)]
@@ -570,6 +636,8 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
                      "streams (nats; bits = nats / ln 2); 95% CI over seeds: Student t."))
         for r in texts:
             out += text_blocks(r, explorers)
+            if r.config.name in studies:
+                out += units_blocks(studies[r.config.name])
     if not results:
         return out
     found = found if found is not None else findings_mod.from_results(results)
@@ -650,6 +718,8 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
                     + (f"; first {len(shown)} shown" if len(rows) > len(shown) else "")
                     + "):"))
         out.append(Table(["input", "target", "prediction", "probability", ""], shown))
+        if c.name in studies:
+            out += units_blocks(studies[c.name])
     return out
 
 
@@ -690,12 +760,20 @@ def render_html(blocks_: list) -> str:
 
 
 def write(run_dir: Path, results: list[Result], found: list | None = None,
-          design: str = "", explorers: dict | None = None) -> list[Path]:
+          design: str = "", explorers: dict | None = None,
+          studies: dict | None = None) -> list[Path]:
     """Write report.md (with plots/*.png) and report.html into ``run_dir``; ``found``: the
     findings as judged (settled), ``design`` the sentence that names how, ``explorers``
-    the explorer pages beside it to link (experiment name → file name)."""
+    the explorer pages beside it to link (experiment name → file name), ``studies`` what
+    the units learned (experiment name → units.Study)."""
     return _write(run_dir, blocks(results, f"lstmlab report: {run_dir.name}", found=found,
-                                  design=design, explorers=explorers))
+                                  design=design, explorers=explorers, studies=studies))
+
+
+def write_units(out_dir: Path, studies: list, title: str) -> list[Path]:
+    """units.md (with plots/*.png) and units.html in ``out_dir``: what the units learned."""
+    bl = [H(1, title)] + [b for s in studies for b in units_blocks(s)]
+    return _write(out_dir, bl, "units")
 
 
 def write_sweep(run_dir: Path, base: Config, grid: dict, results: list[Result],
@@ -705,10 +783,10 @@ def write_sweep(run_dir: Path, base: Config, grid: dict, results: list[Result],
                                         results, sentences))
 
 
-def _write(run_dir: Path, bl: list) -> list[Path]:
+def _write(run_dir: Path, bl: list, stem: str = "report") -> list[Path]:
     for b in bl:
         if isinstance(b, Img):
             atomic_write(run_dir / "plots" / b.file, b.png)
-    atomic_write(run_dir / "report.md", render_md(bl))
-    atomic_write(run_dir / "report.html", render_html(bl))
-    return [run_dir / "report.md", run_dir / "report.html"]
+    atomic_write(run_dir / f"{stem}.md", render_md(bl))
+    atomic_write(run_dir / f"{stem}.html", render_html(bl))
+    return [run_dir / f"{stem}.md", run_dir / f"{stem}.html"]

@@ -11,6 +11,7 @@ Units are numbered from 0 within their layer; layers from 1.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import accumulate
 
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import evaluate
-from .cells import cell_of, layer_keys, layered, layers_of
+from .cells import CELLS, cell_of, layer_keys, layered, layers_of
 from .errors import DataError
 
 # A track: one number per symbol read, computed from the text (or given by the user).
@@ -156,11 +157,22 @@ def quantity_words(cell, name: str) -> str:
 def correlations(acts, tracks: dict[str, np.ndarray]) -> pd.DataFrame:
     """Pearson's r of every unit's every quantity with every track, over the predictions:
     columns track, layer, quantity, unit, r (a constant track or unit gives no row)."""
-    names = [k for k, v in tracks.items() if np.std(v) > 0]
+    # tracks equal up to scale and shift on this text cannot be told apart: one row,
+    # named by all of them ("since reset = symbol index" when reading A–Z from a reset)
+    names, cols = [], []
+    for k, v in tracks.items():
+        if np.std(v) == 0:
+            continue
+        z = (v - v.mean()) / v.std()
+        same = next((j for j, c in enumerate(cols) if np.allclose(c, z, atol=1e-9)), None)
+        if same is None:
+            names.append(k)
+            cols.append(z)
+        else:
+            names[same] += f" = {k}"
     if not names:
         return pd.DataFrame(columns=["track", "layer", "quantity", "unit", "r"])
-    t = np.stack([tracks[k] for k in names], 1)                       # (N, K)
-    tz = (t - t.mean(0)) / t.std(0)
+    tz = np.stack(cols, 1)                                             # (N, K)
     rows = []
     for layer, q, a in acts:
         a = np.asarray(a, np.float64)
@@ -368,3 +380,76 @@ def match(h: np.ndarray, units: np.ndarray, threshold: float, length: int,
            for a, b in zip(starts, stops) if min_length <= b - a <= max_length]
     out.sort(key=lambda m: (-m[2], abs(m[1] - m[0] - length), m[0]))
     return out[:top]
+
+
+# -- one experiment's models, studied together --------------------------------------------
+
+SHOWN_SYMBOLS = 600   # the report colours this much of the text by the best units
+CONNECTIVITY_SYMBOLS = 300  # a stateful model's reach is measured over this many
+
+
+@dataclass
+class Study:
+    """What the units of one experiment's models (one per seed) learned on one text:
+    ``table`` (:func:`across_seeds`), each seed's correlations, the best seed's gate
+    saturation, the activations of the strongest units over the start of the text (for
+    colouring it) and, for a model that carries its state, its connectivity profile by
+    distance (:func:`by_distance`) and the distance holding 90% of it."""
+
+    experiment: str
+    text: str
+    cell: str
+    threshold: float
+    table: pd.DataFrame
+    frames: list
+    saturation: pd.DataFrame
+    shown: list = field(default_factory=list)   # (track, label, values (≤ SHOWN_SYMBOLS,))
+    profile: np.ndarray | None = None
+    reach: int | None = None
+
+    def rows(self) -> list[list[str]]:
+        """The table as the terminal and the report print it."""
+        c = CELLS[self.cell]
+        return [
+            [row["track"], f"{row['r']:+.2f}", str(row["layer"]), str(row["unit"]),
+             quantity_words(c, row["quantity"]), f"{row['seeds']}/{row['of']}",
+             f"{row['median |r|']:.2f}"] for row in self.table.to_dict("records")]
+
+    HEADER = ["track", "r (strongest)", "layer", "unit", "quantity", "seeds with |r| ≥ θ",
+              "median |r|"]
+
+
+def study(name: str, models: list, text: str, tracks: dict | None = None,
+          threshold: float = THRESHOLD) -> Study:
+    """Every model of one experiment (the seeds) read ``text``: the correlations of each,
+    the table across seeds, and the best seed's saturation, shown units and reach."""
+    frames, traces = [], []
+    first = models[0]
+    cell = CELLS[first.info.cell]
+    for m in models:
+        tr = m.trace(text)
+        tr_tracks = tracks_at(tr, tracks)
+        frames.append(correlations(activations(tr, cell, m.info.layers), tr_tracks))
+        traces.append((tr, tr_tracks))
+    table = across_seeds(frames, threshold)
+    best_seed = int(table["seed"].iloc[0]) if len(table) else 0
+    tr, _ = traces[best_seed]
+    sat = saturation(tr, cell, first.info.layers)
+    shown = []
+    acts = {(layer, q): a for layer, q, a in activations(tr, cell, first.info.layers)}
+    for row in table.to_dict("records")[:3]:
+        if row["seed"] != best_seed:
+            continue
+        a = acts[(row["layer"], row["quantity"])][:SHOWN_SYMBOLS, row["unit"]]
+        shown.append((row["track"], f"layer {row['layer']} unit {row['unit']} "
+                      f"{quantity_words(cell, row['quantity'])}", np.asarray(a, float)))
+    profile = reach_at = None
+    if first.info.stateful:
+        m = models[best_seed]
+        part = text[:CONNECTIVITY_SYMBOLS]
+        if len(part) > m.info.window:
+            conn = m.connectivity(part)
+            profile = by_distance(conn, m._reading(part)[1])
+            reach_at = reach(profile)
+    return Study(name, text, first.info.cell, threshold, table, frames, sat, shown,
+                 profile, reach_at)
