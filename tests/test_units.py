@@ -98,7 +98,7 @@ def test_user_tracks_checked():
     got = f[(f.track == "mine = twice") & (f.quantity == "o") & (f.unit == 1)]["r"].item()
     assert abs(got - np.corrcoef(tr.o[:, -1, 1], mine)[0, 1]) < 1e-9
     # steps since the reset is the position + 1 here, distinct from the random track
-    assert "since reset" in set(f.track)
+    assert any(t.startswith("since reset") for t in f.track)
     for bad, words in [({"x": np.arange(5)}, "5 value"), ({"x": [np.nan] * 30}, "finite"),
                        ({"": np.arange(30)}, "track name"), ([1, 2], "dict")]:
         with pytest.raises(DataError, match=words):
@@ -271,9 +271,9 @@ def test_initial_params_are_what_training_starts_from():
     init, _ = train.make_chunk_fn(spec, 3)
     key = train.replica_keys(11, 3)[2]
     (params, _, _), _ = init(key, 5)
-    want = train.initial_params(11, 2, 5, 4, 5)
+    every = train.initial_params(11, 3, 5, 4, 5)
+    want = jax.tree.map(lambda a: a[2], every)
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(want)):
-        assert np.array_equal(np.asarray(a), np.asarray(b))
-    other = train.initial_params(11, 1, 5, 4, 5)  # another replica: other weights
-    assert not np.array_equal(np.asarray(other["dense"]["kernel"]),
-                              np.asarray(want["dense"]["kernel"]))
+        assert np.allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-6)
+    # another replica: other weights
+    assert not np.allclose(every["dense"]["kernel"][1], want["dense"]["kernel"])

@@ -186,3 +186,13 @@ def continues(sequence: str, generated: str) -> bool:
         return False
     m = min(len(generated), len(sequence) - pos)
     return generated[:m] == sequence[pos:pos + m]
+
+
+@partial(jax.jit, static_argnames=("carry", "activation"))
+def traces(params, x, mask=None, carry=False, activation="sigmoid"):
+    """:func:`trace`'s quantities for every replica of ``params`` (leading axis) and every
+    text of ``x`` (P, N, S, F), each text read on its own (``mask`` (P, N, S) or None):
+    by name, each (R, P, N, S, U). One compiled program for trained and untrained alike."""
+    one = lambda p, w, m: trace(p, w, m, carry, activation)[1]  # noqa: E731
+    texts = jax.vmap(one, in_axes=(None, 0, None if mask is None else 0))
+    return jax.vmap(texts, in_axes=(0, None, None))(params, x, mask)

@@ -79,6 +79,7 @@ class Claim:
     needs: str                              # what "not run" asks for
     decide: Callable[[float, float], str] = lambda lo, hi: decide(lo, hi, MAJORITY)
     reads: tuple[str, ...] = ()             # settings its measurement reads besides training
+    any_text: bool = False                  # about a text of the user's, not A–Z
 
 
 def _pct(level: float) -> str:
@@ -201,6 +202,75 @@ def all_pattern_accuracy(res) -> tuple[np.ndarray, int] | None:
     x, mask = data.model_inputs(pats.x, len(vocab), c.encoding, c.framing, c.mask)
     probs = jax.vmap(lambda p: evaluate.probabilities(p, x, mask, c.activation))(res.params)
     return np.mean(np.asarray(probs).argmax(-1) == pats.y, -1), len(pats)
+
+
+def _strongest(params, x, mask, carry, activation, cell, layers, track) -> np.ndarray:
+    """Per seed of ``params`` (leading axis): the largest |r| of any unit's any quantity
+    (after each prediction's last step; the LSTM's c as tanh(c)) with ``track``, over the
+    inputs ``x`` (P, N, S, F) — P texts, each read from a reset (``carry``: a stateful
+    model carries its state along a text) or window by window."""
+    from . import evaluate, units
+    from .cells import CELLS
+    gates = evaluate.traces(params, x, mask, carry, activation)     # (R, P, N, S, U) each
+    out = []
+    for r in range(len(jax_leaves(params)[0])):
+        trace = units.Quantities({k: np.asarray(v[r]).reshape(-1, *v.shape[-2:])
+                                  for k, v in gates.items()})
+        out.append(units.strongest(units.activations(trace, CELLS[cell], layers), track))
+    return np.array(out)
+
+
+def jax_leaves(tree):
+    import jax
+    return jax.tree.leaves(tree)
+
+
+def _untrained(res, n_features: int):
+    """Each replica's weights before training (train.initial_params), stacked."""
+    from . import train
+    c = res.config
+    return train.initial_params(c.seed, c.seeds, n_features, c.units, len(res.dataset.vocab),
+                                c.cell, c.layers)
+
+
+UNIT_STRINGS, UNIT_SEED = 20, 3_000_017  # random strings read after a reset
+
+
+def counter_unit(res) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per seed of a stateful model of window 1, trained and before training: the
+    strongest |r| of a unit with the steps since the reset while it reads 20 random
+    strings of the sequence's length, each after a reset (on the sequence itself the step
+    count is the alphabet position; on random strings the two part)."""
+    c = res.config
+    if res.params is None or c.window != 1 or not c.stateful:
+        return None
+    from . import data
+    vocab = res.dataset.vocab
+    rng = np.random.RandomState(UNIT_SEED)
+    idx = rng.randint(len(vocab), size=(UNIT_STRINGS, len(c.sequence)))
+    x = np.stack([data.model_inputs(i[:, None], len(vocab), c.encoding, c.framing,
+                                    False)[0] for i in idx])          # (P, L, 1, F)
+    track = np.tile(np.arange(1, idx.shape[1] + 1), UNIT_STRINGS).astype(float)
+    args = (x, None, True, c.activation, c.cell, c.layers, track)
+    return (_strongest(res.params, *args),
+            _strongest(_untrained(res, x.shape[-1]), *args))
+
+
+def position_unit(res) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per seed of a window model, trained and before training: the strongest |r| of a
+    unit with the alphabet position of the last symbol of each training window."""
+    c = res.config
+    if res.params is None or c.stateful or c.samples:
+        return None
+    from . import data
+    vocab = res.dataset.vocab
+    win = data.windows(vocab.encode(c.sequence), c.window).x
+    x, mask = data.model_inputs(win, len(vocab), c.encoding, c.framing, c.mask)
+    track = win[:, -1].astype(float)
+    args = (x[None], None if mask is None else mask[None], False, c.activation, c.cell,
+            c.layers, track)
+    return (_strongest(res.params, *args),
+            _strongest(_untrained(res, x.shape[-1]), *args))
 
 
 # -- the claims -----------------------------------------------------------------------
@@ -378,6 +448,63 @@ def _judge_variable(d, level):
     return j
 
 
+def _counter_unit(by):
+    r = by.get("stateful")
+    return None if r is None or r.config.seeds < 2 else counter_unit(r)
+
+
+def _judge_unit(d, level, what):
+    trained, untrained = d
+    thr = UNIT_THRESHOLD
+    j = share_judgement(trained >= thr, level, f"seeds with a unit whose |r| with {what} "
+                        f"is ≥ {thr:g}")
+    j.measurement += (f"; median strongest |r| {np.median(trained):.2f}; the same seeds' "
+                      f"weights before training: {int(np.sum(untrained >= thr))}/"
+                      f"{len(untrained)} (median {np.median(untrained):.2f}) — a unit "
+                      f"can track this without learning it")
+    return j
+
+
+WINDOW_MODELS = ("one-char", "feature-window", "timestep-window")
+
+
+def _position_unit(by):
+    rs = [by.get(n) for n in WINDOW_MODELS]
+    if any(r is None or r.config.seeds < 2 for r in rs):
+        return None
+    got = [position_unit(r) for r in rs]
+    if any(g is None for g in got):
+        return None
+    n = min(len(g[0]) for g in got)
+    # a seed counts when every window model of that replica has such a unit
+    return (np.min([g[0][:n] for g in got], 0), np.min([g[1][:n] for g in got], 0))
+
+
+def _line_unit(by):
+    r = by.get("char-rnn")
+    if r is None or r.config.seeds < 2 or r.params is None:
+        return None
+    from . import datasets
+    text = datasets.analysed_text(r.config)
+    got = []
+    for k in range(r.config.seeds):
+        f = r.model(k).units(text)
+        line = f[f["track"].str.split(" = ").map(lambda t: "line position" in t)]
+        got.append(float(line["r"].abs().max()) if len(line) else 0.0)
+    return np.array(got), None
+
+
+def _judge_line(d, level):
+    trained, _ = d
+    j = share_judgement(trained >= UNIT_THRESHOLD, level, f"seeds with a unit whose |r| "
+                        f"with the position in the line is ≥ {UNIT_THRESHOLD:g} (the "
+                        f"validation text)")
+    j.measurement += f"; median strongest |r| {np.median(trained):.2f}"
+    return j
+
+
+UNIT_THRESHOLD = 0.9
+
 CLAIMS = [
     Claim("one-char-84", "One char → one char reaches about 84% (±5 points: ±1 of its 25 "
           "patterns) in most runs.", ("one-char",), _one_char, _judge_one_char,
@@ -412,6 +539,20 @@ CLAIMS = [
           "subsequences of 1–5 letters (all 114 scored; every one is also a training "
           "pattern, so this is not generalisation).", ("variable-length",), _variable,
           _judge_variable, "variable-length (≥ 2 seeds, with its models)"),
+    Claim("counter-unit", "The tutorial's stateful model has a unit that tracks the "
+          "steps since the reset (|r| ≥ 0.9 on random strings read after a reset).",
+          ("stateful",), _counter_unit,
+          lambda d, level: _judge_unit(d, level, "the steps since the reset"),
+          "stateful (≥ 2 seeds, with its models)"),
+    Claim("position-unit", "The window models encode the last symbol's alphabet position "
+          "in a unit (|r| ≥ 0.9 in one-char, feature-window and timestep-window alike).",
+          WINDOW_MODELS, _position_unit,
+          lambda d, level: _judge_unit(d, level, "the last symbol's alphabet position "
+                                       "(in all three window models)"),
+          "one-char, feature-window and timestep-window (≥ 2 seeds, with their models)"),
+    Claim("line-unit", "A text model (char-rnn) has a unit that tracks the position in the "
+          "line (|r| ≥ 0.9).", ("char-rnn",), _line_unit, _judge_line,
+          "char-rnn on a text with lines (≥ 2 seeds, with its models)", any_text=True),
 ]
 BY_ID = {c.id: c for c in CLAIMS}
 
@@ -422,19 +563,20 @@ def from_results(results, level: float = 0.95) -> list[Finding]:
     sequences do not count."""
     by = {r.config.name: r for r in results if r.config.sequence == ALPHABET}
     elsewhere = {r.config.name for r in results} - set(by)
+    every = {r.config.name: r for r in results}
     out = []
     for claim in CLAIMS:
-        data = claim.measure(by)
+        data = claim.measure(every if claim.any_text else by)
         if data is None:
-            other = [n for n in claim.experiments if n in elsewhere]
+            other = [n for n in claim.experiments if n in elsewhere and not claim.any_text]
             words = (f"{', '.join(other)} ran on another sequence: the tutorial's claims are "
                      f"about A–Z" if other else f"needs {claim.needs}")
             out.append(Finding(claim.id, claim.text, words, NOT_RUN, claim.experiments,
                                level=level))
             continue
         j = claim.judge(data, level)
-        changes = [f"{n} {changed_settings(by[n].config, claim.reads)}"
-                   for n in claim.experiments if changed_settings(by[n].config, claim.reads)]
+        changes = [f"{n} {changed_settings(every[n].config, claim.reads)}"
+                   for n in claim.experiments if changed_settings(every[n].config, claim.reads)]
         # a verdict is about the run as made: say so where it departs from the tutorial
         words = j.measurement + (f" — not the tutorial's settings: {'; '.join(changes)}"
                                  if changes else "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
@@ -271,12 +272,18 @@ def replica_keys(seed: int, replicas: int):
     return jnp.stack([jax.random.fold_in(base, r) for r in range(replicas)])
 
 
-def initial_params(seed: int, replica: int, n_features: int, units: int, vocab_size: int,
+def initial_params(seed: int, replicas: int, n_features: int, units: int, vocab_size: int,
                    cell: str = "lstm", layers: int = 1):
-    """Replica ``replica``'s weights before training (what ``make_chunk_fn``'s init draws):
-    the untrained control of a measurement on the trained model."""
-    k_init, _ = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), replica))
-    return model.init_params(k_init, n_features, units, vocab_size, cell, layers)
+    """Every replica's weights before training (what ``make_chunk_fn``'s init draws),
+    leading axis = replica: the untrained control of a measurement on trained models."""
+    return _initial(replica_keys(seed, replicas), n_features, units, vocab_size, cell,
+                    layers)
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+def _initial(keys, n_features, units, vocab_size, cell, layers):
+    return jax.vmap(lambda k: model.init_params(jax.random.split(k)[0], n_features, units,
+                                                vocab_size, cell, layers))(keys)
 
 
 # On the CPU, replicas train in groups of at most this many, each group one call of the

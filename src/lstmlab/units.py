@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import accumulate
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -138,6 +139,12 @@ def read_track(text: str, name: str) -> np.ndarray:
 
 # -- what each unit computes -----------------------------------------------------------
 
+class Quantities(NamedTuple):
+    """What :func:`activations` reads of a trace: the traced quantities by name, each
+    (N, S, U) (a :class:`lstmlab.artifacts.Trace` has them too)."""
+    quantities: dict
+
+
 def activations(trace, cell, layers: int) -> list[tuple[int, str, np.ndarray]]:
     """(layer, quantity, (N, U)) after the last step of each prediction, every traced
     quantity of every layer; an unbounded one (the LSTM's c) read as tanh of it."""
@@ -175,15 +182,31 @@ def correlations(acts, tracks: dict[str, np.ndarray]) -> pd.DataFrame:
     tz = np.stack(cols, 1)                                             # (N, K)
     rows = []
     for layer, q, a in acts:
-        a = np.asarray(a, np.float64)
-        sd = a.std(0)
-        az = (a - a.mean(0)) / np.where(sd > 0, sd, 1)
-        r = az.T @ tz / len(a)                                         # (U, K)
-        r[sd <= 1e-7] = np.nan  # a unit that never changes tracks nothing
+        r = _pearson(a, tz)
         u, k = np.nonzero(np.isfinite(r))
         rows.append(pd.DataFrame({"track": np.array(names)[k], "layer": layer,
                                   "quantity": q, "unit": u, "r": r[u, k]}))
     return pd.concat(rows, ignore_index=True)
+
+
+def _pearson(a, tz) -> np.ndarray:
+    """r (U, K) of activations ``a`` (N, U) with standardised tracks ``tz`` (N, K); NaN
+    for a unit that never changes (it tracks nothing)."""
+    a = np.asarray(a, np.float64)
+    sd = a.std(0)
+    r = ((a - a.mean(0)) / np.where(sd > 0, sd, 1)).T @ tz / len(a)
+    r[sd <= 1e-7] = np.nan
+    return r
+
+
+def strongest(acts, track: np.ndarray) -> float:
+    """The largest |r| of any unit's any quantity in ``acts`` with one ``track`` (0 for a
+    constant one)."""
+    if np.std(track) == 0:
+        return 0.0
+    tz = ((track - track.mean()) / track.std())[:, None]
+    return max((float(np.nanmax(np.abs(r), initial=0.0)) for r in
+                (_pearson(a, tz) for _, _, a in acts)), default=0.0)
 
 
 def best(frame: pd.DataFrame, top: int = 1) -> pd.DataFrame:
