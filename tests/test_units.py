@@ -277,3 +277,66 @@ def test_initial_params_are_what_training_starts_from():
         assert np.allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-6)
     # another replica: other weights
     assert not np.allclose(every["dense"]["kernel"][1], want["dense"]["kernel"])
+
+
+def test_units_command_end_to_end(run_cli, tmp_path):
+    run = tmp_path / "run"
+    code, _, err = run_cli("run", "stateful", "--epochs", "3", "--seeds", "2", "--out", run,
+                           "-q", "--no-settle")
+    assert code == 0, err
+    code, out, err = run_cli("units", run, "--experiment", "stateful")
+    assert code == 0, err
+    assert "since reset = symbol index" in out and "/2" in out
+    import pandas as pd
+    table = pd.read_csv(run / "units.csv")
+    assert set(table["seed"]) == {0, 1} and set(table["experiment"]) == {"stateful"}
+    html = (run / "units.html").read_text()
+    assert "what the units learned" in html and "saturation" in html
+    # a user track through a file, on a text of the user's
+    (tmp_path / "t.txt").write_text("\n".join(str(v) for v in [3, 1, 4, 1, 5, 9, 2, 6]))
+    code, out, err = run_cli("units", run, "--text", "QWERTYUI", "--track",
+                             f"digits={tmp_path / 't.txt'}")
+    assert code == 0, err and "digits" in out
+    # bad input: one line, exit 2, nothing half-written
+    for args, words in [(("--experiment", "nope"), "no experiment 'nope'"),
+                        (("--text", "abc"), "unknown symbol"),
+                        (("--text", ""), "empty"),
+                        (("--threshold", "1.5"), "threshold"),
+                        (("--track", "x"), "NAME=FILE"),
+                        (("--text", "QWE", "--track", f"d={tmp_path / 't.txt'}"),
+                         "8 value")]:
+        code, _, err = run_cli("units", run, *args)
+        assert code == 2 and words in err and "Traceback" not in err, (args, err)
+    code, _, err = run_cli("units", tmp_path / "missing")
+    assert code == 2 and "Traceback" not in err
+
+
+def test_unit_claims_judged_with_untrained_control():
+    """The two tutorial unit claims on a short run: judged (not "not run"), and their
+    words carry the untrained control; a run without the experiments: not run."""
+    import lstmlab
+    from lstmlab import findings
+    results = [lstmlab.run(n, seeds=2, epochs=3) for n in
+               ("stateful", "one-char", "feature-window", "timestep-window")]
+    found = {f.id: f for f in findings.from_results(results)}
+    for cid in ("counter-unit", "position-unit"):
+        assert found[cid].verdict != findings.NOT_RUN
+        assert "before training" in found[cid].measurement and found[cid].seeds == 2
+    assert found["line-unit"].verdict == findings.NOT_RUN
+    partial = {f.id: f for f in findings.from_results(results[1:3])}
+    assert partial["position-unit"].verdict == findings.NOT_RUN
+    # the measurement itself: a trained seed's strongest |r| as units.strongest computes
+    # it from Model.trace on the same strings
+    trained, untrained = findings.counter_unit(results[0])
+    r = results[0]
+    rng = np.random.RandomState(findings.UNIT_SEED)
+    idx = rng.randint(26, size=(findings.UNIT_STRINGS, 26))
+    m = r.model(1)
+    from lstmlab.cells import LSTM
+    acts = None
+    for row in idx:
+        a = units.activations(m.trace("".join(ALPHABET[i] for i in row)), LSTM, 1)
+        acts = a if acts is None else [(l, q, np.r_[x, y]) for (l, q, x), (_, _, y)
+                                       in zip(acts, a)]
+    track = np.tile(np.arange(1.0, 27), findings.UNIT_STRINGS)
+    assert abs(units.strongest(acts, track) - trained[1]) < 1e-4

@@ -18,9 +18,9 @@ def __getattr__(name: str):
     if name == "from_keras":  # a Keras model or .keras/.h5 file → Model
         from .artifacts import Model
         return Model.from_keras
-    if name == "cache":  # lstmlab.cache.enable(): the persistent compilation cache
+    if name in ("cache", "units"):  # lstmlab.cache.enable(); lstmlab.units.best(...)
         import importlib
-        return importlib.import_module(".cache", __name__)
+        return importlib.import_module(f".{name}", __name__)
     if name in _LAZY:
         import importlib
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
