@@ -296,7 +296,8 @@ def test_units_command_end_to_end(run_cli, tmp_path):
     (tmp_path / "t.txt").write_text("\n".join(str(v) for v in [3, 1, 4, 1, 5, 9, 2, 6]))
     code, out, err = run_cli("units", run, "--text", "QWERTYUI", "--track",
                              f"digits={tmp_path / 't.txt'}")
-    assert code == 0, err and "digits" in out
+    assert code == 0, err
+    assert "digits" in out
     # bad input: one line, exit 2, nothing half-written
     for args, words in [(("--experiment", "nope"), "no experiment 'nope'"),
                         (("--text", "abc"), "unknown symbol"),
