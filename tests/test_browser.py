@@ -49,8 +49,9 @@ def open_page(browser, tmp_path):
     error, opened no dialog and requested nothing but itself."""
     opened = []
 
-    def open_(model, compare=None, text="", viewport=None):
-        path = explorer.write(tmp_path / f"page{len(opened)}.html", model, compare, text=text)
+    def open_(model, compare=None, text="", viewport=None, **kw):
+        path = explorer.write(tmp_path / f"page{len(opened)}.html", model, compare, text=text,
+                              **kw)
         page = browser.new_page(viewport=viewport or {"width": 1280, "height": 900})
         page.problems, page.requests = [], []
         page.on("pageerror", lambda e: page.problems.append(f"error: {e}"))
@@ -294,3 +295,77 @@ def test_the_temperature_hint_wraps_as_one_piece(open_page):
         bare = page.evaluate("""Array.from(document.querySelector('.controls > div').childNodes)
             .filter((n) => n.nodeType === 3 && n.textContent.trim()).map((n) => n.textContent)""")
         assert bare == []
+
+
+def _corpus_h(page, model):
+    """The match text's h as the page holds it (int8 / 127), (L, U)."""
+    q = np.array(page.evaluate("window.lstmlab.corpus()"), np.int8)
+    return (q.reshape(-1, model.info.units) / explorer.MATCH_SCALE).astype(np.float64)
+
+
+@pytest.mark.parametrize("kind", ["stateful", "timesteps", "lstm-2-layers-stateful", "gru"])
+def test_ablation_in_the_page_is_model_ablate(open_page, kind):
+    m = make(kind, seed=3, units=6)
+    text = text_for(m, 12)
+    page = open_page(m, text=text)
+    layer = m.info.layers
+    page.evaluate(f"window.lstmlab.ablate([[1, 2], [{layer}, 4]])")
+    got = np.array([c["probs"] for c in page.evaluate("window.lstmlab.columns()")])
+    want = m.ablate([(1, 2), (layer, 4)]).trace(text).probs
+    assert np.abs(got - want).max() < 1e-5
+    # negative control: the page before ablation is the unablated model, which differs
+    page.evaluate("window.lstmlab.ablate([])")
+    free = np.array([c["probs"] for c in page.evaluate("window.lstmlab.columns()")])
+    assert np.abs(free - m.trace(text).probs).max() < 1e-5
+    assert np.abs(free - want).max() > 1e-4
+    # a click on a heatmap row silences that unit of that row's layer
+    canvas = page.locator(f"canvas.heat[data-gate='h{'' if layer == 1 else layer}']").last
+    box = canvas.bounding_box()
+    cell = box["height"] / m.info.units
+    canvas.click(position={"x": 2, "y": cell * 4 + cell / 2})
+    assert page.evaluate("window.lstmlab.ablated()") == [f"{layer}/4"]
+
+
+def test_match_in_the_page_is_units_match(open_page):
+    """LSTMVis's match: the page's hypothesis and ranked spans against lstmlab.units on
+    the same numbers (the typed columns' h and the embedded text's h)."""
+    from lstmlab import units
+    m = make("stateful", seed=5, units=8)
+    text = text_for(m, 40, seed=3)
+    page = open_page(m, text=text)
+    corpus = _corpus_h(page, m)
+    cols = page.evaluate("window.lstmlab.columns()")
+    typed_h = np.array([c["gates"]["h"][-1] for c in cols])
+    checked = 0
+    for frm, to, theta in [(5, 7, 0.0), (10, 10, 0.2), (1, 3, -0.3), (20, 24, 0.1)]:
+        (got,) = page.evaluate(f"window.lstmlab.match({frm}, {to}, {theta}, 1, 60)")
+        hyp = units.hypothesis(typed_h, frm - 1, to, theta)
+        assert got["units"] == hyp.tolist()
+        want = units.match(corpus, hyp, theta, to - frm + 1, 1, 60)
+        assert [tuple(x) for x in got["matches"]] == [tuple(x) for x in want]
+        checked += len(want)
+    assert checked > 0  # some spans were found and compared
+    # the shown list has the matches, the span marked
+    assert page.locator(".match-view li").count() == len(want)
+
+
+def test_match_speed_and_keystroke_with_ablation(open_page, capsys):
+    """Measured, reported, not asserted: a match over 100,000 symbols, and a keystroke of a
+    256-unit model with units silenced."""
+    m = make("stateful", seed=1, units=16)
+    corpus = text_for(m, 100_000, seed=9)
+    page = open_page(m, text="ABCDEFG", match_text=corpus)
+    page.evaluate("window.lstmlab.match(3, 5, 0.0, 1, 100)")  # the first decodes the text
+    page.evaluate("window.lstmlab.match(3, 5, 0.0, 1, 100)")
+    match_ms = page.evaluate("window.lstmlab.matchMs()")
+    big = make("stateful", seed=2, units=256)
+    page2 = open_page(big, text="ABC")
+    page2.evaluate("window.lstmlab.ablate([[1, 0], [1, 7], [1, 100]])")
+    times = []
+    for s in "DEFGHIJKLMNOPQRST":
+        page2.evaluate(f"window.lstmlab.type({json.dumps(s)})")
+        times.append(page2.evaluate("window.lstmlab.lastUpdateMs()"))
+    with capsys.disabled():
+        print(f"\nmatch over 100,000 symbols: {match_ms:.1f} ms; keystroke of a 256-unit "
+              f"model with 3 units silenced: median {np.median(times):.1f} ms, "
+              f"max {max(times):.1f} ms")

@@ -19,11 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from .cells import CELLS, layer_keys, layered
+from .datasets import analysed_text
 from .data import show
 from .errors import ModelError
 from .files import atomic_write
 
 MAX_SEQUENCE = 20_000  # the page marks predictions against the training sequence up to this
+MATCH_SYMBOLS = 20_000  # LSTMVis's match searches at most this much text (its h embedded)
+MATCH_SCALE = 127       # h ∈ (−1, 1) embedded as int8 q = round(127 h); the page reads q/127
 def _floats(a) -> str:
     return base64.b64encode(np.ascontiguousarray(a, "<f4").tobytes()).decode("ascii")
 
@@ -55,7 +58,23 @@ def _how(i) -> str:
             f"{w}, one per time step (one sub-column per step).")
 
 
-def model_data(model, settings=()) -> dict:
+def match_data(model, text: str | None) -> dict | None:
+    """What LSTMVis's match in the page searches: the text (``text``, else the training
+    sequence; at most MATCH_SYMBOLS) and the last layer's h after each of its symbols,
+    int8 (q = round(127 h); −128 where no window ends yet). None without a text."""
+    i = model.info
+    text = (i.sequence if text is None else text)[:MATCH_SYMBOLS]
+    if len(text) <= i.window:
+        return None
+    name = layered(CELLS[i.cell].state, i.layers)[-len(CELLS[i.cell].state)]
+    trace = model.trace(text)
+    h = np.full((len(text), i.units), -128, np.int8)
+    h[trace.positions] = np.round(trace.quantities[name][:, -1, :] * MATCH_SCALE).astype(np.int8)
+    return {"text": text, "name": name, "layer": i.layers, "scale": MATCH_SCALE,
+            "h": base64.b64encode(h.tobytes()).decode("ascii")}
+
+
+def model_data(model, settings=(), match_text: str | None = None) -> dict:
     """What the page needs of one model: vocabulary, shape, settings and float32 weights."""
     i = model.info
     p = model.params
@@ -89,6 +108,7 @@ def model_data(model, settings=()) -> dict:
         "layers": [_layer_data(cell, p[key], k, i.layers)
                    for k, key in enumerate(layer_keys(cell, i.layers))],
         "dense": {k: _floats(p["dense"][k]) for k in ("kernel", "bias")},
+        "match": match_data(model, match_text),
     }
 
 
@@ -145,7 +165,10 @@ def for_run(run_dir, results) -> dict[str, str]:
         if r.params is None:  # saved without its models (a sweep's point)
             continue
         name = file_name(r.config.name)
-        write(Path(run_dir) / name, r.model(0), settings=training_rows(asdict(r.config)))
+        # a text model's match searches its validation text (the training sequence of a
+        # text model is not kept with it)
+        write(Path(run_dir) / name, r.model(0), settings=training_rows(asdict(r.config)),
+              match_text=analysed_text(r.config) if r.config.streams else None)
         out[r.config.name] = name
     return out
 
@@ -178,13 +201,16 @@ def check_pair(model, compare) -> None:
 
 
 def page(model, compare=None, text: str | None = None, settings=(),
-         compare_settings=()) -> str:
+         compare_settings=(), match_text: str | None = None) -> str:
     """The explorer page of ``model`` (and ``compare`` beside it) as one HTML string;
-    ``text``: what is typed when the page opens (default: how the sequence begins)."""
+    ``text``: what is typed when the page opens (default: how the sequence begins);
+    ``match_text``: what LSTMVis's match searches (default: the training sequence)."""
     check_pair(model, compare)
-    models = [model_data(model, settings)]
+    if match_text is not None:
+        model.vocab.encode(match_text)  # a symbol outside the vocabulary: one line
+    models = [model_data(model, settings, match_text)]
     if compare is not None:
-        models.append(model_data(compare, compare_settings))
+        models.append(model_data(compare, compare_settings, match_text))
     if text is None:
         seq = model.info.sequence or "".join(model.info.vocab)
         text = "".join(s for s in seq[:max(3, model.info.window + 2)] if s in model.info.vocab)
@@ -218,6 +244,22 @@ def page(model, compare=None, text: str | None = None, settings=(),
   <div>Input: <span id="typed"></span></div>
   <div id="message" role="status"></div>
 </div>
+<details open><summary>What the units do: silence them, match a span</summary>
+<p>Click a unit's row in any heatmap to silence it (its h and c held at 0 for everything
+it feeds, as <code>model.ablate</code>); click again to let it speak. Select a span of
+the input, then Match: the units whose h is at least θ at every step of it (LSTMVis's
+hypothesis), and the spans of the text where at least half of them are on together,
+ranked by the share on (then nearness in length), top 50.</p>
+<div class="unit-tools">From symbol <input id="span-from" type="number" min="1" value="1"
+  style="width:4em" aria-label="first symbol of the span"> to <input id="span-to"
+  type="number" min="1" value="1" style="width:4em" aria-label="last symbol of the span">
+  θ <input id="theta" type="number" min="-1" max="1" step="0.05" value="0.5"
+  style="width:4em" aria-label="threshold"> lengths <input id="len-min" type="number" min="1"
+  value="1" style="width:4em" aria-label="shortest match"> to <input id="len-max"
+  type="number" min="1" value="" placeholder="2×" style="width:4em"
+  aria-label="longest match"> <button id="match">Match</button>
+  <button id="unablate">Let every unit speak</button></div>
+</details>
 <details open><summary>What the rows show</summary>
 <p>One column per symbol typed, aligned with the input. Heatmaps: units top to bottom,
 the LSTM's steps left to right; hover a cell for its value.</p>

@@ -37,6 +37,25 @@
       this.act = m.activation === "hard_sigmoid" ? hardSigmoid : sigmoid;
       this.index = new Map(m.vocab.map((s, k) => [s, k]));
       this.cellStep = window.LSTMLAB_CELLS[m.cell];
+      this.original = this.layers.map((l) => Object.fromEntries(
+        Object.entries(l.w).map(([k, v]) => [k, v.slice()])));
+      this.originalD = this.D.slice();
+      this.ablated = new Set();  // "layer/unit", layers from 1
+    }
+    // silence units as lstmlab.units.ablate does: each one's rows of its layer's recurrent
+    // kernel and of what reads the layer (the next layer's kernel, or Dense's) set to 0
+    setAblated(units) {
+      this.ablated = new Set(units);
+      this.layers.forEach((l, k) => {
+        for (const [name, v] of Object.entries(this.original[k])) l.w[name] = v.slice();
+      });
+      this.D = this.originalD.slice();
+      const zeroRow = (a, u) => { const cols = a.length / this.U; a.fill(0, u * cols, (u + 1) * cols); };
+      for (const key of this.ablated) {
+        const [layer, u] = key.split("/").map(Number);
+        zeroRow(this.layers[layer - 1].w.recurrent_kernel, u);
+        zeroRow(layer < this.layers.length ? this.layers[layer].w.kernel : this.D, u);
+      }
     }
     // the state after a reset: zeros for each of the cell's state arrays (m.state)
     zero() {
@@ -142,6 +161,9 @@
     const mix = (x) => Math.round(255 + (x - 255) * a);
     return `rgb(${mix(r)},${mix(g)},${mix(b)})`;
   }
+  // a symbol of the match text as the page shows symbols (invisible ones visibly)
+  const LABEL = new Map(DATA.models[0].vocab.map((s, k) => [s, DATA.models[0].labels[k]]));
+  const show = (s) => LABEL.get(s) || s;
   function argmax(p) {
     let best = 0;
     for (let k = 1; k < p.length; k++) if (p[k] > p[best]) best = k;
@@ -173,6 +195,10 @@
       for (const [k, v] of m.settings) { dl.appendChild(el("dt", "", k)); dl.appendChild(el("dd", "", v)); }
       head.appendChild(dl);
       head.appendChild(el("p", "kind", m.how));
+      this.ablatedView = el("p", "ablated");
+      this.matchView = el("div", "match-view");
+      head.appendChild(this.ablatedView);
+      head.appendChild(this.matchView);
       root.appendChild(head);
       this.scroll = el("div", "timeline");
       const labels = el("div", "col labels");
@@ -311,6 +337,10 @@
           }
         }
         cv.addEventListener("mousemove", (e) => this.hover(e, cv, col, g));
+        cv.addEventListener("click", (e) => {
+          const u = Math.min(U - 1, Math.floor((e.clientY - cv.getBoundingClientRect().top) / this.cellH));
+          this.toggle(this.layerOf(g), u);
+        });
         cv.addEventListener("mouseleave", () => { tooltip.style.display = "none"; });
         div.appendChild(cv);
       }
@@ -349,6 +379,89 @@
       tooltip.style.display = "block";
       tooltip.style.left = e.pageX + 12 + "px";
       tooltip.style.top = e.pageY + 12 + "px";
+    }
+
+    layerOf(g) { return 1 + this.m.layers.findIndex((l) => l.gates.includes(g)); }
+
+    // silence or free a unit, then read every event again with the new weights
+    toggle(layer, unit) {
+      const key = `${layer}/${unit}`, now = new Set(this.net.ablated);
+      if (now.has(key)) now.delete(key); else now.add(key);
+      this.ablate(Array.from(now));
+    }
+    ablate(keys) {
+      this.net.setAblated(keys);
+      this.replay();
+      this.ablatedView.textContent = keys.length ? "silenced: " + keys.map((k) => {
+        const [l, u] = k.split("/");
+        return this.m.layers.length > 1 ? `layer ${l} unit ${u}` : `unit ${u}`;
+      }).join(", ") : "";
+    }
+    replay() {
+      while (this.cols.length) this.pop();
+      for (const ev of events) this.push(ev);
+    }
+
+    // LSTMVis: the units (of the match layer's h) at least θ at every step of the span of
+    // symbols [from, to] (1-based, typed symbols), and the text's spans where they are on
+    hypothesis(from, to, theta) {
+      const cols = this.cols.filter((c) => c.kind === "sym");
+      const span = cols.slice(from - 1, to);
+      if (!span.length || span.some((c) => !c.state)) return null;
+      const name = this.m.match ? this.m.match.name : this.m.output, out = [];
+      for (let u = 0; u < this.m.units; u++) {
+        if (span.every((c) => c.state[name][u] >= theta)) out.push(u);
+      }
+      return out;
+    }
+    corpus() {
+      if (!this.m.match) return null;
+      if (!this.q) {
+        const bin = atob(this.m.match.h);
+        this.q = new Int8Array(bin.length);
+        for (let k = 0; k < bin.length; k++) this.q[k] = (bin.charCodeAt(k) << 24) >> 24;
+        this.symbols = Array.from(this.m.match.text);
+      }
+      return this.q;
+    }
+    // the ranking of lstmlab.units.match: maximal runs where at least half of the units
+    // are on; score = (units on, summed over the run) / (length × units); by score, then
+    // nearness to the selection's length, then position; lengths in [minLen, maxLen]
+    match(units, theta, length, minLen, maxLen, top = 50) {
+      const q = this.corpus(), U = this.m.units, L = q.length / U, scale = this.m.match.scale;
+      const count = new Int32Array(L), out = [];
+      for (let t = 0; t < L; t++) {
+        let n = 0;
+        for (const u of units) if (q[t * U + u] / scale >= theta) n++;
+        count[t] = n;
+      }
+      for (let t = 0; t < L;) {
+        if (2 * count[t] < units.length || !units.length) { t++; continue; }
+        let end = t, sum = 0;
+        while (end < L && 2 * count[end] >= units.length) sum += count[end++];
+        const len = end - t;
+        if (len >= minLen && len <= maxLen) out.push([t, end, sum / (len * units.length)]);
+        t = end;
+      }
+      out.sort((a, b) => b[2] - a[2] || Math.abs(a[1] - a[0] - length) - Math.abs(b[1] - b[0] - length) || a[0] - b[0]);
+      return out.slice(0, top);
+    }
+    showMatches(units, found) {
+      const box = this.matchView;
+      box.textContent = "";
+      if (!this.m.match) { box.textContent = "no text to match in (the page holds none)"; return; }
+      if (units === null) { box.textContent = "select a span of symbols the model has read"; return; }
+      box.appendChild(el("p", "", units.length ? `${units.length} unit(s) on across the span: ${units.join(", ")}; ${found.length} match(es)` : "no unit is on across the whole span: lower θ or shorten the span"));
+      const list = el("ol", "matches");
+      for (const [a, b, score] of found) {
+        const li = el("li");
+        li.appendChild(el("span", "before", this.symbols.slice(Math.max(0, a - 12), a).map(show).join("")));
+        li.appendChild(el("mark", "", this.symbols.slice(a, b).map(show).join("")));
+        li.appendChild(el("span", "after", this.symbols.slice(b, b + 12).map(show).join("")));
+        li.title = `symbols ${a}–${b - 1}, share on ${score.toFixed(3)}`;
+        list.appendChild(li);
+      }
+      box.appendChild(list);
     }
 
     // columns as plain numbers, for tests and the console
@@ -454,6 +567,26 @@
     generate(Math.max(1, Math.min(1000, parseInt(document.getElementById("count").value, 10) || 1)),
              Number(temp.value))));
 
+  function matchAll() {
+    const num = (id) => Number(document.getElementById(id).value);
+    const from = num("span-from"), to = num("span-to"), theta = num("theta");
+    const length = to - from + 1;
+    const minLen = num("len-min") || 1, maxLen = num("len-max") || 2 * length;
+    const t0 = performance.now();
+    const out = panels.map((p) => {
+      const units = p.hypothesis(from, to, theta);
+      const found = units && p.m.match ? p.match(units, theta, length, minLen, maxLen) : [];
+      p.showMatches(units, found);
+      return { units, matches: found };
+    });
+    matchMs = performance.now() - t0;
+    return out;
+  }
+  let matchMs = 0;
+  document.getElementById("match").addEventListener("click", then(matchAll));
+  document.getElementById("unablate").addEventListener("click", then(() =>
+    panels.forEach((p) => p.ablate([]))));
+
   // legend: the colour scale
   const legend = document.getElementById("scale");
   const lctx = legend.getContext("2d");
@@ -467,7 +600,21 @@
     text: () => events.filter((e) => e.kind === "sym").map((e) => first.vocab[e.k]).join(""),
     columns: (panel = 0) => panels[panel].columns(),
     lastUpdateMs: () => lastMs,
+    ablate: (units, panel = 0) => panels[panel].ablate(units.map(([l, u]) => `${l}/${u}`)),
+    toggle: (layer, unit, panel = 0) => panels[panel].toggle(layer, unit),
+    ablated: (panel = 0) => Array.from(panels[panel].net.ablated),
+    match: (from, to, theta, minLen, maxLen) => {
+      const set = (id, v) => { document.getElementById(id).value = v === undefined ? "" : v; };
+      set("span-from", from); set("span-to", to); set("theta", theta);
+      set("len-min", minLen); set("len-max", maxLen);
+      return matchAll();
+    },
+    matchMs: () => matchMs,
+    corpus: (panel = 0) => { const q = panels[panel].corpus(); return q && Array.from(q); },
   };
   type(DATA.initial);
+  const n = Array.from(DATA.initial).length;  // the span to match: the last symbols typed
+  document.getElementById("span-from").value = Math.max(1, n - 2);
+  document.getElementById("span-to").value = Math.max(1, n);
   field.focus();
 })();
