@@ -369,3 +369,25 @@ def test_match_speed_and_keystroke_with_ablation(open_page, capsys):
         print(f"\nmatch over 100,000 symbols: {match_ms:.1f} ms; keystroke of a 256-unit "
               f"model with 3 units silenced: median {np.median(times):.1f} ms, "
               f"max {max(times):.1f} ms")
+
+
+@pytest.mark.parametrize("kind", ["stateful", "timesteps", "features", "variable-length",
+                                  "gru-stateful", "gru-reset-before", "rnn",
+                                  "lstm-2-layers-stateful", "hard-sigmoid"])
+def test_connectivity_row_is_model_connectivity(open_page, kind):
+    """The page's backpropagation against Model.connectivity's last row (JAX's autodiff,
+    itself checked against finite differences in test_units.py)."""
+    m = make(kind, seed=7, units=5)
+    text = text_for(m, 10, seed=4)
+    page = open_page(m, text=text)
+    got = dict(map(tuple, page.evaluate("window.lstmlab.connectivity()")))
+    want = m.connectivity(text)[-1]
+    reads = {s for s in range(len(text)) if want[s] > 0}
+    assert set(got) >= reads and all(got[s] == 0 or s in reads for s in got)
+    scale = max(want.max(), 1e-12)
+    assert max(abs(got[s] - want[s]) for s in got) < 1e-4 * scale + 1e-7
+    # negative control: the prediction before the last depends on the symbols otherwise
+    before = m.connectivity(text)[-2]
+    assert max(abs(got[s] - before[s]) for s in got) > 1e-3 * scale
+    # the row is drawn: coloured cells under the symbols read
+    assert page.locator(".col .conn[title^='|∂']").count() == len(got)

@@ -391,7 +391,8 @@ def report_cmd(run_dir, as_json):
     pages = explorer.for_run(run_dir, results)
     for name in records.left_out(run_dir, results):
         (run_dir / explorer.file_name(name)).unlink(missing_ok=True)  # no stale page
-    paths = report.write(run_dir, results, found, design, pages)
+    from .experiments import studies
+    paths = report.write(run_dir, results, found, design, pages, studies(results))
     if any(r.config.streams == 0 for r in results):  # the claims rest on the tutorial's
         console.findings(found, design)
     else:
@@ -519,7 +520,10 @@ def generate_cmd(model, experiment, replica, start, length, temperature, seed, r
               "model directory).")
 @click.option("--force", is_flag=True, help="Replace an existing file (without it, only the "
               "default page, without --text, is written again).")
-def explore_cmd(model, experiment, replica, compare, text, out, force):
+@click.option("--match-text", type=click.Path(dir_okay=False), help="A UTF-8 file whose "
+              "text the page's Match searches (default: the training sequence; a text "
+              "model of a run: its validation text; at most 20,000 symbols).")
+def explore_cmd(model, experiment, replica, compare, text, out, force, match_text):
     """Write an explorer of a trained model: one self-contained HTML page (no network)
     where you type symbols, reset the state, generate, and watch the input, forget and
     output gates, the cell state and the prediction at every step. Open it in a browser.
@@ -556,8 +560,15 @@ def explore_cmd(model, experiment, replica, compare, text, out, force):
     if (given or text is not None) and Path(out).exists() and not force:
         raise ConfigError(f"{out} exists; add --force to replace it, or choose another --out")
     settings = _training_rows(base / experiment) if run else ()
+    if match_text is not None:
+        from .data import read_text_file
+        match_text = read_text_file(match_text)
+    elif run and first.info.streams:  # as the run's own page: the validation text
+        from .datasets import analysed_text
+        from .records import load_result
+        match_text = analysed_text(load_result(base / experiment).config)
     path = explorer.write(out, first, other, text=text, settings=settings,
-                          compare_settings=other_rows)
+                          compare_settings=other_rows, match_text=match_text)
     click.echo(f"Wrote {path}")
 
 

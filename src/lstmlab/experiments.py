@@ -243,3 +243,9 @@ def study(res, text: str | None = None, tracks: dict | None = None,
     return units.study(res.config.name, models,
                        analysed_text(res.config) if text is None else text, tracks,
                        threshold)
+
+
+def studies(results) -> dict:
+    """What the units learned in every experiment of ``results`` that kept its models
+    (experiment name → units.Study, on each one's default text): the report's section."""
+    return {r.config.name: study(r) for r in results if r.params is not None}

@@ -258,7 +258,8 @@ ranked by the share on (then nearness in length), top 50.</p>
   value="1" style="width:4em" aria-label="shortest match"> to <input id="len-max"
   type="number" min="1" value="" placeholder="2×" style="width:4em"
   aria-label="longest match"> <button id="match">Match</button>
-  <button id="unablate">Let every unit speak</button></div>
+  <button id="unablate">Let every unit speak</button>
+  <button id="connectivity" title="how strongly the last prediction depends on each symbol read">Connectivity</button></div>
 </details>
 <details open><summary>What the rows show</summary>
 <p>One column per symbol typed, aligned with the input. Heatmaps: units top to bottom,

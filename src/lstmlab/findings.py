@@ -80,6 +80,7 @@ class Claim:
     decide: Callable[[float, float], str] = lambda lo, hi: decide(lo, hi, MAJORITY)
     reads: tuple[str, ...] = ()             # settings its measurement reads besides training
     any_text: bool = False                  # about a text of the user's, not A–Z
+    settles: bool = True                    # an inconclusive verdict earns more seeds
 
 
 def _pct(level: float) -> str:
@@ -543,16 +544,18 @@ CLAIMS = [
           "steps since the reset (|r| ≥ 0.9 on random strings read after a reset).",
           ("stateful",), _counter_unit,
           lambda d, level: _judge_unit(d, level, "the steps since the reset"),
-          "stateful (≥ 2 seeds, with its models)"),
+          "stateful (≥ 2 seeds, with its models)", settles=False),
     Claim("position-unit", "The window models encode the last symbol's alphabet position "
           "in a unit (|r| ≥ 0.9 in one-char, feature-window and timestep-window alike).",
           WINDOW_MODELS, _position_unit,
           lambda d, level: _judge_unit(d, level, "the last symbol's alphabet position "
                                        "(in all three window models)"),
-          "one-char, feature-window and timestep-window (≥ 2 seeds, with their models)"),
+          "one-char, feature-window and timestep-window (≥ 2 seeds, with their models)",
+          settles=False),
     Claim("line-unit", "A text model (char-rnn) has a unit that tracks the position in the "
           "line (|r| ≥ 0.9).", ("char-rnn",), _line_unit, _judge_line,
-          "char-rnn on a text with lines (≥ 2 seeds, with its models)", any_text=True),
+          "char-rnn on a text with lines (≥ 2 seeds, with its models)", any_text=True,
+          settles=False),
 ]
 BY_ID = {c.id: c for c in CLAIMS}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine, explorer, findings, records, report, settle as settle_mod
+from . import engine, experiments, explorer, findings, records, report, settle as settle_mod
 from .config import MAIN_RUN, PRESETS, Config, check_applies, configure
 from .errors import ConfigError
 from .results import Result, plain
@@ -123,7 +123,8 @@ def judge_run(run_dir: Path, cfgs: list[Config], datasets: list, *, force: bool 
 def write_pages(run_dir: Path, judged: Judged) -> tuple[tuple, dict]:
     """The explorer pages and the report of a judged run: (report paths, pages)."""
     pages = explorer.for_run(run_dir, judged.everything)
-    paths = report.write(run_dir, judged.everything, judged.found, judged.design, pages)
+    paths = report.write(run_dir, judged.everything, judged.found, judged.design, pages,
+                         experiments.studies(judged.everything))
     return paths, pages
 
 

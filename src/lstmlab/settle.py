@@ -74,6 +74,10 @@ def settle(results: list[Result], looks: list[int],
         for f in found:
             # only the tutorial's claims as the tutorial sets them up: a verdict measured
             # with other settings (say 3 epochs) is flagged as such, not worth more seeds
+            # a claim about units is a description of the models: judged at the seeds
+            # the run has (settling it doubled the main job)
+            if not findings.BY_ID[f.id].settles:
+                continue
             if f.verdict != findings.INCONCLUSIVE or any(
                     findings.changed_settings(by[n].config, findings.BY_ID[f.id].reads)
                     for n in f.experiments):

@@ -82,6 +82,23 @@
       return z;
     }
 
+    // Mᵀ-free backwards of affine: out[k] = Σ_j M[k, j] d[j] for the ``rows`` rows of M
+    // (rows × d.length, row-major): ∂/∂x of x M from ∂/∂(x M)
+    backAffine(d, M, rows) {
+      const cols = d.length, out = new Float64Array(rows);
+      for (let k = 0; k < rows; k++) {
+        let sum = 0;
+        const row = k * cols;
+        for (let j = 0; j < cols; j++) sum += M[row + j] * d[j];
+        out[k] = sum;
+      }
+      return out;
+    }
+    // the gate activation's derivative from its output y
+    dact(y) {
+      return this.m.activation === "hard_sigmoid" ? (y > 0 && y < 1 ? 0.2 : 0) : y * (1 - y);
+    }
+
     // one symbol (-1: padding) → its features, as lstmlab.data.encode
     symbolFeatures(k, out, at) {
       if (k < 0) return;  // padding: zeros (scaled) or the zero vector (onehot)
@@ -203,6 +220,9 @@
       this.scroll = el("div", "timeline");
       const labels = el("div", "col labels");
       labels.appendChild(el("div", "sym", "input"));
+      const conn = labels.appendChild(el("div", "conn", "connectivity"));
+      conn.title = "Connectivity: how strongly the last prediction depends on each symbol " +
+        "read (|∂ log p / ∂ input|, red the strongest); press Connectivity";
       labels.appendChild(el("div", "reads", m.stateful ? "since reset" : "window reads"));
       labels.appendChild(el("div", "pred", "prediction"));
       labels.appendChild(el("div", "topk", `top ${Math.min(TOP_K, this.net.V)}`));
@@ -291,6 +311,7 @@
       }
       div.style.width = this.colW + "px";
       div.appendChild(el("div", "sym", this.label(col.k)));
+      col.connView = div.appendChild(el("div", "conn"));
       if (!col.probs) {
         div.appendChild(el("div", "reads", `${col.since}/${this.net.W}`));
         const wait = el("div", "pred waiting", "…");
@@ -382,6 +403,85 @@
     }
 
     layerOf(g) { return 1 + this.m.layers.findIndex((l) => l.gates.includes(g)); }
+
+    // Connectivity (Distill, "Memorization in RNNs"): |∂ log p(the most likely symbol) /
+    // ∂ input| of the last prediction for every symbol it depends on (a stateful model:
+    // everything since the reset; a window model: its window), by backpropagation through
+    // the columns' recorded steps — lstmlab.Model.connectivity's last row.
+    // Returns [[position, value], …] of the symbols read, oldest first.
+    connectivity() {
+      const sym = this.cols.filter((c) => c.kind === "sym" || c.kind === "reset");
+      let end = sym.length - 1;
+      while (end >= 0 && !(sym[end].kind === "sym" && sym[end].probs)) end--;
+      if (end < 0) return [];
+      let start = end;
+      if (this.m.stateful) while (start > 0 && sym[start - 1].kind === "sym") start--;
+      const chain = sym.slice(start, end + 1).filter((c) => c.probs);
+      const net = this.net, U = net.U, names = this.m.state, W = net.W;
+      // forward record: per step its input, the state before it and its trace
+      const steps = [];
+      let state = net.zero();
+      for (const c of chain) {
+        const { xs } = net.encode(c.window);
+        c.steps.forEach((t, s) => {
+          steps.push({ x: xs[s], real: c.real[s], before: state, t, col: c, s });
+          if (c.real[s]) state = Object.fromEntries(names.map((k) => [k, t[k]]));
+        });
+      }
+      const last = chain[chain.length - 1], p = last.probs, top = argmax(p);
+      const d = {};
+      for (const k of names) d[k] = new Float64Array(U);
+      const V = net.V, out = this.m.output;
+      for (let u = 0; u < U; u++) {
+        let sum = 0;
+        for (let v = 0; v < V; v++) sum += net.D[u * V + v] * ((v === top ? 1 : 0) - p[v]);
+        d[out][u] = sum;
+      }
+      const grads = new Map();  // text position → ∂ log p / ∂ its features
+      for (let j = steps.length - 1; j >= 0; j--) {
+        const st = steps[j];
+        if (!st.real) continue;  // a masked step passes the state (and its gradient) on
+        let below = null;
+        for (let k = net.layers.length - 1; k >= 0; k--) {
+          const layer = net.layers[k], own = {}, t = {}, dIn = {};
+          net.cellState.forEach((n, i) => { own[n] = st.before[layer.state[i]]; });
+          net.cellGates.forEach((n, i) => { t[n] = st.t[layer.gates[i]]; });
+          const hName = layer.state[0];
+          if (below) for (let u = 0; u < U; u++) d[hName][u] += below[u];
+          const x = k === 0 ? st.x : st.t[net.layers[k - 1].state[0]];
+          net.cellState.forEach((n, i) => { dIn[n] = d[layer.state[i]]; });
+          const r = net.cellStep.back(layer, own, x, t, dIn.h, dIn.c);
+          d[hName] = r.dh;
+          if (r.dc) d[layer.state[1]] = r.dc;
+          below = r.dx;
+        }
+        // the bottom layer's ∂/∂x: one symbol per step, or the window's symbols side by side
+        const per = net.per, first = st.col.position - W + 1;
+        const blocks = this.m.framing === "features" ? W : 1;
+        for (let b = 0; b < blocks; b++) {
+          const slot = this.m.framing === "features" ? b : st.s;
+          if (st.col.window[slot] < 0) continue;  // padding is no symbol
+          const pos = first + slot;
+          if (!grads.has(pos)) grads.set(pos, new Float64Array(per));
+          const g = grads.get(pos);
+          for (let f = 0; f < per; f++) g[f] += below[b * per + f];
+        }
+      }
+      return Array.from(grads.entries()).sort((a, b) => a[0] - b[0])
+        .map(([pos, g]) => [pos, Math.sqrt(g.reduce((a, v) => a + v * v, 0))]);
+    }
+    showConnectivity() {
+      const found = this.connectivity(), by = new Map(found);
+      const top = Math.max(1e-12, ...found.map(([, v]) => v));
+      for (const c of this.cols) {
+        if (!c.connView) continue;
+        const v = c.kind === "sym" ? by.get(c.position) : undefined;
+        c.connView.style.background = v === undefined ? "" : colour(v / top);
+        c.connView.title = v === undefined ? "the last prediction does not read this symbol"
+          : `|∂ log p / ∂ input| = ${v.toPrecision(3)}`;
+      }
+      return found;
+    }
 
     // silence or free a unit, then read every event again with the new weights
     toggle(layer, unit) {
@@ -584,6 +684,8 @@
   }
   let matchMs = 0;
   document.getElementById("match").addEventListener("click", then(matchAll));
+  document.getElementById("connectivity").addEventListener("click", then(() =>
+    panels.forEach((p) => p.showConnectivity())));
   document.getElementById("unablate").addEventListener("click", then(() =>
     panels.forEach((p) => p.ablate([]))));
 
@@ -610,6 +712,7 @@
       return matchAll();
     },
     matchMs: () => matchMs,
+    connectivity: (panel = 0) => panels[panel].showConnectivity(),
     corpus: (panel = 0) => { const q = panels[panel].corpus(); return q && Array.from(q); },
   };
   type(DATA.initial);

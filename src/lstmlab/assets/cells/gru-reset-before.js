@@ -29,4 +29,27 @@
     }
     return t;
   },
+  // the step backwards: given ∂/∂h after it, ∂/∂x and ∂/∂h before it
+  back(net, prev, x, t, dh) {
+    const U = net.U, U3 = 3 * U, R = net.w.recurrent_kernel;
+    const dxv = new Float64Array(U3), dh0 = new Float64Array(U), ah = new Float64Array(U);
+    for (let u = 0; u < U; u++) {
+      dh0[u] = dh[u] * t.z[u];
+      ah[u] = dh[u] * (1 - t.z[u]) * (1 - t.hh[u] * t.hh[u]);
+    }
+    const drh = new Float64Array(U), dzr = new Float64Array(2 * U);  // ∂/∂(r h), ∂/∂(z, r)
+    for (let k = 0; k < U; k++) for (let j = 0; j < U; j++) drh[k] += R[k * U3 + 2 * U + j] * ah[j];
+    for (let u = 0; u < U; u++) {
+      dzr[u] = dh[u] * (prev.h[u] - t.hh[u]) * net.dact(t.z[u]);
+      dzr[U + u] = drh[u] * prev.h[u] * net.dact(t.r[u]);
+      dh0[u] += drh[u] * t.r[u];
+      dxv[u] = dzr[u]; dxv[U + u] = dzr[U + u]; dxv[2 * U + u] = ah[u];
+    }
+    for (let k = 0; k < U; k++) {
+      let sum = 0;
+      for (let j = 0; j < 2 * U; j++) sum += R[k * U3 + j] * dzr[j];
+      dh0[k] += sum;
+    }
+    return { dx: net.backAffine(dxv, net.w.kernel, x.length), dh: dh0 };
+  },
 };

@@ -17,4 +17,21 @@
     }
     return t;
   },
+  // the step backwards: given ∂/∂h after it, ∂/∂x and ∂/∂h before it
+  back(net, prev, x, t, dh) {
+    const U = net.U, U3 = 3 * U, b = net.w.bias;
+    const zh = net.affine([], prev.h, null, net.w.recurrent_kernel, b.subarray(U3), U3);
+    const dxv = new Float64Array(U3), drv = new Float64Array(U3), dh0 = new Float64Array(U);
+    for (let u = 0; u < U; u++) {
+      const ah = dh[u] * (1 - t.z[u]) * (1 - t.hh[u] * t.hh[u]);
+      const az = dh[u] * (prev.h[u] - t.hh[u]) * net.dact(t.z[u]);
+      const ar = ah * Math.fround(zh[2 * U + u]) * net.dact(t.r[u]);
+      dh0[u] = dh[u] * t.z[u];
+      dxv[u] = az; dxv[U + u] = ar; dxv[2 * U + u] = ah;
+      drv[u] = az; drv[U + u] = ar; drv[2 * U + u] = ah * t.r[u];
+    }
+    const rec = net.backAffine(drv, net.w.recurrent_kernel, U);
+    for (let u = 0; u < U; u++) dh0[u] += rec[u];
+    return { dx: net.backAffine(dxv, net.w.kernel, x.length), dh: dh0 };
+  },
 };

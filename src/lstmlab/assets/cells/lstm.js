@@ -19,4 +19,19 @@
     }
     return t;
   },
+  // the step backwards: given ∂/∂h and ∂/∂c after it, ∂/∂x and ∂/∂(h, c) before it
+  // (prev: the state before the step, t: its trace)
+  back(net, prev, x, t, dh, dc) {
+    const U = net.U, dz = new Float64Array(4 * U), dcPrev = new Float64Array(U);
+    for (let u = 0; u < U; u++) {
+      const tc = Math.tanh(t.c[u]), dcu = dc[u] + dh[u] * t.o[u] * (1 - tc * tc);
+      dz[u] = dcu * t.g[u] * net.dact(t.i[u]);
+      dz[U + u] = dcu * prev.c[u] * net.dact(t.f[u]);
+      dz[2 * U + u] = dcu * t.i[u] * (1 - t.g[u] * t.g[u]);
+      dz[3 * U + u] = dh[u] * tc * net.dact(t.o[u]);
+      dcPrev[u] = dcu * t.f[u];
+    }
+    return { dx: net.backAffine(dz, net.w.kernel, x.length),
+             dh: net.backAffine(dz, net.w.recurrent_kernel, U), dc: dcPrev };
+  },
 };

@@ -9,4 +9,11 @@
     for (let u = 0; u < U; u++) t.h[u] = Math.tanh(Math.fround(z[u]));
     return t;
   },
+  // the step backwards: given ∂/∂h after it, ∂/∂x and ∂/∂h before it
+  back(net, prev, x, t, dh) {
+    const U = net.U, da = new Float64Array(U);
+    for (let u = 0; u < U; u++) da[u] = dh[u] * (1 - t.h[u] * t.h[u]);
+    return { dx: net.backAffine(da, net.w.kernel, x.length),
+             dh: net.backAffine(da, net.w.recurrent_kernel, U) };
+  },
 };
