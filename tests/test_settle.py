@@ -200,3 +200,16 @@ def test_more_seeds_with_force_keeps_the_seeds_a_directory_holds(run_cli, tmp_pa
     code, _, err = run_cli(*small, "--seeds", "4", "--lr", "0.01", "--force",
                            "--out", tmp_path / "a")
     assert code == 0 and "replacing it (--force)" in err
+
+
+def test_claims_about_units_are_judged_but_never_settled(monkeypatch):
+    """A claim with settles=False earns no seeds however inconclusive (the unit claims:
+    settling them took the main job from 3 to 4.5 minutes); the same data with the claim
+    settling trains (the first test's positive control)."""
+    import dataclasses
+    assert not any(findings.BY_ID[c].settles for c in ("counter-unit", "position-unit",
+                                                       "line-unit"))
+    monkeypatch.setitem(findings.BY_ID, "one-char-84", dataclasses.replace(
+        findings.BY_ID["one-char-84"], settles=False))
+    asked, _, f = run_settle(settle.plan(10, 200))
+    assert asked == [] and f.verdict == findings.INCONCLUSIVE and f.seeds == 10
