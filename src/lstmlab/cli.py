@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import (CELL_LAYERS, LIST_OF, PRESETS, SETTINGS, SWEEPABLE, allowed,
-                     check_applies, configure, option, read, MAIN_RUN)
+from .config import (CELL_LAYERS, LIST_OF, PRESETS, SETTINGS, SWEEPABLE, UNIT_THRESHOLD,
+                     allowed, check_applies, configure, option, read, MAIN_RUN)
 from .errors import ConfigError, DataError, KerasError, ModelError, RecordError, error, warn
 
 # Only the light modules above load at start-up (`lstmlab list` and `--help` never load
@@ -608,7 +608,7 @@ def _training_rows(exp_dir: Path) -> list:
 @click.option("--track", "track_files", multiple=True, metavar="NAME=FILE",
               help="A track of your own: one number per symbol of the text read, one per "
               "line or a CSV column NAME (again for more).")
-@click.option("--threshold", type=float, default=0.9, show_default=True,
+@click.option("--threshold", type=float, default=UNIT_THRESHOLD, show_default=True,
               help="|r| at which a seed counts as having a unit that tracks a track.")
 def units_cmd(run_dir, names, text, text_file, track_files, threshold):
     """What the units of a run's models learned: every unit's correlation with tracks of

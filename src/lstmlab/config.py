@@ -21,6 +21,7 @@ CELL_LAYERS = {"lstm": "LSTM", "gru": "GRU", "gru-reset-before": "GRU", "rnn": "
 OPTIMIZERS = ("adam", "adam-optax", "rmsprop")
 MAX_UNITS = 8192        # these bounds keep a typo from asking for terabytes; far above any
 MAX_GENERATE = 100_000  # sensible run
+UNIT_THRESHOLD = 0.9  # |r| at which a unit is said to track a track (lstmlab units, the unit claims)
 MAX_SEED = 2**31 - 1
 MAX_LAYERS = 16
 AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told

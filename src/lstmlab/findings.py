@@ -21,7 +21,7 @@ import numpy as np
 
 from . import config, stats
 from .data import ALPHABET, show
-from .config import PRESETS
+from .config import PRESETS, UNIT_THRESHOLD
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
     "supported", "not supported", "inconclusive", "not run")
@@ -214,16 +214,12 @@ def _strongest(params, x, mask, carry, activation, cell, layers, track) -> np.nd
     from .cells import CELLS
     gates = evaluate.traces(params, x, mask, carry, activation)     # (R, P, N, S, U) each
     out = []
-    for r in range(len(jax_leaves(params)[0])):
+    import jax
+    for r in range(len(jax.tree.leaves(params)[0])):
         trace = units.Quantities({k: np.asarray(v[r]).reshape(-1, *v.shape[-2:])
                                   for k, v in gates.items()})
         out.append(units.strongest(units.activations(trace, CELLS[cell], layers), track))
     return np.array(out)
-
-
-def jax_leaves(tree):
-    import jax
-    return jax.tree.leaves(tree)
 
 
 def _untrained(res, n_features: int):
@@ -504,8 +500,6 @@ def _judge_line(d, level):
     return j
 
 
-UNIT_THRESHOLD = 0.9
-
 CLAIMS = [
     Claim("one-char-84", "One char → one char reaches about 84% (±5 points: ±1 of its 25 "
           "patterns) in most runs.", ("one-char",), _one_char, _judge_one_char,
@@ -540,20 +534,22 @@ CLAIMS = [
           "subsequences of 1–5 letters (all 114 scored; every one is also a training "
           "pattern, so this is not generalisation).", ("variable-length",), _variable,
           _judge_variable, "variable-length (≥ 2 seeds, with its models)"),
-    Claim("counter-unit", "The tutorial's stateful model has a unit that tracks the "
-          "steps since the reset (|r| ≥ 0.9 on random strings read after a reset).",
+    Claim("counter-unit", f"The tutorial's stateful model has a unit that tracks the "
+          f"steps since the reset (|r| ≥ {UNIT_THRESHOLD:g} on random strings read after a "
+          f"reset).",
           ("stateful",), _counter_unit,
           lambda d, level: _judge_unit(d, level, "the steps since the reset"),
           "stateful (≥ 2 seeds, with its models)", settles=False),
-    Claim("position-unit", "The window models encode the last symbol's alphabet position "
-          "in a unit (|r| ≥ 0.9 in one-char, feature-window and timestep-window alike).",
+    Claim("position-unit", f"The window models encode the last symbol's alphabet position "
+          f"in a unit (|r| ≥ {UNIT_THRESHOLD:g} in one-char, feature-window and "
+          f"timestep-window alike).",
           WINDOW_MODELS, _position_unit,
           lambda d, level: _judge_unit(d, level, "the last symbol's alphabet position "
                                        "(in all three window models)"),
           "one-char, feature-window and timestep-window (≥ 2 seeds, with their models)",
           settles=False),
-    Claim("line-unit", "A text model (char-rnn) has a unit that tracks the position in the "
-          "line (|r| ≥ 0.9).", ("char-rnn",), _line_unit, _judge_line,
+    Claim("line-unit", f"A text model (char-rnn) has a unit that tracks the position in the "
+          f"line (|r| ≥ {UNIT_THRESHOLD:g}).", ("char-rnn",), _line_unit, _judge_line,
           "char-rnn on a text with lines (≥ 2 seeds, with its models)", any_text=True,
           settles=False),
 ]

@@ -23,6 +23,7 @@ import pandas as pd
 
 from . import evaluate
 from .cells import CELLS, cell_of, layer_keys, layered, layers_of
+from .config import UNIT_THRESHOLD
 from .errors import DataError
 
 # A track: one number per symbol read, computed from the text (or given by the user).
@@ -40,7 +41,7 @@ TRACKS = {
     "digit": "1 for a digit", "space": "1 for white space (newline included)",
     "punctuation": "1 for a symbol that is neither letter, digit nor space",
 }
-THRESHOLD = 0.9        # |r| at which a unit is said to track a track
+THRESHOLD = UNIT_THRESHOLD
 SATURATED = (0.1, 0.9)  # a gate below / above: left / right saturated (Karpathy et al.)
 MAX_CONNECTIVITY = 2000  # symbols: the matrix is N × N and N backward passes
 TOP_MATCHES = 50
