@@ -279,6 +279,7 @@ def test_initial_params_are_what_training_starts_from():
     assert not np.allclose(every["dense"]["kernel"][1], want["dense"]["kernel"])
 
 
+@pytest.mark.slow
 def test_units_command_end_to_end(run_cli, tmp_path):
     run = tmp_path / "run"
     code, _, err = run_cli("run", "stateful", "--epochs", "3", "--seeds", "2", "--out", run,
@@ -312,6 +313,7 @@ def test_units_command_end_to_end(run_cli, tmp_path):
     assert code == 2 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_unit_claims_judged_with_untrained_control():
     """The two tutorial unit claims on a short run: judged (not "not run"), and their
     words carry the untrained control; a run without the experiments: not run."""
@@ -341,3 +343,26 @@ def test_unit_claims_judged_with_untrained_control():
                                        in zip(acts, a)]
     track = np.tile(np.arange(1.0, 27), findings.UNIT_STRINGS)
     assert abs(units.strongest(acts, track) - trained[1]) < 1e-4
+
+
+@pytest.mark.slow
+def test_line_unit_claim_is_judged_on_a_text_model():
+    """The text claim reads a char-rnn run (any text): judged on the validation text with
+    its seeds, its r the strongest of Model.units' line-position rows."""
+    import lstmlab
+    from lstmlab import datasets, findings
+    text = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\n"
+            "Speak, speak.\n") * 30
+    res = lstmlab.run("char-rnn", sequence=text, streams=4, seq_length=10, units=8,
+                      epochs=2, seeds=2)
+    f = {x.id: x for x in findings.from_results([res])}["line-unit"]
+    assert f.verdict != findings.NOT_RUN and f.seeds == 2
+    trained, _ = findings.BY_ID["line-unit"].measure({"char-rnn": res})
+    frame = res.model(1).units(datasets.analysed_text(res.config))
+    line = frame[frame.track.str.contains("line position")]
+    assert abs(trained[1] - line.r.abs().max()) < 1e-12
+    # one seed: not run (a share of one seed says nothing)
+    one = lstmlab.run("char-rnn", sequence=text, streams=4, seq_length=10, units=8,
+                      epochs=1, seeds=1)
+    assert {x.id: x for x in findings.from_results([one])}["line-unit"].verdict == \
+        findings.NOT_RUN
