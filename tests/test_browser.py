@@ -391,3 +391,16 @@ def test_connectivity_row_is_model_connectivity(open_page, kind):
     assert max(abs(got[s] - before[s]) for s in got) > 1e-3 * scale
     # the row is drawn: coloured cells under the symbols read
     assert page.locator(".col .conn[title^='|∂']").count() == len(got)
+
+
+def test_selecting_input_with_the_mouse_matches_that_span(open_page):
+    m = make("stateful", seed=5, units=8)
+    page = open_page(m, text=text_for(m, 12, seed=3))
+    spans = page.locator("#typed span")
+    first, last = spans.nth(3).bounding_box(), spans.nth(5).bounding_box()
+    page.mouse.move(first["x"] + 1, first["y"] + first["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(last["x"] + last["width"] - 1, last["y"] + last["height"] / 2)
+    page.mouse.up()
+    assert page.input_value("#span-from") == "4" and page.input_value("#span-to") == "6"
+    assert page.locator(".match-view p").count() == 1  # the match ran and said what it found

@@ -246,8 +246,8 @@ def page(model, compare=None, text: str | None = None, settings=(),
 </div>
 <details open><summary>What the units do: silence them, match a span</summary>
 <p>Click a unit's row in any heatmap to silence it (its h and c held at 0 for everything
-it feeds, as <code>model.ablate</code>); click again to let it speak. Select a span of
-the input, then Match: the units whose h is at least θ at every step of it (LSTMVis's
+it feeds, as <code>model.ablate</code>); click again to let it speak. Select symbols of
+the input with the mouse (or give the span below and press Match): the units whose h is at least θ at every step of it (LSTMVis's
 hypothesis), and the spans of the text where at least half of them are on together,
 ranked by the share on (then nearness in length), top 50.</p>
 <div class="unit-tools">From symbol <input id="span-from" type="number" min="1" value="1"

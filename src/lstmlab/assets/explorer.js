@@ -684,6 +684,26 @@
   }
   let matchMs = 0;
   document.getElementById("match").addEventListener("click", then(matchAll));
+  // selecting symbols of the input with the mouse chooses the span and matches it
+  typed.addEventListener("mouseup", () => {
+    const sel = window.getSelection();
+    if (!sel || sel.isCollapsed) return;
+    const symbolOf = (node) => {  // the typed symbol (1-based) a selection end lies in
+      const span = node.nodeType === 1 ? node : node.parentElement;
+      if (!span || span.parentElement !== typed || span.classList.contains("mark")) return null;
+      let k = 0;
+      for (const c of typed.children) {
+        if (!c.classList.contains("mark")) k++;
+        if (c === span) return k;
+      }
+      return null;
+    };
+    const a = symbolOf(sel.anchorNode), b = symbolOf(sel.focusNode);
+    if (a === null || b === null) return;
+    document.getElementById("span-from").value = Math.min(a, b);
+    document.getElementById("span-to").value = Math.max(a, b);
+    matchAll();
+  });
   document.getElementById("connectivity").addEventListener("click", then(() =>
     panels.forEach((p) => p.showConnectivity())));
   document.getElementById("unablate").addEventListener("click", then(() =>
