@@ -160,6 +160,10 @@ def test_ablation_of_counter_breaks_counting_and_silent_unit_changes_nothing():
         m.ablate(9)
     with pytest.raises(DataError, match="layer from 1 to 1"):
         m.ablate([(2, 0)])
+    for bad in (["x"], "x", [True], [(1, 2, 3)], [2.0], None):
+        with pytest.raises(DataError, match="is not allowed"):
+            m.ablate(bad)
+    assert len(m.ablate([]).trace(ALPHABET).probs)  # nothing silenced: the model itself
 
 
 def test_ablation_of_stacks_and_gru():

@@ -273,14 +273,17 @@ def unit_list(units, layers: int, width: int) -> list[tuple[int, int]]:
                                                 and all(isinstance(v, (int, np.integer))
                                                         for v in units)):
         units = [units]
+    def whole(v) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
     out = []
-    for u in units:
-        layer, unit = (1, u) if isinstance(u, (int, np.integer)) else tuple(u)
-        if isinstance(layer, bool) or isinstance(unit, bool) or \
-                not (1 <= int(layer) <= layers and 0 <= int(unit) < width):
+    for u in units if isinstance(units, (list, tuple, np.ndarray)) else [units]:
+        pair = (1, u) if whole(u) else tuple(u) if isinstance(u, (list, tuple)) else ()
+        if len(pair) != 2 or not all(map(whole, pair)) or \
+                not (1 <= pair[0] <= layers and 0 <= pair[1] < width):
             raise DataError(f"unit {u!r} is not allowed; allowed: a unit from 0 to "
                             f"{width - 1}, or (layer, unit) with a layer from 1 to {layers}")
-        out.append((int(layer), int(unit)))
+        out.append((int(pair[0]), int(pair[1])))
     return out
 
 
