@@ -370,3 +370,23 @@ def test_line_unit_claim_is_judged_on_a_text_model():
                       epochs=1, seeds=1)
     assert {x.id: x for x in findings.from_results([one])}["line-unit"].verdict == \
         findings.NOT_RUN
+
+
+def test_a_diverged_seed_tracks_nothing_and_keeps_its_replica_number():
+    """NaN activations (a diverged seed) give no correlation and no warning; a study of
+    seeds 1 and 3 names them so (control: a finite model's units do correlate)."""
+    import warnings
+    m = make("stateful", seed=1, units=5)
+    nan = Model(jax.tree.map(lambda a: np.full_like(np.asarray(a), np.nan), m.params),
+                m.info)
+    text = text_for(m, 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert nan.units(text).empty
+        from lstmlab.cells import LSTM
+        assert units.strongest(units.activations(nan.trace(text), LSTM, 1),
+                               np.arange(40.0)) == 0.0
+    assert not m.units(text).empty
+    s = units.study("x", [make("stateful", seed=k, units=5) for k in (1, 3)], text,
+                    seeds=[1, 3])
+    assert set(s.table["seed"]) <= {1, 3} and set(s.table["of"]) == {2}

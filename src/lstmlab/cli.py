@@ -645,8 +645,14 @@ def units_cmd(run_dir, names, text, text_file, track_files, threshold):
     studies = []
     for r in chosen:
         s = experiments.study(r, text, tracks or None, threshold)
+        if s is None:
+            warn(f"{r.config.name}: every seed's training diverged; no unit to study")
+            continue
         console.units(s)
         studies.append(s)
+    if not studies:
+        raise ModelError(f"{run_dir}: every chosen experiment's training diverged; there is "
+                         f"no unit to study")
     records.ensure_writable(run_dir)
     csv_path = records.write_units(run_dir, studies)
     paths = report.write_units(run_dir, studies, f"lstmlab units: {run_dir.name}")

@@ -238,14 +238,18 @@ def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, trai
 def study(res, text: str | None = None, tracks: dict | None = None,
           threshold: float = units.THRESHOLD) -> "units.Study":
     """What the units of every seed's model of ``res`` learned, reading ``text`` (default
-    :func:`datasets.analysed_text`; ``tracks``: the user's, one value per symbol)."""
-    models = [res.model(r) for r in range(res.config.seeds)]
-    return units.study(res.config.name, models,
+    :func:`datasets.analysed_text`; ``tracks``: the user's, one value per symbol); the
+    seeds whose training diverged are left out (None when every one did)."""
+    kept = [r for r in range(res.config.seeds) if res.params_finite()[r]]  # not diverged
+    if not kept:
+        return None
+    return units.study(res.config.name, [res.model(r) for r in kept],
                        analysed_text(res.config) if text is None else text, tracks,
-                       threshold)
+                       threshold, kept)
 
 
 def studies(results) -> dict:
     """What the units learned in every experiment of ``results`` that kept its models
     (experiment name → units.Study, on each one's default text): the report's section."""
-    return {r.config.name: study(r) for r in results if r.params is not None}
+    out = {r.config.name: study(r) for r in results if r.params is not None}
+    return {name: s for name, s in out.items() if s is not None}

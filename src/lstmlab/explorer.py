@@ -69,7 +69,9 @@ def match_data(model, text: str | None) -> dict | None:
     name = layered(CELLS[i.cell].state, i.layers)[-len(CELLS[i.cell].state)]
     trace = model.trace(text)
     h = np.full((len(text), i.units), -128, np.int8)
-    h[trace.positions] = np.round(trace.quantities[name][:, -1, :] * MATCH_SCALE).astype(np.int8)
+    last = trace.quantities[name][:, -1, :]
+    h[trace.positions] = np.where(np.isfinite(last), np.round(np.nan_to_num(last) *
+                                                              MATCH_SCALE), -128)
     return {"text": text, "name": name, "layer": i.layers, "scale": MATCH_SCALE,
             "h": base64.b64encode(h.tobytes()).decode("ascii")}
 

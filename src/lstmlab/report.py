@@ -128,8 +128,8 @@ class Colored:
     values: np.ndarray
 
     def md(self, plots_dir: str) -> list[str]:
-        return [f"{_md(self.label)} (coloured in report.html):", ""] + \
-            Pre(self.text).md(plots_dir)
+        return [f"{_md(self.label)}: the first {len(self.text)} symbols read, coloured by "
+                f"it in the HTML page.", ""]
 
     def html(self) -> str:
         spans = []

@@ -193,10 +193,12 @@ def correlations(acts, tracks: dict[str, np.ndarray]) -> pd.DataFrame:
 def _pearson(a, tz) -> np.ndarray:
     """r (U, K) of activations ``a`` (N, U) with standardised tracks ``tz`` (N, K); NaN
     for a unit that never changes (it tracks nothing)."""
-    a = np.asarray(a, np.float64)
+    a = np.array(a, np.float64)
+    bad = ~np.isfinite(a).all(0)  # a diverged model's unit tracks nothing either
+    a[:, bad] = 0
     sd = a.std(0)
     r = ((a - a.mean(0)) / np.where(sd > 0, sd, 1)).T @ tz / len(a)
-    r[sd <= 1e-7] = np.nan
+    r[(sd <= 1e-7) | bad] = np.nan
     return r
 
 
@@ -206,8 +208,8 @@ def strongest(acts, track: np.ndarray) -> float:
     if np.std(track) == 0:
         return 0.0
     tz = ((track - track.mean()) / track.std())[:, None]
-    return max((float(np.nanmax(np.abs(r), initial=0.0)) for r in
-                (_pearson(a, tz) for _, _, a in acts)), default=0.0)
+    found = [np.abs(r[np.isfinite(r)]) for r in (_pearson(a, tz) for _, _, a in acts)]
+    return max((float(f.max()) for f in found if f.size), default=0.0)
 
 
 def best(frame: pd.DataFrame, top: int = 1) -> pd.DataFrame:
@@ -223,12 +225,14 @@ def best(frame: pd.DataFrame, top: int = 1) -> pd.DataFrame:
             .drop(columns="strength").reset_index(drop=True))
 
 
-def across_seeds(frames: list[pd.DataFrame], threshold: float = THRESHOLD) -> pd.DataFrame:
-    """Per track, over the seeds' correlation tables: the strongest unit (its seed,
-    layer, quantity, unit and r), how many seeds have a unit with |r| ≥ ``threshold``,
-    and the median over seeds of each seed's strongest |r|."""
+def across_seeds(frames: list[pd.DataFrame], threshold: float = THRESHOLD,
+                 seeds: list[int] | None = None) -> pd.DataFrame:
+    """Per track, over the seeds' correlation tables: the strongest unit (its seed —
+    ``seeds[k]`` for frame k, default k —, layer, quantity, unit and r), how many seeds
+    have a unit with |r| ≥ ``threshold``, and the median over seeds of each seed's
+    strongest |r|."""
     per = []
-    for seed, f in enumerate(frames):
+    for seed, f in zip(range(len(frames)) if seeds is None else seeds, frames):
         b = best(f)
         per.append(b.assign(seed=seed))
     if not per or all(p.empty for p in per):
@@ -411,7 +415,8 @@ def match(h: np.ndarray, units: np.ndarray, threshold: float, length: int,
 
 # -- one experiment's models, studied together --------------------------------------------
 
-SHOWN_SYMBOLS = 600   # the report colours this much of the text by the best units
+SHOWN_SYMBOLS = 400   # the report colours this much of the text by the best units (a long
+                      # text is never shown whole: records keep it once)
 CONNECTIVITY_SYMBOLS = 300  # a stateful model's reach is measured over this many
 
 
@@ -447,9 +452,11 @@ class Study:
 
 
 def study(name: str, models: list, text: str, tracks: dict | None = None,
-          threshold: float = THRESHOLD) -> Study:
-    """Every model of one experiment (the seeds) read ``text``: the correlations of each,
-    the table across seeds, and the best seed's saturation, shown units and reach."""
+          threshold: float = THRESHOLD, seeds: list[int] | None = None) -> Study:
+    """Every model of one experiment (the seeds; ``seeds``: their replica numbers, default
+    0, 1, …) read ``text``: the correlations of each, the table across seeds, and the best
+    seed's saturation, shown units and reach."""
+    seeds = list(range(len(models))) if seeds is None else list(seeds)
     frames, traces = [], []
     first = models[0]
     cell = CELLS[first.info.cell]
@@ -458,14 +465,14 @@ def study(name: str, models: list, text: str, tracks: dict | None = None,
         tr_tracks = tracks_at(tr, tracks)
         frames.append(correlations(activations(tr, cell, m.info.layers), tr_tracks))
         traces.append((tr, tr_tracks))
-    table = across_seeds(frames, threshold)
-    best_seed = int(table["seed"].iloc[0]) if len(table) else 0
+    table = across_seeds(frames, threshold, seeds)
+    best_seed = seeds.index(int(table["seed"].iloc[0])) if len(table) else 0
     tr, _ = traces[best_seed]
     sat = saturation(tr, cell, first.info.layers)
     shown = []
     acts = {(layer, q): a for layer, q, a in activations(tr, cell, first.info.layers)}
     for row in table.to_dict("records")[:3]:
-        if row["seed"] != best_seed:
+        if row["seed"] != seeds[best_seed]:
             continue
         a = acts[(row["layer"], row["quantity"])][:SHOWN_SYMBOLS, row["unit"]]
         shown.append((row["track"], f"layer {row['layer']} unit {row['unit']} "
