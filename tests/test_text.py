@@ -323,6 +323,58 @@ def test_an_interrupted_run_resumes_from_its_last_epoch_to_the_same_model(tmp_pa
     assert records.checkpoint(a, cfg) != records.checkpoint(a, cfg.replace(lr=1e-3))
 
 
+def test_an_interrupted_run_asked_for_more_epochs_goes_on_from_its_checkpoint(tmp_path):
+    """Interrupted after epoch 2 of 3, the same settings asked with 4 epochs go on from
+    epoch 2 (epoch k does not depend on the total) to the model of 4 uninterrupted epochs,
+    bit for bit; a checkpoint of other settings is kept and named, never removed."""
+    from lstmlab import engine, records
+    cfg = PRESETS["char-rnn"].replace(sequence=TEXT * 3, streams=4, seq_length=10, units=8,
+                                      epochs=3)
+    longer = cfg.replace(epochs=4)
+    ds = experiments.prepare(cfg)
+
+    class StopAtTwo(engine.Observer):
+        def training(self, cfg, ds):
+            from contextlib import nullcontext
+
+            def progress(p):
+                if p.epoch == 2 and p.batch == 0:
+                    raise engine.Interrupted(2)
+            return nullcontext(progress)
+
+    class Said(engine.Observer):
+        lines: list = []
+
+        def warn(self, line):
+            self.lines.append(line)
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    with pytest.raises(engine.Interrupted):
+        engine.execute(a, [cfg], [ds], observer=StopAtTwo())
+    other = records.checkpoint(a, cfg.replace(lr=1e-3))
+    other.write_bytes(records.checkpoint(a, cfg).read_bytes())  # another setting's training
+    said = Said()
+    resumed = engine.execute(a, [longer], [ds], observer=said).results[0]
+    whole = engine.execute(b, [longer], [ds]).results[0]
+    assert resumed.trained_epochs == 2 and whole.trained_epochs == 4
+    np.testing.assert_array_equal(resumed.history, whole.history)
+    for x, y in zip(jax.tree.leaves((resumed.params, resumed.last)),
+                    jax.tree.leaves((whole.params, whole.last))):
+        np.testing.assert_array_equal(x, y)
+    # the other settings' checkpoint is kept, and the run said so
+    assert other.is_file() and not records.checkpoint(a, cfg).exists()
+    assert any(str(other) in line and "kept" in line for line in said.lines)
+    # negative control: fewer epochs than a checkpoint holds are refused in one line
+    spec, bt, v = small(epochs=3, units=16)
+    key = jax.random.PRNGKey(5)[None]
+    ck = tmp_path / "c.npz"
+    charrnn.fit(spec, key, bt, v, checkpoint=ck)
+    fewer = charrnn.TextSpec(**{**spec.__dict__, "epochs": 2})
+    with pytest.raises(RecordError, match="holds 3 finished epochs .* more than the 2 asked"):
+        charrnn.fit(fewer, key, bt, v, checkpoint=ck)
+
+
 def test_a_text_record_loads_back_as_it_was_saved(tmp_path):
     from lstmlab import engine, records
     cfg = PRESETS["char-rnn"].replace(sequence=TEXT * 3, streams=4, seq_length=10, units=8,

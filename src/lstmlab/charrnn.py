@@ -294,10 +294,17 @@ def _resume(path: Path, spec: TextSpec, fresh):
         best_epoch = np.asarray(meta["best_epoch"], np.int64)
     except (FileError, OSError, ValueError, KeyError, TypeError) as e:
         raise RecordError(f"{path}: not a checkpoint lstmlab can read ({e})") from None
-    if meta.get("spec") != asdict(spec):
-        diff = sorted(k for k, v in asdict(spec).items() if meta.get("spec", {}).get(k) != v)
+    saved = meta.get("spec") if isinstance(meta.get("spec"), dict) else {}
+    # the number of epochs may differ: epoch k does not depend on the total
+    diff = sorted(k for k, v in asdict(spec).items() if k != "epochs" and saved.get(k) != v)
+    if diff:
         raise RecordError(f"{path}: a checkpoint of another training (it differs in "
                           f"{', '.join(diff)}); remove it or train with its settings")
+    if len(history) > spec.epochs:
+        raise RecordError(f"{path} holds {len(history)} finished epochs of these settings, "
+                          f"more than the {spec.epochs} asked: run with --epochs "
+                          f"{len(history)} or more to go on from it, or remove it to train "
+                          f"{spec.epochs} from the start")
     leaves, treedef = jax.tree.flatten(fresh)
     r = leaves[0].shape[0]
     if len(arrays) != len(leaves) or any(a.shape != b.shape for a, b in zip(arrays, leaves)) \

@@ -644,6 +644,9 @@ def units_cmd(run_dir, names, text, text_file, track_files, threshold):
         tracks[name] = units.read_track(read_text_file(path), name)
     studies = []
     for r in chosen:
+        if text is None and r.config.streams and not r.config.val_frac:
+            console.out.print(f"{r.config.name} has no validation text (--val-frac 0): its "
+                              f"units read its training text", markup=False)
         s = experiments.study(r, text, tracks or None, threshold)
         if s is None:
             warn(f"{r.config.name}: every seed's training diverged; no unit to study")

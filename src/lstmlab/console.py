@@ -22,7 +22,7 @@ from .datasets import Dataset, TextData
 from .results import SAMPLE_TEMPERATURE, Result, TextResult, is_text
 from .errors import error, warn  # noqa: F401  (console.error/warn for the CLI)
 from .evaluate import order_check
-from .tables import divergence, kept_words, summary_rows, text_rows
+from .tables import divergence, kept_words, loss_footnote, summary_rows, text_rows
 
 MAX_LINES = 30  # longer listings (1000 variable-length samples) are cut, with a count
 
@@ -152,12 +152,14 @@ def text_results(res: TextResult) -> None:
     if res.cached:
         out.print("(cached: finished earlier in this run directory with the same settings; "
                   "not trained again)", markup=False)
-    bv = res.best_val
+    bv, sound = res.best_val, res.sound_best_val
     what = "validation" if c.val_frac else "training (no validation)"
     out.print(f"Best {what} loss: {bv[0]:.4f} nats = {bv[0] / np.log(2):.4f} bits per "
               f"symbol at epoch {res.best_epoch[0] + 1} of {c.epochs}"
-              + (f" (replica 0; over {c.seeds} seeds: mean {loss_text(bv)} nats)"
-                 if c.seeds > 1 else "") + "; that model is kept (and the last one)",
+              + (f" (replica 0; over the {len(sound)} seed(s) that did not diverge: mean "
+                 f"{loss_text(sound)} nats)" if c.seeds > 1 and len(sound) else "")
+              + ("; replica 0's training diverged: that model is no result"
+                 if 0 in res.diverged else "; that model is kept (and the last one)"),
               markup=False)
     out.print(f"Trained {res.dataset.chars:,} symbols × {c.epochs} epochs × {c.seeds} "
               f"seed(s): {res.chars_per_s:,.0f} symbols/s ({res.compile_s:.1f} s compiling, "
@@ -251,9 +253,7 @@ def summary(results_: list[Result], console: Console | None = None) -> None:
         for row in rows:
             t.add_row(*map(Text, row))
         console.print(t)
-        console.print("Losses are mean cross-entropy per symbol on the validation streams "
-                      "(nats; bits = nats / ln 2); 95% CI over seeds: Student t.",
-                      markup=False)
+        console.print(loss_footnote(texts), markup=False)
     if not results_:
         return
     header, rows = summary_rows(results_, compact=True)
@@ -499,9 +499,14 @@ def units(study) -> None:
                     f"read; θ = {study.threshold:g})")
     for col in study.HEADER:
         t.add_column(col)
-    for row in study.rows():
+    rows = study.rows()
+    for row in rows:
         t.add_row(*map(Text, row))
     out.print(t)
+    if not rows:
+        out.print(f"No track varies over the {len(text):,} symbols read, so no unit can "
+                  f"track one: read a longer or more varied text (--text, --text-file) or "
+                  f"give a track of your own (--track NAME=FILE)", markup=False)
     if study.reach is not None:
         out.print(f"Connectivity: 90% of |∂ log p / ∂ input| lies within the last "
                   f"{study.reach + 1} symbol(s) read.", markup=False)

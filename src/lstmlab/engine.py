@@ -190,6 +190,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                         # models, evaluated again
                         res = evaluated_again(cfg, by_name[cfg.name], twin)
                     elif fresh:
+                        if cfg.streams:
+                            _other_checkpoints(run_dir, cfg, obs)
                         with obs.training(cfg, by_name[cfg.name]) as progress:
                             def on_progress(*done):
                                 progress(*done)
@@ -225,6 +227,17 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
         if write_files is not None and everything:
             write_files(ordered, everything)
     return Outcome(ordered, everything, failed)
+
+
+def _other_checkpoints(run_dir: Path, cfg: Config, obs: Observer) -> None:
+    """Say which unfinished trainings of ``cfg``'s experiment with other settings this
+    training leaves alone (they are kept, never removed without a word)."""
+    from .charrnn import finished_epochs
+    for p in records.other_checkpoints(run_dir, cfg):
+        k = finished_epochs(p)
+        obs.warn(f"{p} holds an unfinished training of {cfg.name} with other settings"
+                 + (f" ({k} finished epoch(s))" if k else "") + "; it is kept, not used: "
+                 f"run those settings again to go on from it, or remove it")
 
 
 def _finished(cfgs, done: dict, known: dict) -> tuple[list[Result], list[Result]]:

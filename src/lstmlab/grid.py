@@ -14,7 +14,7 @@ import numpy as np
 
 from .data import show
 from . import stats
-from .stats import interval_text, loss_text, share_interval, summarize, with_interval
+from .stats import interval_text, share_interval, summarize, with_interval
 from .config import LIST_OF, NOT_TRAINING, SETTINGS, SWEEPABLE, Config, read
 from .errors import ConfigError
 from .results import Result, is_text
@@ -111,9 +111,10 @@ def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[
     """The terminal's and the report's table: one row per point."""
     if results and all(is_text(r) for r in results):
         return ([k.replace("_", " ") for k in grid]
-                + ["best val nats [95% CI]", "bits", "chars/s", "train s"],
+                + [("best val" if all(r.config.val_frac for r in results) else "best")
+                   + " nats [95% CI]", "bits", "chars/s", "train s"],
                 [[value_text(v) for v in swept(r.config, grid).values()]
-                 + [loss_text(r.best_val), loss_text(r.best_val / math.log(2)),
+                 + [r.best_val_text(), r.best_val_text(math.log(2)),
                     f"{r.chars_per_s:,.0f}", f"{r.train_s:.1f}"] for r in results])
     probe = any(r.probe is not None for r in results)
     gen = any(r.generated for r in results)
@@ -232,7 +233,9 @@ class Metric(NamedTuple):
 
 HIGHEST_ACCURACY = Metric(lambda r: r.accuracy, 1, "the highest mean accuracy",
                           lambda d: f"{100 * d:+.1f} points", lambda m: f"{100 * m:.1f}%")
-LOWEST_LOSS = Metric(lambda r: r.best_val, -1, "the lowest mean best validation loss",
+# a seed whose training diverged has no loss to compare (NaN)
+LOWEST_LOSS = Metric(lambda r: np.where(r.sound, r.best_val, np.nan), -1,
+                     "the lowest mean best validation loss",
                      lambda d: f"{d:+.3f} nats", lambda m: f"{m:.3f} nats")
 
 
@@ -243,19 +246,25 @@ def _best_value(name: str, slices: dict, grid: dict,
     of = metric.values
     pooled = {v: np.concatenate([of(s[v]) for s in slices.values() if v in s])
               for v in values}
-    ranked = sorted(values, key=lambda v: -metric.sign * pooled[v].mean())
+    # a seed whose training diverged has no value (NaN): its pairs are left out, and a
+    # value none of whose seeds trained ranks last
+    mean = {v: np.nanmean(pooled[v]) if np.isfinite(pooled[v]).any() else np.inf * -metric.sign
+            for v in values}
+    ranked = sorted(values, key=lambda v: -metric.sign * mean[v])
     pairs = list(itertools.combinations(ranked, 2))
     tests = []
     for a, b in pairs:  # paired by (slice, replica)
         d = [(of(s[a])[:n], of(s[b])[:n]) for s in slices.values()
              if a in s and b in s for n in [min(len(of(s[a])), len(of(s[b])))]]
         x, y = np.concatenate([p[0] for p in d]), np.concatenate([p[1] for p in d])
+        x, y = x[np.isfinite(x) & np.isfinite(y)], y[np.isfinite(x) & np.isfinite(y)]
         with np.errstate(all="ignore"):
             t = ttest_rel(x, y) if len(x) > 1 else None
         p = float("nan") if t is None else float(t.pvalue)
         lo, hi = (float("nan"),) * 2 if t is None or not np.isfinite(p) else \
             t.confidence_interval(1 - ALPHA)
-        tests.append((a, b, float(np.mean(x - y)), lo, hi, p, len(x)))
+        tests.append((a, b, float(np.mean(x - y)) if len(x) else float("nan"), lo, hi, p,
+                      len(x)))
     shown = stats.holm([t[5] for t in tests], ALPHA)
     best = ranked[0]
     over = " over every point" if len(grid) > 1 else ""
@@ -267,11 +276,11 @@ def _best_value(name: str, slices: dict, grid: dict,
     how = "paired t-tests, Holm over every pair of values, 5% family-wise"
     if len(ranked) > 1 and all(ok for t, ok in zip(tests, shown) if t[0] == best):
         return (f"{name}: {value_text(best)} has {metric.words}{over}, "
-                f"{metric.mean(pooled[best].mean())}, "
+                f"{metric.mean(mean[best])}, "
                 f"{'higher' if metric.sign > 0 else 'lower'} than every other value "
                 f"({how}): {words}")
     return (f"{name}: no value is shown to have {metric.words}{over} ({how}): "
-            + (words or f"{value_text(best)} {metric.mean(pooled[best].mean())}"))
+            + (words or f"{value_text(best)} {metric.mean(mean[best])}"))
 
 
 def _sort_key(v):

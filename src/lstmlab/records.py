@@ -291,15 +291,21 @@ CHECKPOINTS = ".checkpoints"
 
 def checkpoint(run_dir: Path, cfg: Config) -> Path:
     """Where a stream experiment's training keeps its last finished epoch: named by the
-    experiment and a hash of all its settings, so other settings never resume it."""
-    settings = {**asdict(cfg), "sequence": data.sha256(cfg.sequence), "note": ""}
+    experiment and a hash of all its settings but the number of epochs (the first k epochs
+    of a longer training are the shorter one's: the schedule does not depend on the total),
+    so other settings never resume it and more epochs do."""
+    settings = {**asdict(cfg), "sequence": data.sha256(cfg.sequence), "note": "",
+                "epochs": 0}
     sha = data.sha256(json.dumps(settings, sort_keys=True))[:16]
     return run_dir / CHECKPOINTS / f"{cfg.name}.{sha}.npz"
 
 
-def _drop_checkpoints(run_dir: Path, name: str) -> None:
-    for p in (run_dir / CHECKPOINTS).glob(f"{glob_escape(name)}.*.npz"):
-        p.unlink(missing_ok=True)
+def other_checkpoints(run_dir: Path, cfg: Config) -> list[Path]:
+    """Checkpoints of ``cfg``'s experiment with other settings: never used by this
+    training, and never removed by it (they resume when their settings run again)."""
+    mine = checkpoint(run_dir, cfg)
+    return sorted(p for p in (run_dir / CHECKPOINTS).glob(f"{glob_escape(cfg.name)}.*.npz")
+                  if p != mine)
 
 
 def glob_escape(text: str) -> str:
@@ -329,7 +335,8 @@ def save_result(run_dir: Path, res: Result | TextResult, models: bool = True) ->
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _drop_checkpoints(run_dir, res.config.name)
+    if res.config.streams:  # its training is saved: its checkpoint is no longer needed
+        checkpoint(run_dir, res.config).unlink(missing_ok=True)
 
 
 def _write_text(tmp: Path, run_dir: Path, res: TextResult, models: bool) -> None:

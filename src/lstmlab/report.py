@@ -23,13 +23,13 @@ from matplotlib.figure import Figure
 from . import findings as findings_mod, grid as grid_mod
 from .data import PAD, show
 from .evaluate import order_check
-from .stats import CI_METHOD, at_100, interval_text, loss_text, summarize
+from .stats import CI_METHOD, at_100, interval_text, summarize
 from .cells import CELLS, layered
 from .config import Config
 from .results import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, Result, TextResult, is_text
 from .files import atomic_write
 from .tables import (divergence, kept_words, sequence_text, summary_rows,
-                     text_rows)
+                     text_rows, loss_footnote)
 
 MAX_TICKS = 60  # a heatmap over a long text labels every k-th step, so labels stay legible
 
@@ -329,11 +329,13 @@ def text_blocks(r: TextResult, explorers: dict | None) -> list:
         out.append(Link(explorers[c.name], "Explore the best model of replica 0",
                         " — type text and watch every unit of every layer (opens "
                         "offline)."))
-    bv = r.best_val
-    out.append(P(f"Best validation loss {loss_text(bv)} nats = {loss_text(bv / np.log(2))} "
-                 f"bits per symbol (mean over {c.seeds} seed(s)"
-                 + (", 95% t interval" if c.seeds > 1 else "") + f"), replica 0 at epoch "
-                 f"{r.best_epoch[0] + 1} of {c.epochs}: that model is kept (and the last). "
+    n, what = len(r.sound_best_val), "validation" if c.val_frac else "training (no validation)"
+    out.append(P(f"Best {what} loss {r.best_val_text()} nats = "
+                 f"{r.best_val_text(np.log(2))} bits per symbol (mean over the {n} seed(s) "
+                 f"that did not diverge" + (", 95% t interval" if n > 1 else "")
+                 + f"), replica 0 at epoch {r.best_epoch[0] + 1} of {c.epochs}: "
+                 + ("its training diverged, that model is no result. " if 0 in r.diverged
+                    else "that model is kept (and the last). ") +
                  f"{r.dataset.chars:,} symbols per epoch; {r.chars_per_s:,.0f} symbols/s "
                  f"summed over seeds ({r.compile_s:.1f} s compiling, {r.train_s:.1f} s "
                  f"training)."))
@@ -632,8 +634,7 @@ def blocks(results: list[Result], title: str, plots_dir: str = "plots",
     if texts:
         out.append(H(2, "Text models"))
         out.append(Table(*text_rows(texts)))
-        out.append(P("Losses are the mean cross-entropy per symbol on the validation "
-                     "streams (nats; bits = nats / ln 2); 95% CI over seeds: Student t."))
+        out.append(P(loss_footnote(texts)))
         for r in texts:
             out += text_blocks(r, explorers)
             if r.config.name in studies:

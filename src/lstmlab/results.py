@@ -21,6 +21,22 @@ from .datasets import Dataset, TextData
 EXPLODED_LOSS = 1e4    # a mean cross-entropy above this (nats) means training diverged
 
 
+def diverged_at(losses: np.ndarray, finite: np.ndarray) -> dict[int, int]:
+    """The one divergence rule of every kind of experiment: replicas whose mean loss
+    (``losses`` (R, epochs, k): every column a loss in nats) is not finite or above
+    EXPLODED_LOSS (the logits differ by thousands: the weights exploded), or whose
+    parameters are not all finite (``finite`` (R,); then the last epoch) → the first epoch
+    (1-based) where it shows."""
+    bad = ~(np.abs(losses) <= EXPLODED_LOSS).all(-1)  # NaN compares False: bad
+    bad[:, -1] |= ~finite
+    return {r: int(bad[r].argmax()) + 1 for r in range(len(bad)) if bad[r].any()}
+
+
+def no_sound_replica(name: str) -> ModelError:
+    return ModelError(f"every seed's training of {name} diverged: there is no model to "
+                      f"keep; try a smaller learning rate (--lr)")
+
+
 @dataclass
 class Result:
     """What one experiment produced, per replica (leading axis of every array)."""
@@ -98,10 +114,12 @@ class Result:
         """Replicas whose training diverged → the first epoch (1-based) where it shows: a
         mean loss that is not finite or above EXPLODED_LOSS (the logits differ by thousands:
         the weights exploded), or non-finite parameters (then the last epoch)."""
-        loss = self.history[:, :, 0]
-        bad = ~(np.abs(loss) <= EXPLODED_LOSS)  # NaN compares False: bad
-        bad[:, -1] |= ~self.params_finite()
-        return {r: int(bad[r].argmax()) + 1 for r in range(len(loss)) if bad[r].any()}
+        return diverged_at(self.history[:, :, :1], self.params_finite())
+
+    @property
+    def sound(self) -> np.ndarray:
+        """Per replica: its training did not diverge (a diverged one is never the best)."""
+        return np.array([r not in self.diverged for r in range(len(self.history))])
 
     @cached_property
     def collapsed(self) -> dict[int, str]:
@@ -162,8 +180,12 @@ class Result:
         return Model(self.replica_params(r), info)
 
     def best(self):
-        """The replica with the highest accuracy (then the lowest loss), as a Model."""
-        return self.model(int(np.lexsort((self.loss, -self.accuracy))[0]))
+        """The replica with the highest accuracy (then the lowest loss) among those whose
+        training did not diverge, as a Model."""
+        if not self.sound.any():
+            raise no_sound_replica(self.config.name)
+        order = np.lexsort((self.loss, -self.accuracy))
+        return self.model(int(order[self.sound[order]][0]))
 
 
 SAMPLE_LENGTH = 500       # the sample a text experiment's record and report keep
@@ -217,10 +239,26 @@ class TextResult:
 
     @cached_property
     def diverged(self) -> dict[int, int]:
-        """Replicas whose training loss stopped being finite → that epoch (1-based)."""
-        bad = ~np.isfinite(self.history[:, :, 0])
-        bad[:, -1] |= ~self.params_finite()
-        return {r: int(bad[r].argmax()) + 1 for r in range(len(bad)) if bad[r].any()}
+        """Replicas whose training diverged (:func:`diverged_at` on the training loss and,
+        with validation, the validation loss) → the first epoch (1-based) where it shows."""
+        return diverged_at(self.history[:, :, :2 if self.config.val_frac else 1],
+                           self.params_finite())
+
+    sound = Result.sound
+
+    @property
+    def sound_best_val(self) -> np.ndarray:
+        """The best validation losses of the replicas whose training did not diverge."""
+        return self.best_val[self.sound]
+
+    def best_val_text(self, unit: float = 1.0) -> str:
+        """The tables' best validation loss (divided by ``unit``: ln 2 for bits) over the
+        seeds that did not diverge, with how many did; "diverged" when every one did."""
+        from .stats import loss_text
+        v, k = self.sound_best_val / unit, len(self.diverged)
+        if not len(v):
+            return "diverged"
+        return loss_text(v) + (f" ({k} diverged)" if k else "")
 
     collapsed: dict = field(default_factory=dict, init=False)  # a window-model notion
 
@@ -255,8 +293,11 @@ class TextResult:
         return Model(self.replica_params(r, last), info)
 
     def best(self):
-        """The replica with the lowest validation loss, as a Model."""
-        return self.model(int(np.argmin(self.best_val)))
+        """The replica with the lowest validation loss among those whose training did not
+        diverge, as a Model."""
+        if not self.sound.any():
+            raise no_sound_replica(self.config.name)
+        return self.model(int(np.argmin(np.where(self.sound, self.best_val, np.inf))))
 
 
 def is_text(res) -> bool:
