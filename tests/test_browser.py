@@ -404,3 +404,34 @@ def test_selecting_input_with_the_mouse_matches_that_span(open_page):
     page.mouse.up()
     assert page.input_value("#span-from") == "4" and page.input_value("#span-to") == "6"
     assert page.locator(".match-view p").count() == 1  # the match ran and said what it found
+
+
+def test_every_row_label_fits_its_row(open_page):
+    """The labels beside the rows (input, connectivity, since reset, …) are each as tall
+    as their text: none runs into the next (connectivity once overlapped since reset)."""
+    page = open_page(make("stateful"))
+    boxes = page.evaluate("""Array.from(document.querySelectorAll('.col.labels > div'))
+        .map((d) => [d.textContent, d.scrollHeight, d.clientHeight,
+                     d.getBoundingClientRect().top, d.getBoundingClientRect().bottom])""")
+    assert [b[0] for b in boxes[:3]] == ["input", "connectivity", "since reset"]
+    for text, content, height, _, _ in boxes:
+        assert content <= height, text
+    for a, b in zip(boxes, boxes[1:]):  # negative control of the layout: rows in order
+        assert a[4] <= b[3] + 0.5, (a[0], b[0])
+
+
+def test_a_text_models_page_shows_its_loss_not_accuracy(open_page):
+    from lstmlab import config, experiments
+    cfg = config.PRESETS["char-rnn"].replace(sequence="to be or not to be, " * 120, streams=4,
+                                             seq_length=10, units=8, layers=1, epochs=1)
+    model = experiments.run(cfg).model(0)
+    page = open_page(model)
+    settings = page.evaluate("""Object.fromEntries(Array.from(
+        document.querySelectorAll('dl.settings dt')).map((dt) =>
+        [dt.textContent, dt.nextElementSibling.textContent]))""")
+    assert settings["validation loss"] == f"{model.info.loss:.4f} nats per symbol"
+    assert "accuracy" not in settings
+    # negative control: a window model's page shows its accuracy
+    window = open_page(make("stateful"))
+    assert "accuracy" in window.evaluate("""Array.from(document.querySelectorAll(
+        'dl.settings dt')).map((dt) => dt.textContent)""")

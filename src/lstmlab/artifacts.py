@@ -24,7 +24,7 @@ from . import data, evaluate
 from .cells import CELLS, layered, stack_shapes
 from .config import MAX_GENERATE, MAX_SEED, problem
 from .files import FileError, atomic_write, dumps, read_bytes
-from .errors import DataError, ModelError
+from .errors import DataError, ModelError, shown
 
 FORMAT_VERSION = 1
 PARAMS_FILE, META_FILE = "model.safetensors", "model.json"
@@ -56,6 +56,9 @@ class ModelInfo:
     cell: str = "lstm"  # the recurrent cell (cells.CELLS); files before it held an LSTM
     layers: int = 1     # layers of the cell; files before it held one
     streams: int = 0    # trained as char-rnn on this many streams of a text (0: windows)
+    loss: float | None = None  # a text model's validation loss (nats per symbol; its
+                               # training loss when it had no validation, val_loss False)
+    val_loss: bool = True
 
     def check(self) -> None:
         """Raise ValueError unless every field is one lstmlab could have written."""
@@ -157,7 +160,7 @@ class Model:
     # -- inputs ---------------------------------------------------------------------------
     def _indices(self, text: str) -> np.ndarray:
         if not isinstance(text, str):
-            raise DataError(f"the input {text!r} is not allowed; allowed: a string of the "
+            raise DataError(f"the input {shown(text)} is not allowed; allowed: a string of the "
                             f"model's symbols")
         if not text:
             raise DataError("the input is empty; give at least one symbol")

@@ -13,7 +13,8 @@ import click
 from . import __version__
 from .config import (CELL_LAYERS, LIST_OF, PRESETS, SETTINGS, SWEEPABLE, UNIT_THRESHOLD,
                      allowed, check_applies, configure, option, read, MAIN_RUN)
-from .errors import ConfigError, DataError, KerasError, ModelError, RecordError, error, warn
+from .errors import (ConfigError, DataError, KerasError, ModelError, RecordError, error,
+                     shown, warn)
 
 # Only the light modules above load at start-up (`lstmlab list` and `--help` never load
 # JAX, SciPy, matplotlib or pandas); each command imports what it uses.
@@ -59,7 +60,7 @@ def _typed(changes: dict) -> dict:
         try:
             out[name] = read(name, value)
         except ValueError:
-            raise ConfigError(f"{st.label} {value!r} is not allowed; allowed: "
+            raise ConfigError(f"{st.label} {shown(value)} is not allowed; allowed: "
                               f"{allowed(st, False)}") from None
     return out
 
@@ -135,7 +136,8 @@ def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_
         console.summary(judged.results)
         if any(c.streams == 0 for c in cfgs):  # the claims rest on the tutorial's
             console.findings(judged.found, judged.design)
-        paths, pages = job.write_pages(run_dir, judged)
+        with console.Steps(quiet) as step:
+            paths, pages = job.write_pages(run_dir, judged, step)
     if "stateful" in pages:
         console.out.print(f"Explorer of the stateful model (type, reset, watch the gates): "
                           f"{run_dir / pages['stateful']}", markup=False)
@@ -356,7 +358,7 @@ def _load_run(run_dir: Path) -> list:
 def report_cmd(run_dir, as_json):
     """Rebuild report.md and report.html of a run or a sweep from its records, without
     training (a sweep's sweep.csv too; a run's explorer pages too)."""
-    from . import console, explorer, findings, records, report
+    from . import console, findings, records
     run_dir = Path(run_dir)
     from .sweeps import SWEEP_JSON
     if (run_dir / SWEEP_JSON).is_file():
@@ -375,7 +377,6 @@ def report_cmd(run_dir, as_json):
                           f"{s.paths['csv']}", markup=False)
         return
     results = _load_run(run_dir)
-    records.ensure_writable(run_dir)
     from . import settle
     # judged as the run judged them: by the strictest design it or its records hold
     looks = settle.strictest(results, records.settle_looks(run_dir))
@@ -384,15 +385,15 @@ def report_cmd(run_dir, as_json):
     if as_json:
         from .files import dumps
         click.echo(dumps(records.findings_json(found, design)))
-        return
+        return  # read only: --json opens nothing for writing
+    records.ensure_writable(run_dir)
     records.write_findings(run_dir, found, design)
     # results.json and the CSVs too: a run killed before its end never wrote them
     records.write_run_files(run_dir, results, settle_looks=looks, config=False)
-    pages = explorer.for_run(run_dir, results)
-    for name in records.left_out(run_dir, results):
-        (run_dir / explorer.file_name(name)).unlink(missing_ok=True)  # no stale page
-    from .experiments import studies
-    paths = report.write(run_dir, results, found, design, pages, studies(results))
+    from . import job
+    with console.Steps() as step:  # the same pages as `lstmlab run` writes
+        paths, pages = job.write_pages(run_dir, job.Judged(results, results, found, design),
+                                       step)
     if any(r.config.streams == 0 for r in results):  # the claims rest on the tutorial's
         console.findings(found, design)
     else:
@@ -477,9 +478,9 @@ def predict_cmd(model, experiment, replica, inputs, top):
 
 @main.command("generate")
 @with_model_options
-@click.option("--start", "--prime", "start", required=True,
-              help="Symbols to start from (a stateful model reads them from a reset: its "
-              "state is warmed up on them).")
+@click.option("--start", help="Symbols to start from (a stateful model reads them from a "
+              "reset: its state is warmed up on them).")
+@click.option("--prime", help="The same as --start (char-rnn's name for it); give one.")
 @click.option("--length", type=int, default=25, show_default=True,
               help="Symbols to generate.")
 @click.option("--temperature", type=float, default=0.0, show_default=True,
@@ -491,10 +492,15 @@ def predict_cmd(model, experiment, replica, inputs, top):
 @click.option("--raw/--visible", default=None, help="Print the symbols as they are (spaces, "
               "line ends), or with invisible ones made visible (default: as they are for a "
               "text model, trained as char-rnn; visible for the others).")
-def generate_cmd(model, experiment, replica, start, length, temperature, seed, raw):
+def generate_cmd(model, experiment, replica, start, prime, length, temperature, seed, raw):
     """Generate symbols: a stateful model carries its state, a window model slides its
     window; greedy, or drawn with a temperature."""
     from . import data
+    if start is not None and prime is not None:
+        raise ConfigError("give --start or --prime (the same option), not both")
+    if start is None and prime is None:
+        raise ConfigError("give the symbols to start from: --start TEXT (or --prime TEXT)")
+    start = prime if start is None else start
     _compile_cache()
     m = _model(model, experiment, replica)
     text = m.generate(start, length, temperature, seed)
@@ -581,7 +587,7 @@ def _compared(run_dir: Path | None, spec: str):
         return m, (m.info.experiment or p.name), None
     name, _, rep = spec.partition("/")
     if rep and not rep.isdigit():
-        raise ConfigError(f"--compare {spec!r}: expected EXPERIMENT or EXPERIMENT/REPLICA "
+        raise ConfigError(f"--compare {shown(spec)}: expected EXPERIMENT or EXPERIMENT/REPLICA "
                           f"(e.g. one-char/2) or a model directory")
     r = int(rep or 0)
     return _model(str(run_dir), name, r), name + (f"-{r}" if r else ""), run_dir / name
@@ -640,7 +646,7 @@ def units_cmd(run_dir, names, text, text_file, track_files, threshold):
     for spec in track_files:
         name, eq, path = spec.partition("=")
         if not eq or not name or not path:
-            raise ConfigError(f"--track {spec!r} is not allowed; allowed: NAME=FILE")
+            raise ConfigError(f"--track {shown(spec)} is not allowed; allowed: NAME=FILE")
         tracks[name] = units.read_track(read_text_file(path), name)
     studies = []
     for r in chosen:

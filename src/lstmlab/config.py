@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .data import ALPHABET, ENCODINGS, FRAMINGS, MAX_WINDOW
-from .errors import ConfigError
+from .errors import ConfigError, shown
 
 # The names the numerical modules implement (model, train, artifacts import them from here).
 ACTIVATIONS = ("sigmoid", "hard_sigmoid")  # Keras 3's sigmoid; Keras 2's hard sigmoid
@@ -165,48 +165,56 @@ class Config:
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
 
-    def describe(self) -> str:
-        """The settings in one readable line (terminal header and report)."""
-        cell = (f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})"
+    def describe(self, leave_out=()) -> str:
+        """The settings in one readable line (terminal header and report); ``leave_out``:
+        settings not to describe (a sweep's swept ones: they are not fixed)."""
+        return " · ".join(text for names, text in self._described()
+                          if text and not set(names) & set(leave_out))
+
+    def _described(self) -> list[tuple[tuple[str, ...], str]]:
+        """Each part of :meth:`describe`: (the settings it shows, its words)."""
+        cell = (("cell", "units", "layers"),
+                f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})"
                 + (f" × {self.layers} layers" if self.layers > 1 else ""))
+        seeds = (("seeds",), f"{self.seeds} seeds" if self.seeds > 1 else "")
         if self.streams:
-            return " · ".join(filter(None, [
-                f"{self.streams} streams × {self.seq_length} steps per batch", cell,
-                f"{self.epochs} epochs", f"{self.optimizer} lr {self.lr:g}"
-                + (f" decay {self.decay_rate:g}" if self.optimizer == "rmsprop" else ""),
-                f"gradients clipped at ±{self.grad_clip:g}",
-                f"lr × {self.lr_decay:g} per epoch after epoch {self.lr_decay_after}"
-                if self.lr_decay != 1 else "",
-                f"validation {self.val_frac:.0%}" if self.val_frac else "no validation",
-                f"dropout {self.dropout:g}" if self.dropout else "", self.activation,
-                f"seed {self.seed}", f"{self.seeds} seeds" if self.seeds > 1 else ""]))
-        parts = [f"window {self.window}", self.framing, self.encoding, cell,
-                 f"{self.epochs} epochs",
-                 f"batch {'all' if self.batch_size is None else self.batch_size}",
-                 f"lr {self.lr:g}" + ("" if self.optimizer == "adam" else
-                                      f" ({self.optimizer})"), self.activation,
-                 "shuffled" if self.shuffle else "in order", f"seed {self.seed}"]
-        if self.seeds > 1:
-            parts.append(f"{self.seeds} seeds")
-        if self.stateful:
-            parts.append("stateful")
-        if self.bptt > 1:
-            parts.append(f"truncated BPTT over {self.bptt} batches")
-        if self.random_start:
-            parts.append("random start each epoch")
-        if self.reset_prob:
-            parts.append(f"reset with probability {self.reset_prob:g} before each batch")
-        if self.samples:
-            parts.append(f"{self.samples} random subsequences"
-                         + ("" if self.mask else ", padding not masked"))
-        if self.probe:
-            parts.append(f"probe of {self.probe}")
+            return [
+                (("streams", "seq_length"),
+                 f"{self.streams} streams × {self.seq_length} steps per batch"), cell,
+                (("epochs",), f"{self.epochs} epochs"),
+                (("optimizer", "lr", "decay_rate"), f"{self.optimizer} lr {self.lr:g}"
+                 + (f" decay {self.decay_rate:g}" if self.optimizer == "rmsprop" else "")),
+                (("grad_clip",), f"gradients clipped at ±{self.grad_clip:g}"),
+                (("lr_decay", "lr_decay_after"),
+                 f"lr × {self.lr_decay:g} per epoch after epoch {self.lr_decay_after}"
+                 if self.lr_decay != 1 else ""),
+                (("val_frac",),
+                 f"validation {self.val_frac:.0%}" if self.val_frac else "no validation"),
+                (("dropout",), f"dropout {self.dropout:g}" if self.dropout else ""),
+                (("activation",), self.activation), (("seed",), f"seed {self.seed}"), seeds]
+        start = ""
         if self.generate:
-            start = self.start or default_start(self.sequence, self.window, self.samples)
-            parts.append(f"generate {self.length} from {self.sequence[:1]!r} and {start!r}")
-        if self.order_test:
-            parts.append("order test")
-        return " · ".join(parts)
+            first = self.start or default_start(self.sequence, self.window, self.samples)
+            start = f"generate {self.length} from {self.sequence[:1]!r} and {first!r}"
+        return [
+            (("window",), f"window {self.window}"), (("framing",), self.framing),
+            (("encoding",), self.encoding), cell, (("epochs",), f"{self.epochs} epochs"),
+            (("batch_size",), f"batch {'all' if self.batch_size is None else self.batch_size}"),
+            (("lr", "optimizer"), f"lr {self.lr:g}" + ("" if self.optimizer == "adam" else
+                                                        f" ({self.optimizer})")),
+            (("activation",), self.activation),
+            (("shuffle",), "shuffled" if self.shuffle else "in order"),
+            (("seed",), f"seed {self.seed}"), seeds,
+            (("stateful",), "stateful" if self.stateful else ""),
+            (("bptt",), f"truncated BPTT over {self.bptt} batches" if self.bptt > 1 else ""),
+            (("random_start",), "random start each epoch" if self.random_start else ""),
+            (("reset_prob",), f"reset with probability {self.reset_prob:g} before each batch"
+             if self.reset_prob else ""),
+            (("samples", "mask"), f"{self.samples} random subsequences"
+             + ("" if self.mask else ", padding not masked") if self.samples else ""),
+            (("probe",), f"probe of {self.probe}" if self.probe else ""),
+            (("generate", "length", "start"), start),
+            (("order_test",), "order test" if self.order_test else "")]
 
 
 PRESETS: dict[str, Config] = {c.name: c for c in [
@@ -298,10 +306,36 @@ def configure(preset: Config, changes: dict) -> Config:
                              if applies(k, preset)})
 
 
+def kind_changed(name: str, streams: int, typed: str) -> str | None:
+    """The error for a streams value that would turn preset ``name`` into the other kind
+    of experiment (a window preset into char-rnn's streams, or back), naming what the user
+    typed and what to run instead; None when the kind stays (or ``name`` is no preset)."""
+    if name not in PRESETS or not isinstance(streams, int) or (streams > 0) == \
+            (PRESETS[name].streams > 0):
+        return None
+    if streams > 0:
+        return (f"{typed} would make {name} a stream experiment, but {name} is a window "
+                f"experiment (--streams applies to char-rnn's training on a text); run: "
+                f"lstmlab run char-rnn --text-file FILE --streams {streams}")
+    windows = ", ".join(n for n, p in PRESETS.items() if not p.streams)
+    return (f"{typed} would make {name} a window experiment, but {name} is a stream "
+            f"experiment (char-rnn's training: --streams 1 or more); for windows run a "
+            f"window preset: {windows}")
+
+
 def check_applies(presets: list[Config], changes: dict,
                   name_of: Callable = lambda setting, value: setting) -> None:
-    """ConfigError for a change that applies to none of ``presets``; ``name_of(setting,
-    value)``: how the user gave it (the CLI's option as typed)."""
+    """ConfigError for a change that applies to none of ``presets``, or that would change
+    a preset's kind (:func:`kind_changed`); ``name_of(setting, value)``: how the user gave
+    it (the CLI's option as typed)."""
+    if "streams" in changes:
+        given = changes["streams"]  # one value, or a sweep's list of them
+        for p in presets:
+            for v in given if isinstance(given, (list, tuple)) else [given]:
+                typed = name_of("streams", v)
+                if (wrong := kind_changed(p.name, v, typed if str(v) in typed
+                                          else f"{typed} {v}")):
+                    raise ConfigError(wrong)
     for setting, _, where in APPLIES:
         if setting in changes and not any(applies(setting, p) for p in presets):
             names = ", ".join(p.name for p in presets)
@@ -351,7 +385,7 @@ def problem(name: str, value) -> str | None:
         ok = value in st.choices
     if ok:
         return None
-    return f"{st.label} {value!r} is not allowed; allowed: {allowed(st)}"
+    return f"{st.label} {shown(value)} is not allowed; allowed: {allowed(st)}"
 
 
 # What a comma list of `lstmlab sweep` holds, by kind, in words.

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import numpy as np
 from rich import box
 from rich.console import Console
-from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import (BarColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
 from rich.text import Text  # table cells as plain text: user symbols are never markup
 
@@ -50,6 +50,11 @@ def patterns(ds: Dataset) -> None:
               for x, y in zip(p.x, p.y)])
 
 
+def live() -> bool:
+    """Can stderr show a live display (a terminal, or a notebook's output)?"""
+    return err.is_terminal or err.is_jupyter
+
+
 class _Bar:
     """A progress view whose rich bar (``self.bar``, or None) lives as long as the context."""
 
@@ -63,6 +68,22 @@ class _Bar:
     def __exit__(self, *exc):
         if self.bar is not None:
             self.bar.__exit__(*exc)
+
+
+class Steps(_Bar):
+    """Work without a bar of its own (the report: explorer pages, unit studies, plots): a
+    spinner on stderr naming the step under way, with the time so far, in a terminal or a
+    notebook; nothing when quiet or piped. Called with each step's words."""
+
+    def __init__(self, quiet: bool = False):
+        if not quiet and live():
+            self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                TimeElapsedColumn(), console=err, transient=True)
+            self.task = self.bar.add_task("")
+
+    def __call__(self, what: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=what)
 
 
 def text(cfg: Config, ds: TextData) -> None:
@@ -85,7 +106,7 @@ class TrainingProgress(_Bar):
         self.cfg, self.verbose = cfg, verbose
         self.logged = 0
         self.bar = None
-        if not quiet and not verbose and err.is_terminal:
+        if not quiet and not verbose and live():
             self.bar = Progress(TextColumn("training"), BarColumn(),
                                 TextColumn("{task.completed}/{task.total} epochs"),
                                 TextColumn("{task.fields[status]}"),
@@ -111,10 +132,10 @@ class TextProgress(_Bar):
 
     def __init__(self, cfg: Config, ds: TextData, quiet: bool, verbose: bool):
         self.cfg, self.per_batch = cfg, cfg.streams * cfg.seq_length * cfg.seeds
-        self.lines = not quiet and (verbose or not err.is_terminal)
+        self.lines = not quiet and (verbose or not live())
         self.bar = self.started = None
         self.last_epoch, self.t_epoch = None, time.perf_counter()
-        if not quiet and not verbose and err.is_terminal:
+        if not quiet and not verbose and live():
             self.bar = Progress(TextColumn("{task.fields[epoch]}"), BarColumn(),
                                 TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
                                 TimeElapsedColumn(), console=err, transient=True)
@@ -238,43 +259,46 @@ def results(res: Result) -> None:
         out.print("  " + order_check(diff, scale), markup=False)
 
 
+def fitted(title: str, header: list[str], rows: list[list[str]], width: int) -> Table:
+    """A table of an experiment column, a settings column and columns of numbers that fits
+    ``width`` without cutting a number: as it is where it fits; else every number column
+    gets the width of its longest word (a cell breaks only at spaces, a header between its
+    words) and the experiment and its settings share one column in what is left (the name
+    on its first line, the settings wrapped below), where only a name longer than that
+    column can break."""
+    gap = 2
+    cols = list(zip(header, *rows))
+    natural = [max(len(cell) for cell in col) for col in cols]
+    t = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+              padding=(0, gap // 2), collapse_padding=True)
+    if sum(natural) + gap * (len(header) - 1) <= width:
+        for i, col in enumerate(header):
+            t.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)
+        for row in rows:
+            t.add_row(*map(Text, row))
+        return t
+    numbers = [max(len(w) for cell in col for w in cell.split()) for col in cols[2:]]
+    first = max(width - sum(numbers) - gap * len(numbers), 8)
+    t.add_column(f"{header[0]} · {header[1]}", justify="left", overflow="fold", width=first)
+    for col, w in zip(header[2:], numbers):
+        t.add_column(col, justify="right", overflow="fold", width=w)
+    for row in rows:
+        t.add_row(Text(f"{row[0]}\n{row[1]}"), *map(Text, row[2:]))
+    return t
+
+
 def summary(results_: list[Result], console: Console | None = None) -> None:
-    """The summary table. Where it is wider than the terminal (80 columns), every column
-    but the settings gets the width of its longest word and the settings wrap into the
-    rest: cells break only at spaces, never inside a number."""
+    """The summary tables (text models', window models'), each fitted to the terminal
+    (:func:`fitted`): no number is ever cut."""
     console = console or out
     texts = [r for r in results_ if is_text(r)]
     results_ = [r for r in results_ if not is_text(r)]
     if texts:
-        t = Table(title="Text models", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        header, rows = text_rows(texts)
-        for i, col in enumerate(header):
-            t.add_column(col, justify="left" if i < 2 else "right", overflow="fold")
-        for row in rows:
-            t.add_row(*map(Text, row))
-        console.print(t)
+        console.print(fitted("Text models", *text_rows(texts), console.width))
         console.print(loss_footnote(texts), markup=False)
     if not results_:
         return
-    header, rows = summary_rows(results_, compact=True)
-    cols = list(zip(header, *rows))
-    natural = [max(len(cell) for cell in col) for col in cols]
-    words = [max(len(w) for cell in col for w in cell.split()) for col in cols]
-    gap = 2
-    widths = [None] * len(header)
-    if sum(natural) + gap * (len(header) - 1) > console.width:
-        # the settings (column 1) get what is left; the accuracy wraps its CI if needed
-        widths = [max(words[i], min(natural[i], 11)) if i != 1 else 0
-                  for i in range(len(header))]
-        widths[1] = max(words[1], console.width - sum(widths) - gap * (len(header) - 1))
-    t = Table(title="Summary", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-              padding=(0, gap // 2), collapse_padding=True)
-    for col, width in zip(header, widths):
-        t.add_column(col, justify="left" if col in ("experiment", "settings") else "right",
-                     overflow="fold", width=width)
-    for row in rows:
-        t.add_row(*map(Text, row))
-    console.print(t)
+    console.print(fitted("Summary", *summary_rows(results_, compact=True), console.width))
     console.print("settings: framing, w window, u units, e epochs, b batch size."
                   + (" * cached: finished earlier in this run directory with the same "
                      "settings." if any(r.cached for r in results_) else ""), markup=False)
@@ -356,6 +380,20 @@ class RunView:
 
     def leaving(self) -> None:
         error("interrupted again; leaving now (finished experiments are kept)")
+
+
+class Brief(RunView):
+    """``lstmlab.reproduce``'s display in a notebook or a terminal: each experiment's
+    heading and its progress bar, without the notebook's listings."""
+
+    def __init__(self):
+        super().__init__(False, False)
+
+    def start(self, cfg: Config, ds, cached: bool) -> None:
+        header(cfg)
+
+    def finished(self, res) -> None:
+        pass
 
 
 LARGE_SWEEP = 100_000_000  # seed·updates from which a sweep's time is estimated aloud

@@ -10,21 +10,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import data
-from .config import APPLIES, MIN_FOLLOWING, Config, applies, default_start, problem
-from .errors import ConfigError, DataError
+from .config import (APPLIES, MIN_FOLLOWING, Config, applies, default_start,
+                     kind_changed, problem)
+from .errors import ConfigError, DataError, shown
 from .streams import Batches, layout, split
 
 def validate(cfg: Config, n_samples: int | None = None) -> None:
     """Raise ConfigError naming the bad value and what is allowed."""
     def bad(what, value, allowed):
-        raise ConfigError(f"{what} {value!r} is not allowed; allowed: {allowed}")
+        raise ConfigError(f"{what} {shown(value)} is not allowed; allowed: {allowed}")
 
     for f in dataclasses.fields(Config):  # each setting alone: type, range, choices
         if (wrong := problem(f.name, getattr(cfg, f.name))) is not None:
             raise ConfigError(wrong)
+    if (wrong := kind_changed(cfg.name, cfg.streams, f"streams={cfg.streams}")):
+        raise ConfigError(wrong)
     n_symbols = len(cfg.sequence)
     if n_symbols < 2 or len(set(cfg.sequence)) < 2:
-        raise ConfigError(f"the sequence needs at least 2 different symbols, got {cfg.sequence!r}")
+        raise ConfigError(f"the sequence needs at least 2 different symbols, got {shown(cfg.sequence)}")
     if not cfg.streams and not 1 <= cfg.window < n_symbols:
         bad("window", cfg.window, f"1 to {n_symbols - 1} (the sequence has {n_symbols} symbols)")
     if cfg.streams and cfg.optimizer != "rmsprop":
@@ -136,7 +139,7 @@ def generation_starts(cfg: Config) -> list[str]:
     seq, need = cfg.sequence, MIN_FOLLOWING
     w = 1 if cfg.samples else cfg.window
     if cfg.start and len(cfg.start) != 1:
-        raise ConfigError(f"start {cfg.start!r} is not allowed; allowed: one symbol of the "
+        raise ConfigError(f"start {shown(cfg.start)} is not allowed; allowed: one symbol of the "
                           f"sequence")
     if len(seq) - w < need:
         raise ConfigError(f"the sequence has {len(seq)} symbols: too short to judge "
@@ -146,10 +149,10 @@ def generation_starts(cfg: Config) -> list[str]:
     for s in (seq[0], cfg.start or default):
         pos = seq.find(s)
         if pos < 0:
-            raise ConfigError(f"start {s!r} is not in the sequence; allowed: one of "
+            raise ConfigError(f"start {shown(s)} is not in the sequence; allowed: one of "
                               f"{data.quoted(dict.fromkeys(seq))}")
         if len(seq) - pos - w < need:
-            raise ConfigError(f"start {s!r} leaves {max(0, len(seq) - pos - w)} symbol(s) "
+            raise ConfigError(f"start {shown(s)} leaves {max(0, len(seq) - pos - w)} symbol(s) "
                               f"after it to judge generation against; a start needs {need}: "
                               f"choose an earlier one")
         starts.append(seq[pos:pos + w])

@@ -12,6 +12,20 @@ def warn(message: str) -> None:
     print(f"lstmlab: warning: {message}", file=sys.stderr)
 
 
+SHOWN = 80  # an error quotes at most about this many characters of a value
+
+
+def shown(value) -> str:
+    """``value`` quoted for an error line (its repr), a long one shortened to its head and
+    tail with its length, so that one line never repeats a whole input."""
+    r = repr(value)
+    if len(r) <= SHOWN:
+        return r
+    if isinstance(value, str):
+        return f"{value[:40]!r}…{value[-15:]!r} ({len(value):,} characters)"
+    return f"{r[:50]}…{r[-15:]} ({len(r):,} characters)"
+
+
 class ConfigError(ValueError):
     """An impossible setting."""
 

@@ -248,8 +248,16 @@ def study(res, text: str | None = None, tracks: dict | None = None,
                        threshold, kept)
 
 
-def studies(results) -> dict:
+def studies(results, step=None) -> dict:
     """What the units learned in every experiment of ``results`` that kept its models
-    (experiment name → units.Study, on each one's default text): the report's section."""
-    out = {r.config.name: study(r) for r in results if r.params is not None}
-    return {name: s for name, s in out.items() if s is not None}
+    (experiment name → units.Study, on each one's default text): the report's section.
+    ``step(words)`` is called before each study (a progress display)."""
+    out = {}
+    for r in results:
+        if r.params is None:
+            continue
+        if step is not None:
+            step(f"what the units of {r.config.name} learned")
+        if (s := study(r)) is not None:
+            out[r.config.name] = s
+    return out

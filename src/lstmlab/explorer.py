@@ -84,8 +84,12 @@ def model_data(model, settings=(), match_text: str | None = None) -> dict:
     state = layered(cell.state, i.layers)
     known = i.accuracy is not None and math.isfinite(i.accuracy)
     acc = f"{100 * i.accuracy:.2f}%" if known else ""
+    # a text model is measured by its loss (char-rnn's figure), a window model by accuracy
+    measured = (("validation loss" if i.val_loss else "training loss",
+                 f"{i.loss:.4f} nats per symbol") if i.streams and i.loss is not None
+                and math.isfinite(i.loss) else ("accuracy", acc or "not recorded"))
     rows = [("experiment", i.experiment or "(custom)"), ("replica", str(i.replica)),
-            ("accuracy", acc or "not recorded"),
+            measured,
             ("window", f"{i.window} as {i.framing}"), ("encoding", i.encoding),
             ("units", str(i.units) + (f" × {i.layers} layers" if i.layers > 1 else "")),
             ("cell", cell.keras_layer), ("activation", i.activation),

@@ -16,7 +16,7 @@ from .data import show
 from . import stats
 from .stats import interval_text, share_interval, summarize, with_interval
 from .config import LIST_OF, NOT_TRAINING, SETTINGS, SWEEPABLE, Config, read
-from .errors import ConfigError
+from .errors import ConfigError, shown
 from .results import Result, is_text
 
 THRESHOLD = 0.9  # the share of seeds at 100% a sentence asks for
@@ -37,11 +37,11 @@ def parse_values(setting: str, text: str) -> list:
             raise ConfigError(f"{label} {part!r} is not allowed; allowed: a comma list of "
                               f"{LIST_OF[kind]}") from None
     if not values or (setting != "start" and "" in values):
-        raise ConfigError(f"{label} {text!r} is not allowed; allowed: a comma list of "
+        raise ConfigError(f"{label} {shown(text)} is not allowed; allowed: a comma list of "
                           f"{LIST_OF[kind]}")
     distinct = list(dict.fromkeys(values))
     if len(values) > 1 and len(distinct) == 1:
-        raise ConfigError(f"{label} {text!r} lists one value "
+        raise ConfigError(f"{label} {shown(text)} lists one value "
                           f"({value_text(distinct[0])}) {len(values)} times: give different "
                           f"values to sweep it, or one to fix it")
     return distinct

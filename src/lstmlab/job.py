@@ -120,21 +120,31 @@ def judge_run(run_dir: Path, cfgs: list[Config], datasets: list, *, force: bool 
                   found, design)
 
 
-def write_pages(run_dir: Path, judged: Judged) -> tuple[tuple, dict]:
-    """The explorer pages and the report of a judged run: (report paths, pages)."""
+def write_pages(run_dir: Path, judged: Judged, step=None) -> tuple[tuple, dict]:
+    """The explorer pages and the report of a judged run: (report paths, pages);
+    ``step(words)`` is told each step (a progress display: this takes seconds)."""
+    step = step or (lambda what: None)
+    step("writing the explorer pages")
     pages = explorer.for_run(run_dir, judged.everything)
+    for name in records.left_out(run_dir, judged.everything):
+        (run_dir / explorer.file_name(name)).unlink(missing_ok=True)  # no stale page
+    studies = experiments.studies(judged.everything, step)
+    step("drawing the report")
     paths = report.write(run_dir, judged.everything, judged.found, judged.design, pages,
-                         experiments.studies(judged.everything))
+                         studies)
     return paths, pages
 
 
 def reproduce(names=None, *, out: str | Path | None = None, force: bool = False,
               settle: bool = True, max_seeds: int = MAX_SEEDS,
-              observer: engine.Observer | None = None, **settings) -> Reproduction:
+              observer: engine.Observer | None = None, quiet: bool = False,
+              **settings) -> Reproduction:
     """Do what ``lstmlab run`` does: train the presets ``names`` (all when None) with any
     setting overridden (``seeds=20``, ``epochs=50``; where it applies), in ``out`` (a new
     ``runs/<timestamp>`` when None; an existing run directory is resumed), settle, judge
-    the tutorial's claims, write the records, report and explorer pages.
+    the tutorial's claims, write the records, report and explorer pages. What it does is
+    shown as it goes (progress bars, a spinner while the report is written, in a terminal
+    or a notebook) unless ``quiet``; an ``observer`` replaces the training's display.
 
     >>> job = lstmlab.reproduce(["one-char", "feature-window"], seeds=5, epochs=50,
     ...                         settle=False)                            # doctest: +SKIP
@@ -143,9 +153,13 @@ def reproduce(names=None, *, out: str | Path | None = None, force: bool = False,
     check_max_seeds(max_seeds)
     cfgs = configs(names, **settings)
     datasets = engine.prepare_all(cfgs)  # every error before any training
+    from . import console  # the display: terminal or notebook
+    if observer is None and not quiet:
+        observer = console.Brief()
     with engine.run_directory(out) as run_dir:
         judged = judge_run(run_dir, cfgs, datasets, force=force, settle=settle,
                            max_seeds=max_seeds, observer=observer, settle_observer=None)
-        paths, pages = write_pages(run_dir, judged)
+        with console.Steps(quiet) as step:
+            paths, pages = write_pages(run_dir, judged, step)
     return Reproduction(run_dir, judged.results, judged.everything, judged.found,
                         judged.design, paths, pages)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from functools import lru_cache
 import html
 import io
 import re
@@ -21,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import findings as findings_mod, grid as grid_mod
-from .data import PAD, show
+from .data import PAD, VISIBLE, show
 from .evaluate import order_check
 from .stats import CI_METHOD, at_100, interval_text, summarize
 from .cells import CELLS, layered
@@ -144,6 +145,23 @@ class Colored:
 # -- plots (matplotlib's object API with the Agg canvas: no global pyplot state) ----------
 
 
+@lru_cache(maxsize=None)
+def _glyphs(family: str) -> frozenset:
+    """The characters the font matplotlib draws ``family`` with has glyphs for."""
+    from matplotlib import font_manager, ft2font
+    path = font_manager.findfont(font_manager.FontProperties(family=[family]))
+    return frozenset(ft2font.FT2Font(path).get_charmap())
+
+
+def drawn(text, family: str = "sans-serif") -> str:
+    """``text`` as a plot shows it: :func:`data.show`'s visible symbols where the font has
+    their glyph, else escaped (the carriage return's ␍ as \\r, any other symbol the font
+    lacks as \\uXXXX), so that a plot never draws an empty box or warns."""
+    glyphs, plain = _glyphs(family), {v: k for k, v in VISIBLE.items()}
+    return "".join(ch if ord(ch) in glyphs else ascii(plain.get(ch, ch))[1:-1]
+                   for ch in show(text))
+
+
 def _png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
@@ -194,7 +212,7 @@ def states_figure(res: Result) -> Figure:
     fig = Figure(figsize=(10, 2.5 * len(res.states)))
     n = res.states.shape[1]
     w = res.config.window
-    labels = [show(ch) for ch in res.config.sequence[w - 1:w - 1 + n]]
+    labels = [drawn(ch) for ch in res.config.sequence[w - 1:w - 1 + n]]
     ticks = range(0, n, -(-n // MAX_TICKS))
     names = {"h": "hidden state h", "c": "cell state c"}
     rows = len(res.states)  # the stack's state arrays (the LSTM's h and c; h2, c2, …)
@@ -231,7 +249,7 @@ def plot_stream_layout(res: Result) -> bytes:
 
     def label(k, i):
         s = order[k, i]
-        return f"#{s}\n{show(''.join(vocab.decode(p.x[s])))}→{show(vocab.symbols[p.y[s]])}"
+        return f"#{s}\n{drawn(''.join(vocab.decode(p.x[s])))}→{drawn(vocab.symbols[p.y[s]])}"
     fig = Figure(figsize=(min(1.1 * shown + 2, 20), 0.55 * rows + 1.6))
     ax = _layout_grid(fig, shown, rows, label, "row")
     ax.set_xlabel("batch (in training order; the state is reset before batch 1)"
@@ -306,7 +324,7 @@ def plot_text_layout(res: TextResult) -> bytes:
     vocab = res.dataset.vocab
     def label(k, i):  # where in the text the box starts, and its first symbols
         start = i * n * steps + k * steps
-        return f"@{start:,}\n{show(''.join(vocab.decode(b.x[k, i, :SNIPPET])))}…"
+        return f"@{start:,}\n{drawn(''.join(vocab.decode(b.x[k, i, :SNIPPET])), 'monospace')}…"
     fig = Figure(figsize=(1.45 * cols + 2.2, 0.62 * rows + 1.7))
     ax = _layout_grid(fig, cols, rows, label, "stream", family="monospace")
     ax.set_xlabel(f"batch of {steps} steps (the state is reset before batch 1 of every "
@@ -571,7 +589,7 @@ def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],
     out.append(P(f"Preset {base.name}" + (f" (as the preset stands: {base.note})"
                                               if base.note else "")
                 + f". Sequence: {sequence_text(base.sequence)}. Fixed settings: "
-                + base.describe() + ". Swept: " + "; ".join(
+                + base.describe(leave_out=grid) + ". Swept: " + "; ".join(
                     f"{k.replace('_', ' ')} {', '.join(map(grid_mod.value_text, v))}"
                     for k, v in grid.items())
                 + f". {len(results)} point(s) finished."))

@@ -287,7 +287,9 @@ class TextResult:
                          encoding="onehot", mask=True, units=c.units,
                          activation=c.activation, stateful=True, variable_length=False,
                          experiment=c.name, replica=r, cell=c.cell, layers=c.layers,
-                         streams=c.streams,
+                         streams=c.streams, val_loss=bool(c.val_frac),
+                         loss=float(self.history[r, -1, 1 if c.val_frac else 0] if last
+                                    else self.best_val[r]),
                          sequence=c.sequence if len(c.sequence) <= MAX_STORED_SEQUENCE
                          else "")
         return Model(self.replica_params(r, last), info)

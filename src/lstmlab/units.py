@@ -24,7 +24,7 @@ import pandas as pd
 from . import evaluate
 from .cells import CELLS, cell_of, layer_keys, layered, layers_of
 from .config import UNIT_THRESHOLD
-from .errors import DataError
+from .errors import DataError, shown
 
 # A track: one number per symbol read, computed from the text (or given by the user).
 TRACKS = {
@@ -105,14 +105,15 @@ def checked_tracks(user, length: int) -> dict[str, np.ndarray]:
         try:
             a = np.asarray(values, float).reshape(-1)
         except (TypeError, ValueError):
-            raise DataError(f"track {name!r} is not a list of numbers") from None
+            raise DataError(f"track {shown(name)} is not a list of numbers") from None
         if len(a) != length:
-            raise DataError(f"track {name!r} has {len(a)} value(s); the text has {length} "
-                            f"symbol(s): give one value per symbol")
+            raise DataError(f"track {shown(name)} has {len(a)} value(s); the text has "
+                            f"{length} symbol(s): give one value per symbol")
         if not np.all(np.isfinite(a)):
             bad = int(np.argmin(np.isfinite(a)))
-            raise DataError(f"track {name!r} has a value that is not a finite number at "
-                            f"symbol {bad}: {a[bad]!r}")
+            # counted from 1, as read_track counts a file's values
+            raise DataError(f"track {shown(name)}: value {bad + 1} ({float(a[bad])}) is not "
+                            f"a finite number")
         out[name] = a
     return out
 
@@ -134,7 +135,8 @@ def read_track(text: str, name: str) -> np.ndarray:
         try:
             values.append(float(ln))
         except ValueError:
-            raise DataError(f"track {name!r}: value {k} ({ln!r}) is not a number") from None
+            raise DataError(f"track {shown(name)}: value {k} ({shown(ln)}) is not a "
+                            f"number") from None
     return np.array(values)
 
 

@@ -1,0 +1,290 @@
+"""What a new user hit in char-rnn, units and the error messages (round three): each rule
+with a case that broke it before and its negative control."""
+
+import json
+import re
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from lstmlab import config, console, experiments, tables
+from lstmlab.errors import ConfigError, DataError, ModelError, shown
+from lstmlab.results import EXPLODED_LOSS, diverged_at
+
+TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, "
+        "speak.\n\nFirst Citizen:\nYou are all resolved rather to die than to famish?\n") * 12
+SMALL = ["--streams", "4", "--seq-length", "10", "--units", "8", "--epochs", "1"]
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    p = tmp_path / "t.txt"
+    p.write_text(TEXT)
+    return p
+
+
+# -- one divergence rule for every kind -----------------------------------------------------
+
+def test_the_divergence_rule_at_its_boundary():
+    finite = np.ones(4, bool)
+    losses = np.array([[[1.0, 2.0], [EXPLODED_LOSS, 3.0]],       # at the threshold: sound
+                       [[1.0, 2.0], [EXPLODED_LOSS * 1.001, 3.0]],  # above it in training
+                       [[1.0, 2.0], [1.0, np.nan]],               # validation not finite
+                       [[1.0, 2.0], [1.0, 2.0]]])                 # sound, but see finite
+    assert diverged_at(losses, finite) == {1: 2, 2: 2}
+    assert diverged_at(losses[:, :, :1], finite) == {1: 2}  # validation not read
+    assert diverged_at(losses, np.array([True, True, True, False])) == {1: 2, 2: 2, 3: 2}
+
+
+def test_a_diverged_text_training_is_said_and_never_the_best(run_cli, text_file, tmp_path):
+    from lstmlab import records
+    out = tmp_path / "d"
+    code, so, err = run_cli("run", "char-rnn", "--text-file", text_file, *SMALL, "--lr",
+                            "1e6", "--seeds", "2", "--out", out, "--quiet")
+    assert code == 0
+    assert "training diverged (a loss that is not finite or above 10000)" in err
+    assert "that model is kept" not in so and "replica 0's training diverged" in so
+    assert re.search(r"char-rnn\S*\s.*\bdiverged\s+diverged", so)  # the table's loss cells
+    (res,), _ = records.load_run(out)
+    assert set(res.diverged) == {0, 1}
+    with pytest.raises(ModelError, match="every seed's training of char-rnn diverged"):
+        res.best()
+    report = (out / "report.md").read_text()
+    assert "Training diverged" in report and "that model is kept" not in report
+    # negative control: a sane learning rate diverges nowhere and keeps its best model
+    code, so, err = run_cli("run", "char-rnn", "--text-file", text_file, *SMALL, "--out",
+                            tmp_path / "ok", "--quiet")
+    assert code == 0 and "that model is kept" in so
+    assert "training diverged" not in so + err and "diverged  " not in so
+    (res,), _ = records.load_run(tmp_path / "ok")
+    assert res.diverged == {} and res.best().info.loss == pytest.approx(res.best_val[0])
+
+
+def test_a_window_experiments_best_model_skips_a_diverged_seed():
+    res = experiments.run("one-char", seeds=2, epochs=2)
+    first = res.best().info.replica
+    res.history[first, -1, 0] = np.inf  # the best seed "diverged"
+    res.__dict__.pop("diverged", None)
+    assert res.best().info.replica == 1 - first
+    res.history[:, -1, 0] = np.nan
+    res.__dict__.pop("diverged", None)
+    with pytest.raises(ModelError, match="diverged"):
+        res.best()
+
+
+def test_a_sweep_sentence_leaves_a_diverged_seed_out():
+    from lstmlab import grid
+    sound = SimpleNamespace(sound=np.array([True, True, True]),
+                            best_val=np.array([1.0, 1.1, 1.2]))
+    wild = SimpleNamespace(sound=np.array([True, False, True]),
+                           best_val=np.array([2.0, 9e9, 2.2]))
+    words = grid._best_value("lr", {(): {0.1: sound, 0.2: wild}}, {"lr": [0.1, 0.2]},
+                             grid.LOWEST_LOSS)
+    assert "2 pairs" in words and "9e" not in words  # the diverged seed's pair is left out
+    # negative control: without divergence every pair counts
+    wild.sound = np.array([True, True, True])
+    assert "3 pairs" in grid._best_value("lr", {(): {0.1: sound, 0.2: wild}},
+                                         {"lr": [0.1, 0.2]}, grid.LOWEST_LOSS)
+
+
+# -- --streams names what the user set -------------------------------------------------------
+
+@pytest.mark.parametrize("args, words", [
+    (["char-rnn", "--streams", "0"], "--streams 0 would make char-rnn a window experiment"),
+    (["one-char", "--streams", "5"], "--streams 5 would make one-char a stream experiment"),
+    (["one-char", "--streams", "5", "--optimizer", "rmsprop", "--seq-length", "5"],
+     "--streams 5 would make one-char a stream experiment"),
+    (["--streams", "5"], "would make two-char a stream experiment"),
+])
+def test_a_streams_value_that_changes_the_kind_is_named(run_cli, text_file, args, words):
+    extra = ["--text-file", text_file] if args[0] == "char-rnn" else []
+    code, _, err = run_cli("run", *args, *extra)
+    assert code == 2 and words in err and "optimizer" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_streams_value_of_the_same_kind_is_taken():
+    cfg = experiments.resolve("char-rnn", streams=2, seq_length=10, sequence=TEXT)
+    experiments.prepare(cfg)  # no error: still a stream experiment
+    with pytest.raises(ConfigError, match="streams=5 would make one-char a stream"):
+        experiments.run("one-char", streams=5)
+    code_sweep = config.kind_changed("char-rnn", 3, "--streams 3")
+    assert code_sweep is None
+
+
+def test_a_sweep_over_streams_that_changes_the_kind_is_named(run_cli, text_file, tmp_path):
+    code, _, err = run_cli("sweep", "char-rnn", "--text-file", text_file, "--streams", "0,4",
+                           "--out", tmp_path / "s")
+    assert code == 2 and "--streams 0 would make char-rnn a window experiment" in err
+
+
+# -- errors quote a long value by its head and tail -------------------------------------------
+
+def test_an_error_never_repeats_a_whole_input(run_cli):
+    code, _, err = run_cli("run", "one-char", "--sequence", "a" * 20_000)
+    assert code == 2 and len(err) < 300
+    assert "20,000 characters" in err and "needs at least 2 different symbols" in err
+    # negative control: a short value is quoted whole
+    code, _, err = run_cli("run", "one-char", "--sequence", "aaaa")
+    assert code == 2 and "got 'aaaa'" in err
+    assert shown("x" * 70) == repr("x" * 70)
+    assert shown(list(range(1000))).endswith("(4,890 characters)")
+
+
+def test_track_errors_count_from_one_and_show_plain_numbers(tmp_path):
+    from lstmlab import units
+    with pytest.raises(DataError, match=r"track 'x': value 3 \(nan\) is not a finite number"):
+        units.checked_tracks({"x": [1.0, 2.0, float("nan")]}, 3)
+    with pytest.raises(DataError, match=r"track 'x': value 2 \('b'\) is not a number"):
+        units.read_track("1\nb\n", "x")
+    assert units.checked_tracks({"x": [1.0, 2.0, 3.0]}, 3)["x"].tolist() == [1, 2, 3]
+
+
+# -- read-only commands open nothing for writing ---------------------------------------------
+
+def test_report_json_writes_nothing_in_the_run_directory(run_cli, tmp_path):
+    run = tmp_path / "r"
+    assert run_cli("run", "one-char", "--epochs", "3", "--seeds", "2", "--out", run,
+                   "--quiet", "--no-settle")[0] == 0
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    writes = []
+    root = str(run.resolve())
+
+    def hook(event, args):  # every open for writing, rename, removal or mkdir in the run
+        if event == "open" and isinstance(args[0], str) and args[0].startswith(root):
+            mode, flags = args[1], args[2]
+            if (mode and set(mode) & set("wax+")) or (flags or 0) & 0o3:
+                writes.append((event, args[0]))
+        elif event in ("os.rename", "os.remove", "os.mkdir", "os.replace", "os.unlink") \
+                and str(args[0]).startswith(root):
+            writes.append((event, args[0]))
+    watching = [True]
+    sys.addaudithook(lambda e, a: watching[0] and hook(e, a))
+    try:
+        code, so, _ = run_cli("report", run, "--json")
+    finally:
+        watching[0] = False
+    assert code == 0 and json.loads(so)
+    assert writes == []
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+    # negative control: the hook sees the writes of a report that writes
+    watching[0] = True
+    try:
+        assert run_cli("report", run)[0] == 0
+    finally:
+        watching[0] = False
+    assert writes
+
+
+# -- --val-frac 0 says training loss ---------------------------------------------------------
+
+def _text_result(val_frac):
+    cfg = config.PRESETS["char-rnn"].replace(sequence=TEXT, val_frac=val_frac, seeds=1)
+    return SimpleNamespace(config=cfg, cached=False, best_val_text=lambda unit=1: "1.500",
+                           best_epoch=np.array([0]), chars_per_s=1000.0, compile_s=1.0,
+                           train_s=2.0)
+
+
+def test_text_tables_say_training_loss_without_validation():
+    header, _ = tables.text_rows([_text_result(0.0)])
+    assert "best train nats [95% CI]" in header
+    assert "on the training streams (no validation" in tables.loss_footnote(
+        [_text_result(0.0)])
+    # negative control: with validation, validation
+    header, _ = tables.text_rows([_text_result(0.05)])
+    assert "best val nats [95% CI]" in header
+    assert "on the validation streams" in tables.loss_footnote([_text_result(0.05)])
+    header, rows = tables.text_rows([_text_result(0.05), _text_result(0.0)])
+    assert header[3] == "best nats [95% CI]" and rows[1][3].endswith(" train")
+
+
+# -- the summary table never cuts a number ---------------------------------------------------
+
+def _main_job_like():
+    out = []
+    for name in config.MAIN_RUN:
+        out.append(SimpleNamespace(config=config.PRESETS[name], cached=True, compile_s=12.51,
+                                   train_s=165.21, accuracy=np.array([1.0] * 9 + [0.9999])))
+    return out
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_summary_table_fits_the_terminal_without_cutting_a_number(width):
+    results = _main_job_like()
+    c = Console(width=width, record=True, file=open("/dev/null", "w"))
+    console.summary(results, c)
+    text = c.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    _, rows = tables.summary_rows(results, compact=True)
+    numbers = {w for row in rows for cell in row[2:] for w in cell.split()}
+    assert numbers >= {"[62.7–100.0]", "100.0–100.0", "165.21"}
+    words = set(text.split())
+    for number in numbers:
+        assert number in words, number
+    for name in config.MAIN_RUN:
+        assert any(name in line for line in text.splitlines())
+
+
+def test_a_table_too_wide_for_its_columns_is_seen_to_be_cut():
+    """Negative control of the test above: rich's plain table at 80 columns cuts them."""
+    from rich.table import Table
+    header, rows = tables.summary_rows(_main_job_like(), compact=True)
+    t = Table()
+    for h in header:
+        t.add_column(h, overflow="fold")
+    for row in rows:
+        t.add_row(*row)
+    c = Console(width=80, record=True, file=open("/dev/null", "w"))
+    c.print(t)
+    assert "[62.7–100.0]" not in set(c.export_text().split())
+
+
+# -- a sweep's fixed settings are the ones not swept ------------------------------------------
+
+def test_fixed_settings_leave_out_the_swept_ones():
+    cfg = config.PRESETS["timestep-window"]
+    fixed = cfg.describe(leave_out={"units": [16, 32], "lr": [1e-3], "epochs": [5]})
+    assert "LSTM(32)" not in fixed and "500 epochs" not in fixed and "lr 0.001" not in fixed
+    assert "window 3" in fixed and "batch 1" in fixed
+    assert cfg.describe(leave_out={}) == cfg.describe()
+    assert "LSTM(32)" in cfg.describe() and "500 epochs" in cfg.describe()
+
+
+# -- generate: --start and --prime are one option ---------------------------------------------
+
+def test_generate_refuses_both_start_and_prime(run_cli, tmp_path):
+    from lstmlab import experiments
+    model_dir = tmp_path / "m"
+    experiments.run("stateful", seeds=1, epochs=2).model(0).save(model_dir)
+    code, _, err = run_cli("generate", model_dir, "--prime", "A", "--start", "B")
+    assert code == 2 and "not both" in err
+    code, _, err = run_cli("generate", model_dir)
+    assert code == 2 and "--start" in err
+    a = run_cli("generate", model_dir, "--prime", "A", "--length", "5")
+    b = run_cli("generate", model_dir, "--start", "A", "--length", "5")
+    assert a[0] == b[0] == 0 and a[1] == b[1]
+
+
+# -- units: an empty table is explained ------------------------------------------------------
+
+def test_units_on_a_text_where_no_track_varies_says_so(run_cli, tmp_path):
+    run = tmp_path / "r"
+    assert run_cli("run", "stateful", "--epochs", "2", "--seeds", "2", "--out", run,
+                   "--quiet", "--no-settle")[0] == 0
+    code, so, _ = run_cli("units", run, "--text", "A")
+    assert code == 0 and "No track varies" in so
+    code, so, _ = run_cli("units", run)  # negative control: the training sequence varies
+    assert code == 0 and "No track varies" not in so
+
+
+def test_a_crlf_text_draws_its_carriage_returns_without_a_missing_glyph(recwarn):
+    from lstmlab import report
+    assert report.drawn("a\r\n") == "a\\r⏎"
+    assert report.drawn("a b", "monospace") == "a·b"  # negative control: glyphs it has
+    res = experiments.run("char-rnn", sequence=TEXT.replace("\n", "\r\n"), streams=4,
+                          seq_length=10, units=8, layers=1, epochs=1)
+    report.plot_text_layout(res)
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
