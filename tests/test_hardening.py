@@ -288,3 +288,32 @@ def test_a_crlf_text_draws_its_carriage_returns_without_a_missing_glyph(recwarn)
                           seq_length=10, units=8, layers=1, epochs=1)
     report.plot_text_layout(res)
     assert not [w for w in recwarn if "missing from font" in str(w.message)]
+
+
+# -- long work shows its progress --------------------------------------------------------------
+
+def test_the_report_shows_its_steps_on_a_terminal_and_nothing_when_quiet(run_cli, tmp_path,
+                                                                       monkeypatch):
+    import io
+    from lstmlab import job
+    run = tmp_path / "r"
+    assert run_cli("run", "stateful", "--epochs", "2", "--seeds", "2", "--out", run,
+                   "--quiet", "--no-settle")[0] == 0
+    buf = io.StringIO()
+    monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=True, width=100))
+    assert run_cli("report", run)[0] == 0
+    shown_ = buf.getvalue()
+    for step in ("judging the claims", "writing the explorer pages",
+                 "what the units of stateful learned", "drawing the report"):
+        assert step in shown_, step
+    # negative controls: quiet, and a stderr that is no terminal, show nothing
+    buf.truncate(0), buf.seek(0)
+    job.reproduce(["stateful"], out=run, settle=False, quiet=True, epochs=2, seeds=2)
+    assert buf.getvalue() == ""
+    monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=False))
+    assert run_cli("report", run)[0] == 0
+    assert buf.getvalue() == ""
+    # and reproduce, as a notebook calls it, shows its steps by default
+    monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=True, width=100))
+    job.reproduce(["stateful"], out=run, settle=False, epochs=2, seeds=2)
+    assert "drawing the report" in buf.getvalue()

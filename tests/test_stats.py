@@ -260,7 +260,8 @@ def text_results(means, seeds, rng, spread=0.05):
         val = m + shared + rng.normal(0, spread, seeds)
         history = np.stack([val + 0.1, val], -1)[:, None, :]  # (R, 1 epoch, 2)
         out.append(TextResult(Config(units=units, seeds=seeds, streams=2, epochs=1), None,
-                              None, None, history, np.zeros(seeds, int), 0.0, 0.0))
+                              None, None, history, np.zeros(seeds, int), 0.0, 0.0,
+                              finite=np.ones(seeds, bool)))
     return out
 
 

@@ -380,7 +380,9 @@ def report_cmd(run_dir, as_json):
     from . import settle
     # judged as the run judged them: by the strictest design it or its records hold
     looks = settle.strictest(results, records.settle_looks(run_dir))
-    found = findings.from_results(results, settle.level(looks))
+    with console.Steps() as step:  # the unit claims read every seed's model: seconds
+        step("judging the claims")
+        found = findings.from_results(results, settle.level(looks))
     design = settle.design(looks) if looks else ""
     if as_json:
         from .files import dumps

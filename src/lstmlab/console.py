@@ -84,6 +84,7 @@ class Steps(_Bar):
     def __call__(self, what: str) -> None:
         if self.bar is not None:
             self.bar.update(self.task, description=what)
+            self.bar.refresh()  # each step drawn, however short
 
 
 def text(cfg: Config, ds: TextData) -> None:
@@ -485,8 +486,10 @@ class SweepView(RunView):
                 out.print(f"Measured {rate:,.0f} seed·updates/s on the first point: the other "
                           f"{self.total - self.done:,} take about {_duration(left)}.",
                           markup=False)
+        if not res.cached and (diverged := divergence(res)) is not None:
+            warn(diverged)
         if self.verbose and is_text(res):
-            out.print(f"{res.config.name}: best validation {loss_text(res.best_val)} nats"
+            out.print(f"{res.config.name}: best validation {res.best_val_text()} nats"
                       + (" (finished earlier)" if res.cached else f", {res.train_s:.1f} s"),
                       markup=False)
         elif self.verbose:

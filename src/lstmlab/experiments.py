@@ -240,7 +240,7 @@ def study(res, text: str | None = None, tracks: dict | None = None,
     """What the units of every seed's model of ``res`` learned, reading ``text`` (default
     :func:`datasets.analysed_text`; ``tracks``: the user's, one value per symbol); the
     seeds whose training diverged are left out (None when every one did)."""
-    kept = [r for r in range(res.config.seeds) if res.params_finite()[r]]  # not diverged
+    kept = [r for r in range(res.config.seeds) if res.sound[r]]  # not diverged
     if not kept:
         return None
     return units.study(res.config.name, [res.model(r) for r in kept],

@@ -598,6 +598,9 @@ def sweep_blocks(title: str, base: Config, grid: dict, results: list[Result],
     out.append(H(2, "What the numbers say"))
     out.append(Table(["setting", "finding"],
                 [[k.replace("_", " "), s] for k, s in zip(grid, sentences)]))
+    for r in results:  # the one divergence rule, said per point (its seeds are left out of
+        if (diverged := divergence(r)) is not None:  # a text point's loss comparison)
+            out.append(P(diverged[0].upper() + diverged[1:] + "."))
     out.append(H(2, "Points"))
     out.append(Table(*grid_mod.point_rows(results, grid)))
     keys = list(grid)
