@@ -317,3 +317,14 @@ def test_the_report_shows_its_steps_on_a_terminal_and_nothing_when_quiet(run_cli
     monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=True, width=100))
     job.reproduce(["stateful"], out=run, settle=False, epochs=2, seeds=2)
     assert "drawing the report" in buf.getvalue()
+
+
+def test_unknown_symbols_are_named_up_to_a_limit():
+    from lstmlab import data
+    big = data.Vocab.from_sequence("".join(chr(0x4E00 + i) for i in range(300)))
+    with pytest.raises(DataError) as e:
+        big.encode("".join(chr(0x3000 + i) for i in range(200)))
+    line = str(e.value)
+    assert len(line) < 400 and "and 160 more" in line and "(300 symbols)" in line
+    with pytest.raises(DataError, match=r"^unknown symbol\(s\) 'x'; the vocabulary is 'ABC'$"):
+        data.Vocab.from_sequence("ABC").encode("ABx")  # negative control: short, whole

@@ -67,9 +67,11 @@ class Vocab:
             known = ranked[pos] == cp
             if not known.all():
                 unknown = sorted({chr(c) for c in np.unique(cp[~known])})
+                more = len(unknown) - SHOWN_SYMBOLS
                 raise DataError(
-                    f"unknown symbol(s) {', '.join(map(quoted, unknown))}; "
-                    f"the vocabulary is {quoted(''.join(self.symbols))}"
+                    f"unknown symbol(s) {', '.join(map(quoted, unknown[:SHOWN_SYMBOLS]))}"
+                    + (f" and {more:,} more" if more > 0 else "")
+                    + f"; the vocabulary is {quoted_short(''.join(self.symbols))}"
                 )
             out[start:start + len(cp)] = order[pos]
         return out
@@ -242,6 +244,17 @@ def show(text) -> str:
 def quoted(text) -> str:
     """:func:`show` in single quotes: how a symbol is named inside a sentence or a list."""
     return f"'{show(text)}'"
+
+
+SHOWN_SYMBOLS = 40  # a message names at most this many symbols of a long text or list
+
+
+def quoted_short(text) -> str:
+    """:func:`quoted`, a long text by its start and its length (an error line never
+    repeats a whole input)."""
+    if len(text) <= SHOWN_SYMBOLS:
+        return quoted(text)
+    return f"'{show(text[:SHOWN_SYMBOLS])}…' ({len(text):,} symbols)"
 
 
 def plain(value):
