@@ -46,7 +46,7 @@ def test_a_diverged_text_training_is_said_and_never_the_best(run_cli, text_file,
                             "1e6", "--seeds", "2", "--out", out, "--quiet")
     assert code == 0
     assert "training diverged (a loss that is not finite or above 10000)" in err
-    assert "that model is kept" not in so and "replica 0's training diverged" in so
+    assert "that model is kept" not in so and "Replica 0's training diverged" in so
     assert re.search(r"char-rnn\S*\s.*\bdiverged\s+diverged", so)  # the table's loss cells
     (res,), _ = records.load_run(out)
     assert set(res.diverged) == {0, 1}

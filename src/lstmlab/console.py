@@ -176,20 +176,25 @@ def text_results(res: TextResult) -> None:
                   "not trained again)", markup=False)
     bv, sound = res.best_val, res.sound_best_val
     what = "validation" if c.val_frac else "training (no validation)"
-    out.print(f"Best {what} loss: {bv[0]:.4f} nats = {bv[0] / np.log(2):.4f} bits per "
-              f"symbol at epoch {res.best_epoch[0] + 1} of {c.epochs}"
-              + (f" (replica 0; over the {len(sound)} seed(s) that did not diverge: mean "
-                 f"{loss_text(sound)} nats)" if c.seeds > 1 and len(sound) else "")
-              + ("; replica 0's training diverged: that model is no result"
-                 if 0 in res.diverged else "; that model is kept (and the last one)"),
-              markup=False)
+    over = (f" (over the {len(sound)} seed(s) that did not diverge: mean {loss_text(sound)} "
+            f"nats)" if c.seeds > 1 and len(sound) else "")
+    if 0 in res.diverged:
+        out.print(f"Replica 0's training diverged (its best {what} loss {bv[0]:.3g} nats): "
+                  f"that model is no result{over}", markup=False)
+    else:
+        out.print(f"Best {what} loss: {bv[0]:.4f} nats = {bv[0] / np.log(2):.4f} bits per "
+                  f"symbol at epoch {res.best_epoch[0] + 1} of {c.epochs}"
+                  + (f" (replica 0){over}" if over else "")
+                  + "; that model is kept (and the last one)", markup=False)
     out.print(f"Trained {res.dataset.chars:,} symbols × {c.epochs} epochs × {c.seeds} "
               f"seed(s): {res.chars_per_s:,.0f} symbols/s ({res.compile_s:.1f} s compiling, "
               f"{res.train_s:.1f} s training)", markup=False)
     if (diverged := divergence(res)) is not None:
         warn(diverged)
-    out.print(f"Sample of the best model of replica 0 (temperature {SAMPLE_TEMPERATURE}, "
-              f"from {quoted(res.sample_prime)}):", markup=False)
+    out.print(("Sample of replica 0's diverged model" if 0 in res.diverged else
+               "Sample of the best model of replica 0")
+              + f" (temperature {SAMPLE_TEMPERATURE}, from {quoted(res.sample_prime)}):",
+              markup=False)
     out.print(res.samples[0], markup=False)
 
 
