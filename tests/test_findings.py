@@ -105,9 +105,10 @@ def test_epochs_to_full_censors_a_seed_that_never_gets_there_at_the_epochs():
 @pytest.mark.slow
 def test_the_counting_probe_tells_a_counting_model_from_a_reading_one():
     import lstmlab
-    counting = findings.counting_share(lstmlab.run("stateful", seeds=2))
+    from lstmlab import measure
+    counting = measure.counting_share(lstmlab.run("stateful", seeds=2))["share"]
     assert counting is not None and np.all(counting > 0.9)   # the tutorial's model counts
-    reading = findings.counting_share(lstmlab.run("stateful-any-start", seeds=2))
+    reading = measure.counting_share(lstmlab.run("stateful-any-start", seeds=2))["share"]
     assert np.all(reading < 0.5)                              # negative control: it reads
 
 
@@ -149,8 +150,10 @@ def test_the_variable_length_finding_scores_all_114_patterns_every_one_a_trainin
     assert len(every) == len(as_set(every)) == 114
     assert as_set(drawn) == as_set(every)   # the tutorial's 1000 samples hold all of them
     import lstmlab
-    acc, n = findings.all_pattern_accuracy(lstmlab.run("variable-length", seeds=2, epochs=2,
-                                                       samples=40, units=4))
+    from lstmlab import measure
+    got = measure.all_pattern_accuracy(lstmlab.run("variable-length", seeds=2, epochs=2,
+                                                   samples=40, units=4))
+    acc, n = got["accuracy"], got["patterns"]
     assert n == 114 and acc.shape == (2,)
 
 

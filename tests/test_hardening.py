@@ -328,3 +328,40 @@ def test_unknown_symbols_are_named_up_to_a_limit():
     assert len(line) < 400 and "and 160 more" in line and "(300 symbols)" in line
     with pytest.raises(DataError, match=r"^unknown symbol\(s\) 'x'; the vocabulary is 'ABC'$"):
         data.Vocab.from_sequence("ABC").encode("ABx")  # negative control: short, whole
+
+
+# -- measurements made once and kept (the kinds and speed issues' part here) ---------------
+
+def test_report_reads_the_kept_measurements_and_runs_no_unit_study(run_cli, tmp_path,
+                                                                     monkeypatch):
+    """A finished run's records keep what the findings and the report measure of its
+    models; `lstmlab report` reads them: with every measurement function patched to fail,
+    it writes the same findings. Negative control: a record that lacks them is measured
+    again (the patched function is called) and then keeps them."""
+    from lstmlab import measure, units
+    run = tmp_path / "r"
+    assert run_cli("run", "stateful", "one-char", "--epochs", "3", "--seeds", "2", "--out",
+                   run, "--quiet", "--no-settle")[0] == 0
+    record = json.loads((run / "stateful" / "record.json").read_text())
+    assert {"counter_unit", "counting_share", "units"} <= set(record["analyses"])
+    before = json.loads((run / "findings.json").read_text())
+
+    def fail(*args, **kwargs):
+        raise AssertionError("measured again")
+    for name in measure.MEASURES:
+        monkeypatch.setitem(measure.MEASURES, name, fail)
+    monkeypatch.setattr(units, "study", fail)
+    code, _, err = run_cli("report", run)
+    assert code == 0, err
+    assert json.loads((run / "findings.json").read_text()) == before
+    assert "stateful: what the units learned" in (run / "report.md").read_text()
+    # negative control: without the kept measurements the report measures (and fails here)
+    del record["analyses"]
+    (run / "stateful" / "record.json").write_text(json.dumps(record))
+    with pytest.raises(AssertionError, match="measured again"):
+        run_cli("report", run)
+    monkeypatch.undo()
+    assert run_cli("report", run)[0] == 0
+    again = json.loads((run / "stateful" / "record.json").read_text())
+    assert {"counter_unit", "units"} <= set(again["analyses"])  # kept from now on
+    assert json.loads((run / "findings.json").read_text()) == before

@@ -334,10 +334,11 @@ def test_unit_claims_judged_with_untrained_control():
     assert partial["position-unit"].verdict == findings.NOT_RUN
     # the measurement itself: a trained seed's strongest |r| as units.strongest computes
     # it from Model.trace on the same strings
-    trained, untrained = findings.counter_unit(results[0])
+    from lstmlab import measure
+    trained = measure.counter_unit(results[0])["trained"]
     r = results[0]
-    rng = np.random.RandomState(findings.UNIT_SEED)
-    idx = rng.randint(26, size=(findings.UNIT_STRINGS, 26))
+    rng = np.random.RandomState(measure.UNIT_SEED)
+    idx = rng.randint(26, size=(measure.UNIT_STRINGS, 26))
     m = r.model(1)
     from lstmlab.cells import LSTM
     acts = None
@@ -345,7 +346,7 @@ def test_unit_claims_judged_with_untrained_control():
         a = units.activations(m.trace("".join(ALPHABET[i] for i in row)), LSTM, 1)
         acts = a if acts is None else [(l, q, np.r_[x, y]) for (l, q, x), (_, _, y)
                                        in zip(acts, a)]
-    track = np.tile(np.arange(1.0, 27), findings.UNIT_STRINGS)
+    track = np.tile(np.arange(1.0, 27), measure.UNIT_STRINGS)
     assert abs(units.strongest(acts, track) - trained[1]) < 1e-4
 
 

@@ -396,6 +396,9 @@ def report_cmd(run_dir, as_json):
     with console.Steps() as step:  # the same pages as `lstmlab run` writes
         paths, pages = job.write_pages(run_dir, job.Judged(results, results, found, design),
                                        step)
+    for r in results:  # what an older record lacked was measured now: kept from now on
+        if r.params is not None:
+            records.keep_analyses(run_dir, r)
     if any(r.config.streams == 0 for r in results):  # the claims rest on the tutorial's
         console.findings(found, design)
     else:
@@ -622,7 +625,7 @@ def units_cmd(run_dir, names, text, text_file, track_files, threshold):
     """What the units of a run's models learned: every unit's correlation with tracks of
     the text (steps since the reset, position in the line, quotes, …) over every seed;
     prints the strongest per track, writes units.csv and units.html into RUN_DIR."""
-    from . import console, experiments, records, report, units
+    from . import console, measure, records, report, units
     from .data import read_text_file
     run_dir = Path(run_dir)
     if not 0 < threshold <= 1:
@@ -655,7 +658,7 @@ def units_cmd(run_dir, names, text, text_file, track_files, threshold):
         if text is None and r.config.streams and not r.config.val_frac:
             console.out.print(f"{r.config.name} has no validation text (--val-frac 0): its "
                               f"units read its training text", markup=False)
-        s = experiments.study(r, text, tracks or None, threshold)
+        s = measure.study(r, text, tracks or None, threshold)
         if s is None:
             warn(f"{r.config.name}: every seed's training diverged; no unit to study")
             continue

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import budget, records
+from . import budget, measure, records
 from .config import Config, training_key
 from .datasets import Dataset
 from .errors import ConfigError, DataError
@@ -170,6 +170,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                 res.asked_seeds = asked[res.config.name]
                 res.looks = None if looks is None else tuple(looks)
             if not res.cached:
+                if save_models:  # what the findings and the report read, made once
+                    measure.everything(res)
                 records.save_result(run_dir, res, models=save_models)
             done[res.config.name] = res
             obs.finished(res)

@@ -12,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import charrnn, data, evaluate, train, units
+from . import charrnn, data, evaluate, train
 from .budget import MAX_STATE_STEPS, check_memory, check_text_memory
 from .config import PRESETS, SETTINGS, Config
-from .datasets import (Dataset, TextData, analysed_text, build_dataset, build_text,
+from .datasets import (Dataset, TextData, build_dataset, build_text,
                        generation_starts, probe_patterns, validate)
 from .errors import ConfigError, DataError
 from .results import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, Result, TextResult, plain
@@ -233,31 +233,3 @@ def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, trai
         res.states = states if states is not None else np.stack(evaluate.state_trajectory(
             res.replica_params(0), res.model(0).stateful_windows(idx), act))
     return res
-
-
-def study(res, text: str | None = None, tracks: dict | None = None,
-          threshold: float = units.THRESHOLD) -> "units.Study":
-    """What the units of every seed's model of ``res`` learned, reading ``text`` (default
-    :func:`datasets.analysed_text`; ``tracks``: the user's, one value per symbol); the
-    seeds whose training diverged are left out (None when every one did)."""
-    kept = [r for r in range(res.config.seeds) if res.sound[r]]  # not diverged
-    if not kept:
-        return None
-    return units.study(res.config.name, [res.model(r) for r in kept],
-                       analysed_text(res.config) if text is None else text, tracks,
-                       threshold, kept)
-
-
-def studies(results, step=None) -> dict:
-    """What the units learned in every experiment of ``results`` that kept its models
-    (experiment name → units.Study, on each one's default text): the report's section.
-    ``step(words)`` is called before each study (a progress display)."""
-    out = {}
-    for r in results:
-        if r.params is None:
-            continue
-        if step is not None:
-            step(f"what the units of {r.config.name} learned")
-        if (s := study(r)) is not None:
-            out[r.config.name] = s
-    return out

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import config, stats
+from . import config, measure, stats
 from .data import ALPHABET, show
 from .config import PRESETS, UNIT_THRESHOLD
 
@@ -31,8 +31,6 @@ LIFT_MARGIN = 0.01     # a lift must clear +1 point; one inside ±1 point is no 
 SMALL_LIFT = 0.10      # ... and stay under +10 points to be "small" (the tutorial's is ~3)
 MAJORITY = 0.5         # a share of seeds: more / fewer than half
 PROBE_GOOD = 0.9       # variable-length: a seed predicts ≥ 90% of the patterns
-COUNTING_PROBES = ("KQXEMC", "ZZZZZZ")  # read after a reset, with random ones (counting)
-COUNTING_RANDOM = 18
 
 
 @dataclass
@@ -149,125 +147,6 @@ def epochs_to_full(res) -> np.ndarray:
     mean of min(T, epochs) compares censored times without inventing them)."""
     full = stats.at_100(res.history[:, :, 1])
     return np.where(full.any(1), full.argmax(1) + 1, full.shape[1])
-
-
-def counting_probes(seq: str, seed: int = 0) -> list[str]:
-    """Strings read after a reset by the counting probe: the fixed ones that belong to
-    ``seq``'s symbols and random ones of the same length (a generator of their own)."""
-    symbols = sorted(set(seq))
-    rng = np.random.RandomState(seed + 2_000_003)
-    length = len(COUNTING_PROBES[0])
-    fixed = [p for p in COUNTING_PROBES if set(p) <= set(symbols)]
-    return fixed + ["".join(rng.choice(symbols, length)) for _ in range(COUNTING_RANDOM)]
-
-
-def counting_share(res) -> np.ndarray | None:
-    """Per seed of a stateful model of window 1: after a reset it reads each probe string
-    symbol by symbol (KQXEMC, ZZZZZZ and random ones); at step j a counting model answers
-    the successor of the sequence's j-th symbol (B, C, D … for A–Z) whatever it read, a
-    reading model the successor of what it read. Among the steps where the two differ,
-    the share answered by counting. None without models or for another window."""
-    c, seq = res.config, res.config.sequence
-    if res.params is None or c.window != 1 or not c.stateful or len(seq) < 8:
-        return None
-    import jax
-
-    from . import data, evaluate
-    vocab = res.dataset.vocab
-    probes = counting_probes(seq, c.seed)
-    idx = np.stack([vocab.encode(p) for p in probes])                  # (P, L)
-    x = np.stack([data.model_inputs(i[:, None], len(vocab), c.encoding, c.framing,
-                                    c.mask)[0] for i in idx])          # (P, L, 1, F)
-    probs = jax.vmap(lambda p: jax.vmap(lambda w: evaluate.trace(
-        p, w, None, True, c.activation)[0])(x))(res.params)           # (S, P, L, V)
-    answer = np.asarray(probs).argmax(-1)
-    count = vocab.encode(seq[1:idx.shape[1] + 1])                     # (L,)
-    nxt = {s: seq[seq.index(s) + 1] for s in set(seq[:-1])}
-    read = np.array([[vocab.index[nxt[s]] if s in nxt else -1 for s in p] for p in probes])
-    tells = read != count                                              # (P, L)
-    return (answer == count)[:, tells].mean(-1)
-
-
-def all_pattern_accuracy(res) -> tuple[np.ndarray, int] | None:
-    """Per seed of a variable-length model: accuracy on every distinct pattern its data
-    can hold (for A–Z and 1–5 letters all 114, each also drawn for training), and how many
-    patterns that is."""
-    c = res.config
-    if res.params is None or not c.samples:
-        return None
-    import jax
-
-    from . import data, evaluate
-    vocab = res.dataset.vocab
-    pats = data.all_subsequences(vocab.encode(c.sequence), c.window)
-    x, mask = data.model_inputs(pats.x, len(vocab), c.encoding, c.framing, c.mask)
-    probs = jax.vmap(lambda p: evaluate.probabilities(p, x, mask, c.activation))(res.params)
-    return np.mean(np.asarray(probs).argmax(-1) == pats.y, -1), len(pats)
-
-
-def _strongest(params, x, mask, carry, activation, cell, layers, track) -> np.ndarray:
-    """Per seed of ``params`` (leading axis): the largest |r| of any unit's any quantity
-    (after each prediction's last step; the LSTM's c as tanh(c)) with ``track``, over the
-    inputs ``x`` (P, N, S, F) — P texts, each read from a reset (``carry``: a stateful
-    model carries its state along a text) or window by window."""
-    from . import evaluate, units
-    from .cells import CELLS
-    gates = evaluate.traces(params, x, mask, carry, activation)     # (R, P, N, S, U) each
-    out = []
-    import jax
-    for r in range(len(jax.tree.leaves(params)[0])):
-        trace = units.Quantities({k: np.asarray(v[r]).reshape(-1, *v.shape[-2:])
-                                  for k, v in gates.items()})
-        out.append(units.strongest(units.activations(trace, CELLS[cell], layers), track))
-    return np.array(out)
-
-
-def _untrained(res, n_features: int):
-    """Each replica's weights before training (train.initial_params), stacked."""
-    from . import train
-    c = res.config
-    return train.initial_params(c.seed, c.seeds, n_features, c.units, len(res.dataset.vocab),
-                                c.cell, c.layers)
-
-
-UNIT_STRINGS, UNIT_SEED = 20, 3_000_017  # random strings read after a reset
-
-
-def counter_unit(res) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per seed of a stateful model of window 1, trained and before training: the
-    strongest |r| of a unit with the steps since the reset while it reads 20 random
-    strings of the sequence's length, each after a reset (on the sequence itself the step
-    count is the alphabet position; on random strings the two part)."""
-    c = res.config
-    if res.params is None or c.window != 1 or not c.stateful:
-        return None
-    from . import data
-    vocab = res.dataset.vocab
-    rng = np.random.RandomState(UNIT_SEED)
-    idx = rng.randint(len(vocab), size=(UNIT_STRINGS, len(c.sequence)))
-    x = np.stack([data.model_inputs(i[:, None], len(vocab), c.encoding, c.framing,
-                                    False)[0] for i in idx])          # (P, L, 1, F)
-    track = np.tile(np.arange(1, idx.shape[1] + 1), UNIT_STRINGS).astype(float)
-    args = (x, None, True, c.activation, c.cell, c.layers, track)
-    return (_strongest(res.params, *args),
-            _strongest(_untrained(res, x.shape[-1]), *args))
-
-
-def position_unit(res) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per seed of a window model, trained and before training: the strongest |r| of a
-    unit with the alphabet position of the last symbol of each training window."""
-    c = res.config
-    if res.params is None or c.stateful or c.samples:
-        return None
-    from . import data
-    vocab = res.dataset.vocab
-    win = data.windows(vocab.encode(c.sequence), c.window).x
-    x, mask = data.model_inputs(win, len(vocab), c.encoding, c.framing, c.mask)
-    track = win[:, -1].astype(float)
-    args = (x[None], None if mask is None else mask[None], False, c.activation, c.cell,
-            c.layers, track)
-    return (_strongest(res.params, *args),
-            _strongest(_untrained(res, x.shape[-1]), *args))
 
 
 # -- the claims -----------------------------------------------------------------------
@@ -418,8 +297,8 @@ def _judge_bptt(d, level):
 
 def _counting(by):
     r = by.get("stateful")
-    share = None if r is None or r.config.seeds < 2 else counting_share(r)
-    return None if share is None else (share, len(counting_probes(r.config.sequence)))
+    got = None if r is None or r.config.seeds < 2 else measure.of(r, "counting_share")
+    return None if got is None else (got["share"], int(got["probes"]))
 
 
 def _judge_counting(d, level):
@@ -434,7 +313,8 @@ def _judge_counting(d, level):
 
 def _variable(by):
     r = by.get("variable-length")
-    return None if r is None or r.config.seeds < 2 else all_pattern_accuracy(r)
+    got = None if r is None or r.config.seeds < 2 else measure.of(r, "all_pattern_accuracy")
+    return None if got is None else (got["accuracy"], int(got["patterns"]))
 
 
 def _judge_variable(d, level):
@@ -447,7 +327,8 @@ def _judge_variable(d, level):
 
 def _counter_unit(by):
     r = by.get("stateful")
-    return None if r is None or r.config.seeds < 2 else counter_unit(r)
+    got = None if r is None or r.config.seeds < 2 else measure.of(r, "counter_unit")
+    return None if got is None else (got["trained"], got["untrained"])
 
 
 def _judge_unit(d, level, what):
@@ -469,9 +350,10 @@ def _position_unit(by):
     rs = [by.get(n) for n in WINDOW_MODELS]
     if any(r is None or r.config.seeds < 2 for r in rs):
         return None
-    got = [position_unit(r) for r in rs]
+    got = [measure.of(r, "position_unit") for r in rs]
     if any(g is None for g in got):
         return None
+    got = [(g["trained"], g["untrained"]) for g in got]
     n = min(len(g[0]) for g in got)
     # a seed counts when every window model of that replica has such a unit
     return (np.min([g[0][:n] for g in got], 0), np.min([g[1][:n] for g in got], 0))
@@ -479,16 +361,8 @@ def _position_unit(by):
 
 def _line_unit(by):
     r = by.get("char-rnn")
-    if r is None or r.config.seeds < 2 or r.params is None:
-        return None
-    from . import datasets
-    text = datasets.analysed_text(r.config)
-    got = []
-    for k in range(r.config.seeds):
-        f = r.model(k).units(text)
-        line = f[f["track"].str.split(" = ").map(lambda t: "line position" in t)]
-        got.append(float(line["r"].abs().max()) if len(line) else 0.0)
-    return np.array(got), None
+    got = None if r is None or r.config.seeds < 2 else measure.of(r, "line_unit")
+    return None if got is None else (got["trained"], None)
 
 
 def _judge_line(d, level):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine, experiments, explorer, findings, records, report, settle as settle_mod
+from . import engine, explorer, findings, measure, records, report, settle as settle_mod
 from .config import MAIN_RUN, PRESETS, Config, check_applies, configure
 from .errors import ConfigError
 from .results import Result, plain
@@ -128,7 +128,7 @@ def write_pages(run_dir: Path, judged: Judged, step=None) -> tuple[tuple, dict]:
     pages = explorer.for_run(run_dir, judged.everything)
     for name in records.left_out(run_dir, judged.everything):
         (run_dir / explorer.file_name(name)).unlink(missing_ok=True)  # no stale page
-    studies = experiments.studies(judged.everything, step)
+    studies = measure.studies(judged.everything, step)
     step("drawing the report")
     paths = report.write(run_dir, judged.everything, judged.found, judged.design, pages,
                          studies)

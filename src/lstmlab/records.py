@@ -353,7 +353,7 @@ def _write_text(tmp: Path, run_dir: Path, res: TextResult, models: bool) -> None
               "models": models, "vocab": list(res.dataset.vocab.symbols),
               "compile_s": res.compile_s, "train_s": res.train_s,
               "trained_epochs": res.trained_epochs, "samples": res.samples,
-              "summary": summary(res), "seeds": per_seed(res)}
+              "summary": summary(res), "seeds": per_seed(res), "analyses": res.analyses}
     atomic_write(tmp / RECORD, dumps(record))
 
 
@@ -381,7 +381,7 @@ def _write_windows(tmp: Path, run_dir: Path, res: Result, models: bool) -> None:
               "vocab": list(res.dataset.vocab.symbols),
               "compile_s": res.compile_s, "train_s": res.train_s,
               "generated": res.generated, "order_diff": res.order_diff,
-              "summary": summary(res), "seeds": per_seed(res)}
+              "summary": summary(res), "seeds": per_seed(res), "analyses": res.analyses}
     atomic_write(tmp / RECORD, dumps(record))
 
 
@@ -494,7 +494,7 @@ def load_result(exp_dir: Path) -> Result:
                  generated=gen, order_diff=None if order is None else tuple(order),
                  states=states, cached=True, finite=finite, asked_seeds=asked,
                  looks=None if looks is None else tuple(looks), kept=kept,
-                 measured=measured)
+                 measured=measured, analyses=_analyses(record))
     if cfg.probe:
         res.probe, res.probe_probs = probe, probe_probs
     return res
@@ -529,7 +529,26 @@ def _load_text(exp_dir: Path, record: dict, cfg: Config, vocab) -> TextResult:
            and 0 <= trained <= cfg.epochs, "trained_epochs must be null or 0 to the epochs")
     return TextResult(cfg, build_text(cfg), best, last, history, best_epoch,
                       record["compile_s"], record["train_s"], samples, cached=True,
-                      finite=finite, trained_epochs=trained)
+                      finite=finite, trained_epochs=trained, analyses=_analyses(record))
+
+
+def keep_analyses(run_dir: Path, res) -> None:
+    """Add what was measured of ``res``'s models since its record was written (a record
+    made before the measurements were kept) to its record.json, so that it is measured
+    once."""
+    path = run_dir / res.config.name / RECORD
+    record = _record(path.parent)
+    if record is None or record.get("analyses") == res.analyses:
+        return
+    atomic_write(path, dumps({**record, "analyses": res.analyses}))
+
+
+def _analyses(record: dict) -> dict:
+    """The measurements a record keeps (measure.of's; none in records made before them)."""
+    got = record.get("analyses") or {}
+    _check(isinstance(got, dict) and all(isinstance(k, str) for k in got),
+           "analyses must be an object of measurements")
+    return got
 
 
 def headless(run_dir: Path) -> list[str]:

@@ -64,6 +64,7 @@ class Result:
     kept: np.ndarray | None = None         # (K,) the training patterns ``probs`` holds, when
                                            # a record kept only a sample of a long text's
     measured: np.ndarray | None = None     # (S, 2) accuracy, loss over all patterns (with kept)
+    analyses: dict = field(default_factory=dict)  # measure.of's, made once (name → dict)
 
     def answers(self, cfg: Config) -> bool:
         """Is this the result ``cfg`` asks for: the same settings, or settled to more seeds
@@ -215,6 +216,7 @@ class TextResult:
     looks: tuple[int, ...] | None = None
     trained_epochs: int | None = None    # by the invocation that finished it (a resumed
                                          # training: fewer than epochs); None: all
+    analyses: dict = field(default_factory=dict)  # measure.of's, made once (name → dict)
 
     def answers(self, cfg: Config) -> bool:
         return self.config == cfg

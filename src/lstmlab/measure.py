@@ -1,0 +1,263 @@
+"""Measurements of trained models, in one place and made once: what the findings and the
+report read of an experiment's models beyond its training record — the stateful model's
+counting share, the variable-length model's accuracy on every pattern, the unit claims'
+strongest |r| (trained and untrained, the same seeds), the line unit of a text model and
+the report's unit study. Each is computed on first use (:func:`of`) and kept on the result
+(``res.analyses``, name → JSON-able dict), which the experiment's record stores when it is
+saved with its models (:func:`everything`), so that ``lstmlab report`` reads them instead
+of running the models again (it computes only what a record lacks)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .config import UNIT_THRESHOLD
+from .datasets import analysed_text
+
+# -- the stateful model: counting or reading --------------------------------------------
+
+COUNTING_PROBES = ("KQXEMC", "ZZZZZZ")  # read after a reset, with random ones (counting)
+COUNTING_RANDOM = 18
+
+
+def counting_probes(seq: str, seed: int = 0) -> list[str]:
+    """Strings read after a reset by the counting probe: the fixed ones that belong to
+    ``seq``'s symbols and random ones of the same length (a generator of their own)."""
+    symbols = sorted(set(seq))
+    rng = np.random.RandomState(seed + 2_000_003)
+    length = len(COUNTING_PROBES[0])
+    fixed = [p for p in COUNTING_PROBES if set(p) <= set(symbols)]
+    return fixed + ["".join(rng.choice(symbols, length)) for _ in range(COUNTING_RANDOM)]
+
+
+def counting_share(res) -> dict | None:
+    """Per seed of a stateful model of window 1: after a reset it reads each probe string
+    symbol by symbol (KQXEMC, ZZZZZZ and random ones); at step j a counting model answers
+    the successor of the sequence's j-th symbol (B, C, D … for A–Z) whatever it read, a
+    reading model the successor of what it read. Among the steps where the two differ,
+    the share answered by counting (``share``), and how many probes (``probes``). None
+    without models or for another window."""
+    c, seq = res.config, res.config.sequence
+    if res.params is None or c.window != 1 or not c.stateful or len(seq) < 8:
+        return None
+    import jax
+
+    from . import data, evaluate
+    vocab = res.dataset.vocab
+    probes = counting_probes(seq, c.seed)
+    idx = np.stack([vocab.encode(p) for p in probes])                  # (P, L)
+    x = np.stack([data.model_inputs(i[:, None], len(vocab), c.encoding, c.framing,
+                                    c.mask)[0] for i in idx])          # (P, L, 1, F)
+    probs = jax.vmap(lambda p: jax.vmap(lambda w: evaluate.trace(
+        p, w, None, True, c.activation)[0])(x))(res.params)           # (S, P, L, V)
+    answer = np.asarray(probs).argmax(-1)
+    count = vocab.encode(seq[1:idx.shape[1] + 1])                     # (L,)
+    nxt = {s: seq[seq.index(s) + 1] for s in set(seq[:-1])}
+    read = np.array([[vocab.index[nxt[s]] if s in nxt else -1 for s in p] for p in probes])
+    tells = read != count                                              # (P, L)
+    return {"share": (answer == count)[:, tells].mean(-1), "probes": len(probes)}
+
+
+def all_pattern_accuracy(res) -> dict | None:
+    """Per seed of a variable-length model: accuracy on every distinct pattern its data
+    can hold (``accuracy``; for A–Z and 1–5 letters all 114, each also drawn for
+    training), and how many patterns that is (``patterns``)."""
+    c = res.config
+    if res.params is None or not c.samples:
+        return None
+    import jax
+
+    from . import data, evaluate
+    vocab = res.dataset.vocab
+    pats = data.all_subsequences(vocab.encode(c.sequence), c.window)
+    x, mask = data.model_inputs(pats.x, len(vocab), c.encoding, c.framing, c.mask)
+    probs = jax.vmap(lambda p: evaluate.probabilities(p, x, mask, c.activation))(res.params)
+    return {"accuracy": np.mean(np.asarray(probs).argmax(-1) == pats.y, -1),
+            "patterns": len(pats)}
+
+
+# -- the unit claims: trained against the same seeds untrained ----------------------------
+
+def _strongest(params, x, mask, carry, activation, cell, layers, track) -> np.ndarray:
+    """Per seed of ``params`` (leading axis): the largest |r| of any unit's any quantity
+    (after each prediction's last step; the LSTM's c as tanh(c)) with ``track``, over the
+    inputs ``x`` (P, N, S, F) — P texts, each read from a reset (``carry``: a stateful
+    model carries its state along a text) or window by window."""
+    import jax
+
+    from . import evaluate, units
+    from .cells import CELLS
+    gates = evaluate.traces(params, x, mask, carry, activation)     # (R, P, N, S, U) each
+    out = []
+    for r in range(len(jax.tree.leaves(params)[0])):
+        trace = units.Quantities({k: np.asarray(v[r]).reshape(-1, *v.shape[-2:])
+                                  for k, v in gates.items()})
+        out.append(units.strongest(units.activations(trace, CELLS[cell], layers), track))
+    return np.array(out)
+
+
+def _untrained(res, n_features: int):
+    """Each replica's weights before training (train.initial_params), stacked."""
+    from . import train
+    c = res.config
+    return train.initial_params(c.seed, c.seeds, n_features, c.units, len(res.dataset.vocab),
+                                c.cell, c.layers)
+
+
+UNIT_STRINGS, UNIT_SEED = 20, 3_000_017  # random strings read after a reset
+
+
+def counter_unit(res) -> dict | None:
+    """Per seed of a stateful model of window 1, ``trained`` and ``untrained`` (before
+    training): the strongest |r| of a unit with the steps since the reset while it reads
+    20 random strings of the sequence's length, each after a reset (on the sequence itself
+    the step count is the alphabet position; on random strings the two part)."""
+    c = res.config
+    if res.params is None or c.window != 1 or not c.stateful:
+        return None
+    from . import data
+    vocab = res.dataset.vocab
+    rng = np.random.RandomState(UNIT_SEED)
+    idx = rng.randint(len(vocab), size=(UNIT_STRINGS, len(c.sequence)))
+    x = np.stack([data.model_inputs(i[:, None], len(vocab), c.encoding, c.framing,
+                                    False)[0] for i in idx])          # (P, L, 1, F)
+    track = np.tile(np.arange(1, idx.shape[1] + 1), UNIT_STRINGS).astype(float)
+    args = (x, None, True, c.activation, c.cell, c.layers, track)
+    return {"trained": _strongest(res.params, *args),
+            "untrained": _strongest(_untrained(res, x.shape[-1]), *args)}
+
+
+def position_unit(res) -> dict | None:
+    """Per seed of a window model, ``trained`` and ``untrained``: the strongest |r| of a
+    unit with the alphabet position of the last symbol of each training window."""
+    c = res.config
+    if res.params is None or c.stateful or c.samples or c.streams:
+        return None
+    from . import data
+    vocab = res.dataset.vocab
+    win = data.windows(vocab.encode(c.sequence), c.window).x
+    x, mask = data.model_inputs(win, len(vocab), c.encoding, c.framing, c.mask)
+    track = win[:, -1].astype(float)
+    args = (x[None], None if mask is None else mask[None], False, c.activation, c.cell,
+            c.layers, track)
+    return {"trained": _strongest(res.params, *args),
+            "untrained": _strongest(_untrained(res, x.shape[-1]), *args)}
+
+
+def line_unit(res) -> dict | None:
+    """Per seed of a text model (``trained``): the strongest |r| of a unit with the
+    position in the line, on its validation text."""
+    c = res.config
+    if res.params is None or not c.streams:
+        return None
+    text = analysed_text(c)
+    got = []
+    for k in range(c.seeds):
+        f = res.model(k).units(text)
+        line = f[f["track"].str.split(" = ").map(lambda t: "line position" in t)]
+        got.append(float(line["r"].abs().max()) if len(line) else 0.0)
+    return {"trained": np.array(got)}
+
+
+# -- the report's unit study --------------------------------------------------------------
+
+def study(res, text: str | None = None, tracks: dict | None = None,
+          threshold: float = UNIT_THRESHOLD) -> "units.Study | None":
+    """What the units of every seed's model of ``res`` learned, reading ``text`` (default
+    :func:`datasets.analysed_text`; ``tracks``: the user's, one value per symbol); the
+    seeds whose training diverged are left out (None when every one did). Computed anew:
+    :func:`kept_study` is the report's, made once."""
+    from . import units
+    kept = [r for r in range(res.config.seeds) if res.sound[r]]  # not diverged
+    if not kept:
+        return None
+    return units.study(res.config.name, [res.model(r) for r in kept],
+                       analysed_text(res.config) if text is None else text, tracks,
+                       threshold, kept)
+
+
+def _study_record(res) -> dict | None:
+    s = study(res)
+    return None if s is None else s.to_record()
+
+
+def kept_study(res) -> "units.Study | None":
+    """The report's study of ``res`` (its default text and threshold), made once."""
+    from . import units
+    text = analysed_text(res.config)
+    rec = of(res, "units")
+    got = None if rec is None else units.Study.from_record(rec, text)
+    if got is None and rec is not None and res.params is not None:  # kept of another text
+        res.analyses.pop("units")
+        rec = of(res, "units")
+        got = None if rec is None else units.Study.from_record(rec, text)
+    return got
+
+
+def studies(results, step=None) -> dict:
+    """The report's study of every experiment of ``results`` that kept its models
+    (experiment name → units.Study); ``step(words)`` is told each one that must be made."""
+    out = {}
+    for r in results:
+        if r.params is None and "units" not in r.analyses:
+            continue
+        if step is not None and "units" not in r.analyses:
+            step(f"what the units of {r.config.name} learned")
+        if (s := kept_study(r)) is not None:
+            out[r.config.name] = s
+    return out
+
+
+# -- made once, kept --------------------------------------------------------------------
+
+MEASURES: dict[str, Callable] = {
+    "counting_share": counting_share, "all_pattern_accuracy": all_pattern_accuracy,
+    "counter_unit": counter_unit, "position_unit": position_unit, "line_unit": line_unit,
+    "units": _study_record,
+}
+
+
+def of(res, name: str):
+    """Measurement ``name`` of ``res``: kept (``res.analyses``: measured earlier or read
+    from its record), else measured now and kept. None where it does not apply (or the
+    result has no models)."""
+    if name not in res.analyses:
+        if res.params is None:
+            return None
+        res.analyses[name] = jsonable(MEASURES[name](res))
+    return decoded(res.analyses[name])
+
+
+def everything(res) -> None:
+    """Every measurement of ``res`` made and kept (before its record is saved)."""
+    for name in MEASURES:
+        of(res, name)
+
+
+def jsonable(value):
+    """A measurement as a record keeps it: numpy arrays as lists, numpy numbers as
+    Python's."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def decoded(value):
+    """A kept measurement with its per-seed lists as float arrays (a record holds lists;
+    JSON's null a NaN)."""
+    if not isinstance(value, dict) or name_of_study(value):
+        return value
+    return {k: np.array([np.nan if x is None else x for x in v], float)
+            if isinstance(v, (list, np.ndarray)) else v for k, v in value.items()}
+
+
+def name_of_study(value) -> bool:
+    return isinstance(value, dict) and "table" in value and "saturation" in value
