@@ -286,6 +286,30 @@ def test_char_rnn_without_a_text_says_to_give_one(run_cli):
     assert code == 2 and "adam or adam-optax for window experiments" in err
 
 
+def assert_resumed_is_whole(resumed, whole):
+    """A training resumed after epoch 2 of 4 is the uninterrupted one, bit for bit."""
+    assert resumed.trained_epochs == 2 and whole.trained_epochs == 4
+    np.testing.assert_array_equal(resumed.history, whole.history)
+    for x, y in zip(jax.tree.leaves((resumed.params, resumed.last)),
+                    jax.tree.leaves((whole.params, whole.last))):
+        np.testing.assert_array_equal(x, y)
+
+
+def stop_at_two():
+    """An engine observer that stops a stream training as SIGINT would after epoch 2."""
+    from contextlib import nullcontext
+
+    from lstmlab import engine
+
+    class StopAtTwo(engine.Observer):
+        def training(self, cfg, ds):
+            def progress(p):
+                if p.epoch == 2 and p.batch == 0:
+                    raise engine.Interrupted(2)
+            return nullcontext(progress)
+    return StopAtTwo()
+
+
 def test_an_interrupted_run_resumes_from_its_last_epoch_to_the_same_model(tmp_path):
     """Through the engine, as `lstmlab run` goes: a stop after epoch 2 keeps the epoch in
     the run directory's checkpoint; running again ends with the parameters of an
@@ -295,28 +319,15 @@ def test_an_interrupted_run_resumes_from_its_last_epoch_to_the_same_model(tmp_pa
                                       epochs=4)
     ds = experiments.prepare(cfg)
 
-    class StopAtTwo(engine.Observer):
-        def training(self, cfg, ds):
-            from contextlib import nullcontext
-
-            def progress(p):
-                if p.epoch == 2 and p.batch == 0:
-                    raise engine.Interrupted(2)
-            return nullcontext(progress)
-
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
     with pytest.raises(engine.Interrupted):
-        engine.execute(a, [cfg], [ds], observer=StopAtTwo())
+        engine.execute(a, [cfg], [ds], observer=stop_at_two())
     (ck,) = (a / ".checkpoints").glob("char-rnn.*.npz")
     assert charrnn.finished_epochs(ck) == 2
     resumed = engine.execute(a, [cfg], [ds]).results[0]
     whole = engine.execute(b, [cfg], [ds]).results[0]
-    assert resumed.trained_epochs == 2 and whole.trained_epochs == 4
-    np.testing.assert_array_equal(resumed.history, whole.history)
-    for x, y in zip(jax.tree.leaves((resumed.params, resumed.last)),
-                    jax.tree.leaves((whole.params, whole.last))):
-        np.testing.assert_array_equal(x, y)
+    assert_resumed_is_whole(resumed, whole)
     assert not list((a / ".checkpoints").glob("*.npz"))  # done: the checkpoint is gone
     # negative control: other settings do not resume that checkpoint (another file)
     from lstmlab import records
@@ -333,15 +344,6 @@ def test_an_interrupted_run_asked_for_more_epochs_goes_on_from_its_checkpoint(tm
     longer = cfg.replace(epochs=4)
     ds = experiments.prepare(cfg)
 
-    class StopAtTwo(engine.Observer):
-        def training(self, cfg, ds):
-            from contextlib import nullcontext
-
-            def progress(p):
-                if p.epoch == 2 and p.batch == 0:
-                    raise engine.Interrupted(2)
-            return nullcontext(progress)
-
     class Said(engine.Observer):
         lines: list = []
 
@@ -351,17 +353,13 @@ def test_an_interrupted_run_asked_for_more_epochs_goes_on_from_its_checkpoint(tm
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
     with pytest.raises(engine.Interrupted):
-        engine.execute(a, [cfg], [ds], observer=StopAtTwo())
+        engine.execute(a, [cfg], [ds], observer=stop_at_two())
     other = records.checkpoint(a, cfg.replace(lr=1e-3))
     other.write_bytes(records.checkpoint(a, cfg).read_bytes())  # another setting's training
     said = Said()
     resumed = engine.execute(a, [longer], [ds], observer=said).results[0]
     whole = engine.execute(b, [longer], [ds]).results[0]
-    assert resumed.trained_epochs == 2 and whole.trained_epochs == 4
-    np.testing.assert_array_equal(resumed.history, whole.history)
-    for x, y in zip(jax.tree.leaves((resumed.params, resumed.last)),
-                    jax.tree.leaves((whole.params, whole.last))):
-        np.testing.assert_array_equal(x, y)
+    assert_resumed_is_whole(resumed, whole)
     # the other settings' checkpoint is kept, and the run said so
     assert other.is_file() and not records.checkpoint(a, cfg).exists()
     assert any(str(other) in line and "kept" in line for line in said.lines)

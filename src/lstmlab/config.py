@@ -199,7 +199,8 @@ class Config:
         return [
             (("window",), f"window {self.window}"), (("framing",), self.framing),
             (("encoding",), self.encoding), cell, (("epochs",), f"{self.epochs} epochs"),
-            (("batch_size",), f"batch {'all' if self.batch_size is None else self.batch_size}"),
+            (("batch_size",),
+             f"batch {'all' if self.batch_size is None else self.batch_size}"),
             (("lr", "optimizer"), f"lr {self.lr:g}" + ("" if self.optimizer == "adam" else
                                                         f" ({self.optimizer})")),
             (("activation",), self.activation),

@@ -27,7 +27,8 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
         raise ConfigError(wrong)
     n_symbols = len(cfg.sequence)
     if n_symbols < 2 or len(set(cfg.sequence)) < 2:
-        raise ConfigError(f"the sequence needs at least 2 different symbols, got {shown(cfg.sequence)}")
+        raise ConfigError(f"the sequence needs at least 2 different symbols, got "
+                          f"{shown(cfg.sequence)}")
     if not cfg.streams and not 1 <= cfg.window < n_symbols:
         bad("window", cfg.window, f"1 to {n_symbols - 1} (the sequence has {n_symbols} symbols)")
     if cfg.streams and cfg.optimizer != "rmsprop":

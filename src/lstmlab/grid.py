@@ -248,8 +248,8 @@ def _best_value(name: str, slices: dict, grid: dict,
               for v in values}
     # a seed whose training diverged has no value (NaN): its pairs are left out, and a
     # value none of whose seeds trained ranks last
-    mean = {v: np.nanmean(pooled[v]) if np.isfinite(pooled[v]).any() else np.inf * -metric.sign
-            for v in values}
+    mean = {v: np.nanmean(pooled[v]) if np.isfinite(pooled[v]).any()
+            else np.inf * -metric.sign for v in values}
     ranked = sorted(values, key=lambda v: -metric.sign * mean[v])
     pairs = list(itertools.combinations(ranked, 2))
     tests = []

@@ -249,7 +249,8 @@ def plot_stream_layout(res: Result) -> bytes:
 
     def label(k, i):
         s = order[k, i]
-        return f"#{s}\n{drawn(''.join(vocab.decode(p.x[s])))}→{drawn(vocab.symbols[p.y[s]])}"
+        return (f"#{s}\n{drawn(''.join(vocab.decode(p.x[s])))}→"
+                f"{drawn(vocab.symbols[p.y[s]])}")
     fig = Figure(figsize=(min(1.1 * shown + 2, 20), 0.55 * rows + 1.6))
     ax = _layout_grid(fig, shown, rows, label, "row")
     ax.set_xlabel("batch (in training order; the state is reset before batch 1)"
@@ -324,7 +325,8 @@ def plot_text_layout(res: TextResult) -> bytes:
     vocab = res.dataset.vocab
     def label(k, i):  # where in the text the box starts, and its first symbols
         start = i * n * steps + k * steps
-        return f"@{start:,}\n{drawn(''.join(vocab.decode(b.x[k, i, :SNIPPET])), 'monospace')}…"
+        snippet = "".join(vocab.decode(b.x[k, i, :SNIPPET]))
+        return f"@{start:,}\n{drawn(snippet, 'monospace')}…"
     fig = Figure(figsize=(1.45 * cols + 2.2, 0.62 * rows + 1.7))
     ax = _layout_grid(fig, cols, rows, label, "stream", family="monospace")
     ax.set_xlabel(f"batch of {steps} steps (the state is reset before batch 1 of every "
@@ -347,7 +349,8 @@ def text_blocks(r: TextResult, explorers: dict | None) -> list:
         out.append(Link(explorers[c.name], "Explore the best model of replica 0",
                         " — type text and watch every unit of every layer (opens "
                         "offline)."))
-    n, what = len(r.sound_best_val), "validation" if c.val_frac else "training (no validation)"
+    n = len(r.sound_best_val)
+    what = "validation" if c.val_frac else "training (no validation)"
     out.append(P(f"Best {what} loss {r.best_val_text()} nats = "
                  f"{r.best_val_text(np.log(2))} bits per symbol (mean over the {n} seed(s) "
                  f"that did not diverge" + (", 95% t interval" if n > 1 else "")
