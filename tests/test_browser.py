@@ -420,6 +420,7 @@ def test_every_row_label_fits_its_row(open_page):
         assert a[4] <= b[3] + 0.5, (a[0], b[0])
 
 
+@pytest.mark.slow
 def test_a_text_models_page_shows_its_loss_not_accuracy(open_page):
     from lstmlab import config, experiments
     cfg = config.PRESETS["char-rnn"].replace(sequence="to be or not to be, " * 120, streams=4,

@@ -39,6 +39,7 @@ def test_the_divergence_rule_at_its_boundary():
     assert diverged_at(losses, np.array([True, True, True, False])) == {1: 2, 2: 2, 3: 2}
 
 
+@pytest.mark.slow
 def test_a_diverged_text_training_is_said_and_never_the_best(run_cli, text_file, tmp_path):
     from lstmlab import records
     out = tmp_path / "d"
@@ -270,6 +271,7 @@ def test_generate_refuses_both_start_and_prime(run_cli, tmp_path):
 
 # -- units: an empty table is explained ------------------------------------------------------
 
+@pytest.mark.slow
 def test_units_on_a_text_where_no_track_varies_says_so(run_cli, tmp_path):
     run = tmp_path / "r"
     assert run_cli("run", "stateful", "--epochs", "2", "--seeds", "2", "--out", run,
@@ -280,6 +282,7 @@ def test_units_on_a_text_where_no_track_varies_says_so(run_cli, tmp_path):
     assert code == 0 and "No track varies" not in so
 
 
+@pytest.mark.slow
 def test_a_crlf_text_draws_its_carriage_returns_without_a_missing_glyph(recwarn):
     from lstmlab import report
     assert report.drawn("a\r\n") == "a\\r⏎"
@@ -292,6 +295,7 @@ def test_a_crlf_text_draws_its_carriage_returns_without_a_missing_glyph(recwarn)
 
 # -- long work shows its progress --------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_report_shows_its_steps_on_a_terminal_and_nothing_when_quiet(run_cli, tmp_path,
                                                                        monkeypatch):
     import io
@@ -332,6 +336,7 @@ def test_unknown_symbols_are_named_up_to_a_limit():
 
 # -- measurements made once and kept (the kinds and speed issues' part here) ---------------
 
+@pytest.mark.slow
 def test_report_reads_the_kept_measurements_and_runs_no_unit_study(run_cli, tmp_path,
                                                                      monkeypatch):
     """A finished run's records keep what the findings and the report measure of its
