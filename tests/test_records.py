@@ -348,7 +348,7 @@ def test_divergence_is_reported_and_json_stays_valid(run_cli, tmp_path):
 
     results = json.loads((out / "results.json").read_text(), parse_constant=no_nan)
     seeds = results["one-char"]["seeds"]
-    assert seeds[0]["diverged_at_epoch"] == 1 and seeds[0]["final_epoch_loss"] is None
+    assert seeds[0]["diverged_at_epoch"] == 1 and seeds[0]["final_train_loss"] is None
     json.loads((out / "one-char" / "record.json").read_text(), parse_constant=no_nan)
     assert "Training diverged" in (out / "report.md").read_text()
     # the diverged models are kept with the record, and refused for predictions

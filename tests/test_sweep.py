@@ -261,7 +261,7 @@ def test_ray_matches_local_and_retries_a_failed_point_once(tmp_path):
     on_ray = lstmlab.sweep("one-char", units=[2, 3], epochs=[3, 4], seeds=2, ray="",
                            out=tmp_path / "ray")
     a, b = pd.read_csv(local.paths["csv"]), pd.read_csv(on_ray.paths["csv"])
-    metrics = ["point", "replica", "accuracy", "loss", "final_epoch_loss", "at_100"]
+    metrics = ["point", "replica", "accuracy", "loss", "final_train_loss", "at_100"]
     pd.testing.assert_frame_equal(a[metrics], b[metrics])
 
     # a task that fails is retried once; one that fails twice is named, others are kept

@@ -305,38 +305,20 @@ COLUMNS = [k for k in SETTINGS if k not in ("name", "note")]  # sweep.csv's sett
 
 
 def tidy_rows(results: list[Result], sequence_cell) -> tuple[list[str], list[list]]:
-    """sweep.csv: one row per (point, seed), every setting a column, then the metrics.
-    ``sequence_cell(seq)`` gives the sequence column (a long one by reference)."""
-    if results and all(is_text(r) for r in results):
-        header = ["point", "preset"] + COLUMNS + [
-            "replica", "best_val_loss", "best_epoch", "final_train_loss", "final_val_loss",
-            "diverged_at_epoch", "compile_s", "train_s"]
-        return header, [
-            [r.config.name, r.config.name.split(",")[0]]
-            + [sequence_cell(r.config.sequence) if k == "sequence" else
-               ("" if getattr(r.config, k) is None else getattr(r.config, k)) for k in COLUMNS]
-            + [i, float(r.best_val[i]), int(r.best_epoch[i]) + 1, float(r.history[i, -1, 0]),
-               float(r.history[i, -1, 1]), r.diverged.get(i, ""), r.compile_s, r.train_s]
-            for r in results for i in range(r.config.seeds)]
-    starts = list(dict.fromkeys(s for r in results for s in r.generated))
-    probe = any(r.probe is not None for r in results)
-    header = ["point", "preset"] + COLUMNS + ["replica", "accuracy", "at_100", "loss",
-                                               "final_epoch_loss", "diverged_at_epoch"]
-    header += ["probe_accuracy"] if probe else []
-    header += [f"generation_from_{s}" for s in starts] + ["compile_s", "train_s"]
-    rows = []
-    for r in results:
+    """sweep.csv: one row per (point, seed), every setting a column, then every per-seed
+    number (``per_seed()``, the one definition); a number a point does not have (no
+    probe, another generation start) is empty. ``sequence_cell(seq)`` gives the sequence
+    column (a long one by reference)."""
+    rows = [(r, row) for r in results for row in r.per_seed()]
+    metrics = list(dict.fromkeys(k for _, row in rows for k in row
+                                 if k not in ("compile_s", "train_s")))
+    header = ["point", "preset"] + COLUMNS + metrics + ["compile_s", "train_s"]
+    out = []
+    for r, row in rows:
         c = r.config
         settings = [sequence_cell(c.sequence) if k == "sequence" else
                     ("" if getattr(c, k) is None else getattr(c, k)) for k in COLUMNS]
-        ok100, diverged = at_100(r), r.diverged
-        gen = {s: r.generation_ok(s) for s in r.generated}
-        for i in range(c.seeds):
-            row = [c.name, c.name.split(",")[0]] + settings + [
-                i, float(r.accuracy[i]), bool(ok100[i]), float(r.loss[i]),
-                float(r.history[i, -1, 0]), diverged.get(i, "")]
-            if probe:
-                row.append("" if r.probe is None else float(r.probe_accuracy[i]))
-            row += [bool(gen[s][i]) if s in gen else "" for s in starts]
-            rows.append(row + [r.compile_s, r.train_s])
-    return header, rows
+        out.append([c.name, c.name.split(",")[0]] + settings
+                   + ["" if row.get(k) is None else row[k]
+                      for k in metrics + ["compile_s", "train_s"]])
+    return header, out

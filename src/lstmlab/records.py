@@ -228,31 +228,6 @@ def summary(res: Result | TextResult) -> dict:
     return out
 
 
-def per_seed(res: Result) -> list[dict]:
-    """results.json's rows: one per replica."""
-    if is_text(res):
-        return [{"replica": r, "best_val_loss": float(res.best_val[r]),
-                 "best_epoch": int(res.best_epoch[r]) + 1,
-                 "final_train_loss": float(res.history[r, -1, 0]),
-                 "final_val_loss": float(res.history[r, -1, 1]),
-                 "diverged_at_epoch": res.diverged.get(r), "sample": res.samples[r],
-                 "compile_s": res.compile_s, "train_s": res.train_s}
-                for r in range(res.config.seeds)]
-    rows = []
-    diverged = res.diverged
-    for r in range(res.config.seeds):
-        row = {"replica": r, "accuracy": float(res.accuracy[r]), "loss": float(res.loss[r]),
-               "final_epoch_loss": float(res.history[r, -1, 0]),
-               "diverged_at_epoch": diverged.get(r),
-               "compile_s": res.compile_s, "train_s": res.train_s}
-        if res.probe is not None:
-            row["probe_accuracy"] = float(res.probe_accuracy[r])
-        for start, strings in res.generated.items():
-            row.setdefault("generated", {})[start] = strings[r]
-        rows.append(row)
-    return rows
-
-
 def short_sequence(seq: str) -> str | dict:
     """A sequence as records and config.json hold it: inline when short, else its length,
     sha256 and the file (under the run directory) that keeps it once."""
@@ -353,7 +328,7 @@ def _write_text(tmp: Path, run_dir: Path, res: TextResult, models: bool) -> None
               "models": models, "vocab": list(res.dataset.vocab.symbols),
               "compile_s": res.compile_s, "train_s": res.train_s,
               "trained_epochs": res.trained_epochs, "samples": res.samples,
-              "summary": summary(res), "seeds": per_seed(res), "analyses": res.analyses}
+              "summary": summary(res), "seeds": res.per_seed(strings=True), "analyses": res.analyses}
     atomic_write(tmp / RECORD, dumps(record))
 
 
@@ -381,7 +356,7 @@ def _write_windows(tmp: Path, run_dir: Path, res: Result, models: bool) -> None:
               "vocab": list(res.dataset.vocab.symbols),
               "compile_s": res.compile_s, "train_s": res.train_s,
               "generated": res.generated, "order_diff": res.order_diff,
-              "summary": summary(res), "seeds": per_seed(res), "analyses": res.analyses}
+              "summary": summary(res), "seeds": res.per_seed(strings=True), "analyses": res.analyses}
     atomic_write(tmp / RECORD, dumps(record))
 
 
@@ -636,7 +611,7 @@ def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] 
                                                      "settle_looks": settle_looks,
                                                      **environment()}))
     atomic_write(run_dir / "results.json", dumps(
-        {r.config.name: {"summary": summary(r), "seeds": per_seed(r), "cached": r.cached}
+        {r.config.name: {"summary": summary(r), "seeds": r.per_seed(strings=True), "cached": r.cached}
          for r in results}))
     hist, text_hist = [], []
     for r in results:

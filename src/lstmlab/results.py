@@ -180,6 +180,28 @@ class Result:
                             else ""})
         return Model(self.replica_params(r), info)
 
+    def per_seed(self, strings: bool = False) -> list[dict]:
+        """One row per replica of every per-seed number: the one definition behind
+        results.json, sweep.csv and the sweep tables (``strings``: also the generated
+        strings, which results.json keeps and a CSV does not)."""
+        from .stats import at_100
+        full, diverged = at_100(self.accuracy), self.diverged
+        gen = {s: self.generation_ok(s) for s in self.generated}
+        rows = []
+        for r in range(self.config.seeds):
+            row = {"replica": r, "accuracy": float(self.accuracy[r]),
+                   "at_100": bool(full[r]), "loss": float(self.loss[r]),
+                   "final_train_loss": float(self.history[r, -1, 0]),
+                   "diverged_at_epoch": diverged.get(r)}
+            if self.probe is not None:
+                row["probe_accuracy"] = float(self.probe_accuracy[r])
+            for s, ok in gen.items():
+                row[f"generation_from_{s}"] = bool(ok[r])
+            if strings and self.generated:
+                row["generated"] = {s: g[r] for s, g in self.generated.items()}
+            rows.append({**row, "compile_s": self.compile_s, "train_s": self.train_s})
+        return rows
+
     def best(self):
         """The replica with the highest accuracy (then the lowest loss) among those whose
         training did not diverge, as a Model."""
@@ -295,6 +317,18 @@ class TextResult:
                          sequence=c.sequence if len(c.sequence) <= MAX_STORED_SEQUENCE
                          else "")
         return Model(self.replica_params(r, last), info)
+
+    def per_seed(self, strings: bool = False) -> list[dict]:
+        """One row per replica of every per-seed number (see Result.per_seed; ``strings``:
+        also each replica's sample)."""
+        return [{"replica": r, "best_val_loss": float(self.best_val[r]),
+                 "best_epoch": int(self.best_epoch[r]) + 1,
+                 "final_train_loss": float(self.history[r, -1, 0]),
+                 "final_val_loss": float(self.history[r, -1, 1]),
+                 "diverged_at_epoch": self.diverged.get(r),
+                 **({"sample": self.samples[r]} if strings else {}),
+                 "compile_s": self.compile_s, "train_s": self.train_s}
+                for r in range(self.config.seeds)]
 
     def best(self):
         """The replica with the lowest validation loss among those whose training did not
