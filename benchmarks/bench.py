@@ -16,7 +16,9 @@ inconclusive findings with more seeds) is timed twice in fresh processes with a 
 compilation cache: the first run compiles everything, the second loads it from the cache;
 with its CPU seconds, which bound the wall time from below on this many cores. Then the
 ``--no-settle`` run in this process is broken down into import, data, compile (training
-and evaluation programs), train, evaluate, save, other and report. The many-seeds figure trains in groups of ``train.MAX_GROUP``
+and evaluation programs), train, evaluate, measure (the models' measurements the findings
+and the report read, made once before saving), save, other, judge and report (the explorer
+pages and the report). The many-seeds figure trains in groups of ``train.MAX_GROUP``
 (the default) and in one group per core.
 """
 
@@ -237,7 +239,7 @@ def full_runs() -> dict:
 
 def breakdown() -> dict:
     """Where the time of `lstmlab run --no-settle` goes — import, data, compile, train,
-    evaluate, save, other, report — in two fresh processes sharing a fresh compilation
+    evaluate, measure, save, other, judge, report — in two fresh processes sharing a fresh compilation
     cache (first run: every program compiled; second: loaded)."""
     out = {}
     with tempfile.TemporaryDirectory() as cache_dir:
@@ -267,15 +269,16 @@ def breakdown_here(cache_dir: str) -> dict:
         check=True, capture_output=True, text=True).stdout)}
     from pathlib import Path
 
-    from lstmlab import cache, engine, records, report
+    from lstmlab import cache, engine, findings, job, measure, records
     with tempfile.TemporaryDirectory() as tmp:
         cache.enable(Path(cache_dir))
         cfgs = [PRESETS[name] for name in MAIN_RUN]
         t0 = time.perf_counter()
         datasets = engine.prepare_all(cfgs)
         t["data"] = time.perf_counter() - t0
-        spent = {"save": 0.0, "evaluate": 0.0}
-        real = {"save": records.save_result, "evaluate": experiments._evaluated}
+        spent = {"save": 0.0, "evaluate": 0.0, "measure": 0.0}
+        real = {"save": records.save_result, "evaluate": experiments._evaluated,
+                "measure": measure.everything}
 
         def timed(part):
             def call(*a, **k):
@@ -286,6 +289,7 @@ def breakdown_here(cache_dir: str) -> dict:
                     spent[part] += time.perf_counter() - s0
             return call
         records.save_result, experiments._evaluated = timed("save"), timed("evaluate")
+        measure.everything = timed("measure")  # the findings' and report's measurements
         try:
             t0 = time.perf_counter()
             # without compiling ahead, so that compile and the rest are separate times
@@ -296,6 +300,7 @@ def breakdown_here(cache_dir: str) -> dict:
             total = time.perf_counter() - t0
         finally:
             records.save_result, experiments._evaluated = real["save"], real["evaluate"]
+            measure.everything = real["measure"]
         t0 = time.perf_counter()  # the evaluation again, its programs compiled
         for r in outcome.results:
             experiments._evaluated(r.config, r.dataset, r.params, r.history, 0.0, 0.0)
@@ -303,10 +308,16 @@ def breakdown_here(cache_dir: str) -> dict:
         fit_compile = sum(r.compile_s for r in outcome.results)
         t["compile"] = fit_compile + spent["evaluate"] - t["evaluate"]
         t["train"] = sum(r.train_s for r in outcome.results)
+        t["measure"] = spent["measure"]
         t["save"] = spent["save"]
-        t["other"] = total - fit_compile - t["train"] - spent["save"] - spent["evaluate"]
+        t["other"] = (total - fit_compile - t["train"] - spent["save"] - spent["evaluate"]
+                      - spent["measure"])
         t0 = time.perf_counter()
-        report.write(Path(tmp), outcome.everything)
+        found = findings.from_results(outcome.everything)  # reads the kept measurements
+        t["judge"] = time.perf_counter() - t0
+        t0 = time.perf_counter()  # the explorer pages and the report, as lstmlab run
+        job.write_pages(Path(tmp), job.Judged(outcome.everything, outcome.everything, found,
+                                              ""))
         t["report"] = time.perf_counter() - t0
     return t
 

@@ -170,8 +170,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                 res.asked_seeds = asked[res.config.name]
                 res.looks = None if looks is None else tuple(looks)
             if not res.cached:
-                if save_models:  # what the findings and the report read, made once
-                    measure.everything(res)
+                if save_models and kind == "run":  # what a run's findings and report
+                    measure.everything(res)            # read, made once (a sweep reads none)
                 records.save_result(run_dir, res, models=save_models)
             done[res.config.name] = res
             obs.finished(res)
