@@ -370,3 +370,20 @@ def test_report_reads_the_kept_measurements_and_runs_no_unit_study(run_cli, tmp_
     again = json.loads((run / "stateful" / "record.json").read_text())
     assert {"counter_unit", "units"} <= set(again["analyses"])  # kept from now on
     assert json.loads((run / "findings.json").read_text()) == before
+
+
+def test_a_kept_unit_study_reads_back_as_it_was_made():
+    from kinds import make
+    from lstmlab import files, measure, units
+    models = [make("stateful", seed=k) for k in range(2)]
+    text = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" * 2
+    made = units.study("stateful", models, text)
+    back = measure.study_from(json.loads(files.dumps(measure.study_record(made))), text)
+    assert back.rows() == made.rows() and back.reach == made.reach
+    assert back.saturation.equals(made.saturation)
+    for (t, label, v), (t2, label2, v2) in zip(back.shown, made.shown):
+        assert (t, label) == (t2, label2)
+        np.testing.assert_allclose(v, v2, rtol=0, atol=0)
+    np.testing.assert_array_equal(back.profile, made.profile)
+    # negative control: a study kept for another text is not read as this one's
+    assert measure.study_from(measure.study_record(made), text + "A") is None

@@ -178,21 +178,53 @@ def study(res, text: str | None = None, tracks: dict | None = None,
                        threshold, kept)
 
 
+def study_record(s) -> dict:
+    """What a report shows of a units.Study, as JSON-able data (a record keeps it; the
+    per-seed correlations are ``lstmlab units``'s, not kept): the text by its sha256."""
+    from .data import sha256
+    return {"experiment": s.experiment, "text_sha256": sha256(s.text), "cell": s.cell,
+            "threshold": s.threshold, "table": s.table.to_dict("records"),
+            "table_columns": list(s.table.columns),
+            "saturation": s.saturation.to_dict("records"),
+            "saturation_columns": list(s.saturation.columns),
+            "shown": [[t, label, [float(v) for v in values]] for t, label, values in s.shown],
+            "profile": None if s.profile is None else [float(v) for v in s.profile],
+            "reach": s.reach}
+
+
+def study_from(rec: dict, text: str):
+    """A units.Study read back from :func:`study_record` for ``text`` (None when it was
+    made on another text: then it is made again)."""
+    import pandas as pd
+
+    from . import units
+    from .data import sha256
+    if rec.get("text_sha256") != sha256(text):
+        return None
+    nan = lambda v: np.nan if v is None else v  # noqa: E731  (JSON's null)
+    return units.Study(rec["experiment"], text, rec["cell"], rec["threshold"],
+                       pd.DataFrame(rec["table"], columns=rec["table_columns"]), [],
+                       pd.DataFrame(rec["saturation"], columns=rec["saturation_columns"]),
+                       [(t, label, np.array([nan(v) for v in values], float))
+                        for t, label, values in rec["shown"]],
+                       None if rec["profile"] is None else
+                       np.array([nan(v) for v in rec["profile"]], float), rec["reach"])
+
+
 def _study_record(res) -> dict | None:
     s = study(res)
-    return None if s is None else s.to_record()
+    return None if s is None else study_record(s)
 
 
 def kept_study(res) -> "units.Study | None":
     """The report's study of ``res`` (its default text and threshold), made once."""
-    from . import units
     text = analysed_text(res.config)
     rec = of(res, "units")
-    got = None if rec is None else units.Study.from_record(rec, text)
+    got = None if rec is None else study_from(rec, text)
     if got is None and rec is not None and res.params is not None:  # kept of another text
         res.analyses.pop("units")
         rec = of(res, "units")
-        got = None if rec is None else units.Study.from_record(rec, text)
+        got = None if rec is None else study_from(rec, text)
     return got
 
 

@@ -452,37 +452,6 @@ class Study:
     HEADER = ["track", "r (strongest)", "layer", "unit", "quantity", "seeds with |r| ≥ θ",
               "median |r|"]
 
-    def to_record(self) -> dict:
-        """What a report shows of this study, as JSON-able data (a record keeps it; the
-        per-seed correlations are ``lstmlab units``'s, not kept): the text by its sha256."""
-        from .data import sha256
-        return {"experiment": self.experiment, "text_sha256": sha256(self.text),
-                "cell": self.cell, "threshold": self.threshold,
-                "table": self.table.to_dict("records"),
-                "table_columns": list(self.table.columns),
-                "saturation": self.saturation.to_dict("records"),
-                "saturation_columns": list(self.saturation.columns),
-                "shown": [[t, label, [float(v) for v in values]]
-                          for t, label, values in self.shown],
-                "profile": None if self.profile is None else [float(v) for v in self.profile],
-                "reach": self.reach}
-
-    @classmethod
-    def from_record(cls, rec: dict, text: str) -> "Study | None":
-        """A study read back from :meth:`to_record` for ``text`` (None when it was made on
-        another text: then it is made again)."""
-        from .data import sha256
-        if rec.get("text_sha256") != sha256(text):
-            return None
-        nan = lambda v: np.nan if v is None else v  # noqa: E731  (JSON's null)
-        return cls(rec["experiment"], text, rec["cell"], rec["threshold"],
-                   pd.DataFrame(rec["table"], columns=rec["table_columns"]), [],
-                   pd.DataFrame(rec["saturation"], columns=rec["saturation_columns"]),
-                   [(t, label, np.array([nan(v) for v in values], float))
-                    for t, label, values in rec["shown"]],
-                   None if rec["profile"] is None else
-                   np.array([nan(v) for v in rec["profile"]], float), rec["reach"])
-
 
 def study(name: str, models: list, text: str, tracks: dict | None = None,
           threshold: float = THRESHOLD, seeds: list[int] | None = None) -> Study:
