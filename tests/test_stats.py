@@ -32,6 +32,15 @@ def test_exact_share_interval_matches_the_beta_quantiles():
         hi = 1.0 if k == n else special.betaincinv(k + 1, n - k, 1 - a / 2)
         assert stats.share_interval(k, n, LEVEL) == pytest.approx((lo, hi), abs=1e-10)
     assert stats.share_interval(10, 10, 0.99)[0] == pytest.approx(0.005 ** 0.1, abs=1e-10)
+    # and scipy.stats's own Clopper–Pearson, an independent implementation
+    from scipy.stats import binomtest
+    for n in (1, 2, 7, 10, 20, 50, 200):
+        for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+            for level in (0.95, 0.99, 0.9917):
+                ci = binomtest(k, n).proportion_ci(level, method="exact")
+                assert stats.share_interval(k, n, level) == pytest.approx(
+                    (ci.low, ci.high), abs=1e-9), (k, n, level)
+    assert stats.share_interval(3, 10) != pytest.approx(stats.share_interval(4, 10))
 
 
 def betting_kept(x, m, alpha, c=0.75):

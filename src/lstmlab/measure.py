@@ -263,9 +263,12 @@ def of(res, name: str):
 
 
 def everything(res) -> None:
-    """Every measurement of ``res`` made and kept (before its record is saved)."""
+    """Every measurement of ``res`` made and kept (before its record is saved); the
+    findings' need two seeds or more (a claim is judged over seeds), the report's study
+    one."""
     for name in MEASURES:
-        of(res, name)
+        if name == "units" or res.config.seeds > 1:
+            of(res, name)
 
 
 def jsonable(value):
