@@ -183,10 +183,11 @@ def test_report_json_writes_nothing_in_the_run_directory(run_cli, tmp_path):
 # -- --val-frac 0 says training loss ---------------------------------------------------------
 
 def _text_result(val_frac):
+    from lstmlab.results import TextResult
     cfg = config.PRESETS["char-rnn"].replace(sequence=TEXT, val_frac=val_frac, seeds=1)
-    return SimpleNamespace(config=cfg, cached=False, best_val_text=lambda unit=1: "1.500",
-                           best_epoch=np.array([0]), chars_per_s=1000.0, compile_s=1.0,
-                           train_s=2.0)
+    history = np.array([[[1.6, 1.5]]])  # (1 seed, 1 epoch, training and validation)
+    return TextResult(cfg, SimpleNamespace(chars=1000), None, None, history,
+                      np.array([0]), 1.0, 2.0, finite=np.ones(1, bool))
 
 
 def test_text_tables_say_training_loss_without_validation():
@@ -200,6 +201,8 @@ def test_text_tables_say_training_loss_without_validation():
     assert "on the validation streams" in tables.loss_footnote([_text_result(0.05)])
     header, rows = tables.text_rows([_text_result(0.05), _text_result(0.0)])
     assert header[3] == "best nats [95% CI]" and rows[1][3].endswith(" train")
+    assert not rows[0][3].endswith(" train")
+    assert rows[1][3] == "1.600 train" and rows[0][3] == "1.500"  # the training loss
 
 
 # -- the summary table never cuts a number ---------------------------------------------------

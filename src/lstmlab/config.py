@@ -333,9 +333,7 @@ def check_applies(presets: list[Config], changes: dict,
         given = changes["streams"]  # one value, or a sweep's list of them
         for p in presets:
             for v in given if isinstance(given, (list, tuple)) else [given]:
-                typed = name_of("streams", v)
-                if (wrong := kind_changed(p.name, v, typed if str(v) in typed
-                                          else f"{typed} {v}")):
+                if (wrong := kind_changed(p.name, v, f"{name_of('streams', v)} {v}")):
                     raise ConfigError(wrong)
     for setting, _, where in APPLIES:
         if setting in changes and not any(applies(setting, p) for p in presets):

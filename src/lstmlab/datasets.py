@@ -140,8 +140,8 @@ def generation_starts(cfg: Config) -> list[str]:
     seq, need = cfg.sequence, MIN_FOLLOWING
     w = 1 if cfg.samples else cfg.window
     if cfg.start and len(cfg.start) != 1:
-        raise ConfigError(f"start {shown(cfg.start)} is not allowed; allowed: one symbol of the "
-                          f"sequence")
+        raise ConfigError(f"start {shown(cfg.start)} is not allowed; allowed: one symbol of "
+                          f"the sequence")
     if len(seq) - w < need:
         raise ConfigError(f"the sequence has {len(seq)} symbols: too short to judge "
                           f"generation (a start of {w} symbol(s) needs {need} after it)")

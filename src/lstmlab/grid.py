@@ -17,7 +17,7 @@ from . import stats
 from .stats import interval_text, share_interval, summarize, with_interval
 from .config import LIST_OF, NOT_TRAINING, SETTINGS, SWEEPABLE, Config, read
 from .errors import ConfigError, shown
-from .results import Result, is_text
+from .results import Result, is_text, loss_label
 
 THRESHOLD = 0.9  # the share of seeds at 100% a sentence asks for
 
@@ -110,11 +110,11 @@ def at_100(res: Result) -> np.ndarray:
 def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[str]]]:
     """The terminal's and the report's table: one row per point."""
     if results and all(is_text(r) for r in results):
+        label, mixed = loss_label(results)
         return ([k.replace("_", " ") for k in grid]
-                + [("best val" if all(r.config.val_frac for r in results) else "best")
-                   + " nats [95% CI]", "bits", "chars/s", "train s"],
+                + [f"{label} nats [95% CI]", "bits", "chars/s", "train s"],
                 [[value_text(v) for v in swept(r.config, grid).values()]
-                 + [r.best_val_text(), r.best_val_text(math.log(2)),
+                 + [r.best_val_text(say_train=mixed), r.best_val_text(math.log(2)),
                     f"{r.chars_per_s:,.0f}", f"{r.train_s:.1f}"] for r in results])
     probe = any(r.probe is not None for r in results)
     gen = any(r.generated for r in results)

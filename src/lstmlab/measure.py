@@ -219,11 +219,11 @@ def _study_record(res) -> dict | None:
 def kept_study(res) -> "units.Study | None":
     """The report's study of ``res`` (its default text and threshold), made once."""
     text = analysed_text(res.config)
-    rec = of(res, "units")
+    rec = _kept(res, "units")
     got = None if rec is None else study_from(rec, text)
     if got is None and rec is not None and res.params is not None:  # kept of another text
         res.analyses.pop("units")
-        rec = of(res, "units")
+        rec = _kept(res, "units")
         got = None if rec is None else study_from(rec, text)
     return got
 
@@ -251,15 +251,25 @@ MEASURES: dict[str, Callable] = {
 }
 
 
-def of(res, name: str):
-    """Measurement ``name`` of ``res``: kept (``res.analyses``: measured earlier or read
-    from its record), else measured now and kept. None where it does not apply (or the
-    result has no models)."""
+def _kept(res, name: str):
+    """Measurement ``name`` of ``res`` as kept (JSON-able): from ``res.analyses`` (measured
+    earlier or read from its record), else measured now and kept. None where it does not
+    apply (or the result has no models)."""
     if name not in res.analyses:
         if res.params is None:
             return None
         res.analyses[name] = jsonable(MEASURES[name](res))
-    return decoded(res.analyses[name])
+    return res.analyses[name]
+
+
+def of(res, name: str) -> dict | None:
+    """A findings' measurement ``name`` of ``res`` (made once: :func:`_kept`) with its
+    per-seed lists as float arrays (JSON's null a NaN)."""
+    got = _kept(res, name)
+    if got is None:
+        return None
+    return {k: np.array([np.nan if x is None else x for x in v], float)
+            if isinstance(v, list) else v for k, v in got.items()}
 
 
 def everything(res) -> None:
@@ -268,7 +278,7 @@ def everything(res) -> None:
     one."""
     for name in MEASURES:
         if name == "units" or res.config.seeds > 1:
-            of(res, name)
+            _kept(res, name)
 
 
 def jsonable(value):
@@ -283,16 +293,3 @@ def jsonable(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def decoded(value):
-    """A kept measurement with its per-seed lists as float arrays (a record holds lists;
-    JSON's null a NaN)."""
-    if not isinstance(value, dict) or name_of_study(value):
-        return value
-    return {k: np.array([np.nan if x is None else x for x in v], float)
-            if isinstance(v, (list, np.ndarray)) else v for k, v in value.items()}
-
-
-def name_of_study(value) -> bool:
-    return isinstance(value, dict) and "table" in value and "saturation" in value

@@ -328,7 +328,8 @@ def _write_text(tmp: Path, run_dir: Path, res: TextResult, models: bool) -> None
               "models": models, "vocab": list(res.dataset.vocab.symbols),
               "compile_s": res.compile_s, "train_s": res.train_s,
               "trained_epochs": res.trained_epochs, "samples": res.samples,
-              "summary": summary(res), "seeds": res.per_seed(strings=True), "analyses": res.analyses}
+              "summary": summary(res), "seeds": res.per_seed(strings=True),
+              "analyses": res.analyses}
     atomic_write(tmp / RECORD, dumps(record))
 
 
@@ -356,7 +357,8 @@ def _write_windows(tmp: Path, run_dir: Path, res: Result, models: bool) -> None:
               "vocab": list(res.dataset.vocab.symbols),
               "compile_s": res.compile_s, "train_s": res.train_s,
               "generated": res.generated, "order_diff": res.order_diff,
-              "summary": summary(res), "seeds": res.per_seed(strings=True), "analyses": res.analyses}
+              "summary": summary(res), "seeds": res.per_seed(strings=True),
+              "analyses": res.analyses}
     atomic_write(tmp / RECORD, dumps(record))
 
 
@@ -611,8 +613,8 @@ def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] 
                                                      "settle_looks": settle_looks,
                                                      **environment()}))
     atomic_write(run_dir / "results.json", dumps(
-        {r.config.name: {"summary": summary(r), "seeds": r.per_seed(strings=True), "cached": r.cached}
-         for r in results}))
+        {r.config.name: {"summary": summary(r), "seeds": r.per_seed(strings=True),
+                         "cached": r.cached} for r in results}))
     hist, text_hist = [], []
     for r in results:
         if is_text(r):

@@ -275,14 +275,16 @@ class TextResult:
         """The best validation losses of the replicas whose training did not diverge."""
         return self.best_val[self.sound]
 
-    def best_val_text(self, unit: float = 1.0) -> str:
+    def best_val_text(self, unit: float = 1.0, say_train: bool = False) -> str:
         """The tables' best validation loss (divided by ``unit``: ln 2 for bits) over the
-        seeds that did not diverge, with how many did; "diverged" when every one did."""
+        seeds that did not diverge, with how many did; "diverged" when every one did;
+        ``say_train``: a model without validation says that its loss is training's."""
         from .stats import loss_text
         v, k = self.sound_best_val / unit, len(self.diverged)
         if not len(v):
             return "diverged"
-        return loss_text(v) + (f" ({k} diverged)" if k else "")
+        return (loss_text(v) + (f" ({k} diverged)" if k else "")
+                + (" train" if say_train and not self.config.val_frac else ""))
 
     collapsed: dict = field(default_factory=dict, init=False)  # a window-model notion
 
@@ -336,6 +338,15 @@ class TextResult:
         if not self.sound.any():
             raise no_sound_replica(self.config.name)
         return self.model(int(np.argmin(np.where(self.sound, self.best_val, np.inf))))
+
+
+def loss_label(results: list[TextResult]) -> tuple[str, bool]:
+    """What the text tables' loss column holds: "best val", "best train" (no validation:
+    --val-frac 0), or "best" when the rows mix both — then each row without validation
+    must say train (the second value)."""
+    val = {r.config.val_frac > 0 for r in results}
+    mixed = len(val) > 1
+    return ("best" if mixed else "best val" if val == {True} else "best train"), mixed
 
 
 def is_text(res) -> bool:

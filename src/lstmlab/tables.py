@@ -7,7 +7,7 @@ import math
 
 from . import data
 from .stats import interval_text, summarize, with_interval
-from .results import EXPLODED_LOSS, Result, TextResult
+from .results import EXPLODED_LOSS, Result, TextResult, loss_label
 
 SHOW_SEQUENCE = 80  # a longer sequence is shown by its start, length and sha256
 
@@ -78,21 +78,12 @@ def kept_words(kept: int, total: int) -> str:
             f"are over all {total:,}.")
 
 
-def loss_column(results: list[TextResult]) -> str:
-    """What the text tables' loss column holds: the best validation loss, or the training
-    loss where a model had no validation (--val-frac 0; such a row says "train")."""
-    val = {r.config.val_frac > 0 for r in results}
-    return ("best val" if val == {True} else "best train" if val == {False}
-            else "best") + " nats [95% CI]"
-
-
 def loss_footnote(results: list[TextResult]) -> str:
     """The sentence under a text table: what its losses are measured on."""
-    val = {r.config.val_frac > 0 for r in results}
-    on = ("the validation streams" if val == {True} else
-          "the training streams (no validation: --val-frac 0)" if val == {False} else
-          "the validation streams, or the training streams where a row says train "
-          "(--val-frac 0)")
+    on = {"best val": "the validation streams",
+          "best train": "the training streams (no validation: --val-frac 0)",
+          "best": "the validation streams, or the training streams where a row says train "
+                  "(--val-frac 0)"}[loss_label(results)[0]]
     return (f"Losses are mean cross-entropy per symbol on {on} (nats; bits = nats / ln 2); "
             f"95% CI over seeds: Student t, over the seeds whose training did not diverge.")
 
@@ -100,18 +91,17 @@ def loss_footnote(results: list[TextResult]) -> str:
 def text_rows(results: list[TextResult]) -> tuple[list[str], list[list[str]]]:
     """The stream experiments' table (header, rows): the best validation loss in nats and
     bits per symbol (mean over seeds with its t interval), the best epoch, the speed."""
-    mixed = len({r.config.val_frac > 0 for r in results}) > 1
+    label, mixed = loss_label(results)
     rows = []
     for r in results:
         c = r.config
-        train = " train" if mixed and not c.val_frac else ""
         rows.append([c.name + ("*" if r.cached else ""),
                      f"{c.streams}×{c.seq_length} u{c.units}×{c.layers} e{c.epochs}",
-                     str(c.seeds), r.best_val_text() + train,
+                     str(c.seeds), r.best_val_text(say_train=mixed),
                      r.best_val_text(math.log(2)),
                      ", ".join(str(int(e) + 1) for e in r.best_epoch[:5])
                      + ("…" if c.seeds > 5 else ""),
                      f"{r.chars_per_s:,.0f}", f"{r.compile_s:.1f} + {r.train_s:.1f}"])
     return (["experiment", "streams×steps, units×layers, epochs", "seeds",
-             loss_column(results), "bits", "best epoch", "chars/s",
+             f"{label} nats [95% CI]", "bits", "best epoch", "chars/s",
              "compile + train s"], rows)
