@@ -1,6 +1,7 @@
 """Bit-identity of every preset's numbers across a change: write a snapshot of each preset
 (probabilities, histories, parameters, state heatmaps, probes, the trace of "ABCDE" and a
-generation; 2 seeds, 12 epochs) with one checkout, then compare it with another's.
+generation; 2 seeds, 12 epochs) and of a short char-rnn run (histories, best epochs, best
+and last parameters, samples) with one checkout, then compare it with another's.
 
     PYTHONPATH=/path/to/old/src python benchmarks/identical.py snapshot before.npz
     python benchmarks/identical.py snapshot after.npz
@@ -32,8 +33,17 @@ def snapshot(path: str) -> None:
             out[f"{name}/trace_{k}"] = getattr(t, k)
         start = "ABCDE"[:max(1, m.info.window)]
         out[f"{name}/gen"] = np.array([ord(c) for c in m.generate(start, 10)])
+    # a short char-rnn run on a text made here (the package reads no downloaded data)
+    text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog.\n"
+                   for i in range(60))
+    r = lstmlab.run("char-rnn", sequence=text, seeds=2, epochs=2, units=16, streams=4,
+                    seq_length=20)
+    out["char-rnn/history"], out["char-rnn/best_epoch"] = r.history, r.best_epoch
+    for i, leaf in enumerate(jax.tree.leaves((r.params, r.last))):
+        out[f"char-rnn/p{i}"] = np.asarray(leaf)
+    out["char-rnn/samples"] = np.array([[ord(c) for c in s] for s in r.samples])
     np.savez(path, **out)
-    print(f"{len(out)} arrays of {len(MAIN_RUN)} presets → {path}")
+    print(f"{len(out)} arrays of {len(MAIN_RUN)} presets and a char-rnn run → {path}")
 
 
 def compare(a_path: str, b_path: str) -> int:

@@ -60,6 +60,11 @@ class ModelInfo:
                                # training loss when it had no validation, val_loss False)
     val_loss: bool = True
 
+    @property
+    def reads_text(self) -> bool:
+        """A text model (char-rnn's streams): it reads any text of its symbols."""
+        return self.streams > 0
+
     def check(self) -> None:
         """Raise ValueError unless every field is one lstmlab could have written."""
         if not (self.vocab and all(isinstance(v, str) and len(v) == 1 for v in self.vocab)
@@ -193,7 +198,7 @@ class Model:
         i, seq = self.info, self.info.sequence
         if not seq:
             return None
-        if i.streams:  # streams start all over the text: any text of its symbols is read
+        if i.reads_text:  # streams start all over the text: any text of its symbols is read
             return None
         if i.stateful:
             if not seq.startswith(text):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,47 +72,15 @@ def check_memory(cfg: Config, n_samples: int, n_features: int, vocab_size: int) 
                           f"GiB): use fewer seeds, units, layers or samples")
 
 
-def text_memory_estimate(cfg: Config, vocab_size: int) -> int:
-    """A stream experiment's rough upper estimate: the text (as Python holds it) and its
-    indices five times over in the smallest integer type (all, training and validation
-    as streams, inputs and targets, on the device); per replica the parameters with
-    RMSprop's state, gradient and temporaries (8 copies) and a batch's activations for the
-    backward pass (the gates and states of every layer, the one-hot inputs and the
-    logits) — never the whole text one-hot."""
-    index_bytes = 1 if vocab_size <= 256 else 2 if vocab_size <= 65536 else 4
-    params = param_count(CELLS[cfg.cell], vocab_size, cfg.units, vocab_size, cfg.layers)
-    batch = cfg.streams * cfg.seq_length
-    per_replica = 4 * (8 * params + 3 * batch * (6 * cfg.units * cfg.layers + 3 * vocab_size))
-    return sys.getsizeof(cfg.sequence) + 5 * index_bytes * len(cfg.sequence) \
-        + cfg.seeds * per_replica
-
-
-def check_text_memory(cfg: Config, vocab_size: int) -> None:
-    """ConfigError naming the estimate and the limit when a stream experiment cannot fit
-    in memory."""
-    need, have = text_memory_estimate(cfg, vocab_size), available_memory()
-    if need > MEMORY_SHARE * have:
-        raise ConfigError(f"this run needs about {need / GiB:.1f} GiB of memory ({cfg.seeds} "
-                          f"seeds, {cfg.streams} streams × {cfg.seq_length} steps, "
-                          f"{len(cfg.sequence):,} symbols); a run may use "
-                          f"{MEMORY_SHARE:.0%} of the {have / GiB:.1f} GiB available: use "
-                          f"fewer seeds, units, layers, streams or a shorter sequence length")
-
-
 DISK_SHARE = 0.9  # of the free space, the most a run's estimate may ask for
 LARGE_WRITE = GiB  # bytes from which a run says aloud what it will write
 
 
 def disk_estimate(cfg: Config, ds, models: bool = True) -> int:
-    """A rough upper estimate of the bytes an experiment's record takes (``ds``: its
-    datasets.Dataset): the models (float32 parameters), arrays.npz (the kept
+    """A rough upper estimate of the bytes a window experiment's record takes (``ds``:
+    its datasets.Dataset): the models (float32 parameters), arrays.npz (the kept
     probabilities, patterns, histories, probe, states), its rows of predictions.csv and
     history.csv, the report's figures, and the sequence's one stored copy."""
-    if cfg.streams:  # best and last models, the history, the sample, the text's copy
-        params = param_count(CELLS[cfg.cell], len(ds.vocab), cfg.units, len(ds.vocab),
-                             cfg.layers)
-        return (2 * cfg.seeds * (params * 4 + 4096) if models else 0) + \
-            cfg.seeds * cfg.epochs * 60 + 4 * len(cfg.sequence) + 2**20
     n, v, s = len(ds.patterns), len(ds.vocab), cfg.seeds
     k = min(n, MAX_KEPT_PATTERNS) + cfg.probe
     f = ds.x.shape[-1]
@@ -127,19 +94,18 @@ def disk_estimate(cfg: Config, ds, models: bool = True) -> int:
     return size + 4 * len(cfg.sequence) + 2**20
 
 
-def check_disk(run_dir: Path, cfgs: list[Config], datasets: dict, models: bool = True,
-               warn=lambda line: None) -> None:
-    """RecordError naming the estimate and the free space when the experiments ``cfgs``
-    cannot be written to ``run_dir``'s file system; ``warn`` hears the estimate when it is
-    large."""
-    need = sum(disk_estimate(c, datasets[c.name], models) for c in cfgs)
+def check_disk(run_dir: Path, sizes: list[int], warn=lambda line: None) -> None:
+    """RecordError naming the estimate and the free space when experiments of these
+    estimated ``sizes`` (their kinds' ``disk_bytes``) cannot be written to ``run_dir``'s
+    file system; ``warn`` hears the estimate when it is large."""
+    need = sum(sizes)
     try:
         free = shutil.disk_usage(run_dir).free
     except OSError:
         return
     if need > DISK_SHARE * free:
         raise RecordError(f"this run writes about {_size(need)} of records to {run_dir} "
-                          f"({len(cfgs)} experiment(s)); a run may use {DISK_SHARE:.0%} of "
+                          f"({len(sizes)} experiment(s)); a run may use {DISK_SHARE:.0%} of "
                           f"the {_size(free)} free there: free some space, use fewer seeds "
                           f"or choose another --out")
     if need >= LARGE_WRITE:

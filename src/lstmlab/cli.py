@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import (CELL_LAYERS, LIST_OF, PRESETS, SETTINGS, SWEEPABLE, UNIT_THRESHOLD,
+from .config import (LIST_OF, PRESETS, SETTINGS, SWEEPABLE, UNIT_THRESHOLD,
                      allowed, check_applies, configure, option, read, MAIN_RUN)
 from .errors import (ConfigError, DataError, KerasError, ModelError, RecordError, error,
                      shown, warn)
@@ -75,15 +75,7 @@ def main():
 def list_cmd():
     """The named experiments, one line each."""
     for name, c in PRESETS.items():
-        if c.streams:
-            print(f"{name:18} {c.describe()} — {c.note}")
-            continue
-        batch = "all" if c.batch_size is None else c.batch_size
-        layers = f" × {c.layers}" if c.layers > 1 else ""
-        print(f"{name:18} window {c.window}, {c.framing}, {CELL_LAYERS[c.cell]}({c.units})"
-              f"{layers}, "
-              f"{c.epochs} epochs, batch {batch}{', stateful' if c.stateful else ''} — "
-              f"{c.note}")
+        print(f"{name:18} {c.listing()} — {c.note}")
 
 
 @main.command("run")
@@ -134,17 +126,18 @@ def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_
                                settle_observer=console.SettleView(quiet, False))
     with _reporting(run_dir):
         console.summary(judged.results)
-        if any(c.streams == 0 for c in cfgs):  # the claims rest on the tutorial's
+        if judged.found:  # the claims rest on the tutorial's window experiments
             console.findings(judged.found, judged.design)
         with console.Steps(quiet) as step:
             paths, pages = job.write_pages(run_dir, judged, step)
     if "stateful" in pages:
         console.out.print(f"Explorer of the stateful model (type, reset, watch the gates): "
                           f"{run_dir / pages['stateful']}", markup=False)
+    from . import kinds
     for c in cfgs:
-        if c.streams and c.name in pages:
-            console.out.print(f"Explorer of {c.name}'s best model (type text, watch every "
-                              f"unit): {run_dir / pages[c.name]}", markup=False)
+        if c.name in pages and (words := kinds.of(c).explorer_words):
+            console.out.print(f"Explorer of {c.name}'s {words}: {run_dir / pages[c.name]}",
+                              markup=False)
     console.out.print(f"Run directory: {run_dir}  (report: {paths[1]})", markup=False)
 
 
@@ -238,10 +231,10 @@ class _interrupts(_Stopped):
     def _epochs(self) -> str:
         """", and char-rnn's last finished epoch (3 of its 50)" for every stream
         experiment whose training a checkpoint holds."""
-        from . import charrnn, records
+        from . import kinds, records
         parts = []
         for p in sorted((self.run_dir / records.CHECKPOINTS).glob("*.npz")):
-            if (k := charrnn.finished_epochs(p)) is not None:
+            if (k := kinds.finished_epochs(p)) is not None:
                 parts.append(f"{p.name.rsplit('.', 2)[0]}'s "
                              + ("epoch 1" if k == 1 else f"epochs 1–{k}") if k else "")
         parts = [p for p in parts if p]
@@ -328,8 +321,9 @@ def sweep_cmd(preset, sequence, text_file, out, force, save_models, ray, workers
                                    prepared=prepared)
     finally:
         view.close()
+    from . import kinds
     console.sweep_results(grid_mod.point_rows(result.results, grid), result.sentences,
-                          result.failed, text=base.streams > 0)
+                          result.failed, note=kinds.of(base).sweep_note)
     paths = result.paths
     console.out.print(f"Sweep directory: {run_dir}  (report: {paths['report_html']}; "
                       f"table: {paths['csv']})", markup=False)
@@ -371,8 +365,9 @@ def report_cmd(run_dir, as_json):
         for line in s.damaged:
             warn(f"{line}; left out")
         sweeps.write_files(run_dir, s.base, s.grid, s.results)
+        from . import kinds
         console.sweep_results(grid.point_rows(s.results, s.grid), s.sentences, {},
-                              text=s.base.streams > 0)
+                              note=kinds.of(s.base).sweep_note)
         console.out.print(f"Wrote {s.paths['report_md']}, {s.paths['report_html']} and "
                           f"{s.paths['csv']}", markup=False)
         return
@@ -399,7 +394,7 @@ def report_cmd(run_dir, as_json):
     for r in results:  # what an older record lacked was measured now: kept from now on
         if r.params is not None:
             records.keep_analyses(run_dir, r)
-    if any(r.config.streams == 0 for r in results):  # the claims rest on the tutorial's
+    if any(r.kind.claims for r in results):  # the claims rest on the tutorial's windows
         console.findings(found, design)
     else:
         console.summary(results)
@@ -509,7 +504,7 @@ def generate_cmd(model, experiment, replica, start, prime, length, temperature, 
     _compile_cache()
     m = _model(model, experiment, replica)
     text = m.generate(start, length, temperature, seed)
-    if raw or raw is None and m.info.streams:
+    if raw or raw is None and m.info.reads_text:
         sys.stdout.write(text + "\n")
     else:
         click.echo(data.show(text))
@@ -574,10 +569,11 @@ def explore_cmd(model, experiment, replica, compare, text, out, force, match_tex
     if match_text is not None:
         from .data import read_text_file
         match_text = read_text_file(match_text)
-    elif run and first.info.streams:  # as the run's own page: the validation text
-        from .datasets import analysed_text
+    elif run:  # as the run's own page: the text its kind studies (char-rnn's validation)
         from .records import load_result
-        match_text = analysed_text(load_result(base / experiment).config)
+        r = load_result(base / experiment)
+        studied = r.kind.analysed_text(r.config)
+        match_text = None if studied == first.info.sequence else studied
     path = explorer.write(out, first, other, text=text, settings=settings,
                           compare_settings=other_rows, match_text=match_text)
     click.echo(f"Wrote {path}")
@@ -655,9 +651,8 @@ def units_cmd(run_dir, names, text, text_file, track_files, threshold):
         tracks[name] = units.read_track(read_text_file(path), name)
     studies = []
     for r in chosen:
-        if text is None and r.config.streams and not r.config.val_frac:
-            console.out.print(f"{r.config.name} has no validation text (--val-frac 0): its "
-                              f"units read its training text", markup=False)
+        if text is None and (note := r.kind.analysed_note(r.config)):
+            console.out.print(f"{r.config.name} {note}", markup=False)
         s = measure.study(r, text, tracks or None, threshold)
         if s is None:
             warn(f"{r.config.name}: every seed's training diverged; no unit to study")

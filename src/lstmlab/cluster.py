@@ -12,14 +12,10 @@ import logging
 import warnings
 from typing import Callable
 
-import jax
-import numpy as np
 
 from .errors import ConfigError
 from .config import Config
-from .results import Result
-from .experiments import (extends, merge, prepare, run_text,
-                          train_replicas)
+from . import kinds
 
 INSTALL = 'pip install "lstmlab[ray]"  (in a checkout: pip install -e ".[ray]")'
 
@@ -80,17 +76,13 @@ def reachable(address: str) -> None:
 
 
 def train_point(cfg: Config, workers: int | None, chunk: int | None,
-                first: int = 0) -> Result:
+                first: int = 0):
     """One grid point on a worker: the local engine's training of replicas ``first`` …
     (all: 0), with the parameters as numpy arrays so that the Result travels back without
     JAX device buffers."""
-    if cfg.streams:  # char-rnn's training: all its seeds, no checkpoint on a worker
-        res = run_text(cfg, prepare(cfg))
-        res.last = jax.tree.map(np.asarray, res.last)
-    else:
-        res = train_replicas(cfg, prepare(cfg), first, workers=workers, chunk=chunk)
-    res.params = jax.tree.map(np.asarray, res.params)
-    return res
+    kind = kinds.of(cfg)  # (no checkpoint on a worker)
+    return kind.train(cfg, kind.prepare(cfg), first=first, workers=workers,
+                      chunk=chunk).portable()
 
 
 def _one_line(e: BaseException) -> str:
@@ -99,7 +91,7 @@ def _one_line(e: BaseException) -> str:
 
 
 def train(todo: list[Config], datasets: dict, address: str,
-          finish: Callable[[Result], None], failed: dict, check: Callable[[], None],
+          finish: Callable, failed: dict, check: Callable[[], None],
           chunk: int | None, fn: Callable = train_point, priors: dict | None = None) -> None:
     """Train ``todo`` as Ray tasks, calling ``finish`` on each result as it arrives (in
     the order they finish). A task that fails (an exception, a killed worker, out of
@@ -107,9 +99,10 @@ def train(todo: list[Config], datasets: dict, address: str,
     the others go on. ``check`` raises to stop (Ctrl-C); the pending tasks are then
     cancelled. ``fn(cfg, workers, chunk, first)`` is the task (train_point; tests replace
     it). ``priors``: finished results by name; a task whose config adds seeds to one
-    (experiments.extends) trains only the new replicas, merged here.
+    (its kind's extends) trains only the new replicas, merged here.
     """
-    priors = {c.name: priors[c.name] for c in todo if extends((priors or {}).get(c.name), c)}
+    priors = {c.name: priors[c.name] for c in todo
+              if kinds.of(c).extends((priors or {}).get(c.name), c)}
     ray, started = connect(address)
     try:
         gpus = ray.cluster_resources().get("GPU", 0) > 0
@@ -134,7 +127,7 @@ def train(todo: list[Config], datasets: dict, address: str,
                         continue
                     res.dataset = datasets[cfg.name]  # the same data, built on the driver
                     if cfg.name in priors:
-                        res = merge(priors[cfg.name], res, cfg)
+                        res = kinds.of(cfg).merge(priors[cfg.name], res, cfg)
                     finish(res)
         finally:
             for ref in pending:

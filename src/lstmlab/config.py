@@ -158,12 +158,30 @@ class Config:
                     applies=_GENERATES)
     length: int = _s(25, "Symbols to generate.", low=1, high=MAX_GENERATE, trains=False,
                      applies=_GENERATES)
+    kind: str = _s("", "The kind of experiment: windows (the tutorial's), streams (char-rnn's) "
+                   "or one a module registers (lstmlab.kinds.register); empty: streams when "
+                   "--streams > 0, else windows.", option=False, sweep=False)
     note: str = field(default="", compare=False, metadata={"setting": Setting(
         "Words about the experiment, not a setting (not compared).", option=False,
         sweep=False, trains=False)})
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
+
+    def listing(self) -> str:
+        """The line of ``lstmlab list`` (before the note)."""
+        if self.kind_name != "windows":
+            return self.describe()
+        batch = "all" if self.batch_size is None else self.batch_size
+        layers = f" × {self.layers}" if self.layers > 1 else ""
+        return (f"window {self.window}, {self.framing}, {CELL_LAYERS[self.cell]}({self.units})"
+                f"{layers}, {self.epochs} epochs, batch {batch}"
+                f"{', stateful' if self.stateful else ''}")
+
+    @property
+    def kind_name(self) -> str:
+        """The kind of experiment these settings are (``lstmlab.kinds.of`` gives it)."""
+        return self.kind or ("streams" if self.streams else "windows")
 
     def describe(self, leave_out=()) -> str:
         """The settings in one readable line (terminal header and report); ``leave_out``:
@@ -322,6 +340,11 @@ def kind_changed(name: str, streams: int, typed: str) -> str | None:
     return (f"{typed} would make {name} a window experiment, but {name} is a stream "
             f"experiment (char-rnn's training: --streams 1 or more); for windows run a "
             f"window preset: {windows}")
+
+
+def wrong_kind(cfg: Config) -> str | None:
+    """:func:`kind_changed` for a whole Config (its streams setting as given)."""
+    return kind_changed(cfg.name, cfg.streams, f"streams={cfg.streams}")
 
 
 def check_applies(presets: list[Config], changes: dict,

@@ -1,6 +1,7 @@
-"""An experiment's data: its settings checked together (one setting alone is checked by
-``config.problem``), the vocabulary and patterns it learns, framed and encoded, its probe
-patterns and where generation starts."""
+"""The settings checked together, as every kind checks them (one setting alone is checked
+by ``config.problem``; a kind adds its own checks); a window experiment's data: the
+vocabulary and patterns it learns, framed and encoded, its probe patterns and where
+generation starts."""
 
 from __future__ import annotations
 
@@ -11,34 +12,23 @@ import numpy as np
 
 from . import data
 from .config import (APPLIES, MIN_FOLLOWING, Config, applies, default_start,
-                     kind_changed, problem)
-from .errors import ConfigError, DataError, shown
-from .streams import Batches, layout, split
+                     problem, wrong_kind)
+from .errors import ConfigError, shown
 
 def validate(cfg: Config, n_samples: int | None = None) -> None:
-    """Raise ConfigError naming the bad value and what is allowed."""
+    """Raise ConfigError naming the bad value and what is allowed: the checks of every
+    kind of experiment (a kind's ``validate`` adds its own, and calls this first)."""
     def bad(what, value, allowed):
         raise ConfigError(f"{what} {shown(value)} is not allowed; allowed: {allowed}")
 
     for f in dataclasses.fields(Config):  # each setting alone: type, range, choices
         if (wrong := problem(f.name, getattr(cfg, f.name))) is not None:
             raise ConfigError(wrong)
-    if (wrong := kind_changed(cfg.name, cfg.streams, f"streams={cfg.streams}")):
+    if (wrong := wrong_kind(cfg)):
         raise ConfigError(wrong)
-    n_symbols = len(cfg.sequence)
-    if n_symbols < 2 or len(set(cfg.sequence)) < 2:
+    if len(cfg.sequence) < 2 or len(set(cfg.sequence)) < 2:
         raise ConfigError(f"the sequence needs at least 2 different symbols, got "
                           f"{shown(cfg.sequence)}")
-    if not cfg.streams and not 1 <= cfg.window < n_symbols:
-        bad("window", cfg.window, f"1 to {n_symbols - 1} (the sequence has {n_symbols} symbols)")
-    if cfg.streams and cfg.optimizer != "rmsprop":
-        bad("optimizer", cfg.optimizer, "rmsprop for stream experiments (char-rnn's)")
-    if not cfg.streams and cfg.optimizer == "rmsprop":
-        bad("optimizer", cfg.optimizer, "adam or adam-optax for window experiments "
-            "(rmsprop is char-rnn's, for --streams > 0)")
-    if cfg.stateful and cfg.shuffle and not cfg.streams:
-        raise ConfigError("shuffle is not allowed with stateful: a stateful model needs the "
-                          "samples in sequence order")
     if cfg.stateful and cfg.samples:
         raise ConfigError("stateful is not allowed with random subsequences: a stateful "
                           "model reads one continuous sequence")
@@ -65,40 +55,6 @@ class Dataset:
     x: np.ndarray          # encoded (N, steps, features)
     mask: np.ndarray | None
     order: np.ndarray | None   # stateful stream layout (n_batches, b)
-
-
-@dataclass
-class TextData:
-    """A stream experiment's data: the vocabulary, the training text's streams and the
-    validation text's (None with no validation), as indices (streams.layout)."""
-
-    vocab: data.Vocab
-    train: Batches
-    val: Batches | None
-
-    @property
-    def chars(self) -> int:
-        """Symbols predicted in one epoch of training."""
-        return self.train.chars
-
-
-def build_text(cfg: Config) -> TextData:
-    """``cfg.sequence`` as char-rnn's streams: the vocabulary, the text split into training
-    and validation (``val_frac``), each cut into ``streams`` streams of ``seq_length``
-    steps per batch. A ConfigError names the sizes when a part is too short."""
-    vocab = data.Vocab.from_sequence(cfg.sequence)
-    idx = vocab.encode(cfg.sequence, vocab.compact_dtype())
-    train_idx, val_idx = split(idx, cfg.val_frac)
-    hint = (" (char-rnn learns a long text: give --text-file FILE)"
-            if cfg.sequence == data.ALPHABET else "")
-    try:
-        train = layout(train_idx, cfg.streams, cfg.seq_length, "training text")
-        val = layout(val_idx, cfg.streams, cfg.seq_length,
-                     f"validation text ({cfg.val_frac:g} of the text)") \
-            if cfg.val_frac else None
-    except DataError as e:
-        raise ConfigError(f"{e}{hint}") from None
-    return TextData(vocab, train, val)
 
 
 def build_dataset(cfg: Config, patterns: data.Patterns | None = None,
@@ -158,13 +114,3 @@ def generation_starts(cfg: Config) -> list[str]:
                               f"choose an earlier one")
         starts.append(seq[pos:pos + w])
     return list(dict.fromkeys(starts))
-
-
-def analysed_text(cfg: Config) -> str:
-    """The text whose reading ``lstmlab units`` studies by default: a window or stateful
-    experiment's training sequence; a stream experiment's validation part (held out, as
-    Karpathy et al. 2015 read theirs), or its whole text without one."""
-    if not cfg.streams or not cfg.val_frac:
-        return cfg.sequence
-    cut = len(cfg.sequence) - int(round(len(cfg.sequence) * cfg.val_frac))
-    return cfg.sequence[cut:]

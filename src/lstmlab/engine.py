@@ -18,11 +18,10 @@ from typing import Callable
 
 from . import budget, measure, records
 from .config import Config, training_key
-from .datasets import Dataset
 from .errors import ConfigError, DataError
-from .experiments import compile_ahead, evaluated_again, extends, run as run_experiment
+from . import kinds
+from .kinds import ExperimentResult as Result
 from .programs import cancel_ahead
-from .results import Result
 from .tables import sequence_text
 
 
@@ -74,16 +73,16 @@ class StopRequest:
 class Observer:
     """What the engine reports as it goes; every method does nothing here. ``training``
     returns a context whose value is called with (epochs done, history so far) between
-    chunks of a local training — a stream experiment's with one charrnn.Progress."""
+    chunks of a local training (what its kind's training reports)."""
 
     def warn(self, line: str) -> None: ...
     def begin(self, cfgs: list[Config], todo: list[Config], datasets: dict) -> None: ...
-    def start(self, cfg: Config, ds: Dataset, cached: bool) -> None: ...
+    def start(self, cfg: Config, ds, cached: bool) -> None: ...
     def finished(self, res: Result) -> None: ...
     def stopping(self) -> None: ...
     def leaving(self) -> None: ...
 
-    def training(self, cfg: Config, ds: Dataset):
+    def training(self, cfg: Config, ds):
         return nullcontext(lambda *progress: None)
 
 
@@ -112,7 +111,7 @@ def replacement(run_dir: Path, old: Config, new: Config) -> str:
             f"({', '.join(settings_diff(asdict(old), asdict(new)))})")
 
 
-def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
+def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
             force: bool = False, observer: Observer | None = None, save_models: bool = True,
             workers: int | None = None, chunk: int | None = None, ray: str | None = None,
             write_files: Callable[[list[Result], list[Result]], None] | None = None,
@@ -157,10 +156,11 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
         for c, line in zip(other, replaced):
             n = known[c.name].config.seeds
             obs.warn(f"{line}: keeping its {n} seeds and training {c.seeds - n} more (--force)"
-                     if extends(known[c.name], c) else f"{line}: replacing it (--force)")
+                     if kinds.of(c).extends(known[c.name], c) else f"{line}: replacing it (--force)")
         todo = [c for c in cfgs if c.name not in known or not known[c.name].answers(c)]
         by_name = dict(zip((c.name for c in cfgs), datasets))
-        budget.check_disk(run_dir, todo, by_name, save_models, obs.warn)
+        budget.check_disk(run_dir, [kinds.of(c).disk_bytes(c, by_name[c.name], save_models)
+                                    for c in todo], obs.warn)
         obs.begin(cfgs, todo, by_name)
         done: dict[str, Result] = {}
         failed: dict[str, str] = {}
@@ -179,20 +179,24 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
         try:
             if ray is None:
                 for cfg in todo if ahead else ():  # later ones compile while earlier train
-                    compile_ahead(cfg, by_name[cfg.name], workers, chunk, known.get(cfg.name))
+                    kinds.of(cfg).compile_ahead(cfg, by_name[cfg.name], workers, chunk,
+                                                known.get(cfg.name))
                 trained: dict = {}  # training key → a result this invocation trained
                 for cfg in cfgs:
                     stop.check()
                     res = known.get(cfg.name)
                     fresh = res is None or not res.answers(cfg)
                     obs.start(cfg, by_name[cfg.name], cached=not fresh)
+                    kind = kinds.of(cfg)
                     twin = trained.get(training_key(cfg)) if fresh else None
-                    if twin is not None and twin.params is not None:
-                        # only evaluation settings differ (a sweep over --start): the same
-                        # models, evaluated again
-                        res = evaluated_again(cfg, by_name[cfg.name], twin)
+                    # only evaluation settings differ (a sweep over --start): the same
+                    # models, evaluated again
+                    again = kind.evaluated_again(cfg, by_name[cfg.name], twin) \
+                        if twin is not None and twin.params is not None else None
+                    if again is not None:
+                        res = again
                     elif fresh:
-                        if cfg.streams:
+                        if kind.checkpointed:
                             _other_checkpoints(run_dir, cfg, obs)
                         with obs.training(cfg, by_name[cfg.name]) as progress:
                             def on_progress(*done):
@@ -200,12 +204,11 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
                                 stop.check()  # between chunks: no compiled code is running
                             # more seeds of a finished experiment: only the new ones train;
                             # a stream experiment goes on from its last finished epoch
-                            res = run_experiment(cfg, dataset=by_name[cfg.name],
-                                                 on_progress=on_progress, check=stop.check,
-                                                 workers=workers,
-                                                 chunk=chunk, prior=known.get(cfg.name),
-                                                 checkpoint=records.checkpoint(run_dir, cfg)
-                                                 if cfg.streams else None)
+                            res = kind.train(cfg, by_name[cfg.name], on_progress=on_progress,
+                                             check=stop.check, workers=workers, chunk=chunk,
+                                             prior=known.get(cfg.name),
+                                             checkpoint=records.checkpoint(run_dir, cfg)
+                                             if kind.checkpointed else None)
                         trained[training_key(cfg)] = res
                     finish(res)
             else:
@@ -234,9 +237,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list[Dataset], *,
 def _other_checkpoints(run_dir: Path, cfg: Config, obs: Observer) -> None:
     """Say which unfinished trainings of ``cfg``'s experiment with other settings this
     training leaves alone (they are kept, never removed without a word)."""
-    from .charrnn import finished_epochs
     for p in records.other_checkpoints(run_dir, cfg):
-        k = finished_epochs(p)
+        k = kinds.of(cfg).finished_epochs(p)
         obs.warn(f"{p} holds an unfinished training of {cfg.name} with other settings"
                  + (f" ({k} finished epoch(s))" if k else "") + "; it is kept, not used: "
                  f"run those settings again to go on from it, or remove it")
@@ -249,7 +251,7 @@ def _finished(cfgs, done: dict, known: dict) -> tuple[list[Result], list[Result]
             records.in_order({**known, **done}.values()))
 
 
-def prepare_all(cfgs: list[Config], what: str = "experiments") -> list[Dataset]:
+def prepare_all(cfgs: list[Config], what: str = "experiments") -> list:
     """Every experiment's data, validated; all impossible experiments are named in one
     ConfigError before anything trains."""
     from .experiments import prepare

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from .cells import CELLS, layer_keys, layered
-from .datasets import analysed_text
 from .data import show
 from .errors import ModelError
 from .files import atomic_write
@@ -86,7 +85,7 @@ def model_data(model, settings=(), match_text: str | None = None) -> dict:
     acc = f"{100 * i.accuracy:.2f}%" if known else ""
     # a text model is measured by its loss (char-rnn's figure), a window model by accuracy
     measured = (("validation loss" if i.val_loss else "training loss",
-                 f"{i.loss:.4f} nats per symbol") if i.streams and i.loss is not None
+                 f"{i.loss:.4f} nats per symbol") if i.loss is not None
                 and math.isfinite(i.loss) else ("accuracy", acc or "not recorded"))
     rows = [("experiment", i.experiment or "(custom)"), ("replica", str(i.replica)),
             measured,
@@ -171,10 +170,11 @@ def for_run(run_dir, results) -> dict[str, str]:
         if r.params is None:  # saved without its models (a sweep's point)
             continue
         name = file_name(r.config.name)
-        # a text model's match searches its validation text (the training sequence of a
-        # text model is not kept with it)
-        write(Path(run_dir) / name, r.model(0), settings=training_rows(asdict(r.config)),
-              match_text=analysed_text(r.config) if r.config.streams else None)
+        # the match searches the text its kind studies (a text model's validation text;
+        # a long training text is not kept with its model)
+        model, text = r.model(0), r.kind.analysed_text(r.config)
+        write(Path(run_dir) / name, model, settings=training_rows(asdict(r.config)),
+              match_text=None if text == model.info.sequence else text)
         out[r.config.name] = name
     return out
 

@@ -12,12 +12,10 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .data import show
 from . import stats
-from .stats import interval_text, share_interval, summarize, with_interval
+from .stats import share_interval
 from .config import LIST_OF, NOT_TRAINING, SETTINGS, SWEEPABLE, Config, read
 from .errors import ConfigError, shown
-from .results import Result, is_text, loss_label
 
 THRESHOLD = 0.9  # the share of seeds at 100% a sentence asks for
 
@@ -102,47 +100,24 @@ def numeric(values: list) -> bool:
                for v in values) and any(v is not None for v in values)
 
 
-def at_100(res: Result) -> np.ndarray:
-    """Per replica: did it reach 100% on its training patterns?"""
-    return stats.at_100(res.accuracy)
+def at_100(res) -> np.ndarray:
+    """Per replica: did it reach 100% (its kind's headline; None where it has no 100%)?"""
+    return res.headline().full
 
 
-def point_rows(results: list[Result], grid: dict) -> tuple[list[str], list[list[str]]]:
-    """The terminal's and the report's table: one row per point."""
-    if results and all(is_text(r) for r in results):
-        label, mixed = loss_label(results)
-        return ([k.replace("_", " ") for k in grid]
-                + [f"{label} nats [95% CI]", "bits", "chars/s", "train s"],
-                [[value_text(v) for v in swept(r.config, grid).values()]
-                 + [r.best_val_text(say_train=mixed), r.best_val_text(math.log(2)),
-                    f"{r.chars_per_s:,.0f}", f"{r.train_s:.1f}"] for r in results])
-    probe = any(r.probe is not None for r in results)
-    gen = any(r.generated for r in results)
-    header = [k.replace("_", " ") for k in grid] + [
-        "accuracy % [95% CI]", "min–max %", "seeds at 100% [95% CI]"] + \
-        (["probe % [95% CI]"] if probe else []) + \
-        (["seeds continuing the sequence"] if gen else []) + ["train s"]
-    rows = []
-    for r in results:
-        s = summarize(r.accuracy)  # with the share at 100% and its exact interval
-        n = s["n"]
-        k, (lo, hi) = round(s["share_100"] * n), s["share_100_ci95"]
-        row = [value_text(v) for v in swept(r.config, grid).values()]
-        row += [with_interval(s), interval_text(s["min"], s["max"]),
-                f"{k}/{n} [{interval_text(lo, hi, 0)}]"]
-        if probe:
-            row.append("" if r.probe is None else with_interval(summarize(r.probe_accuracy)))
-        if gen:
-            row.append(" · ".join(f"from {show(s)} {int(r.generation_ok(s).sum())}/{n}"
-                                  for s in r.generated))
-        rows.append(row + [f"{r.train_s:.2f}"])
-    return header, rows
+def point_rows(results: list, grid: dict) -> tuple[list[str], list[list[str]]]:
+    """The terminal's and the report's table: one row per point (the swept settings,
+    then its kind's columns)."""
+    header, rows = results[0].kind.point_columns(results) if results else ([], [])
+    return ([k.replace("_", " ") for k in grid] + header,
+            [[value_text(v) for v in swept(r.config, grid).values()] + row
+             for r, row in zip(results, rows)])
 
 
 ALPHA = 0.05  # each sentence's family-wise error
 
 
-def _slices(results: list[Result], grid: dict, k: str) -> dict:
+def _slices(results: list, grid: dict, k: str) -> dict:
     """Results grouped by the other swept settings: (their values) → {value of k: result}."""
     out: dict = {}
     for r in results:
@@ -151,23 +126,24 @@ def _slices(results: list[Result], grid: dict, k: str) -> dict:
     return out
 
 
-def sentences(results: list[Result], grid: dict) -> list[str]:
+def sentences(results: list, grid: dict) -> list[str]:
     """One sentence per swept setting, computed from the numbers, each a test with a 5%
     family-wise error. A numeric setting: the values at which ≥ 90% of seeds reach 100%,
     tested from the largest value down by the share's exact lower bound and stopping at
     the first that fails (a fixed-sequence test: no adjustment within a slice of the
     grid, Bonferroni over slices). A setting of words: every pair of values compared by
     paired differences — replica r of every point has the same key, so the same initial
-    weights — with a paired t-test per pair and Holm's procedure over the pairs. Text
-    points (stream experiments) are compared so by their best validation loss, for every
-    swept setting."""
+    weights — with a paired t-test per pair and Holm's procedure over the pairs. Points of
+    a kind without a 100% (stream experiments) are compared so by their headline (the best
+    validation loss), for every swept setting."""
     out = []
-    text = bool(results) and all(is_text(r) for r in results)
+    full = bool(results) and all(r.headline().full is not None for r in results)
+    metric = _metric(results[0].headline()) if results else HIGHEST_ACCURACY
     for k in grid:
         name = k.replace("_", " ")
         slices = _slices(results, grid, k)
-        if text:  # a text model has no 100%: the lowest validation loss, every setting
-            out.append(_best_value(name, slices, grid, LOWEST_LOSS))
+        if not full:  # no 100%: the best headline value, every setting
+            out.append(_best_value(name, slices, grid, metric))
         elif k in NOT_TRAINING:  # the points of its values share their models
             out.append(f"{name} does not change training: the points of its values share "
                        f"the same models, so accuracy cannot differ; compare what it changes "
@@ -175,7 +151,7 @@ def sentences(results: list[Result], grid: dict) -> list[str]:
         elif numeric(grid[k]):
             out.append(_smallest_full(name, slices, grid))
         else:
-            out.append(_best_value(name, slices, grid))
+            out.append(_best_value(name, slices, grid, metric))
     return out
 
 
@@ -185,7 +161,7 @@ def _smallest_full(name: str, slices: dict, grid: dict) -> str:
 
     def bound(res) -> tuple[int, int, float]:
         """A point's seeds at 100%, its seeds, and the share's exact lower bound."""
-        k, n = int(at_100(res).sum()), len(res.accuracy)
+        k, n = int(at_100(res).sum()), len(at_100(res))
         return k, n, share_interval(k, n, level)[0]
     found = []
     for key, by_value in slices.items():
@@ -201,7 +177,7 @@ def _smallest_full(name: str, slices: dict, grid: dict) -> str:
            + (f", Bonferroni over {len(slices)} slices of the grid" if len(slices) > 1 else "")
            + f"; {1 - ALPHA:.0%} family-wise")
     if not found:
-        n = min(len(r.accuracy) for s in slices.values() for r in s.values())
+        n = min(len(at_100(r)) for s in slices.values() for r in s.values())
         # n/n has the exact lower bound ((1 − level)/2)^(1/n)
         need = math.ceil(math.log((1 - level) / 2) / math.log(THRESHOLD))
         if n < need:
@@ -231,12 +207,15 @@ class Metric(NamedTuple):
     mean: Callable       # a mean → text
 
 
+def _metric(h) -> Metric:
+    """The Metric of a kind's headline (``ExperimentResult.headline``)."""
+    return Metric(lambda r: r.headline().values, 1 if h.higher_is_better else -1,
+                  f"the {'highest' if h.higher_is_better else 'lowest'} mean {h.name}",
+                  h.diff, h.mean)
+
+
 HIGHEST_ACCURACY = Metric(lambda r: r.accuracy, 1, "the highest mean accuracy",
                           lambda d: f"{100 * d:+.1f} points", lambda m: f"{100 * m:.1f}%")
-# a seed whose training diverged has no loss to compare (NaN)
-LOWEST_LOSS = Metric(lambda r: np.where(r.sound, r.best_val, np.nan), -1,
-                     "the lowest mean best validation loss",
-                     lambda d: f"{d:+.3f} nats", lambda m: f"{m:.3f} nats")
 
 
 def _best_value(name: str, slices: dict, grid: dict,
@@ -304,7 +283,7 @@ def log_scale(values: list) -> bool:
 COLUMNS = [k for k in SETTINGS if k not in ("name", "note")]  # sweep.csv's settings
 
 
-def tidy_rows(results: list[Result], sequence_cell) -> tuple[list[str], list[list]]:
+def tidy_rows(results: list, sequence_cell) -> tuple[list[str], list[list]]:
     """sweep.csv: one row per (point, seed), every setting a column, then every per-seed
     number (``per_seed()``, the one definition); a number a point does not have (no
     probe, another generation start) is empty. ``sequence_cell(seq)`` gives the sequence
@@ -322,3 +301,16 @@ def tidy_rows(results: list[Result], sequence_cell) -> tuple[list[str], list[lis
                    + ["" if row.get(k) is None else row[k]
                       for k in metrics + ["compile_s", "train_s"]])
     return header, out
+
+
+def axis(ax, values: list, which: str = "x"):
+    """Positions of a setting's values on an axis: the numbers themselves (log-scaled
+    where they span ≥ 10×), or evenly spaced labels for words and batch size 'all'."""
+    if numeric(values) and None not in values:
+        if log_scale(values):
+            getattr(ax, f"set_{which}scale")("log")
+        getattr(ax, f"set_{which}ticks")(values, [value_text(v) for v in values])
+        return list(values)
+    getattr(ax, f"set_{which}ticks")(range(len(values)),
+                                     [value_text(v) for v in values])
+    return list(range(len(values)))

@@ -13,7 +13,8 @@ from pathlib import Path
 from . import engine, explorer, findings, measure, records, report, settle as settle_mod
 from .config import MAIN_RUN, PRESETS, Config, check_applies, configure
 from .errors import ConfigError
-from .results import Result, plain
+from .kinds import ExperimentResult as Result
+from .results import plain
 
 MAX_SEEDS = 200  # settling's default cap per experiment
 

@@ -14,7 +14,6 @@ from typing import Callable
 import numpy as np
 
 from .config import UNIT_THRESHOLD
-from .datasets import analysed_text
 
 # -- the stateful model: counting or reading --------------------------------------------
 
@@ -133,7 +132,7 @@ def position_unit(res) -> dict | None:
     """Per seed of a window model, ``trained`` and ``untrained``: the strongest |r| of a
     unit with the alphabet position of the last symbol of each training window."""
     c = res.config
-    if res.params is None or c.stateful or c.samples or c.streams:
+    if res.params is None or c.stateful or c.samples:
         return None
     from . import data
     vocab = res.dataset.vocab
@@ -150,9 +149,9 @@ def line_unit(res) -> dict | None:
     """Per seed of a text model (``trained``): the strongest |r| of a unit with the
     position in the line, on its validation text."""
     c = res.config
-    if res.params is None or not c.streams:
+    if res.params is None:
         return None
-    text = analysed_text(c)
+    text = res.kind.analysed_text(c)
     got = []
     for k in range(c.seeds):
         f = res.model(k).units(text)
@@ -164,9 +163,9 @@ def line_unit(res) -> dict | None:
 # -- the report's unit study --------------------------------------------------------------
 
 def study(res, text: str | None = None, tracks: dict | None = None,
-          threshold: float = UNIT_THRESHOLD) -> "units.Study | None":
+          threshold: float = UNIT_THRESHOLD):
     """What the units of every seed's model of ``res`` learned, reading ``text`` (default
-    :func:`datasets.analysed_text`; ``tracks``: the user's, one value per symbol); the
+    its kind's ``analysed_text``; ``tracks``: the user's, one value per symbol); the
     seeds whose training diverged are left out (None when every one did). Computed anew:
     :func:`kept_study` is the report's, made once."""
     from . import units
@@ -174,7 +173,7 @@ def study(res, text: str | None = None, tracks: dict | None = None,
     if not kept:
         return None
     return units.study(res.config.name, [res.model(r) for r in kept],
-                       analysed_text(res.config) if text is None else text, tracks,
+                       res.kind.analysed_text(res.config) if text is None else text, tracks,
                        threshold, kept)
 
 
@@ -216,9 +215,9 @@ def _study_record(res) -> dict | None:
     return None if s is None else study_record(s)
 
 
-def kept_study(res) -> "units.Study | None":
+def kept_study(res):
     """The report's study of ``res`` (its default text and threshold), made once."""
-    text = analysed_text(res.config)
+    text = res.kind.analysed_text(res.config)
     rec = _kept(res, "units")
     got = None if rec is None else study_from(rec, text)
     if got is None and rec is not None and res.params is not None:  # kept of another text
@@ -254,7 +253,9 @@ MEASURES: dict[str, Callable] = {
 def _kept(res, name: str):
     """Measurement ``name`` of ``res`` as kept (JSON-able): from ``res.analyses`` (measured
     earlier or read from its record), else measured now and kept. None where it does not
-    apply (or the result has no models)."""
+    apply (not one of its kind's ``measures``, or the result has no models)."""
+    if name not in res.kind.measures:
+        return None
     if name not in res.analyses:
         if res.params is None:
             return None
@@ -276,7 +277,7 @@ def everything(res) -> None:
     """Every measurement of ``res`` made and kept (before its record is saved); the
     findings' need two seeds or more (a claim is judged over seeds), the report's study
     one."""
-    for name in MEASURES:
+    for name in res.kind.measures:
         if name == "units" or res.config.seeds > 1:
             _kept(res, name)
 

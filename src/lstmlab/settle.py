@@ -21,7 +21,7 @@ from typing import Callable
 
 from . import findings
 from .config import Config
-from .results import Result
+from .kinds import ExperimentResult as Result
 
 LOOKS = (10, 20, 50, 100, 200)  # the seed counts a finding may be looked at
 ALPHA = 0.05

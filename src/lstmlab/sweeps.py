@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import engine, grid as grid_mod, records, report
-from .stats import describe, summarize
+from . import engine, grid as grid_mod, record_io, records, report
+
 from .config import SWEEPABLE, Config, configure, with_defaults
 from .errors import ConfigError, RecordError
 from .experiments import resolve
-from .results import Result, is_text, plain
+from .results import plain
+from .kinds import ExperimentResult as Result
 from .files import atomic_write, dumps, read_bytes
 
 SWEEP_JSON, SWEEP_CSV = "sweep.json", "sweep.csv"
@@ -45,30 +46,8 @@ class Sweep:
     @cached_property
     def table(self):
         import pandas as pd
-        rows = []
-        for r in self.results:
-            if is_text(r):
-                d = describe(r.best_val)
-                rows.append({**grid_mod.swept(r.config, self.grid), "point": r.config.name,
-                             "seeds": d["n"], "best_val_mean": d["mean"],
-                             "best_val_ci_low": d["ci95"][0], "best_val_ci_high": d["ci95"][1],
-                             "best_val_min": d["min"], "best_val_max": d["max"],
-                             "chars_per_s": r.chars_per_s, "train_s": r.train_s})
-                continue
-            s = summarize(r.accuracy)  # with the share at 100% and its exact interval
-            n = s["n"]
-            k, (lo, hi) = round(s["share_100"] * n), s["share_100_ci95"]
-            row = {**grid_mod.swept(r.config, self.grid), "point": r.config.name,
-                   "seeds": n, "accuracy_mean": s["mean"], "accuracy_ci_low": s["ci95"][0],
-                   "accuracy_ci_high": s["ci95"][1], "accuracy_min": s["min"],
-                   "accuracy_max": s["max"], "seeds_at_100": k, "share_at_100": k / n,
-                   "share_at_100_ci_low": lo, "share_at_100_ci_high": hi,
-                   "train_s": r.train_s}
-            if r.probe is not None:
-                p = summarize(r.probe_accuracy)
-                row.update(probe_mean=p["mean"], probe_ci_low=p["ci95"][0],
-                           probe_ci_high=p["ci95"][1])
-            rows.append(row)
+        rows = [{**grid_mod.swept(r.config, self.grid), "point": r.config.name,
+                 **r.sweep_numbers()} for r in self.results]
         return pd.DataFrame(rows)
 
     @cached_property
@@ -85,7 +64,7 @@ class Sweep:
 def tidy(run_dir: Path, results: list[Result]):
     """sweep.csv's header and rows (a long sequence by its stored file)."""
     def cell(seq):
-        ref = records.short_sequence(seq)
+        ref = record_io.short_sequence(seq)
         return ref if isinstance(ref, str) else ref["file"]
     return grid_mod.tidy_rows(results, cell)
 

@@ -1,0 +1,159 @@
+"""The contract of a kind of experiment, as ``cells.Cell`` is a cell's: everything that
+differs between the tutorial's windows, char-rnn's streams and any kind added later, so
+that the run, its records, the report, sweeps and the CLI know only this interface.
+
+A kind is one object (:class:`Kind`) and one result class (:class:`ExperimentResult`):
+
+- **data**: ``validate(cfg)`` (the settings checked together, beyond each alone),
+  ``prepare(cfg)`` (validate, build the data, check the memory it needs) →
+  its data object (with a ``vocab``); ``disk_bytes(cfg, data, models)`` (what its record
+  takes); ``analysed_text(cfg)`` (the text ``lstmlab units`` and the explorer's match read by
+  default) and ``analysed_note(cfg)`` (a sentence when that is not the usual text);
+- **training**: ``train(cfg, data, *, prior, first, on_progress, check, checkpoint,
+  workers, chunk)`` → its result; ``compile_ahead(…)``, ``extends(prior, cfg)`` (more
+  replicas of a kept result), ``merge(prior, more, cfg)``, ``evaluated_again(cfg, data,
+  twin)`` (the same models, measured for other evaluation settings); ``checkpointed``
+  (trainings that keep their last epoch to resume from); ``updates(cfg, data)`` and
+  ``epochs_done(*progress)`` (a sweep's progress);
+- **its record**: ``load(exp_dir, record, cfg)`` (the result's ``write`` writes it);
+- **its views**: ``show_start`` / ``progress`` / ``show_finished`` (terminal),
+  ``table(results)`` (the summary table of the terminal and the report), ``sections(res,
+  ctx)`` (its report section), ``model_lines``, ``brief`` (a sweep's verbose line),
+  ``point_columns`` (a sweep's table), ``sweep_sections`` (a sweep report's plots),
+  ``sweep_note`` (the sentence under a sweep's table), ``explorer_words`` (how ``lstmlab
+  run`` names its models' explorer page; empty: not named);
+- ``claims``: whether the tutorial's findings are judged on it; ``measures``: the names
+  of ``measure.MEASURES`` that apply to its models.
+
+A new kind registers itself with ``lstmlab.kinds.register`` and is chosen by the
+``kind`` setting of a Config (empty: ``streams`` when --streams > 0, else ``windows``).
+``tests/test_kinds.py`` adds a toy kind in about 40 lines and runs it through run,
+record, resume, report, sweep and ``report --json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Protocol
+
+import jax
+import numpy as np
+
+from ..artifacts import ModelError
+from ..config import Config
+from ..data import plain
+from ..results import no_sound_replica
+
+
+class Headline(NamedTuple):
+    """The per-seed number a sweep's sentences rank a kind's points by."""
+
+    name: str                  # "accuracy", "best validation loss"
+    values: np.ndarray         # (seeds,); NaN: a seed with no value (it diverged)
+    higher_is_better: bool
+    full: np.ndarray | None    # (seeds,) bool: at 100% (a numeric setting's sentence asks
+                               # where most seeds get there); None: no such notion
+    diff: Callable[[float], str]  # a difference of two values as printed
+    mean: Callable[[float], str]  # a value as printed
+
+
+class Kind(Protocol):
+    """A kind of experiment (see the module's docstring for every member)."""
+
+    name: str
+    words: str
+    claims: bool
+    explorer_words: str
+    sweep_note: str
+    measures: tuple[str, ...]
+    checkpointed: bool
+
+    def validate(self, cfg: Config, n_samples: int | None = None) -> None: ...
+    def prepare(self, cfg: Config) -> Any: ...
+    def disk_bytes(self, cfg: Config, data, models: bool) -> int: ...
+    def analysed_text(self, cfg: Config) -> str: ...
+    def analysed_note(self, cfg: Config) -> str: ...
+    def train(self, cfg: Config, data, **how) -> "ExperimentResult": ...
+    def compile_ahead(self, cfg: Config, data, workers, chunk, prior) -> None: ...
+    def extends(self, prior, cfg: Config) -> bool: ...
+    def merge(self, prior, more, cfg: Config) -> "ExperimentResult": ...
+    def evaluated_again(self, cfg: Config, data, twin) -> "ExperimentResult | None": ...
+    def finished_epochs(self, path) -> int | None: ...
+    def updates(self, cfg: Config, data) -> int: ...
+    def epochs_done(self, *progress) -> float: ...
+    def load(self, exp_dir, record: dict, cfg: Config) -> "ExperimentResult": ...
+    def show_start(self, cfg: Config, data) -> None: ...
+    def progress(self, cfg: Config, data, quiet: bool, verbose: bool): ...
+    def show_finished(self, res) -> None: ...
+    def table(self, results: list, terminal: bool = False) -> tuple[str, list, list, list]: ...
+    def sections(self, res, ctx: dict) -> list: ...
+    def model_lines(self, run_dir, res) -> list[str]: ...
+    def brief(self, res) -> str: ...
+    def point_columns(self, results: list) -> tuple[list[str], list[list[str]]]: ...
+    def sweep_sections(self, results: list, ordered: dict) -> list: ...
+
+
+class ExperimentResult:
+    """What every kind's result shares (a mixin of its dataclass, which has ``config``,
+    ``dataset``, ``params``, ``history`` (replicas first), ``compile_s``, ``train_s``,
+    ``cached``, ``finite``, ``asked_seeds``, ``looks`` and ``analyses``). A kind defines
+    ``model(r)``, ``per_seed(strings)``, ``summary()``, ``headline()``, ``ranking()``
+    (replicas best first), ``write(exp_dir, run_dir, models)`` and ``run_files()``."""
+
+    kind: Kind  # set by the kind's module
+
+    def answers(self, cfg: Config) -> bool:
+        """Is this the result ``cfg`` asks for: the same settings, or settled to more seeds
+        from the same request?"""
+        return self.config == cfg or (self.asked_seeds == cfg.seeds
+                                      and self.config.replace(seeds=cfg.seeds) == cfg)
+
+    def trees(self) -> tuple:
+        """Every parameter pytree the result holds (replicas first)."""
+        return (self.params,)
+
+    def params_finite(self) -> np.ndarray:
+        """Per replica: are all its parameters finite?"""
+        if self.params is None:
+            return self.finite
+        ok = np.ones(len(self.history), bool)
+        for leaf in jax.tree.leaves(self.trees()):
+            ok &= np.all(np.isfinite(np.asarray(leaf).reshape(len(ok), -1)), axis=1)
+        return ok
+
+    @property
+    def sound(self) -> np.ndarray:
+        """Per replica: its training did not diverge (a diverged one is never the best)."""
+        return np.array([r not in self.diverged for r in range(len(self.history))])
+
+    def replica(self, r) -> int:
+        """``r`` checked: an integer from 0 to seeds − 1 (numpy ones too), else ModelError."""
+        r = plain(r)
+        if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r < self.config.seeds:
+            raise ModelError(f"replica {r!r} is not allowed; allowed: an integer from 0 to "
+                             f"{self.config.seeds - 1} ({self.config.seeds} seeds)")
+        return r
+
+    def replica_params(self, r: int, tree=None):
+        """The parameters of replica ``r`` (no leading replica axis)."""
+        r = self.replica(r)
+        if self.params is None:
+            raise ModelError(f"{self.config.name} was saved without its models (a sweep "
+                             f"keeps them only with --save-models)")
+        return jax.tree.map(lambda a: np.asarray(a)[r],
+                            self.params if tree is None else tree)
+
+    def best(self):
+        """The best replica (``ranking``) among those whose training did not diverge, as a
+        Model."""
+        if not self.sound.any():
+            raise no_sound_replica(self.config.name)
+        order = np.asarray(self.ranking())
+        return self.model(int(order[self.sound[order]][0]))
+
+    def portable(self):
+        """This result with its parameters as numpy arrays (it travels from a Ray worker
+        without JAX device buffers)."""
+        for name in ("params", "last"):
+            if getattr(self, name, None) is not None:
+                setattr(self, name, jax.tree.map(np.asarray, getattr(self, name)))
+        return self
