@@ -151,7 +151,8 @@ def test_summary_fits_80_and_120_columns():
     results = [lstmlab.run(name, seeds=3, epochs=2) for name in
                ("variable-length", "stateful", "batch-state")]
     results[1].cached = True
-    _, rows = tables.summary_rows(results, compact=True)
+    from lstmlab.kinds import window_view
+    _, _, rows, _ = window_view.table(results, terminal=True)
     for width in (80, 120):
         buf = io.StringIO()
         console.summary(results, Console(file=buf, width=width, highlight=False))
@@ -213,18 +214,20 @@ def test_the_progress_bar_says_compiling_until_the_first_epochs(monkeypatch):
     import numpy as np
     from rich.console import Console
 
-    from lstmlab import console
+    from lstmlab import terminal
+    from lstmlab.kinds import window_view
     buf = io.StringIO()
-    monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=True, width=100))
-    with console.TrainingProgress(PRESETS["one-char"], quiet=False, verbose=False) as bar:
+    for module in (terminal, window_view):
+        monkeypatch.setattr(module, "err", Console(file=buf, force_terminal=True, width=100))
+    with window_view.Progress(PRESETS["one-char"], None, quiet=False, verbose=False) as bar:
         bar.bar.refresh()
         first = buf.getvalue()
         bar(25, np.full((2, 25, 2), 0.5))
         bar.bar.refresh()
     assert "compiling…" in first and "nan" not in first
     assert "loss 0.5000 acc 0.5000" in buf.getvalue()
-    monkeypatch.setattr(console, "err", Console(file=io.StringIO(), force_terminal=False))
-    assert console.TrainingProgress(PRESETS["one-char"], False, False).bar is None  # piped
+    monkeypatch.setattr(terminal, "err", Console(file=io.StringIO(), force_terminal=False))
+    assert window_view.Progress(PRESETS["one-char"], None, False, False).bar is None  # piped
 
 
 def test_the_memory_check_states_its_rule(monkeypatch):

@@ -10,6 +10,7 @@ import pytest
 
 import lstmlab
 from lstmlab import cli, config, datasets, experiments, train
+from lstmlab.kinds import windows
 from lstmlab.config import SETTINGS, Config, problem
 
 
@@ -78,7 +79,7 @@ def test_a_value_is_read_from_the_command_line_by_its_kind(name, text, value):
 def test_the_training_spec_is_derived_from_the_settings():
     cfg = Config(units=7, epochs=3, lr=0.5, shuffle=False, activation="hard_sigmoid",
                  optimizer="adam-optax", batch_size=None)
-    spec = experiments.spec_of(cfg, n_samples=11, vocab_size=5)
+    spec = windows.spec_of(cfg, n_samples=11, vocab_size=5)
     for f in dataclasses.fields(train.TrainSpec):
         if f.name in SETTINGS and f.name != "batch_size":
             assert getattr(spec, f.name) == getattr(cfg, f.name), f.name

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from lstmlab import config, console, experiments, tables
+from lstmlab import config, console, document, experiments, tables
+from lstmlab.kinds import stream_plots, stream_view, window_view
 from lstmlab.errors import ConfigError, DataError, ModelError, shown
 from lstmlab.results import EXPLODED_LOSS, diverged_at
 
@@ -82,13 +83,17 @@ def test_a_sweep_sentence_leaves_a_diverged_seed_out():
                             best_val=np.array([1.0, 1.1, 1.2]))
     wild = SimpleNamespace(sound=np.array([True, False, True]),
                            best_val=np.array([2.0, 9e9, 2.2]))
+    from lstmlab.kinds.stream_result import TextResult
+    for point in (sound, wild):  # a text point's headline: its best validation losses
+        point.headline = lambda point=point: TextResult.headline(point)
+    lowest_loss = grid._metric(sound.headline())
     words = grid._best_value("lr", {(): {0.1: sound, 0.2: wild}}, {"lr": [0.1, 0.2]},
-                             grid.LOWEST_LOSS)
+                             lowest_loss)
     assert "2 pairs" in words and "9e" not in words  # the diverged seed's pair is left out
     # negative control: without divergence every pair counts
     wild.sound = np.array([True, True, True])
     assert "3 pairs" in grid._best_value("lr", {(): {0.1: sound, 0.2: wild}},
-                                         {"lr": [0.1, 0.2]}, grid.LOWEST_LOSS)
+                                         {"lr": [0.1, 0.2]}, lowest_loss)
 
 
 # -- --streams names what the user set -------------------------------------------------------
@@ -183,7 +188,7 @@ def test_report_json_writes_nothing_in_the_run_directory(run_cli, tmp_path):
 # -- --val-frac 0 says training loss ---------------------------------------------------------
 
 def _text_result(val_frac):
-    from lstmlab.results import TextResult
+    from lstmlab.kinds.stream_result import TextResult
     cfg = config.PRESETS["char-rnn"].replace(sequence=TEXT, val_frac=val_frac, seeds=1)
     history = np.array([[[1.6, 1.5]]])  # (1 seed, 1 epoch, training and validation)
     return TextResult(cfg, SimpleNamespace(chars=1000), None, None, history,
@@ -191,15 +196,15 @@ def _text_result(val_frac):
 
 
 def test_text_tables_say_training_loss_without_validation():
-    header, _ = tables.text_rows([_text_result(0.0)])
+    header, _ = stream_view.table([_text_result(0.0)])[1:3]
     assert "best train nats [95% CI]" in header
-    assert "on the training streams (no validation" in tables.loss_footnote(
+    assert "on the training streams (no validation" in stream_view.loss_footnote(
         [_text_result(0.0)])
     # negative control: with validation, validation
-    header, _ = tables.text_rows([_text_result(0.05)])
+    header, _ = stream_view.table([_text_result(0.05)])[1:3]
     assert "best val nats [95% CI]" in header
-    assert "on the validation streams" in tables.loss_footnote([_text_result(0.05)])
-    header, rows = tables.text_rows([_text_result(0.05), _text_result(0.0)])
+    assert "on the validation streams" in stream_view.loss_footnote([_text_result(0.05)])
+    header, rows = stream_view.table([_text_result(0.05), _text_result(0.0)])[1:3]
     assert header[3] == "best nats [95% CI]" and rows[1][3].endswith(" train")
     assert not rows[0][3].endswith(" train")
     assert rows[1][3] == "1.600 train" and rows[0][3] == "1.500"  # the training loss
@@ -210,8 +215,10 @@ def test_text_tables_say_training_loss_without_validation():
 def _main_job_like():
     out = []
     for name in config.MAIN_RUN:
+        from lstmlab.kinds import windows
         out.append(SimpleNamespace(config=config.PRESETS[name], cached=True, compile_s=12.51,
-                                   train_s=165.21, accuracy=np.array([1.0] * 9 + [0.9999])))
+                                   train_s=165.21, accuracy=np.array([1.0] * 9 + [0.9999]),
+                                   kind=windows.KIND))
     return out
 
 
@@ -222,7 +229,7 @@ def test_the_summary_table_fits_the_terminal_without_cutting_a_number(width):
     console.summary(results, c)
     text = c.export_text()
     assert max(len(line) for line in text.splitlines()) <= width
-    _, rows = tables.summary_rows(results, compact=True)
+    _, _, rows, _ = window_view.table(results, terminal=True)
     numbers = {w for row in rows for cell in row[2:] for w in cell.split()}
     assert numbers >= {"[62.7–100.0]", "100.0–100.0", "165.21"}
     words = set(text.split())
@@ -235,7 +242,7 @@ def test_the_summary_table_fits_the_terminal_without_cutting_a_number(width):
 def test_a_table_too_wide_for_its_columns_is_seen_to_be_cut():
     """Negative control of the test above: rich's plain table at 80 columns cuts them."""
     from rich.table import Table
-    header, rows = tables.summary_rows(_main_job_like(), compact=True)
+    _, header, rows, _ = window_view.table(_main_job_like(), terminal=True)
     t = Table()
     for h in header:
         t.add_column(h, overflow="fold")
@@ -288,11 +295,11 @@ def test_units_on_a_text_where_no_track_varies_says_so(run_cli, tmp_path):
 @pytest.mark.slow
 def test_a_crlf_text_draws_its_carriage_returns_without_a_missing_glyph(recwarn):
     from lstmlab import report
-    assert report.drawn("a\r\n") == "a\\r⏎"
-    assert report.drawn("a b", "monospace") == "a·b"  # negative control: glyphs it has
+    assert document.drawn("a\r\n") == "a\\r⏎"
+    assert document.drawn("a b", "monospace") == "a·b"  # negative control: glyphs it has
     res = experiments.run("char-rnn", sequence=TEXT.replace("\n", "\r\n"), streams=4,
                           seq_length=10, units=8, layers=1, epochs=1)
-    report.plot_text_layout(res)
+    stream_plots.plot_text_layout(res)
     assert not [w for w in recwarn if "missing from font" in str(w.message)]
 
 

@@ -15,6 +15,7 @@ keras = pytest.importorskip("keras")
 
 import lstmlab  # noqa: E402
 from lstmlab import cells, data, experiments, model, train  # noqa: E402
+from lstmlab.kinds import windows  # noqa: E402
 
 pytestmark = pytest.mark.keras
 
@@ -60,7 +61,7 @@ def test_training_matches_keras_step_for_step(case):
     cfg = cfg.replace(batch_size=batch)
     ds = experiments.prepare(cfg)
     x, y, v = ds.x, ds.patterns.y, len(ds.vocab)
-    spec = experiments.spec_of(cfg, len(y), v)
+    spec = windows.spec_of(cfg, len(y), v)
     fit = train.fit(spec, key, x, y, ds.mask)
     steps = cfg.epochs * -(-len(y) // batch)
     assert steps >= 100
@@ -97,7 +98,7 @@ def test_stateful_training_matches_a_hand_unrolled_keras_loop():
     ds = experiments.prepare(cfg)
     x, y, v = ds.x, ds.patterns.y, len(ds.vocab)
     key = train.replica_keys(9, 1)
-    fit = train.fit(experiments.spec_of(cfg, len(y), v), key, x, y, None,
+    fit = train.fit(windows.spec_of(cfg, len(y), v), key, x, y, None,
                     ds.order.reshape(-1))
 
     def loss(arrays, xb, yb, state):
@@ -146,7 +147,7 @@ def test_keras_stateful_fit_does_not_carry_state():
         nets.append(net)
     for a, b in zip(nets[0].get_weights(), nets[1].get_weights()):
         np.testing.assert_array_equal(a, b)
-    spec = experiments.spec_of(cfg, len(y), v)
+    spec = windows.spec_of(cfg, len(y), v)
     carried = train.fit(spec, key, x, y, None, ds.order.reshape(-1))
     stateless = train.fit(spec.__class__(**{**spec.__dict__, "stateful": False}), key, x, y)
     assert_close_to_keras(stateless.params, nets[1])
@@ -462,7 +463,7 @@ def test_every_cell_and_stack_trains_as_keras_does_step_for_step(cell, layers):
                                                      encoding="onehot")
     ds = experiments.prepare(cfg)
     x, y, v = ds.x, ds.patterns.y, len(ds.vocab)
-    spec = experiments.spec_of(cfg, len(y), v)
+    spec = windows.spec_of(cfg, len(y), v)
     fit = train.fit(spec, key, x, y, ds.mask)
     assert cfg.epochs * len(y) >= 100
     net = keras_net(x.shape[1], x.shape[2], units, v, cell=cell, layers=layers)

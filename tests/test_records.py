@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import lstmlab
-from lstmlab import budget, engine, experiments, files, records, report
+from lstmlab import budget, document, engine, experiments, files, records, report
+from lstmlab.kinds import window_plots
 
 FAST = ["--epochs", "3", "--seeds", "2", "-q"]
 
@@ -134,7 +135,7 @@ def test_report_rebuilds_from_records_alone(run_cli, monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_html_escapes_hostile_symbols():
     res = lstmlab.run("one-char", sequence="<script>alert(1)</script>", seeds=1, epochs=1)
-    page = report.render_html(report.blocks([res], "t"))
+    page = document.render_html(report.blocks([res], "t"))
     assert "<script>" not in page and "</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
@@ -387,15 +388,15 @@ def test_a_long_text_is_kept_once_and_shown_short(run_cli, tmp_path):
     # the heatmap records the first steps only, with legible ticks
     res = lstmlab.run("stateful", sequence=text, epochs=1, seeds=1)
     assert res.states.shape == (2, budget.MAX_STATE_STEPS, 50)
-    fig = report.states_figure(res)
-    assert all(len(ax.get_xticks()) <= report.MAX_TICKS for ax in fig.axes[::2])
+    fig = window_plots.states_figure(res)
+    assert all(len(ax.get_xticks()) <= document.MAX_TICKS for ax in fig.axes[::2])
 
 
 @pytest.mark.slow
 def test_markdown_report_escapes_user_text():
     hostile = "# Heading\n| a | b |\n<script>x</script> *em* [l](http://x) `c` &amp;"
     res = lstmlab.run("one-char", sequence=hostile, seeds=1, epochs=1)
-    md = report.render_md(report.blocks([res], "t"))
+    md = document.render_md(report.blocks([res], "t"))
     assert "<script>" not in md and "\n# Heading" not in md and "| a | b |" not in md
     assert "[l](" not in md and "·*em*" not in md and "·&amp;" not in md
     assert "\\<script\\>" in md and "\\[l\\](" in md and "\\*em\\*" in md
@@ -436,7 +437,7 @@ def test_the_report_is_drawn_the_same_every_time():
                                probe=10)]
     alone = report.blocks(results, "t")
     assert report.blocks(results, "t") == alone  # the same blocks, the same PNG bytes
-    imgs = [b for b in alone if isinstance(b, report.Img)]
+    imgs = [b for b in alone if isinstance(b, document.Img)]
     assert len(imgs) == 8 and all(b.png.startswith(b"\x89PNG") for b in imgs)
 
 
@@ -647,8 +648,8 @@ def test_a_run_that_does_not_fit_on_the_disk_is_refused_before_it_trains(
     # a large write is said aloud, a small one is not
     monkeypatch.setattr(budget.shutil, "disk_usage", lambda p: usage)
     said = []
-    budget.check_disk(tmp_path, [cfg], {cfg.name: ds}, warn=said.append)
+    budget.check_disk(tmp_path, [budget.disk_estimate(cfg, ds)], warn=said.append)
     assert said == []
     monkeypatch.setattr(budget, "LARGE_WRITE", 1)
-    budget.check_disk(tmp_path, [cfg], {cfg.name: ds}, warn=said.append)
+    budget.check_disk(tmp_path, [budget.disk_estimate(cfg, ds)], warn=said.append)
     assert len(said) == 1 and "writes about" in said[0]

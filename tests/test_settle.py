@@ -10,7 +10,7 @@ import jax
 
 from lstmlab import engine, experiments, findings, settle, train
 from lstmlab.config import PRESETS
-from lstmlab.results import Result
+from lstmlab.kinds.window_result import Result
 
 
 def fake(name, per_replica, seeds):

@@ -199,11 +199,19 @@ def test_generation_needs_both_shares():
 # -- the sweep sentences -----------------------------------------------------------------
 
 
+def _point(cfg, accuracy):
+    """A window sweep point of these accuracies (its headline is a Result's)."""
+    from lstmlab.kinds.window_result import Result
+    point = SimpleNamespace(config=cfg, accuracy=accuracy)
+    point.headline = lambda: Result.headline(point)
+    return point
+
+
 def sweep_results(shares, seeds, rng):
     out = []
     for units, p in shares.items():
         acc = np.where(rng.random(seeds) < p, 1.0, 0.9)
-        out.append(SimpleNamespace(config=Config(units=units, seeds=seeds), accuracy=acc))
+        out.append(_point(Config(units=units, seeds=seeds), acc))
     return out
 
 
@@ -235,7 +243,7 @@ def word_results(means, seeds, rng, spread=0.05):
     out = []
     for enc, m in means.items():
         acc = np.clip(m + rng.normal(0, spread, seeds), 0, 1)
-        out.append(SimpleNamespace(config=Config(encoding=enc, seeds=seeds), accuracy=acc))
+        out.append(_point(Config(encoding=enc, seeds=seeds), acc))
     return out
 
 
@@ -262,7 +270,7 @@ def test_a_large_lift_is_rarely_called_small():
 def text_results(means, seeds, rng, spread=0.05):
     """Text points (stream experiments) whose best validation losses are drawn around
     ``means`` (value of units → true mean), paired noise per replica."""
-    from lstmlab.results import TextResult
+    from lstmlab.kinds.stream_result import TextResult
     shared = rng.normal(0, spread, seeds)  # replica r starts alike at every point
     out = []
     for units, m in means.items():

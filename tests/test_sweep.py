@@ -13,7 +13,8 @@ import pytest
 import lstmlab
 from lstmlab import cluster, engine, grid, programs, stats, sweeps
 from lstmlab.config import PRESETS
-from lstmlab.results import Result
+from lstmlab.kinds import window_plots
+from lstmlab.kinds.window_result import Result
 
 FAST = ["--epochs", "4", "--seeds", "2", "-q"]
 
@@ -419,7 +420,7 @@ def test_the_learning_curve_legend_covers_no_curve(n_values):
     res = lstmlab.run(cfg)
     results = [dataclasses.replace(res, config=cfg.replace(units=u))
                for u in range(1, n_values + 1)]
-    fig = report.sweep_curves_figure(results, "units", list(range(1, n_values + 1)))
+    fig = window_plots.sweep_curves_figure(results, "units", list(range(1, n_values + 1)))
     renderer = FigureCanvasAgg(fig).get_renderer()
     ax, = fig.axes
     legend = ax.get_legend().get_window_extent(renderer)

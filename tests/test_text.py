@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lstmlab import charrnn, data, experiments, streams
+from lstmlab.kinds import streams as streams_kind
 from lstmlab.config import PRESETS
 from lstmlab.errors import DataError, RecordError
 from kinds import random_params
@@ -90,7 +91,7 @@ def test_the_state_carried_between_batches_is_one_long_batch():
 
 def text_spec(vocab_size: int, **settings) -> charrnn.TextSpec:
     """A TextSpec as a run derives it: the char-rnn preset with ``settings``."""
-    return experiments.text_spec_of(PRESETS["char-rnn"].replace(**settings), vocab_size)
+    return streams_kind.text_spec_of(PRESETS["char-rnn"].replace(**settings), vocab_size)
 
 
 def test_char_rnns_learning_rate_schedule_and_clipping():

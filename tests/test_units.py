@@ -363,7 +363,7 @@ def test_line_unit_claim_is_judged_on_a_text_model():
     f = {x.id: x for x in findings.from_results([res])}["line-unit"]
     assert f.verdict != findings.NOT_RUN and f.seeds == 2
     trained, _ = findings.BY_ID["line-unit"].measure({"char-rnn": res})
-    frame = res.model(1).units(datasets.analysed_text(res.config))
+    frame = res.model(1).units(res.kind.analysed_text(res.config))
     line = frame[frame.track.str.contains("line position")]
     assert abs(trained[1] - line.r.abs().max()) < 1e-12
     # one seed: not run (a share of one seed says nothing)

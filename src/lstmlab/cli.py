@@ -126,14 +126,14 @@ def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_
                                settle_observer=console.SettleView(quiet, False))
     with _reporting(run_dir):
         console.summary(judged.results)
-        if judged.found:  # the claims rest on the tutorial's window experiments
+        from . import kinds
+        if any(kinds.of(c).claims for c in cfgs):  # the claims rest on the tutorial's
             console.findings(judged.found, judged.design)
         with console.Steps(quiet) as step:
             paths, pages = job.write_pages(run_dir, judged, step)
     if "stateful" in pages:
         console.out.print(f"Explorer of the stateful model (type, reset, watch the gates): "
                           f"{run_dir / pages['stateful']}", markup=False)
-    from . import kinds
     for c in cfgs:
         if c.name in pages and (words := kinds.of(c).explorer_words):
             console.out.print(f"Explorer of {c.name}'s {words}: {run_dir / pages[c.name]}",

@@ -20,6 +20,7 @@ from . import budget, measure, records
 from .config import Config, training_key
 from .errors import ConfigError, DataError
 from . import kinds
+from .experiments import run as run_experiment
 from .kinds import ExperimentResult as Result
 from .programs import cancel_ahead
 from .tables import sequence_text
@@ -204,11 +205,12 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
                                 stop.check()  # between chunks: no compiled code is running
                             # more seeds of a finished experiment: only the new ones train;
                             # a stream experiment goes on from its last finished epoch
-                            res = kind.train(cfg, by_name[cfg.name], on_progress=on_progress,
-                                             check=stop.check, workers=workers, chunk=chunk,
-                                             prior=known.get(cfg.name),
-                                             checkpoint=records.checkpoint(run_dir, cfg)
-                                             if kind.checkpointed else None)
+                            res = run_experiment(cfg, dataset=by_name[cfg.name],
+                                                 on_progress=on_progress, check=stop.check,
+                                                 workers=workers, chunk=chunk,
+                                                 prior=known.get(cfg.name),
+                                                 checkpoint=records.checkpoint(run_dir, cfg)
+                                                 if kind.checkpointed else None)
                         trained[training_key(cfg)] = res
                     finish(res)
             else:

@@ -93,9 +93,10 @@ def blocks(results: list, title: str, found: list | None = None, design: str = "
     beside the report; ``studies``: experiment name → units.Study."""
     studies, ctx = studies or {}, {"explorers": explorers or {}}
     out: list = [H(1, title)]
-    if found is None and any(r.kind.claims for r in results):
-        found = findings_mod.from_results([r for r in results if r.kind.claims])
-    if found:
+    claims = [r for r in results if r.kind.claims]  # the results the claims rest on
+    if found is None and claims:
+        found = findings_mod.from_results(claims)
+    if found and claims:
         out.append(H(2, f"Findings: the tutorial's claims, checked "
                         f"({findings_mod.level_words(found)})"))
         out.append(Table(["claim", "measurement", "seeds", "verdict"],
