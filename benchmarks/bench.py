@@ -35,13 +35,15 @@ import tempfile
 import time
 
 from lstmlab import PRESETS, experiments, programs, train
+from lstmlab.kinds import windows
+from lstmlab.kinds.windows import spec_of
 from lstmlab.config import MAIN_RUN
 from lstmlab.cells import CELLS
 
 
 def lstmlab_times(cfg, repeats, workers=None):
     ds = experiments.prepare(cfg)
-    spec = experiments.spec_of(cfg, len(ds.patterns), len(ds.vocab))
+    spec = spec_of(cfg, len(ds.patterns), len(ds.vocab))
     order = None if ds.order is None else ds.order.reshape(-1)
     programs._PROGRAMS.clear()  # compile from cold (a process keeps its compiled programs)
     runs = [train.fit(spec, train.replica_keys(cfg.seed, cfg.seeds), ds.x, ds.patterns.y,
@@ -277,7 +279,7 @@ def breakdown_here(cache_dir: str) -> dict:
         datasets = engine.prepare_all(cfgs)
         t["data"] = time.perf_counter() - t0
         spent = {"save": 0.0, "evaluate": 0.0, "measure": 0.0}
-        real = {"save": records.save_result, "evaluate": experiments._evaluated,
+        real = {"save": records.save_result, "evaluate": windows._evaluated,
                 "measure": measure.everything}
 
         def timed(part):
@@ -288,7 +290,7 @@ def breakdown_here(cache_dir: str) -> dict:
                 finally:
                     spent[part] += time.perf_counter() - s0
             return call
-        records.save_result, experiments._evaluated = timed("save"), timed("evaluate")
+        records.save_result, windows._evaluated = timed("save"), timed("evaluate")
         measure.everything = timed("measure")  # the findings' and report's measurements
         try:
             t0 = time.perf_counter()
@@ -299,11 +301,11 @@ def breakdown_here(cache_dir: str) -> dict:
                                          Path(tmp), every, cfgs))
             total = time.perf_counter() - t0
         finally:
-            records.save_result, experiments._evaluated = real["save"], real["evaluate"]
+            records.save_result, windows._evaluated = real["save"], real["evaluate"]
             measure.everything = real["measure"]
         t0 = time.perf_counter()  # the evaluation again, its programs compiled
         for r in outcome.results:
-            experiments._evaluated(r.config, r.dataset, r.params, r.history, 0.0, 0.0)
+            windows._evaluated(r.config, r.dataset, r.params, r.history, 0.0, 0.0)
         t["evaluate"] = time.perf_counter() - t0
         fit_compile = sum(r.compile_s for r in outcome.results)
         t["compile"] = fit_compile + spent["evaluate"] - t["evaluate"]

@@ -24,6 +24,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lstmlab import PRESETS, experiments, model, train  # noqa: E402
+from lstmlab.kinds.windows import spec_of  # noqa: E402
 
 CASES = {
     "batch 1": PRESETS["timestep-window"].replace(units=8, epochs=5, shuffle=False),
@@ -48,7 +49,7 @@ def parity(cfg, seed=3):
     net.fit(x, keras.utils.to_categorical(y, v), epochs=cfg.epochs, batch_size=batch,
             shuffle=False, verbose=0)
     def final(optimizer, inputs):
-        spec = experiments.spec_of(cfg.replace(optimizer=optimizer), len(y), v)
+        spec = spec_of(cfg.replace(optimizer=optimizer), len(y), v)
         return model.keras_weights(jax.tree.map(lambda a: a[0],
                                                 train.fit(spec, key, inputs, y, ds.mask).params))
 

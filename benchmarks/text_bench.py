@@ -1,5 +1,5 @@
 """char-rnn's training speed on a real text, side by side in one run: characters per second
-of lstmlab's char-rnn step (``lstmlab.charrnn.train_chunk``, as ``lstmlab run char-rnn``
+of lstmlab's char-rnn step (``lstmlab.kinds.charrnn.train_chunk``, as ``lstmlab run char-rnn``
 trains: 2 × LSTM(128), 50 streams × 50 steps, RMSprop, clipping) for one model and for
 several seeds vmapped in one program (summed), against a minimal hand-written JAX loop of the same math (both layers inside one
 ``lax.scan`` over the 50 steps, as a first JAX port would write it) and, when installed,
@@ -27,7 +27,9 @@ import optax
 sys.path.insert(0, str(Path(__file__).parent))
 from bench import machine  # noqa: E402
 
-from lstmlab import charrnn, data, experiments, model, streams  # noqa: E402
+from lstmlab import data, model  # noqa: E402
+from lstmlab.kinds import charrnn, stream_layout as streams  # noqa: E402
+from lstmlab.kinds.streams import text_spec_of  # noqa: E402
 from lstmlab.cells import CELLS  # noqa: E402
 from lstmlab.config import PRESETS  # noqa: E402
 
@@ -98,7 +100,7 @@ def main():
         torch.set_num_threads(1)
         text = Path(args.text).read_text(encoding="utf-8")
         vocab = data.Vocab.from_sequence(text)
-        spec = experiments.text_spec_of(PRESETS["char-rnn"], len(vocab))
+        spec = text_spec_of(PRESETS["char-rnn"], len(vocab))
         full = streams.layout(streams.split(vocab.encode(text), 0.05)[0], spec.streams,
                               spec.seq_length)
         print(torch_chars_per_s(spec, streams.Batches(full.x[:args.batches],
@@ -109,7 +111,7 @@ def main():
     text = Path(args.text).read_text(encoding="utf-8")
     vocab = data.Vocab.from_sequence(text)
     train, _ = streams.split(vocab.encode(text), 0.05)
-    spec = experiments.text_spec_of(PRESETS["char-rnn"], len(vocab))
+    spec = text_spec_of(PRESETS["char-rnn"], len(vocab))
     full = streams.layout(train, spec.streams, spec.seq_length)
     b = streams.Batches(full.x[:args.batches], full.y[:args.batches])
     chars = b.chars

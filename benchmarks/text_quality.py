@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench import machine  # noqa: E402
 
 from lstmlab import data, experiments  # noqa: E402
+from lstmlab.kinds.streams import text_spec_of  # noqa: E402
 from lstmlab.config import PRESETS  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def torch_history(text: str, epochs: int, seed: int) -> list[tuple[float, float]
     torch.manual_seed(seed)
     vocab = data.Vocab.from_sequence(text)
     cfg = PRESETS["char-rnn"].replace(sequence=text, epochs=epochs)
-    spec = experiments.text_spec_of(cfg, len(vocab))
+    spec = text_spec_of(cfg, len(vocab))
     ds = experiments.prepare(cfg)
     V, U = spec.vocab_size, spec.units
     net = torch.nn.LSTM(V, U, spec.layers, batch_first=True)

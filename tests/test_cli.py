@@ -217,8 +217,7 @@ def test_the_progress_bar_says_compiling_until_the_first_epochs(monkeypatch):
     from lstmlab import terminal
     from lstmlab.kinds import window_view
     buf = io.StringIO()
-    for module in (terminal, window_view):
-        monkeypatch.setattr(module, "err", Console(file=buf, force_terminal=True, width=100))
+    monkeypatch.setattr(terminal, "err", Console(file=buf, force_terminal=True, width=100))
     with window_view.Progress(PRESETS["one-char"], None, quiet=False, verbose=False) as bar:
         bar.bar.refresh()
         first = buf.getvalue()

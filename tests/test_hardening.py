@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from lstmlab import config, console, document, experiments, tables
+from lstmlab import config, console, document, experiments, tables, terminal
 from lstmlab.kinds import stream_plots, stream_view, window_view
 from lstmlab.errors import ConfigError, DataError, ModelError, shown
 from lstmlab.results import EXPLODED_LOSS, diverged_at
@@ -314,7 +314,7 @@ def test_the_report_shows_its_steps_on_a_terminal_and_nothing_when_quiet(run_cli
     assert run_cli("run", "stateful", "--epochs", "2", "--seeds", "2", "--out", run,
                    "--quiet", "--no-settle")[0] == 0
     buf = io.StringIO()
-    monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=True, width=100))
+    monkeypatch.setattr(terminal, "err", Console(file=buf, force_terminal=True, width=100))
     assert run_cli("report", run)[0] == 0
     shown_ = buf.getvalue()
     # (the unit study was made when the run saved it: the report only reads it)
@@ -324,11 +324,11 @@ def test_the_report_shows_its_steps_on_a_terminal_and_nothing_when_quiet(run_cli
     buf.truncate(0), buf.seek(0)
     job.reproduce(["stateful"], out=run, settle=False, quiet=True, epochs=2, seeds=2)
     assert buf.getvalue() == ""
-    monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=False))
+    monkeypatch.setattr(terminal, "err", Console(file=buf, force_terminal=False))
     assert run_cli("report", run)[0] == 0
     assert buf.getvalue() == ""
     # and reproduce, as a notebook calls it, shows its steps by default
-    monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=True, width=100))
+    monkeypatch.setattr(terminal, "err", Console(file=buf, force_terminal=True, width=100))
     job.reproduce(["stateful"], out=run, settle=False, epochs=2, seeds=2)
     assert "drawing the report" in buf.getvalue()
 

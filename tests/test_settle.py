@@ -9,6 +9,7 @@ import pytest
 import jax
 
 from lstmlab import engine, experiments, findings, settle, train
+from lstmlab.kinds import windows
 from lstmlab.config import PRESETS
 from lstmlab.kinds.window_result import Result
 
@@ -162,7 +163,7 @@ def test_more_seeds_train_only_the_new_replicas_with_the_numbers_of_training_all
     assert grown.generated == together.generated and grown.order_diff == together.order_diff
     # negative control: a prior of other settings is not extended — all eight train again
     other = experiments.run(name, seeds=3, seed=8, **settings)
-    assert not experiments.extends(other, together.config)
+    assert not windows.extends(other, together.config)
     trained.clear()
     again = experiments.run(name, seeds=8, prior=other, **settings)
     assert trained == [8]
@@ -177,13 +178,13 @@ def test_batches_of_several_samples_train_all_replicas_again():
     settings = dict(epochs=20)
     few = experiments.run("batch-state", seeds=4, **settings)
     together = experiments.run("batch-state", seeds=10, **settings)
-    assert not experiments.extends(few, together.config)
+    assert not windows.extends(few, together.config)
     a = np.concatenate([np.ravel(np.asarray(p)[:4]) for p in jax.tree.leaves(together.params)])
     b = np.concatenate([np.ravel(p) for p in jax.tree.leaves(few.params)])
     assert not np.array_equal(a, b)
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     one = experiments.run("one-char", seeds=4, **settings)  # one sample per update: extends
-    assert experiments.extends(one, one.config.replace(seeds=10))
+    assert windows.extends(one, one.config.replace(seeds=10))
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import lstmlab
-from lstmlab import cluster, engine, grid, programs, stats, sweeps
+from lstmlab import cluster, engine, grid, programs, stats, sweeps, terminal
 from lstmlab.config import PRESETS
 from lstmlab.kinds import window_plots
 from lstmlab.kinds.window_result import Result
@@ -299,7 +299,7 @@ def test_the_sweep_progress_bar_counts_points_and_seed_updates(monkeypatch):
 
     from lstmlab import console
     buf = io.StringIO()
-    monkeypatch.setattr(console, "err", Console(file=buf, force_terminal=True, width=120))
+    monkeypatch.setattr(terminal, "err", Console(file=buf, force_terminal=True, width=120))
     base = PRESETS["one-char"].replace(epochs=10, seeds=2)
     cfgs = grid.points(base, {"units": [2, 4]})
     datasets = dict(zip((c.name for c in cfgs), engine.prepare_all(cfgs)))
@@ -316,7 +316,7 @@ def test_the_sweep_progress_bar_counts_points_and_seed_updates(monkeypatch):
     view.bar.refresh()
     view.close()
     assert "points 2/2" in buf.getvalue() and "seed·updates/s" in buf.getvalue()
-    monkeypatch.setattr(console, "err", Console(file=io.StringIO(), force_terminal=False))
+    monkeypatch.setattr(terminal, "err", Console(file=io.StringIO(), force_terminal=False))
     piped = console.SweepView(False, False)
     piped.begin(cfgs, cfgs, datasets)
     assert piped.bar is None  # piped output stays clean

@@ -1,4 +1,4 @@
-"""char-rnn's training (lstmlab.streams, lstmlab.charrnn): the stream layout and the
+"""char-rnn's training (lstmlab.kinds.stream_layout, lstmlab.kinds.charrnn): the stream layout and the
 many-to-many loss against independent NumPy references, the state carried between batches
 against one long batch, sampling, and a short text end to end."""
 
@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstmlab import charrnn, data, experiments, streams
-from lstmlab.kinds import streams as streams_kind
+from lstmlab import data, experiments
+from lstmlab.kinds import charrnn, stream_layout as streams, streams as streams_kind
 from lstmlab.config import PRESETS
 from lstmlab.errors import DataError, RecordError
 from kinds import random_params

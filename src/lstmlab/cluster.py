@@ -1,5 +1,5 @@
 """Training on a Ray cluster: each experiment (a grid point) is one Ray task that runs the
-same code as a local run (``experiments.train_replicas``) on a worker and returns its
+same code as a local run (the kind's ``train``) on a worker and returns its
 Result; the driver alone writes the run directory, so a worker never needs the driver's
 disk.
 

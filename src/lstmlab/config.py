@@ -13,6 +13,9 @@ from typing import Callable
 
 from .data import ALPHABET, ENCODINGS, FRAMINGS, MAX_WINDOW
 from .errors import ConfigError, shown
+from .setting import (LIST_OF, _BOOL, Setting, _is_int, allowed,  # noqa: F401  (config's)
+                      read_batch_size, table)
+from .setting import setting as _s
 
 # The names the numerical modules implement (model, train, artifacts import them from here).
 ACTIVATIONS = ("sigmoid", "hard_sigmoid")  # Keras 3's sigmoid; Keras 2's hard sigmoid
@@ -25,35 +28,6 @@ UNIT_THRESHOLD = 0.9  # |r| at which a unit is said to track a track (lstmlab un
 MAX_SEED = 2**31 - 1
 MAX_LAYERS = 16
 AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told
-
-
-@dataclass(frozen=True)
-class Setting:
-    """What one setting is: its help, its values (kind: int, count (≥ 0), float, bool,
-    str, batch (an integer or None for all); a range or choices), where it applies, whether
-    it changes the trained models, and how the CLI offers it."""
-
-    help: str
-    low: float | None = None       # the range, inclusive (a float's high: below it)
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    applies: tuple[Callable, str] | None = None  # (rule on a Config, where in words)
-    trains: bool = True            # False: changes what is measured, never the training
-    sweep: bool = True             # a comma list of `lstmlab sweep`
-    option: bool = True            # an option of `lstmlab run` and `sweep`
-    label: str = ""                # its name in messages (default: the name, spaced)
-    name: str = ""                 # filled in from the field
-    kind: str = ""                 # filled in from the annotation
-
-    @property
-    def where(self) -> str:
-        """" Applies to … ." for a setting that only some experiments have, else ""."""
-        return f" Applies to {self.applies[1]}." if self.applies else ""
-
-
-def _s(default, help: str, **kw):
-    """A Config field with its Setting (nanoGPT's one line per setting, with metadata)."""
-    return field(default=default, metadata={"setting": Setting(help, **kw)})
 
 
 _STATEFUL = (lambda c: c.stateful and not c.streams, "stateful window experiments")
@@ -277,28 +251,7 @@ MAIN_RUN = tuple(name for name, c in PRESETS.items() if not c.streams)
 
 # -- what derives from the settings ----------------------------------------------------
 
-_KINDS = {"int": "int", "float": "float", "bool": "bool", "str": "str",
-          "int | None": "batch"}
-
-
-def _settings(cls=None) -> dict[str, Setting]:
-    """The settings table of ``cls`` (Config): each field's Setting, its name and kind."""
-    out = {}
-    for f in dataclasses.fields(cls or Config):
-        st = f.metadata["setting"]
-        if str(f.type) not in _KINDS:  # a developer's new field: say what is supported
-            raise TypeError(f"{(cls or Config).__name__}.{f.name}: annotation {f.type!r} is "
-                            f"not one the settings table reads; allowed: "
-                            f"{', '.join(_KINDS)}")
-        kind = _KINDS[str(f.type)]
-        if kind == "int" and st.low == 0:
-            kind = "count"
-        out[f.name] = dataclasses.replace(st, name=f.name, kind=kind,
-                                          label=st.label or f.name.replace("_", " "))
-    return out
-
-
-SETTINGS: dict[str, Setting] = _settings()
+SETTINGS: dict[str, Setting] = table(Config)
 
 # Settings that only mean something for some experiments: (setting, rule on the Config,
 # where in words). Setting one where it does not apply is an error, not silently ignored.
@@ -365,28 +318,6 @@ def check_applies(presets: list[Config], changes: dict,
                               f"{names}; it applies to {where}")
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def allowed(st: Setting, python: bool = True) -> str:
-    """The values ``st`` allows, in words (``python``: as the Python API takes them)."""
-    if st.choices:
-        return ", ".join(st.choices)
-    if st.kind in ("int", "count"):
-        return f"an integer from {int(st.low)} to {int(st.high)}"
-    if st.kind == "batch":
-        return "an integer ≥ 1, or None for all samples" if python \
-            else "an integer ≥ 1 or 'all'"
-    if st.kind == "float":
-        if st.high is not None:
-            return f"a number from {st.low:g} to below {st.high:g}"
-        return f"a finite number > {st.low:g}"
-    if st.kind == "bool":
-        return "True or False" if python else "a flag (a sweep: yes, no)"
-    return "a string"
-
-
 def problem(name: str, value) -> str | None:
     """What is wrong with ``value`` for the setting ``name`` alone (its type, range and
     choices), as the end of a message: "framing 'diagonal' is not allowed; allowed: …" —
@@ -408,13 +339,6 @@ def problem(name: str, value) -> str | None:
     if ok:
         return None
     return f"{st.label} {shown(value)} is not allowed; allowed: {allowed(st)}"
-
-
-# What a comma list of `lstmlab sweep` holds, by kind, in words.
-LIST_OF = {"int": "integers", "count": "integers", "batch": "integers or 'all'",
-           "float": "numbers", "bool": "yes/no (true/false, on/off)", "str": "words"}
-_BOOL = {"true": True, "yes": True, "on": True, "1": True,
-         "false": False, "no": False, "off": False, "0": False}
 
 
 def read(name: str, text: str):
@@ -485,8 +409,3 @@ def with_defaults(changes: dict) -> dict:
             len(set(changes["sequence"])) > AUTO_ONEHOT_VOCAB:
         return {**changes, "encoding": "onehot"}
     return changes
-
-
-def read_batch_size(text: str) -> int | None:
-    """A batch size as typed: an integer, or 'all' (None: every sample in one batch)."""
-    return None if text == "all" else int(text)

@@ -17,7 +17,8 @@ from . import kinds
 from .config import Config
 from .errors import error, warn  # noqa: F401  (console.error/warn for the CLI)
 from .tables import divergence
-from .terminal import Bar, err, header, live, out  # noqa: F401  (console.out for the CLI)
+from . import terminal
+from .terminal import Bar, header, live, out  # noqa: F401  (console.out for the CLI)
 
 class Steps(Bar):
     """Work without a bar of its own (the report: explorer pages, unit studies, plots): a
@@ -27,7 +28,7 @@ class Steps(Bar):
     def __init__(self, quiet: bool = False):
         if not quiet and live():
             self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                TimeElapsedColumn(), console=err, transient=True)
+                                TimeElapsedColumn(), console=terminal.err, transient=True)
             self.task = self.bar.add_task("")
 
     def __call__(self, what: str) -> None:
@@ -181,10 +182,10 @@ class SweepView(RunView):
                       "point; Ctrl-C stops it within seconds and keeps the finished points.",
                       markup=False)
         self.t0 = time.perf_counter()
-        if todo and not self.quiet and not self.verbose and err.is_terminal:
+        if todo and not self.quiet and not self.verbose and terminal.err.is_terminal:
             self.bar = Progress(TextColumn("points {task.fields[points]}"), BarColumn(),
                                 TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-                                TimeElapsedColumn(), console=err, transient=True)
+                                TimeElapsedColumn(), console=terminal.err, transient=True)
             self.bar.start()
             self.task = self.bar.add_task("sweep", total=self.total,
                                           points=f"0/{self.points}", rate="compiling…")

@@ -12,7 +12,7 @@ skipped for a finding that would stay inconclusive at the cap even if its interv
 narrowed as 1/√n (``findings.projected``): stopping for futility never makes a wrong
 verdict likelier. Replica r of a seed is the same whatever the number of replicas trained
 with it, so a round keeps the earlier seeds' models and trains only the new ones where that
-holds bit for bit (``experiments.extends``), and trains all of them again otherwise.
+holds bit for bit (its kind's ``extends``), and trains all of them again otherwise.
 """
 
 from __future__ import annotations

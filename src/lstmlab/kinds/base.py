@@ -25,7 +25,10 @@ A kind is one object (:class:`Kind`) and one result class (:class:`ExperimentRes
 - ``claims``: whether the tutorial's findings are judged on it; ``measures``: the names
   of ``measure.MEASURES`` that apply to its models.
 
-A new kind registers itself with ``lstmlab.kinds.register`` and is chosen by the
+A new kind subclasses :class:`KindBase` (every member above has a plain default there:
+no checkpoint, no claims, a summary table, report section and sweep columns of its
+headline) and its result :class:`ExperimentResult` (it defines ``per_seed``, ``headline``
+and ``write``), registers itself with ``lstmlab.kinds.register`` and is chosen by the
 ``kind`` setting of a Config (empty: ``streams`` when --streams > 0, else ``windows``).
 ``tests/test_kinds.py`` adds a toy kind in about 40 lines and runs it through run,
 record, resume, report, sweep and ``report --json``.
@@ -33,6 +36,7 @@ record, resume, report, sweep and ``report --json``.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Callable, NamedTuple, Protocol
 
 import jax
@@ -41,7 +45,11 @@ import numpy as np
 from ..artifacts import ModelError
 from ..config import Config
 from ..data import plain
-from ..results import no_sound_replica
+from ..datasets import validate as validate_settings
+from ..document import H, P
+from ..results import diverged_at, no_sound_replica
+from ..stats import describe, loss_text
+from ..terminal import out
 
 
 class Headline(NamedTuple):
@@ -92,6 +100,105 @@ class Kind(Protocol):
     def sweep_sections(self, results: list, ordered: dict) -> list: ...
 
 
+class _Silent:
+    """A training's progress that shows nothing (a context, called with the progress)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def __call__(self, *progress) -> None:
+        pass
+
+
+class KindBase:
+    """Every member of the contract with a plain default, for a kind to override."""
+
+    words = "experiments"
+    claims = False
+    checkpointed = False
+    measures: tuple[str, ...] = ()
+    explorer_words = ""
+    sweep_note = ""
+
+    def validate(self, cfg: Config, n_samples: int | None = None) -> None:
+        validate_settings(cfg, n_samples)
+
+    def disk_bytes(self, cfg: Config, data, models: bool) -> int:
+        return 2**20
+
+    def analysed_text(self, cfg: Config) -> str:
+        return cfg.sequence
+
+    def analysed_note(self, cfg: Config) -> str:
+        return ""
+
+    def compile_ahead(self, cfg, data, workers=None, chunk=None, prior=None) -> None:
+        pass
+
+    def extends(self, prior, cfg: Config) -> bool:
+        return False
+
+    def merge(self, prior, more, cfg: Config):
+        raise NotImplementedError(f"{self.name} experiments are never extended")
+
+    def evaluated_again(self, cfg, data, twin):
+        return None
+
+    def finished_epochs(self, path) -> int | None:
+        return None
+
+    def updates(self, cfg: Config, data) -> int:
+        return cfg.seeds * cfg.epochs
+
+    def epochs_done(self, done, *rest) -> float:
+        return done
+
+    def show_start(self, cfg: Config, data) -> None:
+        pass
+
+    def progress(self, cfg: Config, data, quiet: bool, verbose: bool):
+        return _Silent()
+
+    def show_finished(self, res) -> None:
+        out.print(self.brief(res), markup=False)
+
+    def _mean(self, res) -> str:
+        h = res.headline()
+        v = h.values[np.isfinite(h.values)]
+        return "no value" if not len(v) else h.mean(float(v.mean())) + (
+            f" [{loss_text(v)}]" if len(v) > 1 else "")
+
+    def table(self, results: list, terminal: bool = False):
+        name = results[0].headline().name
+        return (f"{self.name} experiments", ["experiment", "seeds", f"{name} (mean)",
+                                             "train s"],
+                [[r.config.name + ("*" if r.cached and terminal else ""),
+                  str(r.config.seeds), self._mean(r), f"{r.train_s:.2f}"] for r in results],
+                [])
+
+    def sections(self, res, ctx: dict) -> list:
+        c = res.config
+        return [H(2, c.name), P(f"Settings: {c.describe()}."),
+                P(f"{res.headline().name}: {self._mean(res)} over {c.seeds} seed(s).")]
+
+    def model_lines(self, run_dir, res) -> list[str]:
+        return [f"{run_dir / res.config.name}  {res.config.name}  "
+                f"{res.headline().name} {self._mean(res)}"]
+
+    def brief(self, res) -> str:
+        return f"{res.config.name}: {res.headline().name} {self._mean(res)}"
+
+    def point_columns(self, results: list):
+        return ([f"{results[0].headline().name} (mean)", "train s"],
+                [[self._mean(r), f"{r.train_s:.2f}"] for r in results])
+
+    def sweep_sections(self, results: list, ordered: dict) -> list:
+        return []
+
+
 class ExperimentResult:
     """What every kind's result shares (a mixin of its dataclass, which has ``config``,
     ``dataset``, ``params``, ``history`` (replicas first), ``compile_s``, ``train_s``,
@@ -99,7 +206,37 @@ class ExperimentResult:
     ``model(r)``, ``per_seed(strings)``, ``summary()``, ``headline()``, ``ranking()``
     (replicas best first), ``write(exp_dir, run_dir, models)`` and ``run_files()``."""
 
-    kind: Kind  # set by the kind's module
+    kind: Kind  # set by lstmlab.kinds.register
+
+    @cached_property
+    def diverged(self) -> dict[int, int]:
+        """Replicas whose training diverged (:func:`results.diverged_at` on the first
+        column of the history, a loss) → the first epoch (1-based) where it shows."""
+        finite = self.params_finite()
+        return diverged_at(self.history[:, :, :1], np.ones(len(self.history), bool)
+                           if finite is None else finite)
+
+    def ranking(self) -> np.ndarray:
+        """Replicas best first, by the headline (NaN last)."""
+        h = self.headline()
+        return np.argsort(np.nan_to_num(-h.values if h.higher_is_better else h.values,
+                                        nan=np.inf), kind="stable")
+
+    def summary(self) -> dict:
+        """Statistics over seeds of the headline (stats.describe)."""
+        h = self.headline()
+        return {h.name.replace(" ", "_"): describe(h.values[np.isfinite(h.values)])}
+
+    def sweep_numbers(self) -> dict:
+        """A sweep point's numbers (sweep.json's table)."""
+        h = self.headline()
+        d = describe(h.values[np.isfinite(h.values)])
+        key = h.name.replace(" ", "_")
+        return {"seeds": self.config.seeds, f"{key}_mean": d["mean"], "train_s": self.train_s}
+
+    def run_files(self) -> dict[str, tuple[list[str], list]]:
+        """Its rows of run-wide CSVs, by file name (none by default)."""
+        return {}
 
     def answers(self, cfg: Config) -> bool:
         """Is this the result ``cfg`` asks for: the same settings, or settled to more seeds

@@ -15,7 +15,8 @@ from ..data import quoted, show
 from ..document import H, Img, Link, P, Pre, Table
 from ..stats import loss_text
 from ..tables import divergence, sequence_text
-from ..terminal import Bar as LiveBar, err, live, out, warn
+from .. import terminal
+from ..terminal import Bar as LiveBar, live, out, warn
 from . import stream_plots as plots
 from .stream_result import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, loss_label
 
@@ -44,7 +45,7 @@ class Progress(LiveBar):
         if not quiet and not verbose and live():
             self.bar = Bar(TextColumn("{task.fields[epoch]}"), BarColumn(),
                                 TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
-                                TimeElapsedColumn(), console=err, transient=True)
+                                TimeElapsedColumn(), console=terminal.err, transient=True)
             self.task = self.bar.add_task("train", total=cfg.epochs * ds.chars * cfg.seeds,
                                           epoch="compiling…", status="")
 

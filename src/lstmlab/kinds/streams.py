@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import charrnn, data, record_io, train
+from .. import data, record_io, train
+from . import charrnn
 from ..artifacts import Model
 from ..budget import GiB, MEMORY_SHARE, available_memory
 from ..cells import CELLS, param_count
@@ -21,15 +22,16 @@ from ..config import Config
 from ..datasets import validate as validate_settings
 from ..errors import ConfigError, DataError, shown
 from ..record_io import check, shaped
-from ..streams import Batches, layout, split
+from .stream_layout import Batches, layout, split
 from . import stream_view
+from .base import KindBase
 from .stream_result import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, TextResult
 
 
 @dataclass
 class TextData:
     """A stream experiment's data: the vocabulary, the training text's streams and the
-    validation text's (None with no validation), as indices (streams.layout)."""
+    validation text's (None with no validation), as indices (stream_layout.layout)."""
 
     vocab: data.Vocab
     train: Batches
@@ -83,7 +85,7 @@ def text_spec_of(cfg: Config, vocab_size: int) -> charrnn.TextSpec:
         if f.name != "vocab_size"})
 
 
-class Streams:
+class Streams(KindBase):
     """The kind of char-rnn's training on a long text (``streams`` > 0)."""
 
     name = "streams"
@@ -149,18 +151,6 @@ class Streams:
                                              SAMPLE_TEMPERATURE, cfg.seed)
                        for r in range(cfg.seeds)]
         return res
-
-    def compile_ahead(self, cfg, ds, workers=None, chunk=None, prior=None) -> None:
-        pass  # compiled when it starts (the first chunk's shape is known only then)
-
-    def extends(self, prior, cfg: Config) -> bool:
-        return False  # replicas train in one program whose batches sum over them
-
-    def merge(self, prior, more, cfg: Config):
-        raise NotImplementedError("a stream experiment is never extended")
-
-    def evaluated_again(self, cfg, ds, twin):
-        return None  # every setting of a stream experiment trains
 
     def updates(self, cfg: Config, ds: TextData) -> int:
         return cfg.seeds * cfg.epochs * ds.train.x.shape[0]

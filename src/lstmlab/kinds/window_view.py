@@ -12,7 +12,8 @@ from ..document import H, Img, Link, P, Table
 from ..evaluate import order_check
 from ..stats import CI_METHOD, interval_text, share_interval, summarize, with_interval
 from ..tables import divergence, kept_words, sequence_text
-from ..terminal import Bar as LiveBar, err, listing, live, out, warn
+from .. import terminal
+from ..terminal import Bar as LiveBar, listing, live, out, warn
 from ..cells import CELLS, layered
 from . import window_plots as plots
 
@@ -37,7 +38,7 @@ class Progress(LiveBar):
             self.bar = Bar(TextColumn("training"), BarColumn(),
                            TextColumn("{task.completed}/{task.total} epochs"),
                            TextColumn("{task.fields[status]}"),
-                           TimeElapsedColumn(), console=err, transient=True)
+                           TimeElapsedColumn(), console=terminal.err, transient=True)
             self.task = self.bar.add_task("train", total=cfg.epochs, status="compiling…")
 
     def __call__(self, done: int, history: np.ndarray) -> None:

@@ -23,10 +23,11 @@ from ..datasets import (Dataset, build_dataset, generation_starts, probe_pattern
 from ..errors import ConfigError, DataError, shown
 from ..record_io import check, shaped
 from . import window_view
+from .base import KindBase
 from .window_result import Result
 
 
-class Windows:
+class Windows(KindBase):
     """The kind of the tutorial's experiments (``streams`` 0)."""
 
     name = "windows"
@@ -75,8 +76,6 @@ class Windows:
     def analysed_text(self, cfg: Config) -> str:
         return cfg.sequence  # the training sequence
 
-    def analysed_note(self, cfg: Config) -> str:
-        return ""
 
     def train(self, cfg: Config, ds: Dataset, *, prior=None, first: int = 0,
               on_progress=None, check=None, checkpoint=None, workers=None,
@@ -115,9 +114,6 @@ class Windows:
 
     def epochs_done(self, done, history=None) -> float:
         return done
-
-    def finished_epochs(self, path: Path) -> None:
-        return None  # never checkpointed
 
     def load(self, exp_dir: Path, record: dict, cfg: Config) -> Result:
         return load(exp_dir, record, cfg)

@@ -1,5 +1,5 @@
 """Training a character model the way a stateful RNN is meant to be trained (Karpathy's
-char-rnn, ``train.lua``): the text as B contiguous streams (:mod:`lstmlab.streams`), a
+char-rnn, ``train.lua``): the text as B contiguous streams (:mod:`lstmlab.kinds.stream_layout`), a
 prediction and a loss at every step of every stream, one update per S steps of all B
 streams, the state carried from batch to batch without gradient (truncated BPTT), reset at
 every epoch's start, RMSprop on element-wise clipped gradients, the learning rate decayed
@@ -28,12 +28,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import model
-from .cells import CELLS, param_count
-from .config import MAX_LAYERS
-from .errors import RecordError
-from .files import FileError, atomic_write, read_bytes
-from .streams import Batches
+from .. import model
+from ..cells import CELLS, param_count
+from ..config import MAX_LAYERS
+from ..errors import RecordError
+from ..files import FileError, atomic_write, read_bytes
+from .stream_layout import Batches
 
 MAX_CHECKPOINT_BYTES = 2**31
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 MIN_BATCHES = 2  # a split needs at least this many batches: one would carry no state
 

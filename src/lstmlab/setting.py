@@ -1,0 +1,93 @@
+"""What one setting is (:class:`Setting`), how a settings table is read from a dataclass's
+fields (:func:`table`), and a setting's values in words and as typed — below ``config``,
+which declares the settings themselves (every Config field is one line: ``setting``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What one setting is: its help, its values (kind: int, count (≥ 0), float, bool,
+    str, batch (an integer or None for all); a range or choices), where it applies, whether
+    it changes the trained models, and how the CLI offers it."""
+
+    help: str
+    low: float | None = None       # the range, inclusive (a float's high: below it)
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    applies: tuple[Callable, str] | None = None  # (rule on a Config, where in words)
+    trains: bool = True            # False: changes what is measured, never the training
+    sweep: bool = True             # a comma list of `lstmlab sweep`
+    option: bool = True            # an option of `lstmlab run` and `sweep`
+    label: str = ""                # its name in messages (default: the name, spaced)
+    name: str = ""                 # filled in from the field
+    kind: str = ""                 # filled in from the annotation
+
+    @property
+    def where(self) -> str:
+        """" Applies to … ." for a setting that only some experiments have, else ""."""
+        return f" Applies to {self.applies[1]}." if self.applies else ""
+
+
+def setting(default, help: str, **kw):
+    """A Config field with its Setting (nanoGPT's one line per setting, with metadata)."""
+    return field(default=default, metadata={"setting": Setting(help, **kw)})
+
+
+_KINDS = {"int": "int", "float": "float", "bool": "bool", "str": "str",
+          "int | None": "batch"}
+
+
+def table(cls) -> dict[str, Setting]:
+    """The settings table of ``cls`` (Config): each field's Setting, its name and kind."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        st = f.metadata["setting"]
+        if str(f.type) not in _KINDS:  # a developer's new field: say what is supported
+            raise TypeError(f"{cls.__name__}.{f.name}: annotation {f.type!r} is "
+                            f"not one the settings table reads; allowed: "
+                            f"{', '.join(_KINDS)}")
+        kind = _KINDS[str(f.type)]
+        if kind == "int" and st.low == 0:
+            kind = "count"
+        out[f.name] = dataclasses.replace(st, name=f.name, kind=kind,
+                                          label=st.label or f.name.replace("_", " "))
+    return out
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def allowed(st: Setting, python: bool = True) -> str:
+    """The values ``st`` allows, in words (``python``: as the Python API takes them)."""
+    if st.choices:
+        return ", ".join(st.choices)
+    if st.kind in ("int", "count"):
+        return f"an integer from {int(st.low)} to {int(st.high)}"
+    if st.kind == "batch":
+        return "an integer ≥ 1, or None for all samples" if python \
+            else "an integer ≥ 1 or 'all'"
+    if st.kind == "float":
+        if st.high is not None:
+            return f"a number from {st.low:g} to below {st.high:g}"
+        return f"a finite number > {st.low:g}"
+    if st.kind == "bool":
+        return "True or False" if python else "a flag (a sweep: yes, no)"
+    return "a string"
+
+
+# What a comma list of `lstmlab sweep` holds, by kind, in words.
+LIST_OF = {"int": "integers", "count": "integers", "batch": "integers or 'all'",
+           "float": "numbers", "bool": "yes/no (true/false, on/off)", "str": "words"}
+_BOOL = {"true": True, "yes": True, "on": True, "1": True,
+         "false": False, "no": False, "off": False, "0": False}
+
+
+def read_batch_size(text: str) -> int | None:
+    """A batch size as typed: an integer, or 'all' (None: every sample in one batch)."""
+    return None if text == "all" else int(text)
