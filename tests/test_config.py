@@ -102,5 +102,5 @@ def test_an_annotation_the_table_cannot_read_is_named():
             default=(1,), metadata={"setting": config.Setting("sizes")})
     with pytest.raises(TypeError, match=r"Odd\.sizes: annotation '?tuple\[int, \.\.\.\]'? "
                                         r"is not one the settings table reads; allowed: int"):
-        config._settings(Odd)
-    assert set(config._settings(Config)) == set(SETTINGS)  # the control: Config reads
+        config.table(Odd)
+    assert set(config.table(Config)) == set(SETTINGS)  # the control: Config reads

@@ -366,6 +366,8 @@ def test_report_reads_the_kept_measurements_and_runs_no_unit_study(run_cli, tmp_
     for name in measure.MEASURES:
         monkeypatch.setitem(measure.MEASURES, name, fail)
     monkeypatch.setattr(units, "study", fail)
+    from lstmlab import train
+    monkeypatch.setattr(train, "fit", fail)  # and nothing is trained
     code, _, err = run_cli("report", run)
     assert code == 0, err
     assert json.loads((run / "findings.json").read_text()) == before

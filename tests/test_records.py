@@ -122,7 +122,8 @@ def test_report_rebuilds_from_records_alone(run_cli, monkeypatch, tmp_path):
     def no_training(*a, **k):
         raise AssertionError("the report must not train")
 
-    monkeypatch.setattr(experiments.train, "fit", no_training)
+    from lstmlab import train
+    monkeypatch.setattr(train, "fit", no_training)
     code, _, err = run_cli("report", str(out))
     assert code == 0, err
     assert (out / "report.md").read_text() == md

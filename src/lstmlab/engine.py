@@ -188,16 +188,16 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
                     res = known.get(cfg.name)
                     fresh = res is None or not res.answers(cfg)
                     obs.start(cfg, by_name[cfg.name], cached=not fresh)
-                    kind = kinds.of(cfg)
+                    its = kinds.of(cfg)  # the experiment's kind (``kind``: run or sweep)
                     twin = trained.get(training_key(cfg)) if fresh else None
                     # only evaluation settings differ (a sweep over --start): the same
                     # models, evaluated again
-                    again = kind.evaluated_again(cfg, by_name[cfg.name], twin) \
+                    again = its.evaluated_again(cfg, by_name[cfg.name], twin) \
                         if twin is not None and twin.params is not None else None
                     if again is not None:
                         res = again
                     elif fresh:
-                        if kind.checkpointed:
+                        if its.checkpointed:
                             _other_checkpoints(run_dir, cfg, obs)
                         with obs.training(cfg, by_name[cfg.name]) as progress:
                             def on_progress(*done):
@@ -210,7 +210,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
                                                  workers=workers, chunk=chunk,
                                                  prior=known.get(cfg.name),
                                                  checkpoint=records.checkpoint(run_dir, cfg)
-                                                 if kind.checkpointed else None)
+                                                 if its.checkpointed else None)
                         trained[training_key(cfg)] = res
                     finish(res)
             else:
