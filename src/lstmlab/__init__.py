@@ -8,7 +8,8 @@ from .errors import ConfigError, DataError, KerasError, ModelError
 # The numerical API loads JAX; it is imported on first use (PEP 562), so that the command
 # line's `list` and `--help` start in a fraction of a second.
 _LAZY = {"Model": "artifacts", "ModelInfo": "artifacts", "load": "artifacts",
-         "Result": "kinds.window_result", "run": "experiments", "Sweep": "sweeps", "sweep": "sweeps",
+         "Result": "kinds.window_result", "run": "experiments", "Sweep": "sweeps",
+         "sweep": "sweeps",
          "from_keras_weights": "model", "keras_weights": "model", "Trace": "artifacts",
          "explore": "explorer", "Explorer": "explorer", "reproduce": "job",
          "Reproduction": "job"}
