@@ -217,18 +217,21 @@ def test_sentences_name_the_values_that_reach_the_threshold_from_the_top_down():
     assert "no value is shown" in line
 
 
-def test_sentences_name_the_best_word_setting_by_paired_differences():
+def test_sentences_name_the_best_word_setting_seed_by_seed():
     base = PRESETS["timestep-window"]
     g = {"framing": ["features", "timesteps"]}
     results = [fake(base.replace(name="f", framing="features"), [8, 7, 9] * 4),
                fake(base.replace(name="t", framing="timesteps"), [10, 10, 9] * 4)]
     (line,) = grid.sentences(results, g)
-    assert line.startswith("framing: timesteps has the highest mean accuracy, 96.7%")
-    assert "timesteps − features +16.7 points" in line and "Holm" in line
+    assert line.startswith("framing: timesteps has a higher accuracy than every other value "
+                           "in most seeds")
+    assert "its mean 96.7%" in line and "Holm" in line
+    assert "timesteps higher than features in 8 of 8 seeds (4 tied)" in line
+    assert "mean difference +16.7 points" in line
     # negative control: the same numbers for both values — no value stands out
     results[0] = fake(base.replace(name="f", framing="features"), [10, 10, 9] * 4)
     (line,) = grid.sentences(results, g)
-    assert "no value is shown to have the highest mean accuracy" in line
+    assert "no value is shown to have a higher accuracy" in line
 
 
 def test_point_names_are_directory_safe_and_distinct():
