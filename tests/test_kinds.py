@@ -100,7 +100,7 @@ def test_a_toy_kind_runs_records_resumes_reports_and_sweeps(run_cli, toy, tmp_pa
     # a sweep over one of its settings, with its sentence from the headline
     code, text, err = run_cli("sweep", "toy", "--units", "1,4", "--out", tmp_path / "sw")
     assert code == 0, err
-    assert "a lower final loss than every other value" in text
+    assert "to have a lower final loss than every other" in text  # 3 seeds cannot show it
     table = (tmp_path / "sw" / "sweep.csv").read_text().splitlines()
     assert table[0].endswith("final_loss,compile_s,train_s") and len(table) == 1 + 2 * 3
 
