@@ -197,3 +197,41 @@ def test_settled_records_are_judged_by_their_design_without_settling(run_cli, tm
     code, text, err = run_cli("run", "one-char", "--seeds", "2", "--no-settle", "-q",
                               "--out", tmp_path / "plain")
     assert "(95% intervals)" in text
+
+
+# -- the unit claims: the training made it, against the untrained control ------------------
+
+def _unit_verdicts(trained, untrained, seeds, sims, rng, level=0.95):
+    """Verdicts of the counter-unit rule over simulated runs: per seed the trained and the
+    untrained strongest |r| drawn by ``trained(rng, n)`` and ``untrained(rng, n)``."""
+    return [judge("counter-unit", (trained(rng, seeds), untrained(rng, seeds)), level)
+            for _ in range(sims)]
+
+
+@pytest.mark.parametrize("boundary", ["share", "beats"])
+def test_a_unit_claim_is_rarely_supported_at_either_boundary(boundary):
+    """The rule's two boundaries at 20 seeds, 300 runs each: (share) half the seeds have a
+    unit at |r| ≥ 0.9, each trained one stronger than its untrained weights; (beats) every
+    seed has such a unit but the untrained weights are as strong, drawn alike. "Supported"
+    in at most 5% (plus Monte-Carlo error), as the level claims."""
+    rng = np.random.default_rng(5 if boundary == "share" else 6)
+    if boundary == "share":
+        trained = lambda g, n: np.where(g.random(n) < 0.5, 0.95, 0.85)  # noqa: E731
+        untrained = lambda g, n: np.full(n, 0.5)  # noqa: E731
+    else:
+        trained = untrained = lambda g, n: g.uniform(0.9, 1.0, n)  # noqa: E731
+    v = _unit_verdicts(trained, untrained, 20, 300, rng)
+    assert v.count(SUPPORTED) / 300 <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 300)
+
+
+def test_a_trained_unit_is_supported_and_an_input_carried_one_is_not():
+    """Positive control: every seed has a unit at |r| 0.92–0.99 and its untrained weights
+    reach 0.7–0.9: supported in ≥ 80% of runs at 10 seeds. Negative control: the untrained
+    weights track it perfectly (the scaled input carries the alphabet position): not
+    supported, and the words say why."""
+    rng = np.random.default_rng(7)
+    v = _unit_verdicts(lambda g, n: g.uniform(0.92, 0.99, n),
+                       lambda g, n: g.uniform(0.7, 0.9, n), 10, 100, rng)
+    assert v.count(SUPPORTED) >= 80
+    j = BY_ID["position-unit"].judge((rng.uniform(0.92, 0.99, 10), np.ones(10)), 0.95)
+    assert j.verdict == NOT_SUPPORTED and "not the training's doing" in j.measurement

@@ -236,15 +236,31 @@ def _counter_unit(by):
 
 
 def _judge_unit(d, level, what):
-    trained, untrained = d
-    thr = UNIT_THRESHOLD
-    j = share_judgement(trained >= thr, level, f"seeds with a unit whose |r| with {what} "
-                        f"is ≥ {thr:g}")
-    j.measurement += (f"; median strongest |r| {np.median(trained):.2f}; the same seeds' "
-                      f"weights before training: {int(np.sum(untrained >= thr))}/"
-                      f"{len(untrained)} (median {np.median(untrained):.2f}) — a unit "
-                      f"can track this without learning it")
-    return j
+    """Did the training make a unit track it: in most seeds a unit reaches |r| ≥ θ, and in
+    most seeds (paired by replica: the same initial weights) the trained model's strongest
+    |r| beats its untrained weights' — an exact interval for each share, each at half the
+    error (Bonferroni), so that any wrong verdict needs one of them to miss. Supported when
+    both lie above one half; not supported when either lies below (no unit in most seeds,
+    or the untrained weights track it as well: the input carries the quantity)."""
+    trained, untrained = (np.asarray(x, float) for x in d)
+    thr, each = UNIT_THRESHOLD, 1 - (1 - level) / 2
+    k = int(np.sum(trained >= thr))
+    lo, hi = stats.share_interval(k, len(trained), each)
+    beats, differ = int(np.sum(trained > untrained)), int(np.sum(trained != untrained))
+    blo, bhi = stats.share_interval(beats, differ, each) if differ else (0.0, 1.0)
+    verdict = (NOT_SUPPORTED if hi < MAJORITY or bhi < MAJORITY else
+               SUPPORTED if lo > MAJORITY and blo > MAJORITY else INCONCLUSIVE)
+    words = (f"seeds with a unit whose |r| with {what} is ≥ {thr:g}: {k}/{len(trained)} "
+             f"({_pct(each)} CI {stats.interval_text(lo, hi, 0, '%')}); seeds whose trained "
+             f"model has a stronger such unit than its weights before training: {beats}/"
+             f"{differ} where they differ ({_pct(each)} CI "
+             f"{stats.interval_text(blo, bhi, 0, '%')}); each must be more than half "
+             f"(Bonferroni: {_pct(each)} each); median strongest |r| trained "
+             f"{np.median(trained):.2f}, untrained {np.median(untrained):.2f}")
+    if bhi < MAJORITY:
+        words += " — the untrained weights track it as well: not the training's doing"
+    return Judgement(verdict, k / len(trained), (lo, hi),
+                     "exact Clopper–Pearson, two shares (Bonferroni)", len(trained), words)
 
 
 WINDOW_MODELS = ("one-char", "feature-window", "timestep-window")
@@ -312,15 +328,15 @@ CLAIMS = [
           "subsequences of 1–5 letters (all 114 scored; every one is also a training "
           "pattern, so this is not generalisation).", ("variable-length",), _variable,
           _judge_variable, "variable-length (≥ 2 seeds, with its models)"),
-    Claim("counter-unit", f"The tutorial's stateful model has a unit that tracks the "
-          f"steps since the reset (|r| ≥ {UNIT_THRESHOLD:g} on random strings read after a "
-          f"reset).",
+    Claim("counter-unit", f"Training gives the tutorial's stateful model a unit that tracks "
+          f"the steps since the reset (|r| ≥ {UNIT_THRESHOLD:g} on random strings read after "
+          f"a reset, stronger than before training).",
           ("stateful",), _counter_unit,
           lambda d, level: _judge_unit(d, level, "the steps since the reset"),
           "stateful (≥ 2 seeds, with its models)", settles=False),
-    Claim("position-unit", f"The window models encode the last symbol's alphabet position "
-          f"in a unit (|r| ≥ {UNIT_THRESHOLD:g} in one-char, feature-window and "
-          f"timestep-window alike).",
+    Claim("position-unit", f"Training makes the window models encode the last symbol's "
+          f"alphabet position in a unit (|r| ≥ {UNIT_THRESHOLD:g} in one-char, "
+          f"feature-window and timestep-window alike, stronger than before training).",
           WINDOW_MODELS, _position_unit,
           lambda d, level: _judge_unit(d, level, "the last symbol's alphabet position "
                                        "(in all three window models)"),
