@@ -113,8 +113,24 @@ class _Silent:
         pass
 
 
+# The contract's views, each bound from a kind's view module by its name there
+# (``class Windows(KindBase, view=window_view)``), so a kind lists none of them itself.
+VIEWS = {"show_start": "show_start", "progress": "Progress",
+         "show_finished": "show_finished", "table": "table", "sections": "sections",
+         "model_lines": "model_lines", "brief": "brief", "point_columns": "point_columns",
+         "sweep_sections": "sweep_sections", "sweep_note": "SWEEP_NOTE"}
+
+
 class KindBase:
-    """Every member of the contract with a plain default, for a kind to override."""
+    """Every member of the contract with a plain default, for a kind to override; a kind
+    whose views are a module of their own names it (``view=``): all of VIEWS come from
+    there."""
+
+    def __init_subclass__(cls, view=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for member, name in VIEWS.items() if view is not None else ():
+            got = getattr(view, name)  # a view module lacking one fails at import
+            setattr(cls, member, staticmethod(got) if callable(got) else got)
 
     words = "experiments"
     claims = False
@@ -130,7 +146,7 @@ class KindBase:
         return 2**20
 
     def analysed_text(self, cfg: Config) -> str:
-        return cfg.sequence
+        return cfg.sequence  # the training sequence (a window experiment's)
 
     def analysed_note(self, cfg: Config) -> str:
         return ""
@@ -154,7 +170,7 @@ class KindBase:
         return cfg.seeds * cfg.epochs
 
     def epochs_done(self, done, *rest) -> float:
-        return done
+        return done  # train.fit's progress: (epochs done, history)
 
     def show_start(self, cfg: Config, data) -> None:
         pass

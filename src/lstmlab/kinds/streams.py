@@ -85,7 +85,7 @@ def text_spec_of(cfg: Config, vocab_size: int) -> charrnn.TextSpec:
         if f.name != "vocab_size"})
 
 
-class Streams(KindBase):
+class Streams(KindBase, view=stream_view):
     """The kind of char-rnn's training on a long text (``streams`` > 0)."""
 
     name = "streams"
@@ -165,19 +165,8 @@ class Streams(KindBase):
     def load(self, exp_dir: Path, record: dict, cfg: Config) -> TextResult:
         return load(exp_dir, record, cfg)
 
-    show_start = staticmethod(stream_view.show_start)
-    progress = staticmethod(stream_view.Progress)
-    show_finished = staticmethod(stream_view.show_finished)
-    table = staticmethod(stream_view.table)
-    sections = staticmethod(stream_view.sections)
-    model_lines = staticmethod(stream_view.model_lines)
-    brief = staticmethod(stream_view.brief)
-    point_columns = staticmethod(stream_view.point_columns)
-    sweep_sections = staticmethod(stream_view.sweep_sections)
-    sweep_note = stream_view.SWEEP_NOTE
 
-
-KIND = TextResult.kind = Streams()
+KIND = Streams()  # (kinds.register makes it TextResult.kind)
 
 
 def load(exp_dir: Path, record: dict, cfg: Config) -> TextResult:

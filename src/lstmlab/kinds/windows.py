@@ -27,7 +27,7 @@ from .base import KindBase
 from .window_result import Result
 
 
-class Windows(KindBase):
+class Windows(KindBase, view=window_view):
     """The kind of the tutorial's experiments (``streams`` 0)."""
 
     name = "windows"
@@ -73,9 +73,6 @@ class Windows(KindBase):
     def disk_bytes(self, cfg: Config, ds: Dataset, models: bool) -> int:
         return disk_estimate(cfg, ds, models)
 
-    def analysed_text(self, cfg: Config) -> str:
-        return cfg.sequence  # the training sequence
-
 
     def train(self, cfg: Config, ds: Dataset, *, prior=None, first: int = 0,
               on_progress=None, check=None, checkpoint=None, workers=None,
@@ -112,26 +109,13 @@ class Windows(KindBase):
         n = len(ds.patterns)
         return cfg.seeds * cfg.epochs * -(-n // (cfg.batch_size or n))
 
-    def epochs_done(self, done, history=None) -> float:
-        return done
-
     def load(self, exp_dir: Path, record: dict, cfg: Config) -> Result:
         return load(exp_dir, record, cfg)
 
-    # its views (terminal, report, sweeps): window_view's
-    show_start = staticmethod(window_view.show_start)
-    progress = staticmethod(window_view.Progress)
-    show_finished = staticmethod(window_view.show_finished)
-    table = staticmethod(window_view.table)
-    sections = staticmethod(window_view.sections)
-    model_lines = staticmethod(window_view.model_lines)
-    brief = staticmethod(window_view.brief)
-    point_columns = staticmethod(window_view.point_columns)
-    sweep_sections = staticmethod(window_view.sweep_sections)
-    sweep_note = window_view.SWEEP_NOTE
 
 
-KIND = Result.kind = Windows()
+
+KIND = Windows()  # (kinds.register makes it Result.kind)
 
 
 def spec_of(cfg: Config, n_samples: int, vocab_size: int) -> train.TrainSpec:
