@@ -24,6 +24,20 @@ def test_t_interval_matches_scipy_and_summaries_never_have_zero_width():
     assert d["ci95"][1] > 1.0 and "share_100" not in d
 
 
+def test_an_interval_refuses_what_it_cannot_bound_and_says_so():
+    # equal values have no spread: no zero-width interval, and the printer says why
+    assert np.isnan(stats.t_interval([1.7, 1.7, 1.7])).all()
+    assert stats.loss_text([1.7, 1.7, 1.7]) == "1.700 (all 3 seeds equal)"
+    assert stats.loss_text([1.6, 1.8]).startswith("1.700 [")      # negative control
+    # a NaN used to make the betting interval [0, 1] silently
+    for bad in ([0.5, float("nan"), 0.7], [0.5, float("inf")]):
+        with pytest.raises(ValueError, match="finite"):
+            stats.mean_interval(bad)
+        with pytest.raises(ValueError, match="finite"):
+            stats.t_interval(bad)
+    assert np.isnan(stats.describe([1.7, float("nan")])["ci95"]).all()  # a diverged seed
+
+
 def judge(claim_id, data, level=0.95):
     return BY_ID[claim_id].judge(data, level).verdict
 
@@ -117,8 +131,14 @@ def test_findings_say_when_a_run_departs_from_the_tutorials_settings():
     import lstmlab
     res = lstmlab.run("one-char", seeds=2, epochs=2, order_test=True)
     first = findings.from_results([res])[0]
-    assert first.verdict != NOT_RUN and first.measurement.endswith(
-        "not the tutorial's settings: one-char epochs=2")   # order_test changes no training
+    assert first.verdict != NOT_RUN and "— not the tutorial's settings: one-char epochs=2 —" \
+        in first.measurement   # order_test changes no training
+    # seed 7 shaped the claims: a verdict taken there is flagged; the confirmation seed's
+    # is not (negative control)
+    assert first.shaped_on == 7 and "an exploration, not a confirmation" in first.measurement
+    confirmed = findings.from_results([lstmlab.run("one-char", seeds=2, epochs=2,
+                                                   seed=findings.CONFIRMATION_SEED)])[0]
+    assert confirmed.shaped_on is None and "exploration" not in confirmed.measurement
     # other sequences test nothing about the alphabet: the claim is not run, and says why
     other = lstmlab.run("one-char", seeds=2, epochs=2, sequence="abcdef")
     f = findings.from_results([other])[0]

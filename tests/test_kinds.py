@@ -28,6 +28,7 @@ class ToyResult(ExperimentResult):
     finite: np.ndarray | None = None
     asked_seeds: int | None = None
     looks: tuple | None = None
+    taken: tuple = ()
     analyses: dict = field(default_factory=dict)
 
     def headline(self) -> Headline:

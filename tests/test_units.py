@@ -362,10 +362,24 @@ def test_line_unit_claim_is_judged_on_a_text_model():
                       epochs=2, seeds=2)
     f = {x.id: x for x in findings.from_results([res])}["line-unit"]
     assert f.verdict != findings.NOT_RUN and f.seeds == 2
-    trained, _ = findings.BY_ID["line-unit"].measure({"char-rnn": res})
+    trained, untrained = findings.BY_ID["line-unit"].measure({"char-rnn": res})
     frame = res.model(1).units(res.kind.analysed_text(res.config))
     line = frame[frame.track.str.contains("line position")]
     assert abs(trained[1] - line.r.abs().max()) < 1e-12
+    # the untrained control: the weights char-rnn's training starts from, replica by
+    # replica (the same key), so the claim can ask whether the training made the unit
+    from lstmlab.kinds import charrnn, streams
+    start, _ = charrnn.init(streams.text_spec_of(res.config, len(res.dataset.vocab)),
+                            train.replica_keys(res.config.seed, 2)[1])
+    before = res.untrained_model(1)
+    for a, b in zip(jax.tree.leaves(start), jax.tree.leaves(before.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not np.array_equal(np.asarray(jax.tree.leaves(res.model(1).params)[0]),
+                              np.asarray(jax.tree.leaves(before.params)[0]))
+    frame = before.units(res.kind.analysed_text(res.config))
+    assert abs(untrained[1] - frame[frame.track.str.contains("line position")].r.abs().max()
+               ) < 1e-12
+    assert "than its weights before training" in f.measurement
     # one seed: not run (a share of one seed says nothing)
     one = lstmlab.run("char-rnn", sequence=text, streams=4, seq_length=10, units=8,
                       epochs=1, seeds=1)

@@ -73,7 +73,7 @@ def run_cmd(names, quiet, verbose, out, force, text_file, settle, max_seeds, no_
     changes = _typed({k: v for k, v in overrides.items() if v is not None})
     changes = _own_data(changes, text_file)
     check_applies([PRESETS[name] for name in names or MAIN_RUN], changes, _typed_option)
-    cfgs = [configure(PRESETS[name], changes) for name in names or MAIN_RUN]
+    cfgs = job.preset_configs(names, changes)
     datasets = engine.prepare_all(cfgs)  # every error before any training
     _compile_cache(no_cache)
     with engine.run_directory(out) as run_dir, _interrupts(run_dir, out, "experiment"):
@@ -308,7 +308,8 @@ def report_cmd(run_dir, as_json):
     records.ensure_writable(run_dir)
     records.write_findings(run_dir, found, design)
     # results.json and the CSVs too: a run killed before its end never wrote them
-    records.write_run_files(run_dir, results, settle_looks=looks, config=False)
+    records.write_run_files(run_dir, results, config=False,
+                            settle_looks=None if isinstance(looks, settle.Taken) else looks)
     from . import job
     with console.Steps() as step:  # the same pages as `lstmlab run` writes
         paths, pages = job.write_pages(run_dir, job.Judged(results, results, found, design),

@@ -251,16 +251,17 @@ def _best_value(name: str, slices: dict, grid: dict,
         p = binomtest(wins, n).pvalue if n else float("nan")
         tests.append((a, b, float(np.mean(x - y)) if len(x) else float("nan"), wins, n,
                       float(p), len(x)))
-    shown = stats.holm([t[5] for t in tests], ALPHA)
+    adjusted = stats.holm_adjusted([t[5] for t in tests])
+    shown = adjusted <= ALPHA
+    tests = [(*t[:5], float(q), t[6]) for t, q in zip(tests, adjusted)]  # print what decides
     best = ranked[0]
     over = " over every point" if len(grid) > 1 else ""
     better = "higher" if metric.sign > 0 else "lower"
 
     def pair(a, b, d, wins, n, p, pairs):
-        lo, hi = share_interval(wins, n) if n else (float("nan"),) * 2
         return (f"{value_text(a)} {better} than {value_text(b)} in {wins} of {n} seeds"
                 + (f" ({pairs - n} tied)" if pairs > n else "")
-                + (f" (95% CI {100 * lo:.0f}–{100 * hi:.0f}%, p = {p:.2g})" if n else "")
+                + (f" (Holm-adjusted p = {p:.2g})" if n else "")
                 + f", mean difference {metric.diff(d)}")
     words = "; ".join(pair(*t[:2], t[2], t[3], t[4], t[5], t[6]) for t in tests if t[0] == best)
     how = ("exact sign tests paired by replica, Holm over every pair of values, 5% "

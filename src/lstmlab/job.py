@@ -43,6 +43,7 @@ class Reproduction:
 def configs(names=None, **settings) -> list[Config]:
     """The presets ``names`` (all when None) with ``settings`` applied where they apply;
     ConfigError for an unknown name or a setting that applies to none of them."""
+    asked = names
     if names is None:
         names = list(MAIN_RUN)
     elif isinstance(names, str):
@@ -58,7 +59,19 @@ def configs(names=None, **settings) -> list[Config]:
     if bad:
         raise ConfigError(f"unknown setting {bad[0]!r}; allowed: the fields of lstmlab.Config")
     check_applies([PRESETS[n] for n in names], changes)
-    return [configure(PRESETS[n], changes) for n in names]
+    return preset_configs(asked, changes)
+
+
+def preset_configs(names, changes: dict) -> list[Config]:
+    """The presets ``names`` (None or empty: the main job's) with ``changes`` (checked)
+    applied. The main job judges the claims on a base seed that did not shape them
+    (findings.CONFIRMATION_SEED) unless a seed is given; a preset named alone keeps its
+    own (the tutorial's experiment as it is)."""
+    confirm = not names and "seed" not in changes
+    return [configure(PRESETS[n], changes | (
+        {"seed": findings.CONFIRMATION_SEED}
+        if confirm and PRESETS[n].seed in findings.SHAPED_SEEDS else {}))
+        for n in names or MAIN_RUN]
 
 
 def check_max_seeds(max_seeds) -> None:
@@ -95,7 +108,7 @@ def judge_run(run_dir: Path, cfgs: list[Config], datasets: list, *, force: bool 
     everything, design = outcome.everything, ""
     if settle:
         looks = settle_mod.plan(min(c.seeds for c in cfgs), max_seeds)
-        if len(looks) == 1:
+        if len(looks) == 1 and looks[0] >= settle_mod.FEWEST:
             obs.warn(f"max seeds {max_seeds} is not above the {looks[0]} seeds asked for: no "
                      f"finding will be settled")
         # the seeds each experiment of the directory was asked for (one run earlier in it
@@ -113,7 +126,9 @@ def judge_run(run_dir: Path, cfgs: list[Config], datasets: list, *, force: bool 
         judged = settle_mod.strictest(everything)
         found = findings.from_results(everything, settle_mod.level(judged))
     if judged:
-        records.write_run_files(run_dir, everything, cfgs, judged)  # with the design
+        # with the design (a plan; looks taken by hand are kept by the records)
+        records.write_run_files(run_dir, everything, cfgs,
+                                None if isinstance(judged, settle_mod.Taken) else judged)
         design = settle_mod.design(judged)
     records.write_findings(run_dir, found, design)
     latest = {r.config.name: r for r in everything}  # settled: with all their seeds

@@ -146,18 +146,22 @@ def position_unit(res) -> dict | None:
 
 
 def line_unit(res) -> dict | None:
-    """Per seed of a text model (``trained``): the strongest |r| of a unit with the
-    position in the line, on its validation text."""
+    """Per seed of a text model, ``trained`` and ``untrained`` (its weights before
+    training): the strongest |r| of a unit with the position in the line, on its
+    validation text. (Kept as "line_unit_paired": records made before the untrained
+    control kept "line_unit", measured again where their models are.)"""
     c = res.config
     if res.params is None:
         return None
     text = res.kind.analysed_text(c)
-    got = []
-    for k in range(c.seeds):
-        f = res.model(k).units(text)
+
+    def strongest(model) -> float:
+        f = model.units(text)
         line = f[f["track"].str.split(" = ").map(lambda t: "line position" in t)]
-        got.append(float(line["r"].abs().max()) if len(line) else 0.0)
-    return {"trained": np.array(got)}
+        return float(line["r"].abs().max()) if len(line) else 0.0
+    return {"trained": np.array([strongest(res.model(k)) for k in range(c.seeds)]),
+            "untrained": np.array([strongest(res.untrained_model(k))
+                                   for k in range(c.seeds)])}
 
 
 # -- the report's unit study --------------------------------------------------------------
@@ -245,7 +249,7 @@ def studies(results, step=None) -> dict:
 
 MEASURES: dict[str, Callable] = {
     "counting_share": counting_share, "all_pattern_accuracy": all_pattern_accuracy,
-    "counter_unit": counter_unit, "position_unit": position_unit, "line_unit": line_unit,
+    "counter_unit": counter_unit, "position_unit": position_unit, "line_unit_paired": line_unit,
     "units": _study_record,
 }
 

@@ -65,7 +65,7 @@ def record_base(run_dir: Path, res, models: bool) -> dict:
             "models": models, "vocab": list(res.dataset.vocab.symbols),
             "compile_s": res.compile_s, "train_s": res.train_s,
             "summary": res.summary(), "seeds": res.per_seed(strings=True),
-            "analyses": res.analyses}
+            "analyses": res.analyses, "looks_taken": list(res.taken)}
 
 
 def write_record(exp_dir: Path, record: dict) -> None:
@@ -143,6 +143,14 @@ def looks_ok(looks) -> bool:
     """A settling design as stored: a non-empty list of positive seed counts."""
     return isinstance(looks, list) and bool(looks) and all(
         isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in looks)
+
+
+def looks_taken(record: dict) -> tuple[int, ...]:
+    """The seed counts at which the experiments this record grew from were judged (none in
+    records made before they were kept)."""
+    got = record.get("looks_taken") or []
+    check(got == [] or looks_ok(got), "looks_taken must be a list of seed counts")
+    return tuple(got)
 
 
 def analyses(record: dict) -> dict:

@@ -26,13 +26,21 @@ def share_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, 
     """Exact (Clopper–Pearson) interval for a share ``successes / n``."""
     if n == 0:
         return (float("nan"), float("nan"))
+    lo, hi = share_intervals(np.array([int(successes)]), int(n), level)
+    return (float(lo[0]), float(hi[0]))
+
+
+def share_intervals(successes: np.ndarray, n: int, level: float = 0.95
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`share_interval` of every count in ``successes`` (an array) out of ``n``."""
     # the beta quantiles of scipy.special, not scipy.stats's binomtest (the same numbers:
     # tested against it; scipy.stats takes about a second to import)
     from scipy.special import betaincinv
-    k, n, a = int(successes), int(n), 1.0 - level
-    lo = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, a / 2))
-    hi = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - a / 2))
-    return (lo, hi)
+    k, a = np.asarray(successes, np.float64), 1.0 - level
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo = np.where(k == 0, 0.0, betaincinv(np.maximum(k, 1), n - k + 1, a / 2))
+        hi = np.where(k == n, 1.0, betaincinv(k + 1, np.maximum(n - k, 1), 1 - a / 2))
+    return lo, hi
 
 
 def mean_interval(values, level: float = 0.95, low: float = 0.0, high: float = 1.0
@@ -48,6 +56,9 @@ def mean_interval(values, level: float = 0.95, low: float = 0.0, high: float = 1
     inequality makes that happen with probability ≤ α when m is the true mean). The grid
     ends are rounded outward, so the interval is never narrower than the exact one."""
     x = (np.asarray(values, np.float64) - low) / (high - low)
+    if not np.all(np.isfinite(x)):  # a NaN would compare false everywhere: [0, 1] silently
+        raise ValueError("values must be finite (a NaN or an infinity has no place in a "
+                         "bounded mean)")
     if x.shape[-1] < 1:
         return (float("nan"), float("nan"))
     if np.any(x < -1e-12) or np.any(x > 1 + 1e-12):
@@ -97,10 +108,12 @@ def t_interval(values, level=0.95) -> tuple[float, float]:
     """Student-t interval for the mean of ``values`` (n − 1 degrees of freedom); an
     approximation that assumes near-normal means (for losses, which have no bound)."""
     v = np.asarray(values, np.float64)
-    if len(v) < 2:
+    if not np.all(np.isfinite(v)):
+        raise ValueError("values must be finite (a NaN or an infinity has no t-interval)")
+    if len(v) < 2 or np.all(v == v[0]):
+        # one value, or all equal: no spread to make an interval from — NaN, said by the
+        # printers ("all seeds equal"), rather than an interval of zero width
         return (float("nan"), float("nan"))
-    if np.all(v == v[0]):  # scipy returns nan for a zero-width interval
-        return (float(v[0]), float(v[0]))
     # scipy.special's t quantile, not scipy.stats (1 s to import; the same numbers)
     from scipy.special import stdtrit
     half = stdtrit(len(v) - 1, (1 + level) / 2) * v.std(ddof=1) / np.sqrt(len(v))
@@ -109,15 +122,24 @@ def t_interval(values, level=0.95) -> tuple[float, float]:
 
 def holm(pvalues, alpha: float = 0.05) -> np.ndarray:
     """Holm's step-down procedure: which hypotheses are rejected with family-wise error
-    ≤ ``alpha``. Written here (six lines) because scipy has only the false-discovery
-    procedures and statsmodels is not a dependency."""
+    ≤ ``alpha`` (those whose :func:`holm_adjusted` p-value is ≤ ``alpha``)."""
+    return holm_adjusted(pvalues) <= alpha  # a NaN p-value rejects nothing
+
+
+def holm_adjusted(pvalues) -> np.ndarray:
+    """Holm-adjusted p-values: the smallest family-wise level at which each hypothesis is
+    rejected by Holm's step-down procedure (the running maximum of (m − rank)·p over the
+    sorted p-values, capped at 1; a NaN stays NaN and stops the steps after it). Written
+    here because scipy has only the false-discovery procedures and statsmodels is not a
+    dependency."""
     p = np.asarray(pvalues, np.float64)
-    reject = np.zeros(len(p), bool)
-    for rank, i in enumerate(np.argsort(p)):
-        if not p[i] <= alpha / (len(p) - rank):  # a NaN p-value rejects nothing
+    out, running = np.full(len(p), np.nan), 0.0
+    for rank, i in enumerate(np.argsort(p)):  # NaNs sort last
+        if np.isnan(p[i]):
             break
-        reject[i] = True
-    return reject
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        out[i] = running
+    return out
 
 
 # What the tables say about their intervals (one level per table, said with the numbers).
@@ -128,7 +150,8 @@ CI_METHOD = ("95% CI over seeds: betting interval for mean accuracies (valid for
 def describe(values) -> dict:
     """n, mean, sd, min, max and the 95% t-interval of a per-seed metric (a loss: no bounds)."""
     v = np.asarray(values, np.float64)
-    lo, hi = t_interval(v)
+    # a diverged seed's loss (NaN, inf) has no interval; the printers say it diverged
+    lo, hi = t_interval(v) if np.all(np.isfinite(v)) else (float("nan"), float("nan"))
     return {"n": len(v), "mean": float(v.mean()),
             "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
             "min": float(v.min()), "max": float(v.max()), "ci95": [lo, hi]}
@@ -141,8 +164,11 @@ def interval_text(lo: float, hi: float, digits: int = 1, unit: str = "") -> str:
 
 
 def loss_text(values) -> str:
-    """Per-seed losses as "1.683" (one seed) or "1.683 [1.671–1.695]" (mean, 95% t CI)."""
+    """Per-seed losses as "1.683" (one seed), "1.683 [1.671–1.695]" (mean, 95% t CI) or
+    "1.683 (all 3 seeds equal)"."""
     d = describe(values)
+    if d["n"] > 1 and d["sd"] == 0:
+        return f"{d['mean']:.3f} (all {d['n']} seeds equal)"
     return f"{d['mean']:.3f}" + (f" [{d['ci95'][0]:.3f}–{d['ci95'][1]:.3f}]"
                                  if d["n"] > 1 else "")
 

@@ -2,7 +2,7 @@
 verdict with its measurement and interval), a Finding (a claim's judgement as the outputs
 show it), a Claim (a row: id, text, experiments, measure, judge), and the rules every
 claim shares — an interval wholly on one side of a threshold decides, one that straddles
-it is inconclusive (:func:`decide`, :func:`decide_lift`, :func:`share_judgement`)."""
+it is inconclusive (:func:`decide`, :func:`share_judgement`)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_RUN = (
     "supported", "not supported", "inconclusive", "not run")
 
 ABOUT_84, ABOUT = 0.84, 0.05  # "about 84%": within ±5 points, ±1 pattern of one-char's 25
-LIFT_MARGIN = 0.01     # a lift must clear +1 point; one inside ±1 point is no meaningful lift
-SMALL_LIFT = 0.10      # ... and stay under +10 points to be "small" (the tutorial's is ~3)
 MAJORITY = 0.5         # a share of seeds: more / fewer than half
 PROBE_GOOD = 0.9       # variable-length: a seed predicts ≥ 90% of the patterns
 
@@ -35,6 +33,8 @@ class Judgement:
     seeds: int
     measurement: str
     table: tuple | None = None  # (header, rows) the report shows with the finding
+    shares: tuple = ()          # the shares of seeds it rests on, each its own interval
+                                # (Share): findings.json, and what settling projects
 
 
 @dataclass
@@ -50,11 +50,25 @@ class Finding:
     interval: tuple[float, float] | None = None
     method: str = ""
     table: tuple | None = field(default=None, repr=False)
+    shares: tuple = ()
+    shaped_on: int | None = None  # the base seed it was judged on, when that seed's runs
+                                  # shaped the claim (an exploration, not a confirmation)
 
     def to_json(self) -> dict:
         out = asdict(self)
         out.pop("table")
         return out
+
+
+@dataclass(frozen=True)
+class Share:
+    """One share of seeds a verdict rests on: what it counts, successes of seeds, and its
+    exact interval (at the finding's level)."""
+
+    what: str
+    successes: int
+    seeds: int
+    interval: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -84,18 +98,6 @@ def decide(lo: float, hi: float, threshold: float) -> str:
     return INCONCLUSIVE
 
 
-def decide_lift(lo: float, hi: float) -> str:
-    """A small lift: supported when the whole interval lies between +LIFT_MARGIN and
-    +SMALL_LIFT (both one-sided tests must pass: an intersection–union test at the
-    level); not supported when it lies wholly below +LIFT_MARGIN (negligible at most) or
-    wholly above +SMALL_LIFT (a large lift, not a small one); else inconclusive."""
-    if LIFT_MARGIN < lo and hi < SMALL_LIFT:
-        return SUPPORTED
-    if hi < LIFT_MARGIN or lo > SMALL_LIFT:
-        return NOT_SUPPORTED
-    return INCONCLUSIVE
-
-
 def share_judgement(ok, level: float, what: str, threshold: float | None = MAJORITY
                     ) -> Judgement:
     """A share of seeds (``ok`` per seed) against ``threshold``, by its exact interval;
@@ -108,4 +110,5 @@ def share_judgement(ok, level: float, what: str, threshold: float | None = MAJOR
     if threshold is not None:
         words += f"; threshold: more than {100 * threshold:.0f}% of seeds"
     return Judgement(decide(lo, hi, MAJORITY if threshold is None else threshold),
-                     float(ok.mean()), (lo, hi), "exact Clopper–Pearson", len(ok), words)
+                     float(ok.mean()), (lo, hi), "exact Clopper–Pearson", len(ok), words,
+                     shares=(Share(what, int(ok.sum()), len(ok), (lo, hi)),))

@@ -218,8 +218,8 @@ class KindBase:
 class ExperimentResult:
     """What every kind's result shares (a mixin of its dataclass, which has ``config``,
     ``dataset``, ``params``, ``history`` (replicas first), ``compile_s``, ``train_s``,
-    ``cached``, ``finite``, ``asked_seeds``, ``looks`` and ``analyses``). A kind defines
-    ``model(r)``, ``per_seed(strings)``, ``summary()``, ``headline()``, ``ranking()``
+    ``cached``, ``finite``, ``asked_seeds``, ``looks``, ``taken`` and ``analyses``). A kind
+    defines ``model(r)``, ``per_seed(strings)``, ``summary()``, ``headline()``, ``ranking()``
     (replicas best first), ``write(exp_dir, run_dir, models)`` and ``run_files()``."""
 
     kind: Kind  # set by lstmlab.kinds.register

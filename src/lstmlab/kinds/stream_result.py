@@ -47,6 +47,7 @@ class TextResult(ExperimentResult):
     finite: np.ndarray | None = None     # (R,) when saved without models
     asked_seeds: int | None = None       # (never settled: no claim rests on a text)
     looks: tuple[int, ...] | None = None
+    taken: tuple[int, ...] = ()          # as Result.taken
     trained_epochs: int | None = None    # by the invocation that finished it (a resumed
                                          # training: fewer than epochs); None: all
     analyses: dict = field(default_factory=dict)  # measure.of's, made once (name → dict)
@@ -115,6 +116,17 @@ class TextResult(ExperimentResult):
                          sequence=c.sequence if len(c.sequence) <= MAX_STORED_SEQUENCE
                          else "")
         return Model(self.replica_params(r, last), info)
+
+    def untrained_model(self, r: int = 0):
+        """Replica ``r``'s model before training (charrnn.init's weights for its key): the
+        untrained control of a unit claim."""
+        from .. import model as model_lib
+        from ..train import replica_keys
+        c, v = self.config, len(self.dataset.vocab)
+        params = model_lib.init_params(replica_keys(c.seed, r + 1)[r], v, c.units, v, c.cell,
+                                       c.layers)
+        best = self.model(r)
+        return Model(params, best.info)
 
     def per_seed(self, strings: bool = False) -> list[dict]:
         """One row per replica of every per-seed number (see Result.per_seed; ``strings``:

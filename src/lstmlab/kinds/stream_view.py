@@ -148,12 +148,17 @@ def sections(r, ctx: dict) -> list:
 
 def loss_footnote(results: list) -> str:
     """The sentence under a text table: what its losses are measured on."""
+    label = loss_label(results)[0]
     on = {"best val": "the validation streams",
           "best train": "the training streams (no validation: --val-frac 0)",
           "best": "the validation streams, or the training streams where a row says train "
-                  "(--val-frac 0)"}[loss_label(results)[0]]
+                  "(--val-frac 0)"}[label]
+    chosen = ("" if label == "best train" else " A best validation loss is that of the "
+              "epoch chosen on the same validation streams: optimistic, as char-rnn's is "
+              "(there is no third set).")
     return (f"Losses are mean cross-entropy per symbol on {on} (nats; bits = nats / ln 2); "
-            f"95% CI over seeds: Student t, over the seeds whose training did not diverge.")
+            f"95% CI over seeds: Student t, over the seeds whose training did not diverge."
+            + chosen)
 
 
 def table(results: list, terminal: bool = False) -> tuple[str, list, list, list[str]]:
@@ -200,14 +205,16 @@ def point_columns(results: list) -> tuple[list[str], list[list[str]]]:
               f"{r.chars_per_s:,.0f}", f"{r.train_s:.1f}"] for r in results])
 
 
-SWEEP_NOTE = "Best validation loss per symbol: mean over seeds, 95% Student t interval."
+SWEEP_NOTE = ("Best validation loss per symbol (its epoch chosen on the same validation "
+              "streams): mean over seeds, 95% Student t interval.")
 
 
 def sweep_sections(results: list, ordered: dict) -> list:
     """A sweep report's validation curves (``ordered``: setting → its values with a
     finished point)."""
-    out: list = [P("Best validation loss per symbol, mean over seeds with its 95% Student t "
-                   "interval."), H(2, "Validation curves")]
+    out: list = [P("Best validation loss per symbol (its epoch chosen on the same "
+                   "validation streams), mean over seeds with its 95% Student t interval."),
+                 H(2, "Validation curves")]
     for k, values in ordered.items():
         out.append(Img(f"sweep-curves-{k}.png", f"validation curves by {k}",
                        plots.plot_sweep_text_curves(results, k, values)))

@@ -92,7 +92,7 @@ class Streams(KindBase, view=stream_view):
     words = "stream experiments (char-rnn's training)"
     claims = False         # the tutorial's findings rest on window experiments
     checkpointed = True    # every finished epoch is kept, and resumed from
-    measures = ("line_unit", "units")
+    measures = ("line_unit_paired", "units")
     result = TextResult
     explorer_words = "best model (type text, watch every unit)"
 
@@ -195,4 +195,5 @@ def load(exp_dir: Path, record: dict, cfg: Config) -> TextResult:
     return TextResult(cfg, build_text(cfg), *map(record_io.stacked, kept), history,
                       best_epoch, record["compile_s"], record["train_s"], samples,
                       cached=True, finite=finite, trained_epochs=trained,
-                      analyses=record_io.analyses(record))
+                      analyses=record_io.analyses(record),
+                      taken=record_io.looks_taken(record))

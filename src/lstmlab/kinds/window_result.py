@@ -45,6 +45,8 @@ class Result(ExperimentResult):
     asked_seeds: int | None = None         # settled: the seeds the run asked for (fewer)
     looks: tuple[int, ...] | None = None   # settled: the planned looks of the design that
                                            # grew it (its findings are judged by them)
+    taken: tuple[int, ...] = ()            # the seed counts of the results it grew from,
+                                           # each judged then (looks taken by hand, too)
     kept: np.ndarray | None = None         # (K,) the training patterns ``probs`` holds, when
                                            # a record kept only a sample of a long text's
     measured: np.ndarray | None = None     # (S, 2) accuracy, loss over all patterns (with kept)

@@ -287,4 +287,5 @@ def load(exp_dir: Path, record: dict, cfg: Config) -> Result:
                   order_diff=None if order is None else tuple(order), states=states,
                   cached=True, finite=finite, asked_seeds=asked,
                   looks=None if looks is None else tuple(looks), kept=kept,
-                  measured=measured, analyses=record_io.analyses(record))
+                  measured=measured, analyses=record_io.analyses(record),
+                  taken=record_io.looks_taken(record))
