@@ -255,3 +255,13 @@ def test_a_trained_unit_is_supported_and_an_input_carried_one_is_not():
     assert v.count(SUPPORTED) >= 80
     j = BY_ID["position-unit"].judge((rng.uniform(0.92, 0.99, 10), np.ones(10)), 0.95)
     assert j.verdict == NOT_SUPPORTED and "not the training's doing" in j.measurement
+
+
+def test_the_main_job_judges_on_a_seed_that_shaped_no_claim():
+    from lstmlab import job
+    seeds = {c.name: c.seed for c in job.configs()}
+    assert seeds["one-char"] == findings.CONFIRMATION_SEED not in findings.SHAPED_SEEDS
+    assert seeds["stateful-any-start"] == 2027           # its own, chosen for the same reason
+    # negative controls: a seed given is kept; a preset named alone is the tutorial's
+    assert {c.seed for c in job.configs(seed=3)} == {3}
+    assert job.configs(["one-char"])[0].seed == 7 == job.preset_configs(("one-char",), {})[0].seed

@@ -385,7 +385,8 @@ def from_results(results, level: float = 0.95) -> list[Finding]:
 
 GUARANTEE = ("Each verdict's guarantee is per claim (no family-wise control across the "
              "claims): a share of seeds by its exact Clopper–Pearson interval, a mean of "
-             "bounded values by a betting interval valid for any distribution of them.")
+             "bounded values by a betting interval valid for any distribution of them; "
+             "both are conservative (they cover more often than their level says).")
 
 
 def level_words(found: list[Finding]) -> str:

@@ -59,7 +59,7 @@ def configs(names=None, **settings) -> list[Config]:
     if bad:
         raise ConfigError(f"unknown setting {bad[0]!r}; allowed: the fields of lstmlab.Config")
     check_applies([PRESETS[n] for n in names], changes)
-    return preset_configs(asked, changes)
+    return preset_configs(None if asked is None else names, changes)
 
 
 def preset_configs(names, changes: dict) -> list[Config]:

@@ -78,8 +78,8 @@ def design(looks: list[int]) -> str:
     if isinstance(looks, Taken):
         return (f"These seeds were judged before, at {', '.join(map(str, looks[:-1]))} "
                 f"seeds: every interval is at {100 * level(looks):.4g}% — 95% split over "
-                f"the {len(looks)} looks taken (Bonferroni) — so each claim's verdict keeps "
-                f"its 95% guarantee over them.")
+                f"the {len(looks)} looks taken (Bonferroni; a 95% guarantee when the looks "
+                f"were planned before any verdict was seen — settling plans them).")
     return (f"Inconclusive findings are settled by training more seeds in rounds (planned "
             f"looks at {', '.join(map(str, looks))} seeds; a round that could not make a "
             f"finding conclusive by {looks[-1]} is skipped); every interval is at "
