@@ -8,15 +8,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))  # for tests/reference.py
 
 # The tests' compiled programs go to a cache of their own (also for the commands they start
-# as subprocesses), never into the user's cache directory.
-os.environ["LSTMLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="lstmlab-test-cache-")
-# ... removed when the session ends (28 MB a run otherwise left in /tmp)
-atexit.register(shutil.rmtree, os.environ["LSTMLAB_CACHE_DIR"], ignore_errors=True)
+# as subprocesses), never into lstmlab's own cache directory. It is kept between sessions
+# (the user cache's lstmlab/tests-jax, or LSTMLAB_TEST_CACHE_DIR): a program compiled by
+# the last run of the tests is loaded, not compiled — the fast tier's 3.6 minutes become
+# 1.5 (docs/speed.md). JAX keys an entry by the program itself, so a change of the code can
+# only miss, never load a stale one. LSTMLAB_TEST_CACHE_DIR="" asks for a fresh one per
+# session, removed at its end.
+TEST_CACHE_MAX_BYTES = 512 * 2**20  # least recently used entries go beyond this
+if os.environ.get("LSTMLAB_TEST_CACHE_DIR", None) == "":
+    os.environ["LSTMLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="lstmlab-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["LSTMLAB_CACHE_DIR"], ignore_errors=True)
+else:
+    import platformdirs
+    os.environ["LSTMLAB_CACHE_DIR"] = os.environ.get("LSTMLAB_TEST_CACHE_DIR") or str(
+        Path(platformdirs.user_cache_dir("lstmlab")) / "tests-jax")
 
 import jax
 import pytest
 
-from lstmlab import cli, programs
+from lstmlab import cache, cli, programs
+
+cache.enable()  # every test's programs, not only those of the commands it runs
+jax.config.update("jax_compilation_cache_max_size", TEST_CACHE_MAX_BYTES)
 
 
 def _mappings() -> int:

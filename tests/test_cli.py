@@ -238,14 +238,22 @@ def test_the_memory_check_states_its_rule(monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_test_suite_leaves_no_compilation_cache_behind(tmp_path):
-    """conftest's cache directory is removed when a pytest session ends."""
+def test_the_test_suites_compilation_cache_is_kept_only_where_asked(tmp_path):
+    """conftest's cache directory is kept between sessions where LSTMLAB_TEST_CACHE_DIR
+    (or the user cache) says, with the programs the session compiled; with
+    LSTMLAB_TEST_CACHE_DIR="" it is a fresh one, removed when the session ends."""
     import subprocess
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
-    env.pop("LSTMLAB_CACHE_DIR", None)
     here = Path(__file__).parent
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        str(here / "test_stats.py::test_holm_rejects_in_step_down_order")],
-                       env=env, capture_output=True, text=True, cwd=here.parent)
-    assert r.returncode == 0, r.stdout + r.stderr
+
+    def session(cache_dir):
+        env = {**os.environ, "TMPDIR": str(tmp_path), "LSTMLAB_TEST_CACHE_DIR": cache_dir}
+        env.pop("LSTMLAB_CACHE_DIR", None)
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            str(here / "test_train.py::test_same_seed_gives_identical_"
+                                "history_and_params")],
+                           env=env, capture_output=True, text=True, cwd=here.parent)
+        assert r.returncode == 0, r.stdout + r.stderr
+    session("")
     assert not list(tmp_path.glob("lstmlab-test-cache-*"))
+    session(str(tmp_path / "kept"))
+    assert len(list((tmp_path / "kept").iterdir())) > 0

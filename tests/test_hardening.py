@@ -384,6 +384,36 @@ def test_report_reads_the_kept_measurements_and_runs_no_unit_study(run_cli, tmp_
     assert json.loads((run / "findings.json").read_text()) == before
 
 
+def test_report_on_a_finished_run_draws_nothing_again(run_cli, tmp_path, monkeypatch):
+    """Its pictures are kept with what they were drawn from (the record and the code):
+    `lstmlab report` reads them back instead of drawing, the same bytes; a record that
+    changed is drawn again (negative control), and so is a kept PNG that is gone."""
+    from lstmlab.kinds import window_plots
+    run = tmp_path / "r"
+    assert run_cli("run", "one-char", "--epochs", "3", "--seeds", "2", "--out", run,
+                   "--quiet", "--no-settle")[0] == 0
+    curves = run / "plots" / "one-char-curves.png"
+    png, html = curves.read_bytes(), (run / "report.html").read_text()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("drawn again")
+    monkeypatch.setattr(window_plots, "plot_curves", fail)
+    code, _, err = run_cli("report", run)
+    assert code == 0, err
+    assert curves.read_bytes() == png and (run / "report.html").read_text() == html
+    record = json.loads((run / "one-char" / "record.json").read_text())
+    record["compile_s"] += 1.0   # the record changed: its pictures are drawn again
+    (run / "one-char" / "record.json").write_text(json.dumps(record))
+    with pytest.raises(AssertionError, match="drawn again"):
+        run_cli("report", run)
+    monkeypatch.undo()
+    assert run_cli("report", run)[0] == 0
+    curves.unlink()              # a kept picture that is gone is drawn again
+    monkeypatch.setattr(window_plots, "plot_curves", fail)
+    with pytest.raises(AssertionError, match="drawn again"):
+        run_cli("report", run)
+
+
 def test_a_kept_unit_study_reads_back_as_it_was_made():
     from kinds import make
     from lstmlab import files, measure, units

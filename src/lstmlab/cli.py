@@ -276,6 +276,8 @@ def report_cmd(run_dir, as_json):
     training (a sweep's sweep.csv too; a run's explorer pages too)."""
     from . import console, findings, records
     run_dir = Path(run_dir)
+    if not as_json:  # a measurement or page made again compiles what the run compiled
+        _compile_cache()
     from .sweeps import SWEEP_JSON
     if (run_dir / SWEEP_JSON).is_file():
         if as_json:

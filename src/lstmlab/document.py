@@ -13,14 +13,16 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 from urllib.parse import quote
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from . import record_io
 from .data import VISIBLE, show
-from .files import atomic_write
+from .files import atomic_write, read_bytes
 
 MAX_TICKS = 60  # a heatmap over a long text labels every k-th step, so labels stay legible
 
@@ -84,13 +86,20 @@ class Table:
 class Img:
     file: str  # under plots/
     alt: str
-    png: bytes
+    png: bytes | Callable[[], bytes]  # or its drawing, called when written (see write)
+    key: str | None = None  # what it is drawn from: a kept PNG of the same key is reused
 
     def md(self, plots_dir: str) -> list[str]:
         return [f"![{_md(self.alt)}]({plots_dir}/{self.file})", ""]
 
+    def drawn(self) -> bytes:
+        """The PNG, drawn now if it was not yet."""
+        if callable(self.png):
+            self.png = self.png()
+        return self.png
+
     def html(self) -> str:
-        data = base64.b64encode(self.png).decode("ascii")
+        data = base64.b64encode(self.drawn()).decode("ascii")
         return f"<img alt='{html.escape(self.alt)}' src='data:image/png;base64,{data}'>"
 
 
@@ -215,11 +224,27 @@ def render_html(blocks_: list) -> str:
                       "</head><body>"] + [b.html() for b in blocks_] + ["</body></html>"])
 
 
+MAX_PNG_BYTES = 64 * 2**20
+
+
 def write(out_dir: Path, bl: list, stem: str = "report") -> list[Path]:
-    """``stem``.md (with plots/*.png) and ``stem``.html of the blocks in ``out_dir``."""
+    """``stem``.md (with plots/*.png) and ``stem``.html of the blocks in ``out_dir``. A
+    picture with a key whose PNG ``out_dir`` keeps from the same key is read, not drawn
+    again (``lstmlab report`` on a finished run draws nothing)."""
+    kept, keys = record_io.drawn(out_dir), {}
     for b in bl:
         if isinstance(b, Img):
-            atomic_write(out_dir / "plots" / b.file, b.png)
+            name, path = f"plots/{b.file}", out_dir / "plots" / b.file
+            if b.key is not None and kept.get(name) == b.key and path.is_file():
+                try:
+                    b.png = read_bytes(path, MAX_PNG_BYTES, name)
+                    continue
+                except ValueError:  # not a plain file any more: draw it again
+                    pass
+            atomic_write(path, b.drawn())
+            keys[name] = b.key
+    if any(v is not None or k in kept for k, v in keys.items()):
+        record_io.keep_drawn(out_dir, keys)
     atomic_write(out_dir / f"{stem}.md", render_md(bl))
     atomic_write(out_dir / f"{stem}.html", render_html(bl))
     return [out_dir / f"{stem}.md", out_dir / f"{stem}.html"]

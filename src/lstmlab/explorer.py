@@ -164,18 +164,27 @@ def file_name(experiment: str, replica: int = 0, compare: str | None = None) -> 
 
 def for_run(run_dir, results) -> dict[str, str]:
     """Write the explorer of replica 0 of every experiment whose models a run holds (one
-    page each, beside report.html); returns experiment name → file name."""
-    out = {}
+    page each, beside report.html); returns experiment name → file name. A page kept from
+    the same record and code is not made again (its match data are traced: seconds)."""
+    from . import record_io
+    run_dir, out, keys = Path(run_dir), {}, {}
+    kept = record_io.drawn(run_dir)
     for r in results:
         if r.params is None:  # saved without its models (a sweep's point)
             continue
         name = file_name(r.config.name)
+        out[r.config.name] = name
+        key = record_io.record_digest(run_dir / r.config.name)
+        if key is not None and kept.get(name) == key and (run_dir / name).is_file():
+            continue
         # the match searches the text its kind studies (a text model's validation text;
         # a long training text is not kept with its model)
         model, text = r.model(0), r.kind.analysed_text(r.config)
-        write(Path(run_dir) / name, model, settings=training_rows(asdict(r.config)),
+        write(run_dir / name, model, settings=training_rows(asdict(r.config)),
               match_text=None if text == model.info.sequence else text)
-        out[r.config.name] = name
+        keys[name] = key
+    if keys:
+        record_io.keep_drawn(run_dir, keys)
     return out
 
 

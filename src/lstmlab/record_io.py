@@ -6,10 +6,12 @@ these; ``records`` keeps the run directory's lifecycle and run-wide files."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,57 @@ MAX_RECORD_BYTES = 64 * 2**20  # a record.json is read whole; 10,000 seeds fit i
 MAX_ARRAYS_BYTES = 16 * 2**30  # arrays.npz: far above what budget lets a record keep
 RECORD_VERSION = 3
 INLINE_SEQUENCE = 200  # longer sequences are kept once, in sequences/<sha256>.txt
+
+
+# -- what a kept picture or page was drawn from --------------------------------------------
+
+DRAWN = ".drawn.json"  # in a run directory: each kept plot's and page's key (file → key)
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """A digest of lstmlab's code and assets and of matplotlib's version: a drawing made by
+    other code is not reused."""
+    from importlib.metadata import version
+    h = hashlib.blake2b(version("matplotlib").encode(), digest_size=16)
+    root = Path(__file__).parent
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".js", ".css",
+                                                                  ".html")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def record_digest(exp_dir: Path) -> str | None:
+    """What an experiment's pictures are drawn from: its record and arrays as saved, and
+    the code that draws (None when it has no complete record)."""
+    h = hashlib.blake2b(code_digest().encode(), digest_size=16)
+    for name in (RECORD, ARRAYS):
+        try:
+            with open(exp_dir / name, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            return None
+    return h.hexdigest()
+
+
+def drawn(out_dir: Path) -> dict[str, str]:
+    """The keys of the pictures and pages kept in ``out_dir`` (none when unreadable)."""
+    try:
+        got = json.loads(read_bytes(out_dir / DRAWN, MAX_RECORD_BYTES, DRAWN))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in got.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(got, dict) else {}
+
+
+def keep_drawn(out_dir: Path, keys: dict[str, str | None]) -> None:
+    """Record ``keys`` (file → key; None forgets the file's) in ``out_dir``'s index."""
+    kept = drawn(out_dir)
+    for k, v in keys.items():
+        kept.pop(k, None) if v is None else kept.__setitem__(k, v)
+    atomic_write(out_dir / DRAWN, dumps(kept))
 
 
 def short_sequence(seq: str) -> str | dict:

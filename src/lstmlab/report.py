@@ -9,7 +9,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from . import document, findings as findings_mod, grid as grid_mod
+from . import document, findings as findings_mod, grid as grid_mod, record_io
 from .config import Config
 from .document import H, Colored, Img, P, Table, png
 from .kinds import grouped
@@ -48,7 +48,8 @@ def units_blocks(study) -> list:
            Table(study.HEADER, study.rows())]
     if len(study.saturation):
         out.append(Img(f"{study.experiment}-saturation.png",
-                       f"{study.experiment}: gate saturation", plot_saturation(study)))
+                       f"{study.experiment}: gate saturation",
+                       lambda: plot_saturation(study)))
     for track, label, values in study.shown:
         out.append(Colored(f"{label} (strongest on {track})", text[:len(values)], values))
     if study.reach is not None:
@@ -86,11 +87,13 @@ def sweep_blocks(title: str, base: Config, grid: dict, results: list,
 
 
 def blocks(results: list, title: str, found: list | None = None, design: str = "",
-           explorers: dict | None = None, studies: dict | None = None) -> list:
+           explorers: dict | None = None, studies: dict | None = None,
+           keys: dict | None = None) -> list:
     """The report as blocks (``document``); ``found``: the findings as judged (when the
     results hold experiments the claims rest on), ``design`` the sentence that names how
     they were settled; ``explorers``: experiment name → its explorer page's file name
-    beside the report; ``studies``: experiment name → units.Study."""
+    beside the report; ``studies``: experiment name → units.Study; ``keys``: experiment
+    name → what its pictures are drawn from (its record), so that kept ones are reused."""
     studies, ctx = studies or {}, {"explorers": explorers or {}}
     out: list = [H(1, title)]
     claims = [r for r in results if r.kind.claims]  # the results the claims rest on
@@ -114,9 +117,13 @@ def blocks(results: list, title: str, found: list | None = None, design: str = "
         heading, header, rows, notes = kind.table(rs)
         out += [H(2, heading), Table(header, rows)] + [P(n) for n in notes]
         for r in rs:
-            out += kind.sections(r, ctx)
+            mine = kind.sections(r, ctx)
             if r.config.name in studies:
-                out += units_blocks(studies[r.config.name])
+                mine += units_blocks(studies[r.config.name])
+            for b in mine:
+                if isinstance(b, Img) and b.key is None:
+                    b.key = (keys or {}).get(r.config.name)
+            out += mine
     return out
 
 
@@ -127,9 +134,11 @@ def write(run_dir: Path, results: list, found: list | None = None,
     findings as judged (settled), ``design`` the sentence that names how, ``explorers``
     the explorer pages beside it to link (experiment name → file name), ``studies`` what
     the units learned (experiment name → units.Study)."""
+    keys = {r.config.name: record_io.record_digest(run_dir / r.config.name)
+            for r in results}
     return document.write(run_dir, blocks(results, f"lstmlab report: {run_dir.name}",
                                           found=found, design=design, explorers=explorers,
-                                          studies=studies))
+                                          studies=studies, keys=keys))
 
 
 def write_units(out_dir: Path, studies: list, title: str) -> list[Path]:

@@ -4,6 +4,8 @@ report section, a sweep's columns and validation curves."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import math
 import time
 
@@ -128,7 +130,7 @@ def sections(r, ctx: dict) -> list:
                  f"summed over seeds ({r.compile_s:.1f} s compiling, {r.train_s:.1f} s "
                  f"training)."))
     out.append(Img(f"{c.name}-text-curves.png", f"{c.name}: training and validation loss",
-                   plots.plot_text_curves(r)))
+                   partial(plots.plot_text_curves, r)))
     out.append(Table(["epoch", "training nats", "validation nats", "validation bits"],
                      [[str(e + 1), f"{r.history[0, e, 0]:.4f}", f"{r.history[0, e, 1]:.4f}",
                        f"{r.history[0, e, 1] / np.log(2):.4f}"]
@@ -138,7 +140,7 @@ def sections(r, ctx: dict) -> list:
                  "batch to the next without gradient (truncated backpropagation through "
                  "time) and is reset at every epoch's start."))
     out.append(Img(f"{c.name}-text-layout.png", "the text's stream layout",
-                   plots.plot_text_layout(r)))
+                   partial(plots.plot_text_layout, r)))
     out.append(P(f"Sample of replica 0's best model ({SAMPLE_LENGTH} symbols at temperature "
                  f"{SAMPLE_TEMPERATURE}, from {show(r.sample_prime)}; `lstmlab generate` "
                  f"draws more):"))

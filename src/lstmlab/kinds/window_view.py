@@ -4,6 +4,8 @@ columns and plots."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
@@ -178,9 +180,9 @@ def sections(r, ctx: dict) -> list:
         out.append(Link(explorers[c.name], "Explore the gates of replica 0",
                         f" — type symbols and watch {watched} (opens offline)."))
     out.append(Img(f"{c.name}-curves.png", f"{c.name}: loss and accuracy",
-                   plots.plot_curves(r)))
+                   partial(plots.plot_curves, r)))
     out.append(Img(f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",
-                   plots.plot_accuracy_distribution(r)))
+                   partial(plots.plot_accuracy_distribution, r)))
     if r.probe is not None:
         s = summarize(r.probe_accuracy)
         ci = "" if s["n"] < 2 else f", 95% CI {interval_text(*s['ci95'], 2, '%')}"
@@ -191,17 +193,17 @@ def sections(r, ctx: dict) -> list:
             out.append(Table(["input length", "probe patterns", "accuracy"],
                              [[str(n), str(k), _pct(a)] for n, a, k in zip(ls, acc, counts)]))
             out.append(Img(f"{c.name}-probe-by-length.png", "probe accuracy by input length",
-                           plots.plot_probe_by_length(r)))
+                           partial(plots.plot_probe_by_length, r)))
     if r.states is not None:
         out.append(Img(f"{c.name}-states.png",
                        f"state heatmap ({', '.join(layered(cell.state, c.layers))})",
-                       plots.plot_states(r)))
+                       partial(plots.plot_states, r)))
     if c.stateful and r.dataset.order is not None and r.dataset.order.shape[1] > 1:
         out.append(P("Keras's stateful rule: sample i of batch k + 1 continues sample i of "
                      "batch k, so the sequence is cut into as many contiguous streams as the "
                      "batch has rows, and each row carries its own state."))
         out.append(Img(f"{c.name}-stream-layout.png", "stream layout of the batches",
-                       plots.plot_stream_layout(r)))
+                       partial(plots.plot_stream_layout, r)))
     for start, strings in r.generated.items():
         ok = r.generation_ok(start)
         out.append(P(f"Generated from {show(start)} (replica 0): {show(strings[0])} — "
