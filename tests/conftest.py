@@ -14,7 +14,6 @@ sys.path.insert(0, str(Path(__file__).parent))  # for tests/reference.py
 # 1.5 (docs/speed.md). JAX keys an entry by the program itself, so a change of the code can
 # only miss, never load a stale one. LSTMLAB_TEST_CACHE_DIR="" asks for a fresh one per
 # session, removed at its end.
-TEST_CACHE_MAX_BYTES = 512 * 2**20  # least recently used entries go beyond this
 if os.environ.get("LSTMLAB_TEST_CACHE_DIR", None) == "":
     os.environ["LSTMLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="lstmlab-test-cache-")
     atexit.register(shutil.rmtree, os.environ["LSTMLAB_CACHE_DIR"], ignore_errors=True)
@@ -29,7 +28,8 @@ import pytest
 from lstmlab import cache, cli, programs
 
 cache.enable()  # every test's programs, not only those of the commands it runs
-jax.config.update("jax_compilation_cache_max_size", TEST_CACHE_MAX_BYTES)
+# (no size limit: JAX's least-recently-used eviction deletes entries that another process
+# of the session — a command a test starts — is reading, which warns and fails a test)
 
 
 def _mappings() -> int:

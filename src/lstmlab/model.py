@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.nn import initializers as init
 
+from . import lstm_layer
 from .cells import CELLS, LSTM, cell_of, layer_keys, layered, layers_of
 
 # Above this many time steps the cell runs under lax.scan; below, it is unrolled in Python
@@ -76,10 +77,14 @@ def masked_step(c, p, state, x_t, m_t, act):
     return new, trace
 
 
-def _layer(c, p, x, mask, state, act, gates: bool, outputs: bool):
+def _layer(c, p, x, mask, state, act, gates: bool, outputs: bool, fused: bool = False):
     """One layer over x (B, T, F) from its ``state`` → (final state, trace (T, B, U) each
     or None, outputs h (B, T, U) or None). The output at a masked step is the previous one
-    (Keras's default); the layer above skips that step too."""
+    (Keras's default); the layer above skips that step too. ``fused``: an unmasked sigmoid
+    LSTM layer whose trace nobody reads runs as lstm_layer's (its backward by hand)."""
+    if fused and c is LSTM and act is jax.nn.sigmoid and mask is None and not gates:
+        state, out = lstm_layer.layer(p, x, state)
+        return state, None, out
     steps = x.shape[1]
     if steps <= UNROLL_MAX_STEPS:
         seen, out = [], []
@@ -102,7 +107,8 @@ def _layer(c, p, x, mask, state, act, gates: bool, outputs: bool):
     return state, trace, None if out is None else jnp.swapaxes(out, 0, 1)
 
 
-def _stack(params, x, mask, state, activation, gates: bool, outputs: bool, between=None):
+def _stack(params, x, mask, state, activation, gates: bool, outputs: bool, between=None,
+           fused: bool = False):
     """Every layer in turn over x (B, T, F), each reading the whole output sequence of the
     one below (as Keras runs a Sequential): (final flat state, the trace by name or {},
     the last layer's outputs (B, T, U) or None). ``between(k, h)``: what layer k + 1
@@ -115,7 +121,7 @@ def _stack(params, x, mask, state, activation, gates: bool, outputs: bool, betwe
     final, traced = (), {}
     for k, key in enumerate(layer_keys(c, layers)):
         s, trace, x = _layer(c, params[key], x, mask, tuple(state[k * n:(k + 1) * n]), act,
-                             gates, outputs or k < layers - 1)
+                             gates, outputs or k < layers - 1, fused)
         final += s
         if between is not None and k < layers - 1:
             x = between(k, x)
@@ -132,10 +138,11 @@ def rnn(params, x, mask=None, state=None, activation="sigmoid", gates=False):
     return (final, traced) if gates else final
 
 
-def sequence(params, x, state=None, activation="sigmoid", between=None):
+def sequence(params, x, state=None, activation="sigmoid", between=None, fused=False):
     """Many-to-many: the last layer's output h at every step (B, T, U) and the final flat
-    state — Keras's return_sequences=True on every layer (``between``: see _stack)."""
-    final, _, out = _stack(params, x, None, state, activation, False, True, between)
+    state — Keras's return_sequences=True on every layer (``between``: see _stack;
+    ``fused``: see _layer — the same numbers, a faster backward)."""
+    final, _, out = _stack(params, x, None, state, activation, False, True, between, fused)
     return out, final
 
 

@@ -93,7 +93,8 @@ def batch_loss(params, state, xb, yb, vocab_size: int, activation: str,
     Dense — are dropped with that rate, drawn from ``key`` (char-rnn's places)."""
     x = jax.nn.one_hot(xb, vocab_size, dtype=jnp.float32)             # (B, S, V)
     drop = (lambda k, h: _dropout(dropout, key, h, k)) if dropout else None
-    h, state = model.sequence(params, x, state, activation, drop)      # (B, S, U)
+    # fused: an LSTM layer's backward as one product over every step (lstm_layer)
+    h, state = model.sequence(params, x, state, activation, drop, fused=True)  # (B, S, U)
     if dropout:
         h = _dropout(dropout, key, h, MAX_LAYERS)
     logits = model.head(params, h)                                     # (B, S, V)
