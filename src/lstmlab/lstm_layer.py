@@ -1,5 +1,6 @@
 """The LSTM layer over a whole sequence with its backward written by hand, as cuDNN and
-oneDNN shape it: the forward scan keeps every step's gates, and the backward scan only
+oneDNN shape it: the input projection of all steps is one product before the scan, the
+forward scan keeps every step's gates, and the backward scan only
 carries the state's gradient back through time; the weight gradients are then one large
 product over all S × B steps each (xᵀ·dz, h_prevᵀ·dz), and the input's gradient one more.
 Autodiff of ``lax.scan`` instead adds up a small (B × U)ᵀ·(B × 4U) product at every step,
@@ -21,9 +22,11 @@ import jax.numpy as jnp
 def _forward(K, R, bias, xs, h0, c0):
     """xs (S, B, F) from (h0, c0) → outputs hs (S, B, U), the final (h, c), and what the
     backward needs: every step's gates, the previous c, tanh(c) and the previous h."""
-    def body(state, x_t):
+    zx = (xs.reshape(-1, xs.shape[-1]) @ K).reshape(*xs.shape[:2], -1) + bias  # (S, B, 4U)
+
+    def body(state, zx_t):
         h, c = state
-        z = x_t @ K + h @ R + bias                                      # (B, 4U)
+        z = zx_t + h @ R                                                # (B, 4U)
         zi, zf, zg, zo = jnp.split(z, 4, axis=-1)
         i, f, g, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jnp.tanh(zg), \
             jax.nn.sigmoid(zo)
@@ -31,7 +34,7 @@ def _forward(K, R, bias, xs, h0, c0):
         tc = jnp.tanh(c_new)
         h_new = o * tc
         return (h_new, c_new), (h_new, (i, f, g, o, c, tc, h))
-    (h, c), (hs, saved) = jax.lax.scan(body, (h0, c0), xs)
+    (h, c), (hs, saved) = jax.lax.scan(body, (h0, c0), zx)
     return (hs, h, c), saved
 
 
