@@ -235,7 +235,7 @@ def write(out_dir: Path, bl: list, stem: str = "report") -> list[Path]:
     for b in bl:
         if isinstance(b, Img):
             name, path = f"plots/{b.file}", out_dir / "plots" / b.file
-            if b.key is not None and kept.get(name) == b.key and path.is_file():
+            if record_io.is_kept(out_dir, name, b.key, kept):
                 try:
                     b.png = read_bytes(path, MAX_PNG_BYTES, name)
                     continue

@@ -168,11 +168,10 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
 
         def finish(res: Result) -> None:
             prior = known.get(res.config.name)
-            if not res.cached and prior is not None and prior.config.seeds < \
-                    res.config.seeds and prior.config.replace(seeds=res.config.seeds) == \
-                    res.config:
+            if not res.cached and prior is not None and prior.grows_into(res.config):
                 # grown from a result that was judged at its seeds: a look, by hand or
-                # by settling, that the findings' level must count
+                # by settling, that the findings' level must count; seeds gathered by
+                # looking stay judged by their design
                 res.taken = tuple(sorted({*prior.taken, prior.config.seeds}))
                 res.looks = res.looks or prior.looks
             if res.config.name in asked and not res.cached:

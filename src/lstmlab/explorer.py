@@ -175,7 +175,7 @@ def for_run(run_dir, results) -> dict[str, str]:
         name = file_name(r.config.name)
         out[r.config.name] = name
         key = record_io.record_digest(run_dir / r.config.name)
-        if key is not None and kept.get(name) == key and (run_dir / name).is_file():
+        if record_io.is_kept(run_dir, name, key, kept):
             continue
         # the match searches the text its kind studies (a text model's validation text;
         # a long training text is not kept with its model)

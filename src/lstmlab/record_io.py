@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import math
+import os
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
@@ -48,16 +49,32 @@ def code_digest() -> str:
 
 def record_digest(exp_dir: Path) -> str | None:
     """What an experiment's pictures are drawn from: its record and arrays as saved, and
-    the code that draws (None when it has no complete record)."""
+    the code that draws (None when it has no complete record). Read once per version of
+    the files (the report and the explorer pages both ask)."""
+    try:
+        seen = tuple((s.st_mtime_ns, s.st_size, s.st_ino) for s in
+                     (os.stat(exp_dir / RECORD), os.stat(exp_dir / ARRAYS)))
+    except OSError:
+        return None
+    return _digest(str(exp_dir), seen)
+
+
+@lru_cache(maxsize=256)
+def _digest(exp_dir: str, seen: tuple) -> str | None:
     h = hashlib.blake2b(code_digest().encode(), digest_size=16)
     for name in (RECORD, ARRAYS):
         try:
-            with open(exp_dir / name, "rb") as f:
+            with open(Path(exp_dir) / name, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)
         except OSError:
             return None
     return h.hexdigest()
+
+
+def is_kept(out_dir: Path, name: str, key: str | None, kept: dict[str, str]) -> bool:
+    """Is ``out_dir / name`` kept, drawn from ``key`` (``kept``: :func:`drawn`'s)?"""
+    return key is not None and kept.get(name) == key and (out_dir / name).is_file()
 
 
 def drawn(out_dir: Path) -> dict[str, str]:

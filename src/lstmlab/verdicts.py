@@ -79,7 +79,6 @@ class Claim:
     measure: Callable[[dict], Any]          # results by name → data, or None
     judge: Callable[[Any, float], Judgement]
     needs: str                              # what "not run" asks for
-    decide: Callable[[float, float], str] = lambda lo, hi: decide(lo, hi, MAJORITY)
     reads: tuple[str, ...] = ()             # settings its measurement reads besides training
     any_text: bool = False                  # about a text of the user's, not A–Z
     settles: bool = True                    # an inconclusive verdict earns more seeds

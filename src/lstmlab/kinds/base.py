@@ -260,6 +260,11 @@ class ExperimentResult:
         return self.config == cfg or (self.asked_seeds == cfg.seeds
                                       and self.config.replace(seeds=cfg.seeds) == cfg)
 
+    def grows_into(self, cfg: Config) -> bool:
+        """Is ``cfg`` this result's settings with more seeds (what settling, or ``--force``
+        with more seeds, asks of it)?"""
+        return self.config.seeds < cfg.seeds and self.config.replace(seeds=cfg.seeds) == cfg
+
     def trees(self) -> tuple:
         """Every parameter pytree the result holds (replicas first)."""
         return (self.params,)

@@ -143,8 +143,7 @@ def extends(prior: Result | None, cfg: Config) -> bool:
     this), so the earlier replicas need no training again. With batches of several samples
     XLA sums a batch in an order that depends on the number of replicas (the last bits
     differ), so those train again, as on an accelerator."""
-    return (prior is not None and prior.params is not None and prior.config.seeds < cfg.seeds
-            and prior.config.replace(seeds=cfg.seeds) == cfg
+    return (prior is not None and prior.params is not None and prior.grows_into(cfg)
             and cfg.batch_size == 1 and jax.default_backend() == "cpu")
 
 
@@ -171,8 +170,7 @@ def merge(prior: Result, more, cfg: Config) -> Result:
     res = _evaluated(cfg, prior.dataset, _cat(prior.params, more.params),
                      _cat(prior.history, more.history), prior.compile_s + more.compile_s,
                      prior.train_s + more.train_s, generated, prior.states)
-    res.looks = prior.looks  # seeds gathered by looking stay judged by their design
-    return res
+    return res  # (the engine carries the prior's design and looks: engine.execute)
 
 
 def _cat(a, b):
