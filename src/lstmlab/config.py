@@ -31,8 +31,15 @@ AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unl
 
 
 _STATEFUL = (lambda c: c.stateful and not c.streams, "stateful window experiments")
-_WINDOWS = (lambda c: not c.streams, "window experiments (not char-rnn's streams)")
+_WINDOWS = (lambda c: c.kind_name == "windows",
+            "window experiments (not char-rnn's streams or the memory tasks)")
 _STREAMS = (lambda c: c.streams > 0, "stream experiments (char-rnn's training, --streams > 0)")
+_MEMORY = (lambda c: c.kind_name == "memory", "the memory tasks (adding, copy, temporal-order)")
+_BATCHED = (lambda c: c.kind_name in ("windows", "memory"),
+            "window experiments and the memory tasks")
+_CLIPPED = (lambda c: c.streams > 0 or c.kind_name == "memory",
+            "stream experiments and the memory tasks")
+MEMORY_TASKS = ("adding", "copy", "temporal-order")  # lstmlab.kinds.memory_tasks.TASKS
 _GENERATES = (lambda c: c.generate, "experiments that generate (stateful)")
 
 
@@ -65,8 +72,8 @@ class Config:
                      low=1, high=MAX_LAYERS)
     epochs: int = _s(500, "Training epochs.", low=1, high=1_000_000)
     batch_size: int | None = _s(1, "Samples per update, or 'all' (None in Python); a last "
-                                "partial batch is used as Keras uses it.", low=1,
-                                applies=_WINDOWS)
+                                "partial batch is used as Keras uses it (a memory task: "
+                                "fresh sequences per update).", low=1, applies=_BATCHED)
     shuffle: bool = _s(True, "Shuffle the samples every epoch.", applies=_WINDOWS)
     stateful: bool = _s(False, "Carry the state across batches (Keras's stateful=True).",
                         option=False, sweep=False)
@@ -90,9 +97,9 @@ class Config:
     val_frac: float = _s(0.05, "Streams: the text's last fraction, read as streams of its "
                          "own for validation (0: none).", low=0, high=1, applies=_STREAMS,
                          label="validation fraction")
-    grad_clip: float = _s(5.0, "Streams: every gradient entry clipped to ± this before the "
-                          "update (char-rnn's).", low=0, applies=_STREAMS,
-                          label="gradient clip")
+    grad_clip: float = _s(5.0, "Streams and memory tasks: every gradient entry clipped to ± "
+                          "this before the update (char-rnn's; 0: none).", low=0,
+                          applies=_CLIPPED, label="gradient clip")
     decay_rate: float = _s(0.95, "Streams, RMSprop: the decay of its average of squared "
                            "gradients.", low=0, high=1, applies=_STREAMS)
     lr_decay: float = _s(0.97, "Streams: the learning rate is multiplied by this at the end "
@@ -104,6 +111,12 @@ class Config:
     dropout: float = _s(0.0, "Streams: dropout in training on the outputs of every layer "
                         "passed on (to the next layer and to Dense), as char-rnn's.", low=0,
                         high=1, applies=_STREAMS)
+    task: str = _s("adding", "Memory tasks: adding, copy or temporal-order (their presets "
+                   "set it; see docs/memory.md).", choices=MEMORY_TASKS, option=False,
+                   sweep=False, applies=_MEMORY)
+    lag: int = _s(100, "Memory tasks: the time lag T: adding's and temporal order's "
+                  "sequence length, copy's blanks between the symbols and their recall.",
+                  low=4, high=100_000, applies=_MEMORY, label="time lag")
     mask: bool = _s(True, "Mask the front padding of subsequence data (--no-mask "
                     "reproduces the tutorial's variable-length model).",
                     applies=(lambda c: c.samples > 0,
@@ -169,6 +182,14 @@ class Config:
                 f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})"
                 + (f" × {self.layers} layers" if self.layers > 1 else ""))
         seeds = (("seeds",), f"{self.seeds} seeds" if self.seeds > 1 else "")
+        if self.kind_name == "memory":
+            return [(("task", "lag"), f"{self.task}, T = {self.lag}"), cell,
+                    (("epochs", "batch_size"), f"{self.epochs} × 100 updates of "
+                     f"{self.batch_size} fresh sequences"),
+                    (("optimizer", "lr"), f"{self.optimizer} lr {self.lr:g}"),
+                    (("grad_clip",), f"gradients clipped at ±{self.grad_clip:g}"
+                     if self.grad_clip else ""),
+                    (("activation",), self.activation), (("seed",), f"seed {self.seed}"), seeds]
         if self.streams:
             return [
                 (("streams", "seq_length"),
@@ -238,6 +259,15 @@ PRESETS: dict[str, Config] = {c.name: c for c in [
            epochs=50, lr=2e-3, optimizer="rmsprop", seeds=1,
            note="Karpathy's char-rnn on a long text (--text-file): its defaults from "
            "train.lua; not in the default run (minutes)"),
+    Config("adding", kind="memory", task="adding", units=32, epochs=30, batch_size=32,
+           lr=1e-2, grad_clip=1.0, note="Hochreiter & Schmidhuber's adding problem at T = 100: "
+           "remember two marked numbers and add them (docs/memory.md)"),
+    Config("copy", kind="memory", task="copy", units=32, epochs=30, batch_size=32, lr=1e-2,
+           grad_clip=1.0, note="Arjovsky et al.'s copy memory: recall 10 symbols after T = "
+           "100 blanks (docs/memory.md)"),
+    Config("temporal-order", kind="memory", task="temporal-order", units=32, epochs=30,
+           batch_size=32, lr=1e-2, grad_clip=1.0, note="Hochreiter & Schmidhuber's temporal "
+           "order: which of X, Y came first, far apart among distractors (docs/memory.md)"),
     Config("variable-length", samples=1000, window=5,
            note="1000 random subsequences of 1-5 letters, padded at the front; for A–Z they "
            "hold all 114 possible patterns, which the finding scores"),
@@ -245,8 +275,8 @@ PRESETS: dict[str, Config] = {c.name: c for c in [
 
 
 # The presets `lstmlab run` trains when none is named: the tutorial's (a stream experiment
-# trains for minutes on a text the user gives).
-MAIN_RUN = tuple(name for name, c in PRESETS.items() if not c.streams)
+# trains for minutes on a text the user gives; the memory tasks are run by name).
+MAIN_RUN = tuple(name for name, c in PRESETS.items() if c.kind_name == "windows")
 
 
 # -- what derives from the settings ----------------------------------------------------
@@ -282,6 +312,9 @@ def kind_changed(name: str, streams: int, typed: str) -> str | None:
     """The error for a streams value that would turn preset ``name`` into the other kind
     of experiment (a window preset into char-rnn's streams, or back), naming what the user
     typed and what to run instead; None when the kind stays (or ``name`` is no preset)."""
+    if name in PRESETS and PRESETS[name].kind and isinstance(streams, int) and streams > 0:
+        return (f"{typed} does not apply to {name} (a {PRESETS[name].kind_name} experiment); "
+                f"it applies to stream experiments (char-rnn's training)")
     if name not in PRESETS or not isinstance(streams, int) or (streams > 0) == \
             (PRESETS[name].streams > 0):
         return None
@@ -289,7 +322,7 @@ def kind_changed(name: str, streams: int, typed: str) -> str | None:
         return (f"{typed} would make {name} a stream experiment, but {name} is a window "
                 f"experiment (--streams applies to char-rnn's training on a text); run: "
                 f"lstmlab run char-rnn --text-file FILE --streams {streams}")
-    windows = ", ".join(n for n, p in PRESETS.items() if not p.streams)
+    windows = ", ".join(n for n, p in PRESETS.items() if p.kind_name == "windows")
     return (f"{typed} would make {name} a window experiment, but {name} is a stream "
             f"experiment (char-rnn's training: --streams 1 or more); for windows run a "
             f"window preset: {windows}")

@@ -170,8 +170,8 @@ def for_run(run_dir, results) -> dict[str, str]:
     run_dir, out, keys = Path(run_dir), {}, {}
     kept = record_io.drawn(run_dir)
     for r in results:
-        if r.params is None:  # saved without its models (a sweep's point)
-            continue
+        if r.params is None or not r.kind.explores:  # saved without its models (a sweep's
+            continue                                  # point), or not a symbol model
         name = file_name(r.config.name)
         out[r.config.name] = name
         key = record_io.record_digest(run_dir / r.config.name)

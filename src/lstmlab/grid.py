@@ -148,6 +148,8 @@ def sentences(results: list, grid: dict) -> list[str]:
             out.append(f"{name} does not change training: the points of its values share "
                        f"the same models, so accuracy cannot differ; compare what it changes "
                        f"(the seeds continuing the sequence, the probe) in the table")
+        elif numeric(grid[k]) and k in results[0].headline().harder:
+            out.append(_largest_full(name, slices, results[0].headline()))
         elif numeric(grid[k]):
             out.append(_smallest_full(name, slices, grid))
         else:
@@ -195,6 +197,40 @@ def _smallest_full(name: str, slices: dict, grid: dict) -> str:
     return (f"{name}: ≥ {THRESHOLD:.0%} of seeds reach 100% at every value from "
             f"{value_text(v)} up ({how}); at {value_text(v)}: {k100}/{n}, lower bound "
             f"{lower:.2f}" + (f"; with {where(key)}" if key else ""))
+
+
+def _largest_full(name: str, slices: dict, h) -> str:
+    """A numeric setting whose larger values are harder (``Headline.harder``: a memory
+    task's lag): per slice of the grid, the largest value up to which most seeds are full
+    (``h.full_words``): the share's exact lower bound above ``h.full_share`` at every
+    value, tested from the smallest up and stopping at the first that fails (a
+    fixed-sequence test), Bonferroni over the slices; 5% family-wise."""
+    level = 1 - 2 * ALPHA / len(slices)
+    parts = []
+    for key, by_value in slices.items():
+        where = ", ".join(f"{o.replace('_', ' ')} {value_text(v)}" for o, v in key)
+        passed, stop = None, None
+        for v in sorted(by_value, key=_sort_key):
+            full = at_100(by_value[v])
+            k, n = int(full.sum()), len(full)
+            lo, hi = share_interval(k, n, level)
+            if lo <= h.full_share:
+                stop = (v, k, n, lo, hi)
+                break
+            passed = (v, k, n, lo, hi)
+        words = (f"up to {value_text(passed[0])} ({passed[1]}/{passed[2]} at "
+                 f"{value_text(passed[0])}, interval [{passed[3]:.2f}, {passed[4]:.2f}])"
+                 if passed else "at no value")
+        if stop:
+            words += (f", not shown at {value_text(stop[0])} ({stop[1]}/{stop[2]}, interval "
+                      f"[{stop[3]:.2f}, {stop[4]:.2f}])")
+        parts.append((f"{where}: " if where else "") + words)
+    share = "most" if h.full_share == 0.5 else f"more than {h.full_share:.0%} of"
+    return (f"{name}: the largest value at which {share} seeds {h.full_words} — "
+            + "; ".join(parts) + f" (exact {level:.1%} intervals, the lower end above "
+            f"{h.full_share:.2f} at every value from the smallest up, stopping at the first "
+            f"that fails" + (f"; Bonferroni over {len(slices)} slices of the grid"
+                             if len(slices) > 1 else "") + f"; {1 - ALPHA:.0%} family-wise)")
 
 
 class Metric(NamedTuple):

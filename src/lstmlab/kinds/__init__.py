@@ -1,5 +1,6 @@
 """Kinds of experiment, each described once (the contract: :mod:`lstmlab.kinds.base`):
-the tutorial's windows (:mod:`.windows`) and char-rnn's streams (:mod:`.streams`). The run,
+the tutorial's windows (:mod:`.windows`), char-rnn's streams (:mod:`.streams`) and the
+memory tasks (:mod:`.memory`). The run,
 records, report, sweeps and CLI reach a kind only through :func:`of`; a new kind is a
 module that calls :func:`register`."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 from ..config import Config
 from ..errors import ConfigError, shown
 from .base import ExperimentResult, Headline, Kind  # noqa: F401  (the contract)
-from . import streams, windows
+from . import memory, streams, windows
 
 KINDS: dict[str, Kind] = {}
 
@@ -23,6 +24,7 @@ def register(kind: Kind) -> Kind:
 
 register(windows.KIND)
 register(streams.KIND)
+register(memory.KIND)
 
 
 def of(cfg: Config) -> Kind:

@@ -23,7 +23,8 @@ A kind is one object (:class:`Kind`) and one result class (:class:`ExperimentRes
   ``sweep_note`` (the sentence under a sweep's table), ``explorer_words`` (how ``lstmlab
   run`` names its models' explorer page; empty: not named);
 - ``claims``: whether the tutorial's findings are judged on it; ``measures``: the names
-  of ``measure.MEASURES`` that apply to its models.
+  of ``measure.MEASURES`` that apply to its models; ``explores``: whether its ``model(r)``
+  is an ``artifacts.Model`` (the explorer page, ``lstmlab units``, Keras export).
 
 A new kind subclasses :class:`KindBase` (every member above has a plain default there:
 no checkpoint, no claims, a summary table, report section and sweep columns of its
@@ -62,6 +63,10 @@ class Headline(NamedTuple):
                                # where most seeds get there); None: no such notion
     diff: Callable[[float], str]  # a difference of two values as printed
     mean: Callable[[float], str]  # a value as printed
+    full_words: str = "reach 100%"  # what ``full`` means, as a sweep sentence says it
+    full_share: float = 0.9         # the share of seeds a sweep sentence asks to be full
+    harder: tuple[str, ...] = ()    # settings whose larger values are harder (a memory
+                                    # task's lag): their sentence gives the largest value
 
 
 class Kind(Protocol):
@@ -71,6 +76,7 @@ class Kind(Protocol):
     words: str
     claims: bool
     explorer_words: str
+    explores: bool
     sweep_note: str
     measures: tuple[str, ...]
     checkpointed: bool
@@ -135,6 +141,7 @@ class KindBase:
     words = "experiments"
     claims = False
     checkpointed = False
+    explores = True  # its model(r) is an artifacts.Model (the explorer, units, Keras)
     measures: tuple[str, ...] = ()
     explorer_words = ""
     sweep_note = ""
