@@ -239,7 +239,7 @@ def test_bad_settings_of_a_memory_task_are_one_line(run_cli, tmp_path, args, wor
 
 def test_the_main_job_trains_no_memory_task():
     from lstmlab.config import MAIN_RUN
-    assert not {"adding", "copy", "temporal-order"} & set(MAIN_RUN)
+    assert not {"adding", "adding-rnn", "copy", "temporal-order"} & set(MAIN_RUN)
     assert all(PRESETS[n].kind_name == "memory" for n in ("adding", "copy", "temporal-order"))
 
 
@@ -251,6 +251,62 @@ def test_nothing_outside_the_memory_kind_branches_on_it():
                            r"kind_name == \"memory\"|MemoryResult", str(src)],
                           capture_output=True, text=True).stdout.split()
     allowed = {"config.py", "kinds/__init__.py", "kinds/memory.py", "kinds/memory_tasks.py",
-               "kinds/memory_train.py", "kinds/memory_view.py", "findings.py"}
+               "kinds/memory_train.py", "kinds/memory_view.py", "kinds/memory_units.py",
+               "findings.py"}
     assert {str(Path(h).relative_to(src)) for h in hits} <= allowed
     assert re.search(r"memory_tasks", (src / "kinds" / "memory.py").read_text())
+
+
+def test_the_memory_claims_are_judged_on_the_seeds_that_solved():
+    from lstmlab import findings
+    from lstmlab.verdicts import NOT_SUPPORTED, SUPPORTED
+
+    def found(name, solved):
+        res = SimpleNamespace(config=Config(name, kind="memory", seeds=len(solved)),
+                              solved=np.asarray(solved, bool), updates=3000)
+        return {f.id: f for f in findings.from_results([res])}
+    assert found("adding", [1] * 10)["adding-lstm"].verdict == SUPPORTED
+    assert found("adding", [0] * 10)["adding-lstm"].verdict == NOT_SUPPORTED
+    assert found("adding-rnn", [0] * 10)["adding-rnn"].verdict == SUPPORTED
+    assert found("adding-rnn", [1] * 9 + [0])["adding-rnn"].verdict == NOT_SUPPORTED
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task, cell, layers", [("adding", "lstm", 1), ("copy", "gru", 2),
+                                                ("temporal-order", "rnn", 1)])
+def test_a_memory_model_is_the_same_model_in_keras(tmp_path, task, cell, layers):
+    """Keras itself is the reference: the exported model's outputs equal lstmlab's, and
+    the saved file reads back with them; negative control: another replica's weights."""
+    from lstmlab.keras_io import _keras
+    from lstmlab.kinds.memory import Memory
+    keras = _keras()  # with the JAX backend
+    cfg = Config(task, kind="memory", task=task, lag=6, cell=cell, layers=layers, units=8,
+                 epochs=2, batch_size=16, lr=1e-2, grad_clip=1.0, seeds=2)
+    kind = Memory()
+    res = kind.train(cfg, kind.prepare(cfg))
+    x, _, _ = mt.batch(task, jax.random.PRNGKey(5), 7, 6)
+    ours = res.model(0).outputs(x)
+    if not mt.TASKS[task].regression:
+        ours = np.asarray(jax.nn.softmax(ours))
+    theirs = np.asarray(res.model(0).keras()(np.asarray(x)))
+    assert np.allclose(ours, theirs, atol=1e-5)
+    path = res.model(0).save_keras(tmp_path / "m.keras")
+    assert np.allclose(keras.saving.load_model(path)(np.asarray(x)), theirs, atol=1e-6)
+    other = np.asarray(res.model(1).keras()(np.asarray(x)))
+    assert not np.allclose(other, theirs, atol=1e-3)
+
+
+def test_export_keras_of_a_memory_task_and_the_symbol_commands_refused(run_cli, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = run_cli("run", "adding", "--lag", "6", "--epochs", "1", "--seeds", "2",
+                           "--units", "4", "--out", out)
+    assert code == 0, err
+    code, text, err = run_cli("predict", out, "--experiment", "adding", "A")
+    assert code == 2 and "memory tasks" in err and len(err.strip().splitlines()) == 1
+    code, text, err = run_cli("export-keras", out, "--experiment", "adding", "--replica",
+                              "1", "--out", tmp_path / "a.keras")
+    assert code == 0, err
+    assert (tmp_path / "a.keras").stat().st_size > 1000
+    code, text, err = run_cli("export-keras", out, "--experiment", "adding", "--replica",
+                              "5", "--out", tmp_path / "b.keras")
+    assert code == 2 and "replica 5 is not allowed" in err and not (tmp_path / "b.keras").exists()

@@ -22,6 +22,27 @@ def _experiments(run_dir: Path) -> list[str]:
                   if not r.parent.name.startswith("."))
 
 
+def _kind_of(exp_dir: Path):
+    """The kind of a run's experiment, or None when its record cannot be read (the
+    loader names what is wrong)."""
+    from . import kinds, record_io
+    try:
+        return kinds.of(record_io.record_config(exp_dir, record_io.read_record(exp_dir)))
+    except Exception:
+        return None
+
+
+def _symbol_model(exp_dir: Path) -> None:
+    """ModelError when an experiment's models are not symbol models (its kind's
+    ``explores``): predict, generate, explore and units read symbols."""
+    kind = _kind_of(exp_dir)
+    if kind is not None and not kind.explores:
+        raise ModelError(f"{exp_dir.name} is one of the {kind.words}: its models read the "
+                         f"task's numbers and symbols, not a text, so predict, generate, "
+                         f"explore and units do not apply to it (export-keras does); its "
+                         f"report shows what its units hold")
+
+
 def _model(path: str, experiment: str | None, replica: int):
     """A model directory, or a run directory with --experiment and --replica."""
     from .artifacts import load
@@ -30,6 +51,7 @@ def _model(path: str, experiment: str | None, replica: int):
         if not (p / experiment).is_dir() and _is_run(p):
             raise ModelError(f"{path} has no experiment {experiment!r}; it has: "
                              f"{', '.join(_experiments(p))}")
+        _symbol_model(p / experiment)
         p = p / experiment / str(replica)
         if not p.exists():
             from .records import has_models
@@ -243,12 +265,12 @@ def units_cmd(run_dir, names, text, text_file, track_files, threshold):
         text = read_text_file(text_file)
     if text is not None and not text:
         raise DataError("the text is empty; give at least one symbol")
-    results = [r for r in _load_run(run_dir) if r.params is not None]
+    results = [r for r in _load_run(run_dir) if r.params is not None and r.kind.explores]
     known = [r.config.name for r in results]
     for n in names:
         if n not in known:
-            raise ModelError(f"{run_dir} has no experiment {n!r} with models; it has: "
-                             f"{', '.join(known) or 'none'}")
+            raise ModelError(f"{run_dir} has no experiment {n!r} with symbol models; it "
+                             f"has: {', '.join(known) or 'none'}")
     chosen = [r for r in results if not names or r.config.name in names]
     if not chosen:
         raise ModelError(f"{run_dir} holds no models (a sweep keeps them only with "
@@ -326,5 +348,10 @@ def export_keras_cmd(model, experiment, replica, out, force):
     """Write an lstmlab model as a Keras model file with the same weights."""
     if Path(out).exists() and not force:
         raise ConfigError(f"{out} exists; add --force to replace it, or choose another --out")
-    path = _model(model, experiment, replica).save_keras(out)
+    kind = None if experiment is None else _kind_of(Path(model) / experiment)
+    if kind is not None and not kind.explores:  # its result's model(r) saves itself
+        found = [r for r in _load_run(Path(model)) if r.config.name == experiment]
+        path = found[0].model(replica).save_keras(out)
+    else:
+        path = _model(model, experiment, replica).save_keras(out)
     click.echo(f"Wrote {path}")

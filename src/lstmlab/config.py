@@ -70,7 +70,8 @@ class Config:
     layers: int = _s(1, "Recurrent layers stacked, each but the last passing its whole "
                      "sequence to the next (Keras's return_sequences=True), then Dense.",
                      low=1, high=MAX_LAYERS)
-    epochs: int = _s(500, "Training epochs.", low=1, high=1_000_000)
+    epochs: int = _s(500, "Training epochs (a memory task's epoch: 100 updates, each on a "
+                     "fresh batch).", low=1, high=1_000_000)
     batch_size: int | None = _s(1, "Samples per update, or 'all' (None in Python); a last "
                                 "partial batch is used as Keras uses it (a memory task: "
                                 "fresh sequences per update).", low=1, applies=_BATCHED)
@@ -260,14 +261,18 @@ PRESETS: dict[str, Config] = {c.name: c for c in [
            note="Karpathy's char-rnn on a long text (--text-file): its defaults from "
            "train.lua; not in the default run (minutes)"),
     Config("adding", kind="memory", task="adding", units=32, epochs=30, batch_size=32,
-           lr=1e-2, grad_clip=1.0, note="Hochreiter & Schmidhuber's adding problem at T = 100: "
-           "remember two marked numbers and add them (docs/memory.md)"),
+           lr=1e-2, grad_clip=1.0, note="Hochreiter & Schmidhuber's adding problem: remember two "
+           "marked numbers and add them; docs/memory.md"),
+    Config("adding-rnn", kind="memory", task="adding", cell="rnn", units=32, epochs=30,
+           batch_size=32, lr=1e-2, grad_clip=1.0, note="the adding problem with a SimpleRNN, "
+           "trained as adding is: does a cell without gates remember across the lag?"),
     Config("copy", kind="memory", task="copy", units=32, epochs=30, batch_size=32, lr=1e-2,
-           grad_clip=1.0, note="Arjovsky et al.'s copy memory: recall 10 symbols after T = "
-           "100 blanks (docs/memory.md)"),
+           grad_clip=1.0, note="Arjovsky et al.'s copy memory: recall 10 symbols after T "
+           "blanks; docs/memory.md"),
     Config("temporal-order", kind="memory", task="temporal-order", units=32, epochs=30,
            batch_size=32, lr=1e-2, grad_clip=1.0, note="Hochreiter & Schmidhuber's temporal "
-           "order: which of X, Y came first, far apart among distractors (docs/memory.md)"),
+           "order: X or Y, twice, far apart among distractors: in which order? "
+           "docs/memory.md"),
     Config("variable-length", samples=1000, window=5,
            note="1000 random subsequences of 1-5 letters, padded at the front; for A–Z they "
            "hold all 114 possible patterns, which the finding scores"),

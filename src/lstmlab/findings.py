@@ -227,6 +227,23 @@ def _judge_variable(d, level):
     return j
 
 
+def _solved(name: str, solves: bool):
+    """A memory task's claim: per seed, did it solve (``solves``) or not."""
+    def of(by):
+        r = by.get(name)
+        return None if r is None or r.config.seeds < 2 else (
+            r.solved if solves else ~r.solved, r.updates, r.config.lag)
+    return of
+
+
+def _judge_solved(words: str):
+    def judge(d, level):
+        ok, updates, lag = d
+        return share_judgement(ok, level, f"seeds that {words} at T = {lag} within "
+                               f"{updates:,} updates")
+    return judge
+
+
 def _counter_unit(by):
     r = by.get("stateful")
     got = None if r is None or r.config.seeds < 2 else measure.of(r, "counter_unit")
@@ -332,6 +349,14 @@ CLAIMS = [
                                        "(in all three window models)"),
           "one-char, feature-window and timestep-window (≥ 2 seeds, with their models)",
           settles=False),
+    Claim("adding-lstm", "An LSTM solves the adding problem at T = 100 (test MSE below 0.01 "
+          "within 3,000 updates of 32 fresh sequences) in most runs, as Hochreiter & "
+          "Schmidhuber (1997) report.", ("adding",), _solved("adding", True),
+          _judge_solved("solve adding"), "adding (≥ 2 seeds)", settles=False),
+    Claim("adding-rnn", "A SimpleRNN does not solve the adding problem at T = 100 with the "
+          "same training in most runs (the vanishing gradient the LSTM was made against).",
+          ("adding-rnn",), _solved("adding-rnn", False), _judge_solved("do not solve adding"),
+          "adding-rnn (≥ 2 seeds)", settles=False),
     Claim("line-unit", f"Training gives a text model (char-rnn) a unit that tracks the "
           f"position in the line (|r| ≥ {UNIT_THRESHOLD:g} on its validation text, stronger "
           f"than before training).", ("char-rnn",), _line_unit,

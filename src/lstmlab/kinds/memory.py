@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .. import data, record_io
@@ -22,7 +23,8 @@ from ..stats import describe, share_interval
 from . import memory_view
 from .base import ExperimentResult, Headline, KindBase
 from .memory_tasks import TASKS, Task, solved
-from .memory_train import EPOCH_UPDATES, MemorySpec, fit
+from . import memory_train, memory_units
+from .memory_train import EPOCH_UPDATES, MemorySpec, fit, init
 
 
 @dataclass
@@ -87,11 +89,10 @@ class MemoryResult(ExperimentResult):
         m = np.median(a) if len(a) else np.inf
         return float(m) if np.isfinite(m) else float("nan")
 
-    def model(self, r: int = 0):
-        """Replica ``r``'s parameters and how to read them (a memory model reads numbers or
-        one-hot task symbols, not a vocabulary: not an artifacts.Model)."""
-        return SimpleNamespace(params=self.replica_params(r), config=self.config,
-                               task=self.task, replica=self.replica(r))
+    def model(self, r: int = 0) -> "MemoryModel":
+        """Replica ``r``'s model (it reads numbers or one-hot task symbols, not a
+        vocabulary: not an artifacts.Model)."""
+        return MemoryModel(self.replica_params(r), self.config, self.task)
 
     def headline(self) -> Headline:
         words = "MSE" if self.task.regression else "loss"
@@ -146,6 +147,47 @@ class MemoryResult(ExperimentResult):
                                         "baseline"], rows)}
 
 
+@dataclass
+class MemoryModel:
+    """One replica's trained model of a memory task: its outputs, and Keras."""
+
+    params: dict
+    config: Config
+    task: Task
+
+    def outputs(self, x) -> np.ndarray:
+        """The Dense outputs for x (B, steps, inputs): copy's at every step (softmax
+        logits), else the last step's (adding: the sum; temporal order: logits)."""
+        return np.asarray(memory_train.outputs(spec_of(self.config), self.params,
+                                               jnp.asarray(x, jnp.float32)))
+
+    def keras(self):
+        """The same model as a Keras Sequential: Input((steps, inputs)) → the cell's layer
+        (× layers; return_sequences below the last, and on the last for copy) → Dense
+        (linear for adding, softmax for the classes)."""
+        from ..cells import CELLS
+        from ..keras_io import _keras
+        from ..model import keras_weights
+        keras, c, cell = _keras(), self.config, CELLS[self.config.cell]
+        t = self.task
+        net = keras.Sequential(
+            [keras.Input((t.steps(c.lag), t.inputs))]
+            + [getattr(keras.layers, cell.keras_layer)(
+                c.units, return_sequences=k < c.layers - 1 or t.every_step,
+                **cell.keras_config) for k in range(c.layers)]
+            + [keras.layers.Dense(t.outputs, activation=None if t.regression else "softmax")])
+        net.set_weights(keras_weights(self.params))
+        return net
+
+    def save_keras(self, path):
+        from ..keras_io import save
+        if self.config.activation != "sigmoid":
+            from ..errors import KerasError
+            raise KerasError(f"recurrent activation {self.config.activation!r} has no Keras 3 "
+                             f"equivalent")
+        return save(self.keras(), path)
+
+
 def spec_of(cfg: Config) -> MemorySpec:
     """The training settings: every field of MemorySpec is the setting of its name."""
     return MemorySpec(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(MemorySpec)})
@@ -158,7 +200,7 @@ class Memory(KindBase, view=memory_view):
     name = "memory"
     words = "memory tasks"
     result = MemoryResult
-    explores = False  # a model of numbers and task symbols: no explorer page or Keras yet
+    explores = False  # a model of numbers and task symbols (MemoryModel), not of a vocabulary
 
     def validate(self, cfg: Config, n_samples: int | None = None) -> None:
         super().validate(cfg)  # each setting alone, and where each applies
@@ -188,13 +230,16 @@ class Memory(KindBase, view=memory_view):
     def train(self, cfg: Config, ds, *, prior=None, first: int = 0, on_progress=None,
               check=None, checkpoint=None, workers=None, chunk=None) -> MemoryResult:
         from ..train import replica_keys
-        out = fit(spec_of(cfg), replica_keys(cfg.seed, cfg.seeds), cfg.seed, on_progress,
-                  check)
+        spec, keys = spec_of(cfg), replica_keys(cfg.seed, cfg.seeds)
+        out = fit(spec, keys, cfg.seed, on_progress, check)
+        initial = jax.vmap(lambda k: init(spec, k)[0])(keys)  # the untrained control
         return MemoryResult(cfg, ds, out["params"], out["history"], out["compile_s"],
-                            out["train_s"])
+                            out["train_s"], analyses={
+                                "memory_units": memory_units.study(spec, out["params"],
+                                                                   initial, cfg.seed)})
 
     def updates(self, cfg: Config, ds) -> int:
-        return cfg.seeds * cfg.epochs
+        return cfg.seeds * cfg.epochs * EPOCH_UPDATES
 
     def load(self, exp_dir: Path, record: dict, cfg: Config) -> MemoryResult:
         self.validate(cfg)
@@ -204,7 +249,6 @@ class Memory(KindBase, view=memory_view):
         params = None
         if record_io.models_flag(record):
             from ..train import replica_keys
-            from .memory_train import init
             like = jax.eval_shape(lambda k: jax.vmap(lambda x: init(spec_of(cfg), x)[0])(k),
                                   replica_keys(cfg.seed, cfg.seeds))
             paths, tree = jax.tree_util.tree_flatten_with_path(like)

@@ -1,6 +1,6 @@
 """The compiled training of a memory task (:mod:`.memory_tasks`): every update draws a
 fresh batch inside the program (as the papers train: no sequence is seen twice), an
-epoch is EPOCH_UPDATES updates in one ``lax.scan``, replicas are ``vmap``-ed; after every
+epoch is EPOCH_UPDATES updates in one ``lax.scan``, replicas run in the same program; after every
 epoch each replica is scored on the same fixed test set of fresh sequences."""
 
 from __future__ import annotations
@@ -90,14 +90,17 @@ def _replica_epoch(spec: MemorySpec, params, opt_state, lr, key):
 
 @partial(jax.jit, static_argnames="spec", donate_argnums=(1, 2))
 def train_epoch(spec: MemorySpec, params, opt_state, lr, keys):
-    """One epoch of every replica (leading axis of params, opt_state and keys)."""
-    return jax.vmap(lambda p, o, k: _replica_epoch(spec, p, o, lr, k))(params, opt_state, keys)
+    """One epoch of every replica (leading axis of params, opt_state and keys), one replica
+    after another inside the program (``lax.map``): with these small products a vmap's
+    batched ones measured slower on the CPU (39 against 28 ms per update of 10 seeds)."""
+    return jax.lax.map(lambda a: _replica_epoch(spec, *a[:2], lr, a[2]),
+                       (params, opt_state, keys))
 
 
 @partial(jax.jit, static_argnames="spec")
 def test(spec: MemorySpec, params, x, y, w):
     """(loss, score) of every replica on the test set."""
-    return jax.vmap(lambda p: _loss(spec, p, x, y, w))(params)
+    return jax.lax.map(lambda p: _loss(spec, p, x, y, w), params)
 
 
 def test_set(spec: MemorySpec, seed: int):

@@ -19,6 +19,7 @@ from ..stats import loss_text
 from ..tables import divergence
 from ..terminal import Bar as LiveBar, live, out, warn
 from .memory_train import EPOCH_UPDATES
+from .memory_units import STUDIED
 
 
 def _what(res_or_cfg) -> str:
@@ -140,7 +141,23 @@ def sections(res, ctx: dict) -> list:
                           f"{r['updates_to_solve']:,}" if r["updates_to_solve"] is not None
                           else f"never (> {res.updates:,}: censored)"]
                          for r in res.per_seed()]))
+    if (held := res.analyses.get("memory_units")):
+        blocks += [H(3, "What the units hold"), P(
+            f"Every unit's correlation with each track of the task over {STUDIED} fresh "
+            f"sequences (every step; every traced quantity: h, c and the gates): the "
+            f"strongest |r| per seed, trained and — the control — the same seed's weights "
+            f"before training."), Table(
+            ["track", "trained: strongest |r| (median over seeds, min–max)",
+             "untrained (median)", "seeds stronger than untrained", "seed 0's unit"],
+            [[name, _spread(d["trained"]), f"{np.median(d['untrained']):.2f}",
+              f"{sum(a > b for a, b in zip(d['trained'], d['untrained']))}/"
+              f"{len(d['trained'])}", d["unit"]] for name, d in held.items()])]
     return blocks
+
+
+def _spread(v) -> str:
+    v = np.asarray(v)
+    return f"{np.median(v):.2f} ({v.min():.2f}–{v.max():.2f})"
 
 
 def model_lines(run_dir, res) -> list[str]:
