@@ -21,7 +21,7 @@ def test_the_readme_table_is_the_settings_table():
     assert table == config.options_table(), "regenerate it: python -c 'from lstmlab " \
         "import config; print(config.options_table())'"
     # negative control: a changed help text would be caught
-    assert table.replace("Training epochs.", "Epochs.") != config.options_table()
+    assert table.replace("Training epochs", "Epochs") != config.options_table()
 
 
 def test_every_setting_is_an_option_of_run_and_sweep_as_declared():

@@ -163,14 +163,15 @@ def interval_text(lo: float, hi: float, digits: int = 1, unit: str = "") -> str:
     return f"{100 * lo:.{digits}f}–{100 * hi:.{digits}f}{unit}"
 
 
-def loss_text(values) -> str:
+def loss_text(values, fmt: str = ".3f") -> str:
     """Per-seed losses as "1.683" (one seed), "1.683 [1.671–1.695]" (mean, 95% t CI) or
-    "1.683 (all 3 seeds equal)"."""
+    "1.683 (all 3 seeds equal)"; ``fmt``: each number's format (".3g" for a squared
+    error near 0)."""
     d = describe(values)
     if d["n"] > 1 and d["sd"] == 0:
-        return f"{d['mean']:.3f} (all {d['n']} seeds equal)"
-    return f"{d['mean']:.3f}" + (f" [{d['ci95'][0]:.3f}–{d['ci95'][1]:.3f}]"
-                                 if d["n"] > 1 else "")
+        return f"{d['mean']:{fmt}} (all {d['n']} seeds equal)"
+    return f"{d['mean']:{fmt}}" + (f" [{d['ci95'][0]:{fmt}}–{d['ci95'][1]:{fmt}}]"
+                                   if d["n"] > 1 else "")
 
 
 def with_interval(s: dict, digits: int = 1, unit: str = "") -> str:

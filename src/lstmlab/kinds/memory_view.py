@@ -79,13 +79,13 @@ def brief(res) -> str:
     k = int(res.solved.sum())
     return (f"{res.config.name}: solved by {k} of {res.config.seeds} seed(s) within "
             f"{res.updates:,} updates (median updates until solved {_updates(res)}); final "
-            f"test {res.headline().name.split()[-1]} {loss_text(res.final()[res.sound])} "
+            f"test {res.headline().name.split()[-1]} {loss_text(res.final()[res.sound], '.3g')} "
             f"against a baseline of {res.baseline:.4g}"
             + ("" if res.cached else f"; {res.train_s:.1f} s"))
 
 
 def _row(res) -> list[str]:
-    return [f"{res.baseline:.4g}", loss_text(res.final()[res.sound]), res.solved_text(),
+    return [f"{res.baseline:.4g}", loss_text(res.final()[res.sound], ".3g"), res.solved_text(),
             _updates(res), f"{res.train_s:.1f}"]
 
 
@@ -172,21 +172,22 @@ SWEEP_NOTE = ("Final test loss on the same fresh sequences (mean, 95% t interval
               "seeds meeting the task's rule with an exact 95% interval.")
 
 
-def plot_solved(results: list, setting: str, values: list) -> bytes:
-    """Seeds solved (share) by the value of ``setting``, one line per other point."""
+def plot_solved(results: list, setting: str, swept: list) -> bytes:
+    """Seeds solved (share) by the value of ``setting``, one line per value of the other
+    ``swept`` settings."""
     fig = Figure(figsize=(7, 3.4))
     ax = fig.add_subplot()
     lines: dict = {}
     for r in results:
-        rest = grid.point_name("", {k: v for k, v in vars(r.config).items()
-                                    if k in ("cell", "units", "layers", "task")})
+        rest = ", ".join(f"{k.replace('_', ' ')} {grid.value_text(getattr(r.config, k))}"
+                         for k in swept if k != setting)
         lines.setdefault(rest, []).append((getattr(r.config, setting), r.solved.mean()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, (label, pts) in enumerate(sorted(lines.items())):
             pts.sort(key=lambda p: grid._sort_key(p[0]))
             ax.plot([grid.value_text(p[0]) for p in pts], [p[1] for p in pts], "o-",
-                    color=f"C{i}", label=label.strip("-") or "solved")
+                    color=f"C{i}", label=label or "solved")
     ax.axhline(0.5, color="grey", ls=":", lw=1)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(setting.replace("_", " "))
@@ -199,5 +200,5 @@ def plot_solved(results: list, setting: str, values: list) -> bytes:
 def sweep_sections(results: list, ordered: dict) -> list:
     return [H(2, "Seeds solved"), P(SWEEP_NOTE)] + [
         Img(f"sweep-solved-{k}.png", f"seeds solved by {k}",
-            lambda k=k, v=values: plot_solved(results, k, v))
-        for k, values in ordered.items()]
+            lambda k=k: plot_solved(results, k, list(ordered)))
+        for k in ordered]
