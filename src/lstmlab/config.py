@@ -270,7 +270,7 @@ PRESETS: dict[str, Config] = {c.name: c for c in [
            grad_clip=1.0, note="Arjovsky et al.'s copy memory: recall 10 symbols after T "
            "blanks; docs/memory.md"),
     Config("temporal-order", kind="memory", task="temporal-order", units=32, epochs=30,
-           batch_size=32, lr=1e-2, grad_clip=1.0, note="Hochreiter & Schmidhuber's temporal "
+           batch_size=32, lr=1e-3, grad_clip=1.0, note="Hochreiter & Schmidhuber's temporal "
            "order: X or Y, twice, far apart among distractors: in which order? "
            "docs/memory.md"),
     Config("variable-length", samples=1000, window=5,

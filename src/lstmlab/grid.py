@@ -151,14 +151,15 @@ def sentences(results: list, grid: dict) -> list[str]:
         elif numeric(grid[k]) and k in results[0].headline().harder:
             out.append(_largest_full(name, slices, results[0].headline()))
         elif numeric(grid[k]):
-            out.append(_smallest_full(name, slices, grid))
+            out.append(_smallest_full(name, slices, grid, results[0].headline()))
         else:
             out.append(_best_value(name, slices, grid, metric))
     return out
 
 
-def _smallest_full(name: str, slices: dict, grid: dict) -> str:
+def _smallest_full(name: str, slices: dict, grid: dict, h) -> str:
     level = 1 - 2 * ALPHA / len(slices)  # a two-sided interval's lower end: one-sided α/m
+    share, words = h.full_share, h.full_words  # 0.9 and "reach 100%" for window points
     where = lambda key: ", ".join(f"{o.replace('_', ' ')} {value_text(v)}" for o, v in key)  # noqa: E731
 
     def bound(res) -> tuple[int, int, float]:
@@ -169,32 +170,33 @@ def _smallest_full(name: str, slices: dict, grid: dict) -> str:
     for key, by_value in slices.items():
         passed = None
         for v in sorted(by_value, key=_sort_key, reverse=True):
-            if bound(by_value[v])[2] < THRESHOLD:
+            if bound(by_value[v])[2] < share:
                 break
             passed = v
         if passed is not None:
             found.append((passed, key, by_value[passed]))
-    how = (f"exact lower bound ≥ {THRESHOLD:.2f} at each value, tested from the largest "
+    how = (f"exact lower bound ≥ {share:.2f} at each value, tested from the largest "
            f"value down and stopping at the first that fails"
            + (f", Bonferroni over {len(slices)} slices of the grid" if len(slices) > 1 else "")
            + f"; {1 - ALPHA:.0%} family-wise")
     if not found:
         n = min(len(at_100(r)) for s in slices.values() for r in s.values())
         # n/n has the exact lower bound ((1 − level)/2)^(1/n)
-        need = math.ceil(math.log((1 - level) / 2) / math.log(THRESHOLD))
+        need = math.ceil(math.log((1 - level) / 2) / math.log(share))
         if n < need:
-            why = (f"with {n} seeds even {n}/{n} at 100% has an exact lower bound of "
+            at = "at 100%" if words == "reach 100%" else f"that {words}"
+            why = (f"with {n} seeds even {n}/{n} {at} has an exact lower bound of "
                    f"{share_interval(n, n, level)[0]:.2f}: it takes ≥ {need} seeds")
         else:
             tops = [(key, max(s, key=_sort_key)) for key, s in slices.items()]
             why = "at the largest value: " + "; ".join(
                 f"{name} {value_text(v)}{' (' + where(key) + ')' if key else ''}: "
                 "{}/{}, lower bound {:.2f}".format(*bound(slices[key][v])) for key, v in tops)
-        return (f"{name}: no value is shown to reach 100% in ≥ {THRESHOLD:.0%} of its seeds "
+        return (f"{name}: no value is shown to {words} in ≥ {share:.0%} of its seeds "
                 f"({how}); {why}")
     v, key, r = min(found, key=lambda f: _sort_key(f[0]))
     k100, n, lower = bound(r)
-    return (f"{name}: ≥ {THRESHOLD:.0%} of seeds reach 100% at every value from "
+    return (f"{name}: ≥ {share:.0%} of seeds {words} at every value from "
             f"{value_text(v)} up ({how}); at {value_text(v)}: {k100}/{n}, lower bound "
             f"{lower:.2f}" + (f"; with {where(key)}" if key else ""))
 
