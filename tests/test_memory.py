@@ -310,3 +310,36 @@ def test_export_keras_of_a_memory_task_and_the_symbol_commands_refused(run_cli, 
     code, text, err = run_cli("export-keras", out, "--experiment", "adding", "--replica",
                               "5", "--out", tmp_path / "b.keras")
     assert code == 2 and "replica 5 is not allowed" in err and not (tmp_path / "b.keras").exists()
+
+
+def test_the_adding_tracks_against_a_loop():
+    from lstmlab.kinds.memory_units import tracks
+    x, _, _ = _draw("adding", 20, 12)
+    got = tracks("adding", x)
+    for b in range(20):
+        seen, first, total = 0, None, 0.0
+        for t in range(12):
+            if x[b, t, 1] == 1:
+                seen += 1
+                total += x[b, t, 0]
+                first = t if first is None else first
+            assert got["markers seen"][b, t] == seen
+            assert got["steps since the first marker"][b, t] == (0 if first is None else t - first)
+            assert got["the first marked number"][b, t] == (0.0 if first is None else x[b, first, 0])
+            assert np.isclose(got["running sum of marked numbers"][b, t], total)
+    # negative control: the sum of every number is not the track
+    assert not np.allclose(got["running sum of marked numbers"], np.cumsum(x[..., 0], 1))
+
+
+def test_a_trained_adding_model_holds_the_first_number_more_than_its_untrained_self():
+    from lstmlab.kinds import memory_units
+    from lstmlab.kinds.memory_train import init
+    spec = _spec(epochs=8)
+    keys = replica_keys(7, 2)
+    out = fit(spec, keys, 7)
+    initial = jax.vmap(lambda k: init(spec, k)[0])(keys)
+    held = memory_units.study(spec, out["params"], initial, 7)["the first marked number"]
+    assert min(held["trained"]) > max(held["untrained"]) and held["unit"]
+    # negative control: the untrained weights against themselves are not stronger
+    same = memory_units.study(spec, initial, initial, 7)["the first marked number"]
+    assert same["trained"] == same["untrained"]

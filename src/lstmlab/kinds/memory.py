@@ -201,6 +201,7 @@ class Memory(KindBase, view=memory_view):
     words = "memory tasks"
     result = MemoryResult
     explores = False  # a model of numbers and task symbols (MemoryModel), not of a vocabulary
+    claims = True     # adding-lstm and adding-rnn (findings.CLAIMS) rest on its presets
 
     def validate(self, cfg: Config, n_samples: int | None = None) -> None:
         super().validate(cfg)  # each setting alone, and where each applies

@@ -45,6 +45,38 @@ def tracks(task: str, x: np.ndarray) -> dict[str, np.ndarray]:
             "steps since the start": t.astype(float)}
 
 
+def events(task: str, x: np.ndarray) -> np.ndarray:
+    """The steps that matter in one sequence x (steps, features): adding's markers, copy's
+    delimiter, temporal order's X and Y."""
+    if task == "adding":
+        return np.flatnonzero(x[:, 1] == 1)
+    s = x.argmax(-1)
+    return np.flatnonzero(s == DELIMITER) if task == "copy" else \
+        np.flatnonzero(s >= ORDER_DISTRACTORS + 2)
+
+
+def study_sequences(spec, seed: int, n: int = STUDIED) -> np.ndarray:
+    """The sequences the units are read on (the first ``n``)."""
+    x, _, _ = batch(spec.task, jax.random.fold_in(jax.random.PRNGKey(seed), STUDY_STREAM),
+                    STUDIED, spec.lag)
+    return np.asarray(x)[:n]
+
+
+def at_work(spec, params, seed: int, held: dict) -> tuple[np.ndarray, dict]:
+    """One study sequence and, per track, (the track, the unit ``held`` names for it) over
+    its steps: what the report draws."""
+    x = study_sequences(spec, seed, 1)
+    trace = model.rnn(params, x, activation=spec.activation, gates=True)[1]
+    out = {}
+    for name, track in tracks(spec.task, x).items():
+        unit = held[name]["unit"]
+        if not unit:
+            continue
+        q, k = unit.rstrip("]").split("[")
+        out[name] = (track[0], np.asarray(trace[q])[:, 0, int(k)])
+    return x[0], out
+
+
 def _strongest(trace: dict, track: np.ndarray) -> tuple[float, str]:
     """The largest |r| of any unit of any traced quantity with ``track`` (B, steps), and
     where (quantity and unit)."""
@@ -66,9 +98,7 @@ def _strongest(trace: dict, track: np.ndarray) -> tuple[float, str]:
 def study(spec, params, initial, seed: int) -> dict:
     """Per track: the strongest |r| of every replica (trained, and its initial weights),
     and replica 0's unit. ``params`` / ``initial``: replicas first."""
-    x, _, _ = batch(spec.task, jax.random.fold_in(jax.random.PRNGKey(seed), STUDY_STREAM),
-                    STUDIED, spec.lag)
-    x = np.asarray(x)
+    x = study_sequences(spec, seed)
     tr = tracks(spec.task, x)
     out = {name: {"trained": [], "untrained": [], "unit": ""} for name in tr}
     run = jax.jit(lambda p: model.rnn(p, x, activation=spec.activation, gates=True)[1])

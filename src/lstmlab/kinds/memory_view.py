@@ -152,7 +152,37 @@ def sections(res, ctx: dict) -> list:
             [[name, _spread(d["trained"]), f"{np.median(d['untrained']):.2f}",
               f"{sum(a > b for a, b in zip(d['trained'], d['untrained']))}/"
               f"{len(d['trained'])}", d["unit"]] for name, d in held.items()])]
+        if res.params is not None:
+            blocks.append(Img(f"{c.name}-memory-units.png", f"{c.name}: units at work",
+                              lambda: plot_at_work(res)))
     return blocks
+
+
+def plot_at_work(res) -> bytes:
+    """Seed 0's strongest unit for each track over one study sequence, beside the track
+    (each scaled to its range on the sequence; the unit's sign turned to match), the
+    steps that matter marked."""
+    from .memory import spec_of
+    from .memory_units import at_work, events
+    x, drawn = at_work(spec_of(res.config), res.replica_params(0), res.config.seed,
+                       res.analyses["memory_units"])
+    fig = Figure(figsize=(8, 1.5 + 1.3 * len(drawn)))
+    axes = fig.subplots(len(drawn), 1, sharex=True, squeeze=False)[:, 0]
+    scaled = lambda v: (v - v.min()) / (v.max() - v.min()) if v.max() > v.min() else v * 0  # noqa: E731
+    for ax, (name, (track, unit)) in zip(axes, drawn.items()):
+        u = scaled(unit)
+        if np.corrcoef(track, unit)[0, 1] < 0 if np.std(track) and np.std(unit) else False:
+            u = 1 - u
+        ax.plot(scaled(track), color="C1", lw=2, label=name)
+        ax.plot(u, color="C0", lw=1.2, label=f"unit {res.analyses['memory_units'][name]['unit']}")
+        for t in events(res.config.task, x):
+            ax.axvline(t, color="grey", ls=":", lw=1)
+        ax.set_yticks([])
+        ax.legend(fontsize=7, loc="upper left")
+    axes[-1].set_xlabel("step (dotted: the steps that matter)")
+    axes[0].set_title(f"{res.config.name}, seed 0: its strongest unit per track on one "
+                      f"fresh sequence")
+    return png(fig)
 
 
 def _spread(v) -> str:
