@@ -12,7 +12,7 @@ _LAZY = {"Model": "artifacts", "ModelInfo": "artifacts", "load": "artifacts",
          "sweep": "sweeps",
          "from_keras_weights": "model", "keras_weights": "model", "Trace": "artifacts",
          "explore": "explorer", "Explorer": "explorer", "reproduce": "job",
-         "Reproduction": "job"}
+         "Reproduction": "job", "check": "keras_check"}
 
 
 def __getattr__(name: str):
@@ -29,6 +29,6 @@ def __getattr__(name: str):
 
 
 __all__ = ["PRESETS", "Config", "ConfigError", "DataError", "Explorer", "KerasError", "Model",
-           "ModelError", "ModelInfo", "Reproduction", "Result", "Sweep", "Trace", "explore",
+           "ModelError", "ModelInfo", "Reproduction", "Result", "Sweep", "Trace", "check", "explore",
            "from_keras", "from_keras_weights", "keras_weights", "load", "reproduce", "run",
            "sweep", "__version__"]

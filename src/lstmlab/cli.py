@@ -335,7 +335,7 @@ def _out_of_memory(e: Exception) -> bool:
 
 from . import cli_models  # noqa: E402  (its commands, on this group)
 
-for _command in (cli_models.predict_cmd, cli_models.generate_cmd, cli_models.explore_cmd, cli_models.units_cmd, cli_models.models_cmd, cli_models.import_keras_cmd, cli_models.export_keras_cmd):
+for _command in (cli_models.predict_cmd, cli_models.generate_cmd, cli_models.explore_cmd, cli_models.units_cmd, cli_models.models_cmd, cli_models.import_keras_cmd, cli_models.export_keras_cmd, cli_models.check_cmd):
     main.add_command(_command)
 
 

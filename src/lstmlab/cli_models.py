@@ -355,3 +355,27 @@ def export_keras_cmd(model, experiment, replica, out, force):
     else:
         path = _model(model, experiment, replica).save_keras(out)
     click.echo(f"Wrote {path}")
+
+
+@click.command("check")
+@click.argument("model")
+@click.argument("data")
+@click.option("--batch-size", type=int, default=None,
+              help="The batch size you train with (default: the model's fixed one).")
+@click.option("--shuffle/--no-shuffle", default=False, show_default=True,
+              help="Whether you fit with shuffle=True.")
+@click.option("--predict-batch-size", type=int, default=None,
+              help="The batch size you predict with.")
+def check_cmd(model, data, batch_size, shuffle, predict_batch_size):
+    """Check a stateful Keras model (.keras or .h5) and its data (DATA: a .npz holding x
+    (samples, steps, features) and y, in the order you feed them): what will go wrong,
+    and whether its state carries anything. Exit status 1 when a problem is found."""
+    from .keras_check import check, load_data
+    for name, v in (("batch size", batch_size), ("predict batch size", predict_batch_size)):
+        if v is not None and v < 1:
+            raise ConfigError(f"{name} {v} is not allowed; allowed: an integer ≥ 1")
+    x, y = load_data(Path(data))
+    found = check(model, x, y, batch_size, shuffle, predict_batch_size)
+    for line in found.words():
+        click.echo(line)
+    sys.exit(1 if found.problems else 0)
