@@ -5,6 +5,7 @@ lstmlab run of the same text and epochs (its text-history.csv).
 
     lstmlab run char-rnn --text-file ../shared/data/tinyshakespeare.txt --epochs 30 --out R
     python benchmarks/text_quality.py --epochs 30 --compare R      # needs .[bench] (torch)
+    (add --split char-rnn to both for char-rnn's loader's split)
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from lstmlab.kinds.streams import text_spec_of  # noqa: E402
 from lstmlab.config import PRESETS  # noqa: E402
 
 
-def torch_history(text: str, epochs: int, seed: int) -> list[tuple[float, float]]:
+def torch_history(text: str, epochs: int, seed: int, split: str = "contiguous"
+                  ) -> list[tuple[float, float]]:
     """PyTorch's char-rnn with lstmlab's settings and Keras's initialisation distributions
     (glorot-uniform kernels, orthogonal recurrent kernels, zero biases but the forget
     gate's at 1 — torch's gate order i, f, g, o is Keras's): (train, validation) per epoch."""
     import torch
     torch.manual_seed(seed)
     vocab = data.Vocab.from_sequence(text)
-    cfg = PRESETS["char-rnn"].replace(sequence=text, epochs=epochs)
+    cfg = PRESETS["char-rnn"].replace(sequence=text, epochs=epochs, split=split)
     spec = text_spec_of(cfg, len(vocab))
     ds = experiments.prepare(cfg)
     V, U = spec.vocab_size, spec.units
@@ -105,10 +107,12 @@ def main():
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--compare", type=Path, help="an lstmlab run directory of char-rnn")
+    ap.add_argument("--split", default="contiguous", choices=("contiguous", "char-rnn"),
+                    help="where validation is cut (lstmlab run char-rnn --split)")
     args = ap.parse_args()
     print(" · ".join(f"{k} {v}" for k, v in machine().items() if v), flush=True)
     theirs = torch_history(Path(args.text).read_text(encoding="utf-8"), args.epochs,
-                           args.seed)
+                           args.seed, args.split)
     ours = lstmlab_history(args.compare) if args.compare else []
     print("\nepoch   PyTorch val nats   lstmlab val nats   difference")
     for e in sorted({1, 5, 10, 30, args.epochs}):

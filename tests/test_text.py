@@ -453,3 +453,46 @@ def test_a_sweep_of_text_points_has_its_table_and_sentences(tmp_path):
     (line,) = sw.sentences
     assert line.startswith("units: ") and "best validation loss" in line
     assert "Validation curves" in (tmp_path / "report.md").read_text()
+
+
+def test_char_rnns_split_is_its_loaders_batches_and_the_contiguous_one_is_not():
+    """--split char-rnn against CharSplitLMMinibatchLoader.lua (test fraction 0), written
+    here: the text as B rows, cut in S-step batches; ntrain = floor(n · 0.95) batches train,
+    the rest validate (the end of every stream)."""
+    from lstmlab.kinds.stream_layout import split_batches
+    idx = np.arange(10 * 4 * 3 + 5) % 251
+    B, S = 4, 3
+    used = (len(idx) - 1) // (B * S) * B * S
+    rows_x, rows_y = idx[:used].reshape(B, -1), idx[1:used + 1].reshape(B, -1)
+    n = rows_x.shape[1] // S
+    ntrain = int(np.floor(n * 0.7))
+    train, val = split_batches(idx, B, S, 0.3)
+    for k in range(n):
+        part = train if k < ntrain else val
+        j = k if k < ntrain else k - ntrain
+        assert np.array_equal(part.x[j], rows_x[:, k * S:(k + 1) * S])
+        assert np.array_equal(part.y[j], rows_y[:, k * S:(k + 1) * S])
+    assert len(train.x) == ntrain and len(val.x) == n - ntrain
+    # negative control: the contiguous split holds out the text's end, not every stream's
+    from lstmlab.config import PRESETS
+    from lstmlab.kinds.streams import build_text
+    text = "".join(chr(65 + i % 26) for i in range(4000))
+    cfg = PRESETS["char-rnn"].replace(sequence=text, streams=4, seq_length=10, val_frac=0.1)
+    a, b = build_text(cfg), build_text(cfg.replace(split="char-rnn"))
+    n = (len(text) - 1) // 40                    # batches of the whole text
+    assert b.train.x.shape[0] == int(np.floor(n * 0.9)) and b.val.x.shape[0] == n - int(
+        np.floor(n * 0.9))
+    assert a.val.x.shape[0] < b.val.x.shape[0] or not np.array_equal(a.val.x[0], b.val.x[0])
+    # char-rnn's validation is spread: stream i's first validation step sits i streams in
+    start = b.train.x.shape[0] * 10
+    for i in range(4):
+        assert b.val.x[0, i, 0] == b.vocab.encode(text[i * n * 10 + start])[0]
+
+
+def test_a_text_too_short_for_char_rnns_split_is_one_line(run_cli, tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text("abcdefgh" * 30)
+    code, _, err = run_cli("run", "char-rnn", "--text-file", f, "--streams", "4",
+                           "--seq-length", "10", "--split", "char-rnn", "--val-frac", "0.7",
+                           "--out", tmp_path / "r")
+    assert code == 2 and "char-rnn's split" in err and len(err.strip().splitlines()) == 1

@@ -39,7 +39,8 @@ _BATCHED = (lambda c: c.kind_name in ("windows", "memory"),
             "window experiments and the memory tasks")
 _CLIPPED = (lambda c: c.streams > 0 or c.kind_name == "memory",
             "stream experiments and the memory tasks")
-MEMORY_TASKS = ("adding", "copy", "temporal-order")  # lstmlab.kinds.memory_tasks.TASKS
+MEMORY_TASKS = ("adding", "copy", "temporal-order")
+SPLITS = ("contiguous", "char-rnn")  # lstmlab.kinds.stream_layout  # lstmlab.kinds.memory_tasks.TASKS
 _GENERATES = (lambda c: c.generate, "experiments that generate (stateful)")
 
 
@@ -98,6 +99,11 @@ class Config:
     val_frac: float = _s(0.05, "Streams: the text's last fraction, read as streams of its "
                          "own for validation (0: none).", low=0, high=1, applies=_STREAMS,
                          label="validation fraction")
+    split: str = _s("contiguous", "Streams: where validation is cut: contiguous (the text's "
+                    "last --val-frac, read as streams of its own: a held-out passage) or "
+                    "char-rnn (its loader's: the last --val-frac of the batches, the end of "
+                    "every stream, spread over the text).", choices=SPLITS,
+                    applies=_STREAMS)
     grad_clip: float = _s(5.0, "Streams and memory tasks: every gradient entry clipped to ± "
                           "this before the update (char-rnn's; 0: none).", low=0,
                           applies=_CLIPPED, label="gradient clip")
@@ -202,8 +208,10 @@ class Config:
                 (("lr_decay", "lr_decay_after"),
                  f"lr × {self.lr_decay:g} per epoch after epoch {self.lr_decay_after}"
                  if self.lr_decay != 1 else ""),
-                (("val_frac",),
-                 f"validation {self.val_frac:.0%}" if self.val_frac else "no validation"),
+                (("val_frac", "split"),
+                 (f"validation {self.val_frac:.0%}" + (" (char-rnn's split)" if self.split
+                                                       == "char-rnn" else ""))
+                 if self.val_frac else "no validation"),
                 (("dropout",), f"dropout {self.dropout:g}" if self.dropout else ""),
                 (("activation",), self.activation), (("seed",), f"seed {self.seed}"), seeds]
         start = ""

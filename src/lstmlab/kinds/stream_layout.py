@@ -2,8 +2,9 @@
 into B contiguous streams, each batch of S steps of every stream continuing the batch
 before it row by row, the target of every step the next symbol. Indices only: the one-hot
 vectors are made per batch inside the compiled program, never for the whole text (tiny
-shakespeare would be 290 MB of float32). Training and validation are split first, as two
-contiguous pieces of the text, so that no validation symbol is ever a training target."""
+shakespeare would be 290 MB of float32). Training and validation are split either first,
+as two contiguous pieces of the text, so that no validation symbol is ever a training
+target (``split``), or as char-rnn's loader splits them, by batches (``split_batches``)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,27 @@ def layout(indices: np.ndarray, n_streams: int, seq_length: int, what: str = "te
     x = idx[:used].reshape(n_streams, n, seq_length).transpose(1, 0, 2)
     y = idx[1:used + 1].reshape(n_streams, n, seq_length).transpose(1, 0, 2)
     return Batches(np.ascontiguousarray(x), np.ascontiguousarray(y))
+
+
+def split_batches(indices: np.ndarray, n_streams: int, seq_length: int, val_frac: float
+                  ) -> tuple[Batches, Batches | None]:
+    """char-rnn's loader's split: the whole text as Batches, the first
+    floor(n · (1 − val_frac)) batches for training and the rest for validation — the last
+    part of every stream, so validation is spread over the text in ``n_streams`` pieces
+    (CharSplitLMMinibatchLoader.lua, test fraction 0). A DataError names the sizes when
+    training gets fewer than MIN_BATCHES batches or validation none."""
+    whole = layout(indices, n_streams, seq_length)
+    n = len(whole.x)
+    train = int(np.floor(n * (1 - val_frac)))
+    if not val_frac:
+        return whole, None
+    if train < MIN_BATCHES or train == n:
+        raise DataError(f"the text makes {n} batches of {n_streams} streams × {seq_length} "
+                        f"steps; char-rnn's split of {val_frac:g} of them for validation "
+                        f"leaves {train} for training and {n - train} for validation: use a "
+                        f"longer text, fewer streams, a shorter sequence length or another "
+                        f"--val-frac")
+    return Batches(whole.x[:train], whole.y[:train]), Batches(whole.x[train:], whole.y[train:])
 
 
 def split(indices: np.ndarray, val_frac: float) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,9 @@ from .stream_result import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, loss_label
 def show_start(cfg, ds) -> None:
     """What a stream experiment reads: the text's size and symbols, its streams."""
     b = ds.train.x.shape
-    val = (f"; validation: the last {cfg.val_frac:.0%}, {ds.val.chars:,} symbols as "
+    where = (f"the last {cfg.val_frac:.0%} of every stream (char-rnn's split)"
+             if cfg.split == "char-rnn" else f"the last {cfg.val_frac:.0%}")
+    val = (f"; validation: {where}, {ds.val.chars:,} symbols as "
            f"{ds.val.x.shape[0]} batches" if ds.val is not None else "; no validation")
     out.print(f"Text: {len(cfg.sequence):,} symbols, {len(ds.vocab)} distinct; training: "
               f"{ds.chars:,} symbols as {cfg.streams} contiguous streams, {b[0]} batches "

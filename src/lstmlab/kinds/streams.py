@@ -22,7 +22,7 @@ from ..config import Config
 from ..datasets import validate as validate_settings
 from ..errors import ConfigError, DataError, shown
 from ..record_io import check, shaped
-from .stream_layout import Batches, layout, split
+from .stream_layout import Batches, layout, split, split_batches
 from . import stream_view
 from .base import KindBase
 from .stream_result import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, TextResult
@@ -49,14 +49,17 @@ def build_text(cfg: Config) -> TextData:
     steps per batch. A ConfigError names the sizes when a part is too short."""
     vocab = data.Vocab.from_sequence(cfg.sequence)
     idx = vocab.encode(cfg.sequence, vocab.compact_dtype())
-    train_idx, val_idx = split(idx, cfg.val_frac)
     hint = (" (char-rnn learns a long text: give --text-file FILE)"
             if cfg.sequence == data.ALPHABET else "")
     try:
-        train_b = layout(train_idx, cfg.streams, cfg.seq_length, "training text")
-        val = layout(val_idx, cfg.streams, cfg.seq_length,
-                     f"validation text ({cfg.val_frac:g} of the text)") \
-            if cfg.val_frac else None
+        if cfg.split == "char-rnn":
+            train_b, val = split_batches(idx, cfg.streams, cfg.seq_length, cfg.val_frac)
+        else:
+            train_idx, val_idx = split(idx, cfg.val_frac)
+            train_b = layout(train_idx, cfg.streams, cfg.seq_length, "training text")
+            val = layout(val_idx, cfg.streams, cfg.seq_length,
+                         f"validation text ({cfg.val_frac:g} of the text)") \
+                if cfg.val_frac else None
     except DataError as e:
         raise ConfigError(f"{e}{hint}") from None
     return TextData(vocab, train_b, val)
@@ -123,10 +126,16 @@ class Streams(KindBase, view=stream_view):
             cfg.seeds * cfg.epochs * 60 + 4 * len(cfg.sequence) + 2**20
 
     def analysed_text(self, cfg: Config) -> str:
-        """Its validation part (held out, as Karpathy et al. 2015 read theirs), or the
-        whole text without one."""
+        """Its validation part (held out, as Karpathy et al. 2015 read theirs; with
+        char-rnn's split, the first stream's validation steps), or the whole text without
+        one."""
         if not cfg.val_frac:
             return cfg.sequence
+        if cfg.split == "char-rnn":  # its first stream's validation steps (contiguous)
+            ds = build_text(cfg)
+            n, streams, steps = ds.train.x.shape
+            start = n * steps  # stream 0 is the text's first (n + n_val) · S symbols
+            return cfg.sequence[start:start + ds.val.x.shape[0] * steps]
         cut = len(cfg.sequence) - int(round(len(cfg.sequence) * cfg.val_frac))
         return cfg.sequence[cut:]
 
