@@ -343,3 +343,15 @@ def test_a_trained_adding_model_holds_the_first_number_more_than_its_untrained_s
     # negative control: the untrained weights against themselves are not stronger
     same = memory_units.study(spec, initial, initial, 7)["the first marked number"]
     assert same["trained"] == same["untrained"]
+
+
+def test_lstmlab_units_prints_a_memory_tasks_kept_study(run_cli, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = run_cli("run", "temporal-order", "--lag", "6", "--epochs", "1",
+                           "--seeds", "2", "--units", "4", "--out", out)
+    assert code == 0, err
+    code, text, err = run_cli("units", out, "--experiment", "temporal-order")
+    assert code == 0, err
+    assert "the first was Y (once seen)" in text and "untrained" in text
+    code, _, err = run_cli("units", out, "--experiment", "adding")  # negative control
+    assert code == 2 and "no experiment 'adding'" in err

@@ -38,9 +38,9 @@ def _symbol_model(exp_dir: Path) -> None:
     kind = _kind_of(exp_dir)
     if kind is not None and not kind.explores:
         raise ModelError(f"{exp_dir.name} is one of the {kind.words}: its models read the "
-                         f"task's numbers and symbols, not a text, so predict, generate, "
-                         f"explore and units do not apply to it (export-keras does); its "
-                         f"report shows what its units hold")
+                         f"task's numbers and symbols, not a text, so predict, generate "
+                         f"and explore do not apply to it (export-keras does; lstmlab "
+                         f"units and its report show what its units hold)")
 
 
 def _model(path: str, experiment: str | None, replica: int):
@@ -265,13 +265,23 @@ def units_cmd(run_dir, names, text, text_file, track_files, threshold):
         text = read_text_file(text_file)
     if text is not None and not text:
         raise DataError("the text is empty; give at least one symbol")
-    results = [r for r in _load_run(run_dir) if r.params is not None and r.kind.explores]
-    known = [r.config.name for r in results]
+    loaded = _load_run(run_dir)
+    results = [r for r in loaded if r.params is not None and r.kind.explores]
+    # a kind whose models read no symbols (the memory tasks) kept its units' study when it
+    # was trained: shown as kept (--text, --track and --threshold do not apply to it)
+    kept = [r for r in loaded if not r.kind.explores and r.kind.units_lines(r)]
+    known = [r.config.name for r in results + kept]
     for n in names:
         if n not in known:
-            raise ModelError(f"{run_dir} has no experiment {n!r} with symbol models; it "
+            raise ModelError(f"{run_dir} has no experiment {n!r} with models to study; it "
                              f"has: {', '.join(known) or 'none'}")
+    for r in kept:
+        if not names or r.config.name in names:
+            for line in r.kind.units_lines(r):
+                console.out.print(line, markup=False)
     chosen = [r for r in results if not names or r.config.name in names]
+    if not chosen and any(not names or r.config.name in names for r in kept):
+        return
     if not chosen:
         raise ModelError(f"{run_dir} holds no models (a sweep keeps them only with "
                          f"--save-models)")

@@ -21,7 +21,8 @@ A kind is one object (:class:`Kind`) and one result class (:class:`ExperimentRes
   ctx)`` (its report section), ``model_lines``, ``brief`` (a sweep's verbose line),
   ``point_columns`` (a sweep's table), ``sweep_sections`` (a sweep report's plots),
   ``sweep_note`` (the sentence under a sweep's table), ``explorer_words`` (how ``lstmlab
-  run`` names its models' explorer page; empty: not named);
+  run`` names its models' explorer page; empty: not named), ``units_lines`` (what
+  ``lstmlab units`` prints of a kind whose models read no symbols);
 - ``claims``: whether the tutorial's findings are judged on it; ``measures``: the names
   of ``measure.MEASURES`` that apply to its models; ``explores``: whether its ``model(r)``
   is an ``artifacts.Model`` (the explorer page, ``lstmlab units``, Keras export).
@@ -104,6 +105,7 @@ class Kind(Protocol):
     def brief(self, res) -> str: ...
     def point_columns(self, results: list) -> tuple[list[str], list[list[str]]]: ...
     def sweep_sections(self, results: list, ordered: dict) -> list: ...
+    def units_lines(self, res) -> list[str]: ...
 
 
 class _Silent:
@@ -219,6 +221,11 @@ class KindBase:
                 [[self._mean(r), f"{r.train_s:.2f}"] for r in results])
 
     def sweep_sections(self, results: list, ordered: dict) -> list:
+        return []
+
+    def units_lines(self, res) -> list[str]:
+        """What ``lstmlab units`` prints of a result whose models read no symbols (its
+        units' study, kept when it was trained); none by default."""
         return []
 
 

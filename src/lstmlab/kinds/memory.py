@@ -239,6 +239,9 @@ class Memory(KindBase, view=memory_view):
                                 "memory_units": memory_units.study(spec, out["params"],
                                                                    initial, cfg.seed)})
 
+    def units_lines(self, res) -> list[str]:
+        return memory_view.units_lines(res)
+
     def updates(self, cfg: Config, ds) -> int:
         return cfg.seeds * cfg.epochs * EPOCH_UPDATES
 

@@ -185,6 +185,18 @@ def plot_at_work(res) -> bytes:
     return png(fig)
 
 
+def units_lines(res) -> list[str]:
+    """``lstmlab units`` of a memory task: its kept study, one line per track."""
+    held = res.analyses.get("memory_units")
+    if not held:
+        return []
+    return [f"{res.config.name}: what the units hold (strongest |r| per seed over {STUDIED} "
+            f"fresh sequences, median (min–max); the same seeds untrained)"] + [
+        f"  {name}: {_spread(d['trained'])}; untrained {np.median(d['untrained']):.2f}; "
+        f"stronger than untrained in {sum(a > b for a, b in zip(d['trained'], d['untrained']))}"
+        f"/{len(d['trained'])} seeds; seed 0's unit {d['unit']}" for name, d in held.items()]
+
+
 def _spread(v) -> str:
     v = np.asarray(v)
     return f"{np.median(v):.2f} ({v.min():.2f}–{v.max():.2f})"
