@@ -9,7 +9,7 @@ import pytest
 import lstmlab
 from lstmlab.keras_check import check
 
-pytestmark = pytest.mark.slow  # Keras, and a stateful model trained once
+pytestmark = [pytest.mark.slow, pytest.mark.keras]  # Keras; a stateful model trained once
 
 SETUP = ("shuffle=True", "not a multiple", "predicting with batch size",
          "continue one another", "not stateful")

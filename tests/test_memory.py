@@ -272,6 +272,7 @@ def test_the_memory_claims_are_judged_on_the_seeds_that_solved():
 
 
 @pytest.mark.slow
+@pytest.mark.keras
 @pytest.mark.parametrize("task, cell, layers", [("adding", "lstm", 1), ("copy", "gru", 2),
                                                 ("temporal-order", "rnn", 1)])
 def test_a_memory_model_is_the_same_model_in_keras(tmp_path, task, cell, layers):
@@ -296,6 +297,7 @@ def test_a_memory_model_is_the_same_model_in_keras(tmp_path, task, cell, layers)
     assert not np.allclose(other, theirs, atol=1e-3)
 
 
+@pytest.mark.keras
 def test_export_keras_of_a_memory_task_and_the_symbol_commands_refused(run_cli, tmp_path):
     out = tmp_path / "run"
     code, _, err = run_cli("run", "adding", "--lag", "6", "--epochs", "1", "--seeds", "2",
