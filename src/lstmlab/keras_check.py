@@ -174,8 +174,7 @@ def check(net, x, y, batch_size: int | None = None, shuffle: bool = False,
             f"Keras's fit() does not carry the state on the {keras.backend.backend()} backend: "
             f"after fitting two batches in order a copy of this model's stateful layer holds "
             f"zeros, so fit trains it as a stateless model (only direct calls, model(x), "
-            f"carry the state there); train with another backend or a loop of "
-            f"train_on_batch calls whose state you check")
+            f"carry the state there); run this check on the backend you train with")
     if layers and len(x) >= 2 * b:
         n = len(x) - len(x) % b
         runs = _losses(net, layers, x[:n], y[:n], b, lambda xb: net(xb, training=False))
