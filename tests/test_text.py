@@ -487,6 +487,10 @@ def test_char_rnns_split_is_its_loaders_batches_and_the_contiguous_one_is_not():
     start = b.train.x.shape[0] * 10
     for i in range(4):
         assert b.val.x[0, i, 0] == b.vocab.encode(text[i * n * 10 + start])[0]
+    # the units' text under char-rnn's split: stream 0's validation steps, as laid out
+    from lstmlab.kinds.streams import KIND
+    assert KIND.analysed_text(cfg.replace(split="char-rnn")) == "".join(
+        b.vocab.decode(b.val.x[:, 0, :].reshape(-1)))
 
 
 def test_a_text_too_short_for_char_rnns_split_is_one_line(run_cli, tmp_path):

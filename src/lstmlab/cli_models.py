@@ -269,18 +269,19 @@ def units_cmd(run_dir, names, text, text_file, track_files, threshold):
     results = [r for r in loaded if r.params is not None and r.kind.explores]
     # a kind whose models read no symbols (the memory tasks) kept its units' study when it
     # was trained: shown as kept (--text, --track and --threshold do not apply to it)
-    kept = [r for r in loaded if not r.kind.explores and r.kind.units_lines(r)]
-    known = [r.config.name for r in results + kept]
+    kept = {r.config.name: lines for r in loaded if not r.kind.explores
+            and (lines := r.kind.units_lines(r))}
+    known = [r.config.name for r in results] + list(kept)
     for n in names:
         if n not in known:
             raise ModelError(f"{run_dir} has no experiment {n!r} with models to study; it "
                              f"has: {', '.join(known) or 'none'}")
-    for r in kept:
-        if not names or r.config.name in names:
-            for line in r.kind.units_lines(r):
-                console.out.print(line, markup=False)
+    shown = [n for n in kept if not names or n in names]
+    for n in shown:
+        for line in kept[n]:
+            console.out.print(line, markup=False)
     chosen = [r for r in results if not names or r.config.name in names]
-    if not chosen and any(not names or r.config.name in names for r in kept):
+    if not chosen and shown:
         return
     if not chosen:
         raise ModelError(f"{run_dir} holds no models (a sweep keeps them only with "
@@ -360,8 +361,8 @@ def export_keras_cmd(model, experiment, replica, out, force):
         raise ConfigError(f"{out} exists; add --force to replace it, or choose another --out")
     kind = None if experiment is None else _kind_of(Path(model) / experiment)
     if kind is not None and not kind.explores:  # its result's model(r) saves itself
-        found = [r for r in _load_run(Path(model)) if r.config.name == experiment]
-        path = found[0].model(replica).save_keras(out)
+        from .records import load_result
+        path = load_result(Path(model) / experiment).model(replica).save_keras(out)
     else:
         path = _model(model, experiment, replica).save_keras(out)
     click.echo(f"Wrote {path}")

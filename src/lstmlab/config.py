@@ -39,8 +39,8 @@ _BATCHED = (lambda c: c.kind_name in ("windows", "memory"),
             "window experiments and the memory tasks")
 _CLIPPED = (lambda c: c.streams > 0 or c.kind_name == "memory",
             "stream experiments and the memory tasks")
-MEMORY_TASKS = ("adding", "copy", "temporal-order")
-SPLITS = ("contiguous", "char-rnn")  # lstmlab.kinds.stream_layout  # lstmlab.kinds.memory_tasks.TASKS
+MEMORY_TASKS = ("adding", "copy", "temporal-order")  # lstmlab.kinds.memory_tasks.TASKS
+SPLITS = ("contiguous", "char-rnn")  # lstmlab.kinds.stream_layout's split, split_batches
 _GENERATES = (lambda c: c.generate, "experiments that generate (stateful)")
 
 
@@ -240,6 +240,10 @@ class Config:
             (("order_test",), "order test" if self.order_test else "")]
 
 
+# The memory tasks' training (docs/memory.md): 3,000 updates of 32 fresh sequences, clipped
+_MEMORY_TRAINING = dict(kind="memory", units=32, epochs=30, batch_size=32, lr=1e-2,
+                        grad_clip=1.0)
+
 PRESETS: dict[str, Config] = {c.name: c for c in [
     Config("two-char", window=2, note="the notebook's first cell exactly (seq_length = 2)"),
     Config("one-char", window=1, note="what that cell's heading describes; the tutorial reports 84%"),
@@ -268,19 +272,16 @@ PRESETS: dict[str, Config] = {c.name: c for c in [
            epochs=50, lr=2e-3, optimizer="rmsprop", seeds=1,
            note="Karpathy's char-rnn on a long text (--text-file): its defaults from "
            "train.lua; not in the default run (minutes)"),
-    Config("adding", kind="memory", task="adding", units=32, epochs=30, batch_size=32,
-           lr=1e-2, grad_clip=1.0, note="Hochreiter & Schmidhuber's adding problem: remember two "
-           "marked numbers and add them; docs/memory.md"),
-    Config("adding-rnn", kind="memory", task="adding", cell="rnn", units=32, epochs=30,
-           batch_size=32, lr=1e-2, grad_clip=1.0, note="the adding problem with a SimpleRNN, "
-           "trained as adding is: does a cell without gates remember across the lag?"),
-    Config("copy", kind="memory", task="copy", units=32, epochs=30, batch_size=32, lr=1e-2,
-           grad_clip=1.0, note="Arjovsky et al.'s copy memory: recall 10 symbols after T "
-           "blanks; docs/memory.md"),
-    Config("temporal-order", kind="memory", task="temporal-order", units=32, epochs=30,
-           batch_size=32, lr=1e-3, grad_clip=1.0, note="Hochreiter & Schmidhuber's temporal "
-           "order: X or Y, twice, far apart among distractors: in which order? "
-           "docs/memory.md"),
+    Config("adding", task="adding", **_MEMORY_TRAINING, note="Hochreiter & Schmidhuber's "
+           "adding problem: remember two marked numbers and add them; docs/memory.md"),
+    Config("adding-rnn", task="adding", cell="rnn", **_MEMORY_TRAINING, note="the adding "
+           "problem with a SimpleRNN, trained as adding is: does a cell without gates "
+           "remember across the lag?"),
+    Config("copy", task="copy", **_MEMORY_TRAINING, note="Arjovsky et al.'s copy memory: "
+           "recall 10 symbols after T blanks; docs/memory.md"),
+    Config("temporal-order", task="temporal-order", **{**_MEMORY_TRAINING, "lr": 1e-3},
+           note="Hochreiter & Schmidhuber's temporal order: X or Y, twice, far apart among "
+           "distractors: in which order? docs/memory.md"),
     Config("variable-length", samples=1000, window=5,
            note="1000 random subsequences of 1-5 letters, padded at the front; for A–Z they "
            "hold all 114 possible patterns, which the finding scores"),

@@ -157,10 +157,15 @@ def sentences(results: list, grid: dict) -> list[str]:
     return out
 
 
+def _where(key: tuple) -> str:
+    """A slice of the grid in words: "cell lstm, units 8"."""
+    return ", ".join(f"{o.replace('_', ' ')} {value_text(v)}" for o, v in key)
+
+
 def _smallest_full(name: str, slices: dict, grid: dict, h) -> str:
     level = 1 - 2 * ALPHA / len(slices)  # a two-sided interval's lower end: one-sided α/m
     share, words = h.full_share, h.full_words  # 0.9 and "reach 100%" for window points
-    where = lambda key: ", ".join(f"{o.replace('_', ' ')} {value_text(v)}" for o, v in key)  # noqa: E731
+    where = _where
 
     def bound(res) -> tuple[int, int, float]:
         """A point's seeds at 100%, its seeds, and the share's exact lower bound."""
@@ -210,7 +215,7 @@ def _largest_full(name: str, slices: dict, h) -> str:
     level = 1 - 2 * ALPHA / len(slices)
     parts = []
     for key, by_value in slices.items():
-        where = ", ".join(f"{o.replace('_', ' ')} {value_text(v)}" for o, v in key)
+        where = _where(key)
         passed, stop = None, None
         for v in sorted(by_value, key=_sort_key):
             full = at_100(by_value[v])

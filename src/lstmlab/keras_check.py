@@ -18,7 +18,7 @@ import numpy as np
 from . import stats
 from .errors import DataError, KerasError
 from .files import read_bytes
-from .verdicts import MAJORITY, decide
+from .verdicts import MAJORITY, NOT_SUPPORTED, SUPPORTED, decide
 
 MAX_DATA_BYTES = 2**30
 CONSISTENT = 0.95  # a mapping from inputs to targets that holds for this share of pairs
@@ -177,10 +177,11 @@ def check(net, x, y, batch_size: int | None = None, shuffle: bool = False,
             f"carry the state there); run this check on the backend you train with")
     if layers and len(x) >= 2 * b:
         n = len(x) - len(x) % b
-        runs = _losses(net, layers, x[:n], y[:n], b, lambda xb: net(xb, training=False))
+        out.loss, runs = _losses(net, layers, x[:n], y[:n], b,
+                                 lambda xb: net(xb, training=False))
         _judge(runs, out)
         if out.untied:  # the state matters: does Keras's predict carry it on this backend?
-            via = _losses(net, layers, x[:n], y[:n], b, net.predict_on_batch)
+            _, via = _losses(net, layers, x[:n], y[:n], b, net.predict_on_batch)
             if np.allclose(via[True], via[False]) and not np.allclose(via[True], runs[True]):
                 import keras
                 out.problems.append(
@@ -211,9 +212,9 @@ def _fit_carries(net, x, y, b) -> bool:
     return any(np.any(np.asarray(v) != 0) for v in getattr(layer, "states", []) or [1])
 
 
-def _losses(net, layers, x, y, b, run) -> dict[bool, np.ndarray]:
-    """The loss per batch, read in order with ``run``, with the state carried (True) and
-    with it reset before every batch (False)."""
+def _losses(net, layers, x, y, b, run) -> tuple[str, dict[bool, np.ndarray]]:
+    """The loss's name and per batch, read in order with ``run``, the loss with the state
+    carried (True) and with it reset before every batch (False)."""
     name, loss = _loss_fn(y)
     target = _classes(y) if name.startswith("cross") else y.astype(np.float32)
     runs = {}
@@ -226,25 +227,23 @@ def _losses(net, layers, x, y, b, run) -> dict[bool, np.ndarray]:
             per.append(loss(np.asarray(run(x[k:k + b])), target[k:k + b]))
         runs[carry] = np.array(per)
     _reset(layers)
-    runs["name"] = name
-    return runs
+    return name, runs
 
 
 def _judge(runs: dict, out: Check) -> None:
     """The verdict: carrying the state lowers the loss in most batches that differ (an
     exact sign test: batches are not independent draws, so the interval speaks of these
     batches read in this order)."""
-    name = runs["name"]
     d = runs[False] - runs[True]
     better, untied = int(np.sum(d > 1e-7)), int(np.sum(np.abs(d) > 1e-7))
     lo, hi = stats.share_interval(better, untied) if untied else (0.0, 1.0)
     verdict = decide(lo, hi, MAJORITY)
     out.carried, out.reset, out.better, out.untied = runs[True], runs[False], better, untied
-    out.interval, out.loss = (lo, hi), name
-    out.verdict = {"supported": "the state carries something: carrying it lowers the loss "
-                                "in most batches",
-                   "not supported": "carrying the state makes most batches worse: the "
-                                    "state misleads the model on this data",
+    out.interval = (lo, hi)
+    out.verdict = {SUPPORTED: "the state carries something: carrying it lowers the loss "
+                              "in most batches",
+                   NOT_SUPPORTED: "carrying the state makes most batches worse: the "
+                                  "state misleads the model on this data",
                    }.get(verdict, "not shown: carrying the state does not lower the loss in "
                          "most batches" + ("" if untied else " (no batch differs: the state "
                                            "carries nothing)"))

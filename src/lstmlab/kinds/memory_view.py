@@ -18,7 +18,7 @@ from ..document import H, Img, P, Table, png
 from ..stats import loss_text
 from ..tables import divergence
 from ..terminal import Bar as LiveBar, live, out, warn
-from .memory_train import EPOCH_UPDATES
+from .memory_train import EPOCH_UPDATES, TEST_SEQUENCES
 from .memory_units import STUDIED
 
 
@@ -29,7 +29,8 @@ def _what(res_or_cfg) -> str:
     base = t.baseline(c.lag)
     return (f"{c.task} at T = {c.lag} ({t.steps(c.lag)} steps; inputs: {t.symbols}); "
             f"baseline {'MSE' if t.regression else 'loss'} {base:.4g} (what remembers "
-            f"nothing scores); solved: {t.solved_words()} on {1000} fresh test sequences")
+            f"nothing scores); solved: {t.solved_words()} on {TEST_SEQUENCES} fresh test "
+            f"sequences")
 
 
 def show_start(cfg, ds) -> None:
@@ -98,7 +99,8 @@ def table(results: list, terminal: bool = False):
             [[r.config.name + ("*" if r.cached and terminal else ""), str(r.config.seeds),
               r.config.task, str(r.config.lag), r.config.cell] + _row(r) for r in results],
             ["Final test loss: MSE for adding, cross-entropy in nats per step for copy and "
-             "temporal order, on the same 1000 fresh sequences for every seed (mean, 95% t "
+             f"temporal order, on the same {TEST_SEQUENCES} fresh sequences for every seed "
+             "(mean, 95% t "
              "interval); solved: seeds meeting the task's rule, exact 95% interval; the "
              "median counts a seed that never solved as slower than every other."])
 

@@ -52,6 +52,14 @@ def layout(indices: np.ndarray, n_streams: int, seq_length: int, what: str = "te
     return Batches(np.ascontiguousarray(x), np.ascontiguousarray(y))
 
 
+def batch_split(n_symbols: int, n_streams: int, seq_length: int, val_frac: float
+                ) -> tuple[int, int]:
+    """char-rnn's split of a text of ``n_symbols``: its batches, and how many of them
+    (the first) train."""
+    n = (n_symbols - 1) // (n_streams * seq_length)  # as layout cuts them
+    return n, int(np.floor(n * (1 - val_frac)))
+
+
 def split_batches(indices: np.ndarray, n_streams: int, seq_length: int, val_frac: float
                   ) -> tuple[Batches, Batches | None]:
     """char-rnn's loader's split: the whole text as Batches, the first
@@ -60,8 +68,7 @@ def split_batches(indices: np.ndarray, n_streams: int, seq_length: int, val_frac
     (CharSplitLMMinibatchLoader.lua, test fraction 0). A DataError names the sizes when
     training gets fewer than MIN_BATCHES batches or validation none."""
     whole = layout(indices, n_streams, seq_length)
-    n = len(whole.x)
-    train = int(np.floor(n * (1 - val_frac)))
+    n, train = batch_split(len(indices), n_streams, seq_length, val_frac)
     if not val_frac:
         return whole, None
     if train < MIN_BATCHES or train == n:

@@ -22,7 +22,7 @@ from ..config import Config
 from ..datasets import validate as validate_settings
 from ..errors import ConfigError, DataError, shown
 from ..record_io import check, shaped
-from .stream_layout import Batches, layout, split, split_batches
+from .stream_layout import Batches, batch_split, layout, split, split_batches
 from . import stream_view
 from .base import KindBase
 from .stream_result import SAMPLE_LENGTH, SAMPLE_TEMPERATURE, TextResult
@@ -131,11 +131,10 @@ class Streams(KindBase, view=stream_view):
         one."""
         if not cfg.val_frac:
             return cfg.sequence
-        if cfg.split == "char-rnn":  # its first stream's validation steps (contiguous)
-            ds = build_text(cfg)
-            n, streams, steps = ds.train.x.shape
-            start = n * steps  # stream 0 is the text's first (n + n_val) · S symbols
-            return cfg.sequence[start:start + ds.val.x.shape[0] * steps]
+        if cfg.split == "char-rnn":  # its first stream's validation steps (contiguous):
+            n, train = batch_split(len(cfg.sequence), cfg.streams, cfg.seq_length,
+                                   cfg.val_frac)  # stream 0 is the text's first n · S
+            return cfg.sequence[train * cfg.seq_length:n * cfg.seq_length]
         cut = len(cfg.sequence) - int(round(len(cfg.sequence) * cfg.val_frac))
         return cfg.sequence[cut:]
 
