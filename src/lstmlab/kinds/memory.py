@@ -130,7 +130,7 @@ class MemoryResult(ExperimentResult):
 
     def write(self, exp_dir: Path, run_dir: Path, models: bool) -> None:
         leaves = {} if not models or self.params is None else {
-            f"param/{'/'.join(str(k.key) for k in path)}": np.asarray(leaf)
+            _array_name(path): np.asarray(leaf)
             for path, leaf in jax.tree_util.tree_flatten_with_path(self.params)[0]}
         record_io.write_arrays(exp_dir, history=self.history, finite=self.params_finite(),
                                **leaves)
@@ -186,6 +186,11 @@ class MemoryModel:
             raise KerasError(f"recurrent activation {self.config.activation!r} has no Keras 3 "
                              f"equivalent")
         return save(self.keras(), path)
+
+
+def _array_name(path) -> str:
+    """A parameter's name in arrays.npz: "param/lstm/kernel" (its path in the pytree)."""
+    return "param/" + "/".join(str(k.key) for k in path)
 
 
 def spec_of(cfg: Config) -> MemorySpec:
@@ -256,11 +261,8 @@ class Memory(KindBase, view=memory_view):
             like = jax.eval_shape(lambda k: jax.vmap(lambda x: init(spec_of(cfg), x)[0])(k),
                                   replica_keys(cfg.seed, cfg.seeds))
             paths, tree = jax.tree_util.tree_flatten_with_path(like)
-            leaves = []
-            for path, leaf in paths:
-                name = f"param/{'/'.join(str(k.key) for k in path)}"
-                leaves.append(shaped(arrays, name, leaf.shape, "f"))
-            params = jax.tree_util.tree_unflatten(tree, leaves)
+            params = jax.tree_util.tree_unflatten(tree, [
+                shaped(arrays, _array_name(path), leaf.shape, "f") for path, leaf in paths])
         check(isinstance(record.get("seeds"), list), "seeds must be a list")
         return MemoryResult(cfg, self.prepare(cfg), params, history, record["compile_s"],
                             record["train_s"], cached=True,
