@@ -276,12 +276,12 @@ def units_cmd(run_dir, names, text, text_file, track_files, threshold):
         if n not in known:
             raise ModelError(f"{run_dir} has no experiment {n!r} with models to study; it "
                              f"has: {', '.join(known) or 'none'}")
-    shown = [n for n in kept if not names or n in names]
-    for n in shown:
+    studied = [n for n in kept if not names or n in names]  # (``shown`` is errors')
+    for n in studied:
         for line in kept[n]:
             console.out.print(line, markup=False)
     chosen = [r for r in results if not names or r.config.name in names]
-    if not chosen and shown:
+    if not chosen and studied:
         return
     if not chosen:
         raise ModelError(f"{run_dir} holds no models (a sweep keeps them only with "
