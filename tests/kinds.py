@@ -38,6 +38,12 @@ KINDS = {  # name: ModelInfo fields besides the vocabulary
                                    stateful=True, layers=2),
     "gru-3-layers-variable-length": dict(window=5, framing="timesteps", encoding="scaled",
                                          variable_length=True, cell="gru", layers=3),
+    # stacks of different sizes per layer (tapering, and narrow then wide)
+    "lstm-tapering-stateful": dict(window=1, framing="timesteps", encoding="scaled",
+                                   stateful=True, layers=2, units=(8, 5)),
+    "gru-3-sizes-variable-length": dict(window=5, framing="timesteps", encoding="onehot",
+                                        variable_length=True, cell="gru", layers=3,
+                                        units=(4, 7, 5)),
 }
 
 
@@ -47,16 +53,17 @@ def make(kind: str, seed: int = 0, units: int = 6, sequence: str | None = None) 
     seq = fields.pop("sequence", ALPHABET)
     seq = sequence or seq
     vocab = tuple(dict.fromkeys(seq))
+    units = fields.pop("units", units)
     info = ModelInfo(vocab=vocab, units=units, activation=fields.pop("activation", "sigmoid"),
                      mask=fields.pop("mask", True), stateful=fields.pop("stateful", False),
                      variable_length=fields.pop("variable_length", False),
                      experiment=kind, sequence=seq, accuracy=0.5, **fields)
     rng = np.random.default_rng(seed)
-    f, u, v = info.n_features, units, len(vocab)
+    f, u, v = info.n_features, info.sizes[-1], len(vocab)
     draw = lambda *shape: rng.normal(0, 0.8, shape).astype(np.float32)  # noqa: E731
     cell = CELLS[info.cell]
     params = {key: {k: draw(*shape) for k, shape in shapes.items()}
-              for key, shapes in stack_shapes(cell, f, u, info.layers).items()}
+              for key, shapes in stack_shapes(cell, f, units, info.layers).items()}
     params["dense"] = {"kernel": draw(u, v), "bias": draw(v)}
     return Model(params, info)
 

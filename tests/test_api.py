@@ -45,14 +45,23 @@ def valid(setting, value) -> bool:
         return isinstance(value, bool)
     if setting == "batch_size" and value is None:
         return True
+    if setting == "units" and isinstance(value, list):  # one size per layer
+        return per_layer(value)
     return setting == "lr" and isinstance(value, float) and np.isfinite(value) and value > 0
+
+
+def per_layer(value) -> bool:
+    """One size per layer: a non-empty list of sizes ≥ 1."""
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
 
 
 @CHECK
 @given(value=st.one_of(WRONG, st.integers(-5, 5), st.text(max_size=3)))
 def test_sweep_refuses_wrong_values_and_options(value, tmp_path_factory):
     out = tmp_path_factory.mktemp("s")
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            or per_layer(value)):
         with pytest.raises(OURS):
             lstmlab.sweep("one-char", **{**FAST, "units": [value, 4]}, out=out)
     if not isinstance(value, (bool, str)) and value is not None:

@@ -300,10 +300,11 @@ def test_the_temperature_hint_wraps_as_one_piece(open_page):
 def _corpus_h(page, model):
     """The match text's h as the page holds it (int8 / 127), (L, U)."""
     q = np.array(page.evaluate("window.lstmlab.corpus()"), np.int8)
-    return (q.reshape(-1, model.info.units) / explorer.MATCH_SCALE).astype(np.float64)
+    return (q.reshape(-1, model.info.sizes[-1]) / explorer.MATCH_SCALE).astype(np.float64)
 
 
-@pytest.mark.parametrize("kind", ["stateful", "timesteps", "lstm-2-layers-stateful", "gru"])
+@pytest.mark.parametrize("kind", ["stateful", "timesteps", "lstm-2-layers-stateful", "gru",
+                                  "lstm-tapering-stateful", "gru-3-sizes-variable-length"])
 def test_ablation_in_the_page_is_model_ablate(open_page, kind):
     m = make(kind, seed=3, units=6)
     text = text_for(m, 12)
@@ -321,7 +322,7 @@ def test_ablation_in_the_page_is_model_ablate(open_page, kind):
     # a click on a heatmap row silences that unit of that row's layer
     canvas = page.locator(f"canvas.heat[data-gate='h{'' if layer == 1 else layer}']").last
     box = canvas.bounding_box()
-    cell = box["height"] / m.info.units
+    cell = box["height"] / m.info.sizes[-1]  # the last layer's rows
     canvas.click(position={"x": 2, "y": cell * 4 + cell / 2})
     assert page.evaluate("window.lstmlab.ablated()") == [f"{layer}/4"]
 
@@ -373,7 +374,8 @@ def test_match_speed_and_keystroke_with_ablation(open_page, capsys):
 
 @pytest.mark.parametrize("kind", ["stateful", "timesteps", "features", "variable-length",
                                   "gru-stateful", "gru-reset-before", "rnn",
-                                  "lstm-2-layers-stateful", "hard-sigmoid"])
+                                  "lstm-2-layers-stateful", "hard-sigmoid",
+                                  "lstm-tapering-stateful", "gru-3-sizes-variable-length"])
 def test_connectivity_row_is_model_connectivity(open_page, kind):
     """The page's backpropagation against Model.connectivity's last row (JAX's autodiff,
     itself checked against finite differences in test_units.py)."""

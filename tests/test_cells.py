@@ -224,3 +224,62 @@ def test_every_experiment_trains_with_another_cell(cell, tmp_path):
     m = lstmlab.load(res.model(0).save(tmp_path / "m"))
     assert m.info.cell == cell and m.generate("A", 3)[:1] == "A"
     assert f"{config.CELL_LAYERS[cell]}(4)" in res.config.describe()
+
+
+# -- stacks of one size per layer ---------------------------------------------------------
+
+@pytest.mark.parametrize("cell, sizes", [("lstm", (6, 3)), ("gru", (3, 7, 4)), ("rnn", (5, 2))])
+def test_a_stack_of_different_sizes_runs_saves_and_ablates_layer_by_layer(cell, sizes,
+                                                                          tmp_path):
+    """Each layer reads the outputs of the one below, whatever their number: every layer's
+    final h against the float64 reference, the head reading the last layer's; its state,
+    shapes and parameter count; a file round trip; an ablation in a narrow layer."""
+    c, n = cells.CELLS[cell], len(sizes)
+    rng = np.random.default_rng(5)
+    p = jax.tree.map(lambda a: jnp.asarray(rng.normal(0, 0.7, a.shape), jnp.float32),
+                     model.init_params(jax.random.PRNGKey(4), 3, sizes, 7, cell, n))
+    keys = cells.layer_keys(c, n)
+    assert cells.sizes_of(p) == sizes
+    assert [p[k]["kernel"].shape[0] for k in keys] == [3, *sizes[:-1]]  # what each reads
+    assert p["dense"]["kernel"].shape == (sizes[-1], 7)
+    assert [a.shape[1] for a in model.initial_state(p, 2)] == \
+        [u for u in sizes for _ in c.state]
+    assert cells.param_count(c, 3, sizes, 7, n) == sum(
+        int(np.prod(a.shape)) for a in jax.tree.leaves(p))
+    x = rng.normal(size=(4, 20, 3)).astype(np.float32)
+    mask = np.ones((4, 20), bool)
+    mask[:2, :3] = False
+    names = cells.layered(c.state, n)
+    for steps in (5, 20):  # unrolled and scanned
+        state = model.rnn(p, jnp.asarray(x[:, :steps]), jnp.asarray(mask[:, :steps]))
+        got = [np.asarray(state[names.index(cells.layered(("h",), n)[k])]) for k in range(n)]
+        want = reference_stack(cell, [p[k] for k in keys], x[:, :steps], mask[:, :steps])
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, atol=2e-5)
+        wrong = reference_stack(cell, [p[k] for k in keys], x[:, :steps], mask[:, :steps],
+                                mask_above=False)
+        if steps == 5:  # the check can fail (20 steps on, the padding's trace has faded)
+            assert np.abs(got[-1] - wrong[-1]).max() > 1e-3
+        logits, _ = model.logits_fn(p, jnp.asarray(x[:, :steps]), jnp.asarray(mask[:, :steps]))
+        np.testing.assert_allclose(logits, want[-1] @ np.asarray(p["dense"]["kernel"],
+                                                                 np.float64)
+                                   + np.asarray(p["dense"]["bias"]), atol=1e-4)
+    # a file: the shapes follow the sizes; the model reads back the same
+    info = ModelInfo(vocab=tuple("ABCDEFG"), window=3, framing="timesteps", encoding="scaled",
+                     mask=False, units=sizes, activation="sigmoid", stateful=False,
+                     variable_length=False, cell=cell, layers=n)
+    p1 = model.init_params(jax.random.PRNGKey(6), 1, sizes, 7, cell, n)
+    m = Model(jax.tree.map(np.asarray, p1), info)
+    back = lstmlab.load(m.save(tmp_path / "m"))
+    assert back.info.units == sizes and back.predict_proba("ABC") == m.predict_proba("ABC")
+    assert [getattr(m.trace("ABCDE"), h).shape[-1] for h in cells.layered(("h",), n)] == \
+        list(sizes)
+    # the last unit of the narrowest layer can be silenced; one past it is refused
+    narrow = int(np.argmin(sizes)) + 1
+    ablated = m.ablate([(narrow, sizes[narrow - 1] - 1)])
+    assert ablated.predict_proba("ABC") != m.predict_proba("ABC")
+    with pytest.raises(lstmlab.DataError, match="units per layer"):
+        m.ablate([(narrow, sizes[narrow - 1])])
+    # a file whose units name other layers than it holds is refused
+    with pytest.raises(ValueError, match="layers"):
+        ModelInfo(**{**info.__dict__, "layers": n + 1}).check()

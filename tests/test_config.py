@@ -6,6 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lstmlab
@@ -65,7 +66,8 @@ def test_each_value_is_checked_by_its_setting(name, good, bad):
 
 
 @pytest.mark.parametrize("name, text, value", [
-    ("units", "16", 16), ("batch_size", "all", None), ("batch_size", "5", 5),
+    ("units", "16", 16), ("units", "64,32", (64, 32)), ("units", "64-32-8", (64, 32, 8)),
+    ("batch_size", "all", None), ("batch_size", "5", 5),
     ("lr", "1e-3", 1e-3), ("shuffle", "No", False), ("mask", "on", True),
     ("start", "K", "K"),
 ])
@@ -74,6 +76,39 @@ def test_a_value_is_read_from_the_command_line_by_its_kind(name, text, value):
     if SETTINGS[name].kind != "str":
         with pytest.raises(ValueError):
             config.read(name, "maybe")
+
+
+def test_one_size_per_layer_is_checked_read_and_named(run_cli, tmp_path):
+    """--units 64,32: a tapering stack. Its layers follow from it; a mismatch, a size out of
+    range or a word is one line; one size repeated is that size (one training key)."""
+    for good in [(8, 4), [8, 4], (1, 8192)]:
+        assert problem("units", good) is None
+    for bad in [(0, 4), (8, 0.5), (), (8, True), (8, 8193)]:
+        assert "is not allowed; allowed: an integer from 1 to 8192, or one per layer" in \
+            problem("units", bad)
+    c = config.configure(lstmlab.PRESETS["timestep-window"], {"units": (64, 32)})
+    assert (c.units, c.layers, c.sizes) == ((64, 32), 2, (64, 32))
+    assert "LSTM(64) → LSTM(32)" in c.describe() and "LSTM(64) → LSTM(32)" in c.listing()
+    assert Config(units=[8, 8], layers=2) == Config(units=8, layers=2)  # one size
+    assert Config(units=[8, 4], layers=2).units == (8, 4)  # a record's JSON list
+    assert config.training_key(Config(units=(8, 8), layers=2)) == \
+        config.training_key(Config(units=8, layers=2))
+    assert config.configure(lstmlab.PRESETS["char-rnn"], {"units": (64, 32, 16)}).layers == 3
+    with pytest.raises(lstmlab.ConfigError, match=r"units 8,4 name 2 layers but layers is 3"):
+        datasets.validate(Config(units=(8, 4), layers=3))
+    datasets.validate(Config(units=(8, 4), layers=2))  # the positive control
+    for args, said in [(["--units", "8,4", "--layers", "3"], "name 2 layers but layers is 3"),
+                       (["--units", "8,0"], "units '8,0' is not allowed"),
+                       (["--units", "8,x"], "units '8,x' is not allowed")]:
+        code, out, err = run_cli("run", "timestep-window", *args, "--out", tmp_path / "r")
+        assert code == 2 and len(err.strip().splitlines()) == 1 and said in err, err
+    assert not (tmp_path / "r").exists()
+    # a sweep: the comma separates points, a dash the sizes of one point
+    from lstmlab import grid
+    assert grid.parse_values("units", "4,8-4") == [4, (8, 4)]
+    pts = grid.points(lstmlab.PRESETS["timestep-window"], {"units": [4, (8, 4)]})
+    assert [p.name for p in pts] == ["timestep-window,units=4", "timestep-window,units=8-4"]
+    assert [p.layers for p in pts] == [1, 2]
 
 
 def test_the_training_spec_is_derived_from_the_settings():
@@ -104,3 +139,24 @@ def test_an_annotation_the_table_cannot_read_is_named():
                                         r"is not one the settings table reads; allowed: int"):
         config.table(Odd)
     assert set(config.table(Config)) == set(SETTINGS)  # the control: Config reads
+
+
+@pytest.mark.slow
+def test_a_tapering_stateful_run_is_recorded_reported_and_loaded_back(run_cli, tmp_path):
+    """--units 8,4 from the command line: trained as two layers of 8 and 4 units, the
+    record (its state heatmap's array: the narrower layer padded with NaN) and the models
+    read back the same, the report names the stack."""
+    from lstmlab import records
+    code, out, err = run_cli("run", "stateful", "--units", "8,4", "--seeds", "2", "--epochs",
+                             "3", "--out", tmp_path / "r")
+    assert code == 0, err
+    assert "LSTM(8) → LSTM(4)" in out
+    (res,) = records.load_run(tmp_path / "r")[0]
+    assert (res.config.units, res.config.layers) == ((8, 4), 2)
+    assert res.model(1).info.sizes == (8, 4)
+    assert res.states.shape[0] == 4 and res.states.shape[2] == 8  # h, c, h2, c2; 8 wide
+    assert np.isnan(res.states[2:, :, 4:]).all() and np.isfinite(res.states[2:, :, :4]).all()
+    assert np.isfinite(res.states[:2]).all()
+    code, _, err = run_cli("report", tmp_path / "r")
+    assert code == 0, err
+    assert "LSTM(8) → LSTM(4)" in (tmp_path / "r" / "report.md").read_text()

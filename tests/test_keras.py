@@ -25,10 +25,12 @@ def keras_net(n_steps, n_features, units, vocab, mask=False, stateful=False, bat
     shape = dict(batch_shape=(batch, n_steps, n_features)) if stateful else \
         dict(shape=(n_steps, n_features))
     c = cells.CELLS[cell]
+    sizes = cells.layer_sizes(units, layers)  # one size, or one per layer
     layers = [keras.Input(**shape)] + ([keras.layers.Masking(0.0)] if mask else []) + [
-        getattr(keras.layers, c.keras_layer)(units, stateful=stateful,
-                                             return_sequences=k < layers - 1, **c.keras_config)
-        for k in range(layers)] + [keras.layers.Dense(vocab, activation="softmax")]
+        getattr(keras.layers, c.keras_layer)(u, stateful=stateful,
+                                             return_sequences=k < len(sizes) - 1,
+                                             **c.keras_config)
+        for k, u in enumerate(sizes)] + [keras.layers.Dense(vocab, activation="softmax")]
     net = keras.Sequential(layers)
     net.compile(loss="categorical_crossentropy", optimizer="adam")
     return net
@@ -226,7 +228,6 @@ def unsupported(kind):
     inp = keras.Input((3, 1))
     return keras.Sequential({
         "LSTM then GRU": [inp, L.LSTM(4, return_sequences=True), L.GRU(4), L.Dense(26, activation="softmax")],
-        "units 4 then 5": [inp, L.LSTM(4, return_sequences=True), L.LSTM(5), L.Dense(26, activation="softmax")],
         "return_sequences": [inp, L.LSTM(4, return_sequences=True), L.Dense(26, activation="softmax")],
         "a Dense between": [inp, L.LSTM(4, return_sequences=True), L.Dense(4), L.LSTM(4),
                             L.Dense(26, activation="softmax")],
@@ -241,8 +242,8 @@ def unsupported(kind):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind, message", [
-    ("LSTM then GRU", "recurrent layers that differ in cell or units"),
-    ("units 4 then 5", "LSTM(4) → LSTM(5)"),
+    ("LSTM then GRU", "recurrent layers of different cells (lstmlab stacks one cell, of any "
+                      "sizes: LSTM(4) → GRU(4))"),
     ("a Dense between", "layers LSTM → Dense → LSTM → Dense"),
     ("return_sequences", "return_sequences=True"),
     ("hard_sigmoid", "recurrent_activation 'hard_sigmoid'"),
@@ -405,7 +406,16 @@ def test_other_cells_go_to_keras_and_back(cell, suffix, tmp_path):
 # -- every cell, stacked: forward, gradients, training, files, stateful stepping ---------
 
 CELL_LAYER_CASES = [("lstm", 2), ("gru", 1), ("gru", 2), ("gru-reset-before", 1),
-                    ("gru-reset-before", 2), ("rnn", 1), ("rnn", 2)]
+                    ("gru-reset-before", 2), ("rnn", 1), ("rnn", 2),
+                    # stacks of one size per layer: tapering, widening, three sizes
+                    ("lstm", (6, 4)), ("gru", (3, 6)), ("gru-reset-before", (6, 4)),
+                    ("rnn", (7, 4))]
+
+
+def _stack(layers, units):
+    """A case's (layers, units): an int is that many layers of ``units``; a tuple is one
+    size per layer."""
+    return (len(layers), layers) if isinstance(layers, tuple) else (layers, units)
 
 
 @pytest.mark.parametrize("cell, layers", CELL_LAYER_CASES)
@@ -413,9 +423,10 @@ def test_every_cell_and_stack_predicts_and_differentiates_as_keras_does(cell, la
     """Forward probabilities (masked input too) and the gradient of the mean categorical
     cross-entropy, from Keras's own random weights: Keras's gradient is jax.grad of Keras's
     stateless_call, as its JAX backend's fit takes it."""
+    layers, units = _stack(layers, 6)
     rng = np.random.default_rng(30 + layers)
     for mask in (False, True):
-        net = keras_net(5, 4, 6, 7, mask=mask, cell=cell, layers=layers)
+        net = keras_net(5, 4, units, 7, mask=mask, cell=cell, layers=layers)
         net.set_weights([rng.normal(0, 0.6, w.shape).astype(np.float32)
                          for w in net.get_weights()])
         x = rng.normal(size=(9, 5, 4)).astype(np.float32)
@@ -424,6 +435,7 @@ def test_every_cell_and_stack_predicts_and_differentiates_as_keras_does(cell, la
             x[:3, :2] = 0.0  # front padding, which Masking(0) skips at every layer
         params = model.from_keras_weights(net.get_weights(), cell)
         assert cells.layers_of(params) == layers
+        assert cells.sizes_of(params) == cells.layer_sizes(units, layers)
         m = jnp.asarray(np.any(x != 0, -1)) if mask else None
         got = jax.nn.softmax(model.logits_fn(params, jnp.asarray(x), m)[0])
         np.testing.assert_allclose(got, net.predict(x, verbose=0), atol=1e-6)
@@ -457,7 +469,7 @@ def test_every_cell_and_stack_predicts_and_differentiates_as_keras_does(cell, la
 @pytest.mark.slow
 @pytest.mark.parametrize("cell, layers", CELL_LAYER_CASES)
 def test_every_cell_and_stack_trains_as_keras_does_step_for_step(cell, layers):
-    units, key = 8, train.replica_keys(17, 1)
+    (layers, units), key = _stack(layers, 8), train.replica_keys(17, 1)
     cfg = lstmlab.PRESETS["timestep-window"].replace(units=units, shuffle=False, epochs=5,
                                                      cell=cell, layers=layers,
                                                      encoding="onehot")
@@ -483,18 +495,20 @@ def test_every_cell_and_stack_trains_as_keras_does_step_for_step(cell, layers):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cell", ["lstm", "gru-reset-before"])
+@pytest.mark.parametrize("cell, units", [("lstm", 6), ("gru-reset-before", 6),
+                                         ("gru", (7, 4))])
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
-def test_a_stacked_stateful_model_goes_to_keras_and_back_and_steps_alike(cell, suffix,
+def test_a_stacked_stateful_model_goes_to_keras_and_back_and_steps_alike(cell, units, suffix,
                                                                          tmp_path):
-    """Two stateful layers: the file round trip keeps every array, and Keras's stateful
-    model stepped one symbol at a time predicts as Model.trace does (every layer's state
-    carried)."""
-    res = lstmlab.run("stateful", cell=cell, layers=2, seeds=1, epochs=3, units=6)
+    """Two stateful layers (of one size, or tapering): the file round trip keeps every
+    array, and Keras's stateful model stepped one symbol at a time predicts as Model.trace
+    does (every layer's state carried)."""
+    res = lstmlab.run("stateful", cell=cell, layers=2, seeds=1, epochs=3, units=units)
     m = res.model(0)
     path = m.save_keras(tmp_path / f"m{suffix}")
     back = lstmlab.from_keras(path, sequence=data.ALPHABET)
     assert back.info.cell == cell and back.info.layers == 2 and back.info.stateful
+    assert back.info.units == units and back.info.sizes == cells.layer_sizes(units, 2)
     for a, b in zip(model.keras_weights(m.params), model.keras_weights(back.params)):
         np.testing.assert_array_equal(a, b)
     net = m.to_keras()
@@ -506,7 +520,7 @@ def test_a_stacked_stateful_model_goes_to_keras_and_back_and_steps_alike(cell, s
     stepped = np.stack([np.asarray(net(x[t:t + 1]))[0] for t in range(len(text))])
     np.testing.assert_allclose(stepped, m.trace(text).probs, atol=1e-5)
     # negative control: a Keras model that forgets its state between steps differs
-    fresh = keras_net(1, x.shape[2], 6, 26, cell=cell, layers=2)
+    fresh = keras_net(1, x.shape[2], units, 26, cell=cell, layers=2)
     fresh.set_weights(model.keras_weights(m.params))
     assert np.abs(fresh.predict(x, verbose=0) - stepped).max() > 1e-4  # 10× the tolerance
 
@@ -572,3 +586,40 @@ def test_a_char_rnn_text_model_goes_to_keras_and_back_and_steps_alike(tmp_path):
     forgetful = np.stack([np.asarray(net(x[t:t + 1]))[0] for t in range(len(prime))
                           if [layer.reset_states() for layer in net.layers[:2]]])
     assert np.abs(forgetful - stepped).max() > 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layers", [("LSTM", (16, 12)), ("GRU", (64, 32)),
+                                    ("SimpleRNN", (5, 9, 3))])
+def test_a_users_tapering_keras_stack_imports_and_predicts_as_keras(layers, tmp_path,
+                                                                    run_cli):
+    """The issue's models (LSTM(16, return_sequences=True) → LSTM(12); GRU(64) → GRU(32))
+    and a three-size SimpleRNN: imported through the command line, lstmlab's predictions
+    are Keras's own, and the export writes the same stack back. Negative control: the
+    same weights with the last layer's rows permuted predict otherwise."""
+    name, sizes = layers
+    L = keras.layers
+    net = keras.Sequential([keras.Input((3, 1))] + [
+        getattr(L, name)(u, return_sequences=k < len(sizes) - 1) for k, u in enumerate(sizes)]
+        + [L.Dense(26, activation="softmax")])
+    rng = np.random.default_rng(sum(sizes))
+    net.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in net.get_weights()])
+    path = tmp_path / "user.keras"
+    net.save(path)
+    code, out, err = run_cli("import-keras", path, "--out", tmp_path / "m")
+    assert code == 0, err
+    m = lstmlab.load(tmp_path / "m")
+    assert m.info.units == sizes and m.info.layers == len(sizes)
+    assert " → ".join(f"{name}({u})" for u in sizes) in out
+    x = data.encode(m.vocab.encode("KLM")[None], 26, "scaled", "timesteps")
+    want = net.predict(x, verbose=0)[0]
+    got = np.array([m.predict_proba("KLM")[s] for s in data.ALPHABET])
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    back = m.to_keras()
+    assert [layer.get_config()["units"] for layer in back.layers[:-1]] == list(sizes)
+    np.testing.assert_allclose(back.predict(x, verbose=0)[0], want, atol=1e-6)
+    w = net.get_weights()
+    w[-2] = w[-2][::-1]  # Dense reads the last layer's units in another order
+    other = keras.models.clone_model(net)
+    other.set_weights(w)
+    assert np.abs(other.predict(x, verbose=0)[0] - got).max() > 1e-4

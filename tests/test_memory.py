@@ -297,14 +297,17 @@ def test_the_memory_claims_are_judged_on_the_seeds_that_solved():
 @pytest.mark.slow
 @pytest.mark.keras
 @pytest.mark.parametrize("task, cell, layers", [("adding", "lstm", 1), ("copy", "gru", 2),
-                                                ("temporal-order", "rnn", 1)])
+                                                ("temporal-order", "rnn", 1),
+                                                ("adding", "gru", (8, 4))])
 def test_a_memory_model_is_the_same_model_in_keras(tmp_path, task, cell, layers):
     """Keras itself is the reference: the exported model's outputs equal lstmlab's, and
     the saved file reads back with them; negative control: another replica's weights."""
     from lstmlab.keras_io import _keras
     from lstmlab.kinds.memory import Memory
     keras = _keras()  # with the JAX backend
-    cfg = Config(task, kind="memory", task=task, lag=6, cell=cell, layers=layers, units=8,
+    # layers: how many of 8 units, or one size per layer (a tapering stack)
+    units, layers = (layers, len(layers)) if isinstance(layers, tuple) else (8, layers)
+    cfg = Config(task, kind="memory", task=task, lag=6, cell=cell, layers=layers, units=units,
                  epochs=2, batch_size=16, lr=1e-2, grad_clip=1.0, seeds=2)
     kind = Memory()
     res = kind.train(cfg, kind.prepare(cfg))

@@ -59,9 +59,10 @@ def reference_loss(p, cell, layers, xb, yb, vocab, h0=None):
     return -np.take_along_axis(logp, yb[..., None], -1).mean()
 
 
-@pytest.mark.parametrize("cell, layers", [("lstm", 2), ("gru", 1), ("rnn", 3)])
-def test_the_many_to_many_loss_is_every_steps_cross_entropy(cell, layers):
-    p = random_params(cell, layers, 21, n_features=6, units=5, vocab=6)
+@pytest.mark.parametrize("cell, layers, units", [("lstm", 2, 5), ("gru", 1, 5), ("rnn", 3, 5),
+                                                 ("lstm", 2, (7, 3))])
+def test_the_many_to_many_loss_is_every_steps_cross_entropy(cell, layers, units):
+    p = random_params(cell, layers, 21, n_features=6, units=units, vocab=6)
     rng = np.random.default_rng(22)
     xb, yb = rng.integers(0, 6, (3, 8)), rng.integers(0, 6, (3, 8))
     got, _ = charrnn.batch_loss(p, None, jnp.asarray(xb), jnp.asarray(yb), 6, "sigmoid")
@@ -72,19 +73,21 @@ def test_the_many_to_many_loss_is_every_steps_cross_entropy(cell, layers):
     assert abs(float(got) - last) > 1e-3
 
 
-@pytest.mark.parametrize("layers, dropout", [(1, 0.0), (2, 0.0), (2, 0.4)])
-def test_the_fused_lstm_layer_has_jax_grads_gradients(layers, dropout):
+@pytest.mark.parametrize("sizes, dropout", [((6,), 0.0), ((6, 6), 0.0), ((6, 6), 0.4),
+                                            ((8, 5), 0.4)])
+def test_the_fused_lstm_layer_has_jax_grads_gradients(sizes, dropout):
     """The training's LSTM layer with its backward by hand (lstm_layer) against jax.grad
     of the same loss through the model's cell (autodiff of lax.scan): the loss, every
     parameter's gradient, and the gradient through a carried state in and the final state
     out, ≤ 1e-5. Negative control: cutting the gradient through time (the state passed on
     without gradient at every step) gives another gradient, so the comparison can fail."""
     from lstmlab import model
-    p = random_params("lstm", layers, 31, n_features=7, units=6, vocab=7)
+    layers = len(sizes)  # of one size each, or tapering (8, 5)
+    p = random_params("lstm", layers, 31, n_features=7, units=sizes, vocab=7)
     rng = np.random.default_rng(32)
     xb, yb = rng.integers(0, 7, (3, 20)), rng.integers(0, 7, (3, 20))
-    state = tuple(jnp.asarray(rng.normal(0, 0.5, (3, 6)), jnp.float32)
-                  for _ in range(2 * layers))
+    state = tuple(jnp.asarray(rng.normal(0, 0.5, (3, u)), jnp.float32)
+                  for u in sizes for _ in range(2))
     x = jax.nn.one_hot(jnp.asarray(xb), 7)
 
     def loss(p, state, fused):

@@ -52,8 +52,7 @@ class Model:
     def __repr__(self) -> str:
         i = self.info
         return (f"Model({i.experiment or 'custom'}, window {i.window}, {i.framing}, "
-                f"{i.encoding}, {CELLS[i.cell].keras_layer}({i.units})"
-                f"{f' × {i.layers}' if i.layers > 1 else ''}"
+                f"{i.encoding}, {i.stack_text()}"
                 f"{', stateful' if i.stateful else ''})")
 
     # -- inputs ---------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def memory_estimate(cfg: Config, n_samples: int, n_features: int, vocab_size: in
     steps = 1 if cfg.framing == "features" else cfg.window
     params = param_count(CELLS[cfg.cell], f, u, v, cfg.layers)
     batch = cfg.batch_size or n_samples
-    per_replica = 8 * params + 3 * batch * steps * 6 * u * cfg.layers + 2 * n_samples * v
+    per_replica = 8 * params + 3 * batch * steps * 6 * sum(cfg.sizes) + 2 * n_samples * v
     return 4 * (cfg.seeds * per_replica + n_samples * steps * f + cfg.seeds * cfg.epochs * 2)
 
 
@@ -63,8 +63,7 @@ def check_memory(cfg: Config, n_samples: int, n_features: int, vocab_size: int) 
     """ConfigError naming the estimate and the limit when the run cannot fit in memory."""
     need, have = memory_estimate(cfg, n_samples, n_features, vocab_size), available_memory()
     if need > MEMORY_SHARE * have:
-        model = f"{CELLS[cfg.cell].keras_layer}({cfg.units})" + \
-            (f" × {cfg.layers} layers" if cfg.layers > 1 else "")
+        model = cfg.stack_text(" layers")
         raise ConfigError(f"this run needs about {need / GiB:.1f} GiB of memory ({cfg.seeds} "
                           f"seeds × {model}, {n_samples} samples of {n_features} "
                           f"feature(s)); a run may use {MEMORY_SHARE:.0%} of the "
@@ -88,7 +87,7 @@ def disk_estimate(cfg: Config, ds, models: bool = True) -> int:
     params = param_count(CELLS[cfg.cell], f, u, v, cfg.layers)
     size = s * (params * 4 + 4096) if models else 0
     size += 4 * s * k * v + 8 * k * (cfg.window + 1) + 8 * s * cfg.epochs
-    size += 4 * len(CELLS[cfg.cell].state) * cfg.layers * MAX_STATE_STEPS * u \
+    size += 4 * len(CELLS[cfg.cell].state) * sum(cfg.sizes) * MAX_STATE_STEPS \
         if cfg.stateful else 0
     size += s * k * (48 + 8 * cfg.window) + s * cfg.epochs * 40
     return size + 4 * len(cfg.sequence) + 2**20

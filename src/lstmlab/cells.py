@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn import initializers as init
 
-from .config import CELL_LAYERS
+from .config import CELL_LAYERS, layer_sizes
 
 
 class Cell:
@@ -269,15 +269,25 @@ def layers_of(params) -> int:
     return n
 
 
-def stack_shapes(cell, n_features: int, units: int, layers: int) -> dict[str, dict]:
+def sizes_of(params) -> tuple[int, ...]:
+    """Each layer's units in ``params`` (a model's pytree), bottom first."""
+    c = cell_of(params)
+    return tuple(c.units(params[key]) for key in layer_keys(c, layers_of(params)))
+
+
+def stack_shapes(cell, n_features: int, units, layers: int) -> dict[str, dict]:
     """Each layer's parameter shapes by its key (``layer_keys``): the first layer reads the
-    features, every other one the U outputs of the layer below."""
-    return {key: cell.shapes(n_features if k == 0 else units, units)
+    features, every other one the outputs of the layer below (``units``: one size for
+    every layer, or one per layer)."""
+    sizes = layer_sizes(units, layers)
+    return {key: cell.shapes(n_features if k == 0 else sizes[k - 1], sizes[k])
             for k, key in enumerate(layer_keys(cell, layers))}
 
 
-def param_count(cell, n_features: int, units: int, vocab_size: int, layers: int = 1) -> int:
-    """The stack's parameters (:func:`stack_shapes`) and the Dense head's (U·V + V)."""
+def param_count(cell, n_features: int, units, vocab_size: int, layers: int = 1) -> int:
+    """The stack's parameters (:func:`stack_shapes`) and the Dense head's (U·V + V, U the
+    last layer's units)."""
+    last = layer_sizes(units, layers)[-1]
     return sum(math.prod(shape) for shapes in stack_shapes(cell, n_features, units,
                                                            layers).values()
-               for shape in shapes.values()) + units * vocab_size + vocab_size
+               for shape in shapes.values()) + last * vocab_size + vocab_size

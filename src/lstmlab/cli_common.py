@@ -10,7 +10,8 @@ import click
 from .config import LIST_OF, SETTINGS, allowed, option, read
 from .errors import ConfigError, shown, warn
 
-_METAVAR = {"int": "N", "count": "N", "float": "X", "batch": "N|all", "str": "TEXT"}
+_METAVAR = {"int": "N", "count": "N", "float": "X", "batch": "N|all", "str": "TEXT",
+            "sizes": "N|N,N,…"}
 
 
 def _setting_options(command: str):

@@ -14,7 +14,7 @@ from typing import Callable
 from .data import ALPHABET, ENCODINGS, FRAMINGS, MAX_WINDOW
 from .errors import ConfigError, shown
 from .setting import (LIST_OF, _BOOL, Setting, _is_int, allowed,  # noqa: F401  (config's)
-                      read_batch_size, table)
+                      layer_sizes, read_batch_size, read_sizes, sizes_text, table)
 from .setting import setting as _s
 
 # The names the numerical modules implement (model, train, artifacts import them from here).
@@ -28,6 +28,15 @@ UNIT_THRESHOLD = 0.9  # |r| at which a unit is said to track a track (lstmlab un
 MAX_SEED = 2**31 - 1
 MAX_LAYERS = 16
 AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told
+
+
+def stack_text(cell: str, units, layers: int, layers_word: str = "") -> str:
+    """A recurrent stack as Keras names its layers: LSTM(32), LSTM(32) × 2 (+
+    ``layers_word``), LSTM(64) → LSTM(32) for one size per layer."""
+    name = CELL_LAYERS.get(cell, cell)
+    if isinstance(units, tuple):
+        return " → ".join(f"{name}({u})" for u in units)
+    return f"{name}({units})" + (f" × {layers}{layers_word}" if layers > 1 else "")
 
 
 _STATEFUL = (lambda c: c.stateful and not c.streams, "stateful window experiments")
@@ -67,7 +76,9 @@ class Config:
     cell: str = _s("lstm", "The recurrent cell: lstm (Keras's LSTM), gru (Keras 3's GRU), "
                    "gru-reset-before (Keras's GRU with reset_after=False, Keras 2's "
                    "default) or rnn (Keras's SimpleRNN).", choices=tuple(CELL_LAYERS))
-    units: int = _s(32, "Units of each recurrent layer.", low=1, high=MAX_UNITS)
+    units: int | tuple[int, ...] = _s(32, "Units of each recurrent layer, or one size per "
+                                      "layer (64,32: a tapering stack of two layers).",
+                                      low=1, high=MAX_UNITS)
     layers: int = _s(1, "Recurrent layers stacked, each but the last passing its whole "
                      "sequence to the next (Keras's return_sequences=True), then Dense.",
                      low=1, high=MAX_LAYERS)
@@ -159,6 +170,21 @@ class Config:
         "Words about the experiment, not a setting (not compared).", option=False,
         sweep=False, trains=False)})
 
+    def __post_init__(self):
+        # one size per layer is kept as a tuple (hashable; JSON gives a list back), and the
+        # same size for every layer as that size (one model, one training key); how many
+        # layers it names is with_defaults' (a mismatch is datasets.validate's error)
+        u = self.units
+        if isinstance(u, (list, tuple)) and u and all(map(_is_int, u)):
+            u = tuple(u)
+            object.__setattr__(self, "units", u[0] if len(set(u)) == 1 and
+                               len(u) == self.layers else u)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Each recurrent layer's units, bottom first."""
+        return layer_sizes(self.units, self.layers)
+
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
 
@@ -167,9 +193,8 @@ class Config:
         if self.kind_name != "windows":
             return self.describe()
         batch = "all" if self.batch_size is None else self.batch_size
-        layers = f" × {self.layers}" if self.layers > 1 else ""
-        return (f"window {self.window}, {self.framing}, {CELL_LAYERS[self.cell]}({self.units})"
-                f"{layers}, {self.epochs} epochs, batch {batch}"
+        return (f"window {self.window}, {self.framing}, {self.stack_text()}, "
+                f"{self.epochs} epochs, batch {batch}"
                 f"{', stateful' if self.stateful else ''}")
 
     @property
@@ -183,11 +208,12 @@ class Config:
         return " · ".join(text for names, text in self._described()
                           if text and not set(names) & set(leave_out))
 
+    def stack_text(self, layers: str = "") -> str:
+        return stack_text(self.cell, self.units, self.layers, layers)
+
     def _described(self) -> list[tuple[tuple[str, ...], str]]:
         """Each part of :meth:`describe`: (the settings it shows, its words)."""
-        cell = (("cell", "units", "layers"),
-                f"{CELL_LAYERS.get(self.cell, self.cell)}({self.units})"
-                + (f" × {self.layers} layers" if self.layers > 1 else ""))
+        cell = (("cell", "units", "layers"), self.stack_text(" layers"))
         seeds = (("seeds",), f"{self.seeds} seeds" if self.seeds > 1 else "")
         if self.kind_name == "memory":
             return [(("task", "lag"), f"{self.task}, T = {self.lag}"), cell,
@@ -374,6 +400,9 @@ def problem(name: str, value) -> str | None:
         ok = _is_int(v) and st.low <= v <= st.high
     elif st.kind == "batch":
         ok = v is None or _is_int(v) and v >= st.low
+    elif st.kind == "sizes":
+        ok = all(_is_int(u) and st.low <= u <= st.high
+                 for u in (v if isinstance(v, (tuple, list)) and v else [v]))
     elif st.kind == "float":
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
             and (st.low < v if st.high is None else st.low <= v < st.high)
@@ -385,6 +414,8 @@ def problem(name: str, value) -> str | None:
         ok = value in st.choices
     if ok:
         return None
+    if st.kind == "sizes" and isinstance(value, (tuple, list)):
+        value = sizes_text(value, ",")
     return f"{st.label} {shown(value)} is not allowed; allowed: {allowed(st)}"
 
 
@@ -398,6 +429,8 @@ def read(name: str, text: str):
         return float(text)
     if kind == "batch":
         return read_batch_size(text)
+    if kind == "sizes":
+        return read_sizes(text)
     if kind == "bool":
         try:
             return _BOOL[text.lower()]
@@ -451,8 +484,12 @@ def default_start(sequence: str, window: int, samples: int = 0) -> str:
 def with_defaults(changes: dict) -> dict:
     """The user's changes of a preset, with the defaults that follow from them: one-hot
     encoding for a sequence of more than AUTO_ONEHOT_VOCAB symbols unless an encoding is
-    given (the scaled codes of neighbouring symbols of a large vocabulary blur)."""
+    given (the scaled codes of neighbouring symbols of a large vocabulary blur); as many
+    layers as the units name one size for."""
     if "sequence" in changes and "encoding" not in changes and \
             len(set(changes["sequence"])) > AUTO_ONEHOT_VOCAB:
-        return {**changes, "encoding": "onehot"}
+        changes = {**changes, "encoding": "onehot"}
+    sizes = changes.get("units")
+    if isinstance(sizes, (tuple, list)) and "layers" not in changes and len(sizes) > 1:
+        changes = {**changes, "layers": len(sizes)}  # one size per layer says how many
     return changes

@@ -67,7 +67,7 @@ def match_data(model, text: str | None) -> dict | None:
         return None
     name = layered(CELLS[i.cell].state, i.layers)[-len(CELLS[i.cell].state)]
     trace = model.trace(text)
-    h = np.full((len(text), i.units), -128, np.int8)
+    h = np.full((len(text), i.sizes[-1]), -128, np.int8)
     last = trace.quantities[name][:, -1, :]
     h[trace.positions] = np.where(np.isfinite(last), np.round(np.nan_to_num(last) *
                                                               MATCH_SCALE), -128)
@@ -90,7 +90,8 @@ def model_data(model, settings=(), match_text: str | None = None) -> dict:
     rows = [("experiment", i.experiment or "(custom)"), ("replica", str(i.replica)),
             measured,
             ("window", f"{i.window} as {i.framing}"), ("encoding", i.encoding),
-            ("units", str(i.units) + (f" × {i.layers} layers" if i.layers > 1 else "")),
+            ("units", " → ".join(map(str, i.sizes)) if isinstance(i.units, tuple) else
+             str(i.units) + (f" × {i.layers} layers" if i.layers > 1 else "")),
             ("cell", cell.keras_layer), ("activation", i.activation),
             ("stateful", "yes" if i.stateful else "no")]
     if i.variable_length:
@@ -101,7 +102,7 @@ def model_data(model, settings=(), match_text: str | None = None) -> dict:
     return {
         "title": f"{i.experiment or 'model'} · replica {i.replica}",
         "vocab": list(i.vocab), "labels": [show(s) for s in i.vocab],
-        "units": i.units, "window": i.window, "framing": i.framing, "encoding": i.encoding,
+        "units": i.sizes[-1], "window": i.window, "framing": i.framing, "encoding": i.encoding,
         "mask": i.mask, "stateful": i.stateful, "variable_length": i.variable_length,
         "activation": i.activation, "accuracy": i.accuracy if known else None,
         "settings": rows,
@@ -122,7 +123,7 @@ def _layer_data(cell, p, k: int, layers: int) -> dict:
     cell's order (``cells.layered``: layer 1's are the cell's own)."""
     def own(names):
         return list(layered(names, layers)[k * len(names):(k + 1) * len(names)])
-    return {"weights": {w: _floats(p[w]) for w in cell.weights},
+    return {"weights": {w: _floats(p[w]) for w in cell.weights}, "units": cell.units(p),
             "gates": own(cell.trace._fields), "state": own(cell.state)}
 
 

@@ -14,7 +14,8 @@ import numpy as np
 
 from . import stats
 from .stats import share_interval
-from .config import LIST_OF, NOT_TRAINING, SETTINGS, SWEEPABLE, Config, read
+from .config import (LIST_OF, NOT_TRAINING, SETTINGS, SWEEPABLE, Config, read, sizes_text,
+                     with_defaults)
 from .errors import ConfigError, shown
 
 THRESHOLD = 0.9  # the share of seeds at 100% a sentence asks for
@@ -51,6 +52,8 @@ def value_text(value) -> str:
         return "all"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, tuple):  # one size per layer
+        return sizes_text(value)
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -83,7 +86,8 @@ def points(base: Config, grid: dict[str, list]) -> list[Config]:
         # point changes (variable-length's "1000 random subsequences" at samples=0)
         note = f"{base.name} with " + ", ".join(f"{k.replace('_', ' ')} {value_text(v)}"
                                                 for k, v in values.items())
-        out.append(base.replace(name=point_name(base.name, values), note=note, **values))
+        out.append(base.replace(name=point_name(base.name, values), note=note,
+                                **with_defaults(values)))
     return out
 
 

@@ -106,10 +106,12 @@ def _layers(net, keras2: bool = False) -> tuple:
     cell = cells[0]
     cfgs, dcfg = [layer.get_config() for layer in stack], dense.get_config()
     problems = []
-    if len({c for c in cells}) > 1 or len({c.get("units") for c in cfgs}) > 1:
-        problems.append("recurrent layers that differ in cell or units (lstmlab stacks one "
-                        "cell of one size: " + " → ".join(f"{n}({c.get('units')})" for n, c
-                                                           in zip(names, cfgs)) + ")")
+    if len({c for c in cells}) > 1:
+        # the cell is one per stack: the parameters name it (lstm, lstm_1, …) and the
+        # state, trace and page are laid out from it
+        problems.append("recurrent layers of different cells (lstmlab stacks one cell, of "
+                        "any sizes: " + " → ".join(f"{n}({c.get('units')})" for n, c
+                                                   in zip(names, cfgs)) + ")")
     if len({bool(c.get("stateful")) for c in cfgs}) > 1:
         problems.append("some recurrent layers stateful, others not")
     for k, (layer_name, cfg) in enumerate(zip(names, cfgs)):
@@ -162,12 +164,14 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
     net = _load(Path(model_or_path)) if from_file else model_or_path
     masking, stack, dense, cell = _layers(net, from_file and
                                           _keras2_file(Path(model_or_path)))
-    first = stack[0]  # every layer has the same settings (_layers checks)
+    first = stack[0]  # every layer has the same settings but its size (_layers checks)
     if sequence is None and vocab is None:
         raise KerasError("give the vocabulary: the sequence the model was trained on "
                          "(--sequence) — Keras models do not store it")
     symbols = tuple(vocab) if vocab is not None else data.Vocab.from_sequence(sequence).symbols
-    v, units = len(symbols), first.get_config()["units"]
+    v = len(symbols)
+    sizes = tuple(layer.get_config()["units"] for layer in stack)
+    units = sizes[0] if len(set(sizes)) == 1 else sizes
     if dense.get_config()["units"] != v:
         raise KerasError(f"the model predicts {dense.get_config()['units']} symbols but the "
                          f"vocabulary has {v} ({data.quoted(''.join(symbols))})")
@@ -229,10 +233,10 @@ def build(params, info):
     inp = keras.Input(batch_shape=(1,) + shape) if i.stateful else keras.Input(shape)
     cell = CELLS[i.cell]
     layers = [inp] + ([keras.layers.Masking(0.0)] if i.mask and i.variable_length else []) + [
-        getattr(keras.layers, cell.keras_layer)(i.units, stateful=i.stateful,
+        getattr(keras.layers, cell.keras_layer)(u, stateful=i.stateful,
                                                 return_sequences=k < i.layers - 1,
                                                 **cell.keras_config)
-        for k in range(i.layers)] + [keras.layers.Dense(len(i.vocab), activation="softmax")]
+        for k, u in enumerate(i.sizes)] + [keras.layers.Dense(len(i.vocab), activation="softmax")]
     net = keras.Sequential(layers)
     net.set_weights(model.keras_weights(params))
     return net

@@ -5,8 +5,9 @@ one step of the cell there.
 Parameters are a pytree with Keras's arrays and names, keyed by the cell's name:
 ``{"lstm": {"kernel" (F, 4U), "recurrent_kernel" (U, 4U), "bias" (4U)},
    "dense": {"kernel" (U, V), "bias" (V)}}`` (the LSTM's gate order i, f, c, o); a stack
-of layers adds "lstm_1", … (each reading the U outputs below: kernel (U, 4U)). The state
-is a flat tuple of the layers' arrays, named by ``cells.layered``.
+of layers adds "lstm_1", … (each reading the outputs below: kernel (U_below, 4U); the
+layers may differ in size, Dense reads the last). The state is a flat tuple of the layers'
+arrays, named by ``cells.layered``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 from jax.nn import initializers as init
 
 from . import lstm_layer
-from .cells import CELLS, LSTM, cell_of, layer_keys, layered, layers_of
+from .cells import CELLS, LSTM, cell_of, layer_keys, layered, layers_of, sizes_of
+from .config import layer_sizes
 
 # Above this many time steps the cell runs under lax.scan; below, it is unrolled in Python
 # (T is static), which compiles to one fused block and is ~2x faster for the tutorial's T ≤ 5.
@@ -33,36 +35,39 @@ def recurrent_activation(name: str):
     return {"sigmoid": jax.nn.sigmoid, "hard_sigmoid": hard_sigmoid}[name]
 
 
-def init_params(key, n_features: int, units: int, vocab_size: int, cell: str = "lstm",
+def init_params(key, n_features: int, units, vocab_size: int, cell: str = "lstm",
                 layers: int = 1):
     """Keras's initialisers: the first layer's cell (its kernel from the first of three
     keys, its recurrent kernel from the second), glorot_uniform for the Dense kernel (the
-    third), zero Dense bias; layer k ≥ 2 reads the U outputs below it and draws from
-    ``fold_in(key, k - 1)`` (a one-layer model's draws are those of every stack's first)."""
+    third), zero Dense bias; layer k ≥ 2 reads the outputs below it and draws from
+    ``fold_in(key, k - 1)`` (a one-layer model's draws are those of every stack's first).
+    ``units``: one size for every layer, or one per layer."""
     k1, k2, k3 = jax.random.split(key, 3)
     c = CELLS[cell]
-    stack = {c.name: c.init(k1, k2, n_features, units)}
+    sizes = layer_sizes(units, layers)
+    stack = {c.name: c.init(k1, k2, n_features, sizes[0])}
     for k, name in enumerate(layer_keys(c, layers)[1:], start=1):
-        stack[name] = c.init(*jax.random.split(jax.random.fold_in(key, k)), units, units)
+        stack[name] = c.init(*jax.random.split(jax.random.fold_in(key, k)), sizes[k - 1],
+                             sizes[k])
     return {
         **stack,
         "dense": {
-            "kernel": init.glorot_uniform()(k3, (units, vocab_size), jnp.float32),
+            "kernel": init.glorot_uniform()(k3, (sizes[-1], vocab_size), jnp.float32),
             "bias": jnp.zeros(vocab_size, jnp.float32),
         },
     }
 
 
-def zero_state(batch: int, units: int, cell=LSTM, layers: int = 1) -> tuple:
+def zero_state(batch: int, units, cell=LSTM, layers: int = 1) -> tuple:
     """The stack's state of zeros, flat (``cells.layered``: the LSTM's (h, c), two layers'
-    (h, c, h2, c2)): the state after a reset."""
-    return cell.zero_state(batch, units) * layers
+    (h, c, h2, c2)): the state after a reset (``units``: one size, or one per layer)."""
+    return sum((cell.zero_state(batch, u) for u in layer_sizes(units, layers)), ())
 
 
 def initial_state(params, batch: int) -> tuple:
     """The zero state of ``params``' stack for ``batch`` streams (the state after a reset)."""
-    c = cell_of(params)
-    return zero_state(batch, c.units(params[c.name]), c, layers_of(params))
+    sizes = sizes_of(params)
+    return zero_state(batch, sizes, cell_of(params), len(sizes))
 
 
 def masked_step(c, p, state, x_t, m_t, act):

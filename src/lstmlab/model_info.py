@@ -10,7 +10,7 @@ import numpy as np
 
 from . import data
 from .cells import CELLS, stack_shapes
-from .config import problem
+from .config import layer_sizes, problem, stack_text
 
 MAX_STORED_SEQUENCE = 100_000  # model.json keeps the training sequence up to this length
 
@@ -24,7 +24,7 @@ class ModelInfo:
     framing: str
     encoding: str
     mask: bool
-    units: int
+    units: int | tuple[int, ...]  # one size for every layer, or one per layer
     activation: str
     stateful: bool
     variable_length: bool
@@ -38,6 +38,19 @@ class ModelInfo:
     loss: float | None = None  # a text model's validation loss (nats per symbol; its
                                # training loss when it had no validation, val_loss False)
     val_loss: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.units, list):  # model.json's list of one size per layer
+            object.__setattr__(self, "units", tuple(self.units))
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Each recurrent layer's units, bottom first."""
+        return layer_sizes(self.units, self.layers)
+
+    def stack_text(self, layers_word: str = "") -> str:
+        """LSTM(32), LSTM(32) × 2, LSTM(64) → LSTM(32) (``config.stack_text``)."""
+        return stack_text(self.cell, self.units, self.layers, layers_word)
 
     @property
     def reads_text(self) -> bool:
@@ -54,6 +67,9 @@ class ModelInfo:
                      "mask", "stateful", "sequence", "streams"):
             if (wrong := problem(name, getattr(self, name))) is not None:
                 raise ValueError(wrong)
+        if isinstance(self.units, tuple) and len(self.units) != self.layers:
+            raise ValueError(f"units {self.units} name {len(self.units)} layers, not "
+                             f"{self.layers}")
         if not isinstance(self.variable_length, bool):
             raise ValueError("variable_length must be true or false")
 
@@ -65,11 +81,12 @@ class ModelInfo:
         """The model file's parameters, "layer/name" → shape: each layer's cell (lstm,
         lstm_1, …; layer 2 on reads the U outputs below), then Dense's."""
         f, u, v = self.n_features, self.units, len(self.vocab)
+        last = self.sizes[-1]
         c = CELLS[self.cell]
         return {**{f"{key}/{k}": shape
                    for key, shapes in stack_shapes(c, f, u, self.layers).items()
                    for k, shape in shapes.items()},
-                "dense/kernel": (u, v), "dense/bias": (v,)}
+                "dense/kernel": (last, v), "dense/bias": (v,)}
 
     def params_bytes(self) -> int:
         """The size of the float32 parameters: a parameters file may be this plus a header."""

@@ -39,7 +39,7 @@ def setting(default, help: str, **kw):
 
 
 _KINDS = {"int": "int", "float": "float", "bool": "bool", "str": "str",
-          "int | None": "batch"}
+          "int | None": "batch", "int | tuple[int, ...]": "sizes"}
 
 
 def table(cls) -> dict[str, Setting]:
@@ -69,6 +69,9 @@ def allowed(st: Setting, python: bool = True) -> str:
         return ", ".join(st.choices)
     if st.kind in ("int", "count"):
         return f"an integer from {int(st.low)} to {int(st.high)}"
+    if st.kind == "sizes":
+        return (f"an integer from {int(st.low)} to {int(st.high)}, or one per layer "
+                + ("(a tuple, e.g. (64, 32))" if python else "(e.g. 64,32)"))
     if st.kind == "batch":
         return "an integer ≥ 1, or None for all samples" if python \
             else "an integer ≥ 1 or 'all'"
@@ -83,9 +86,28 @@ def allowed(st: Setting, python: bool = True) -> str:
 
 # What a comma list of `lstmlab sweep` holds, by kind, in words.
 LIST_OF = {"int": "integers", "count": "integers", "batch": "integers or 'all'",
+           "sizes": "integers (a point of one size per layer joined by -, e.g. 64-32)",
            "float": "numbers", "bool": "yes/no (true/false, on/off)", "str": "words"}
 _BOOL = {"true": True, "yes": True, "on": True, "1": True,
          "false": False, "no": False, "off": False, "0": False}
+
+
+def read_sizes(text: str) -> int | tuple[int, ...]:
+    """Units as typed: one size for every layer ("32"), or one per layer joined by commas
+    or dashes ("64,32", "64-32": a sweep's comma separates points, so its per-layer points
+    are written with dashes)."""
+    sizes = tuple(int(part) for part in text.replace("-", ",").split(","))
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
+def layer_sizes(units, layers: int) -> tuple[int, ...]:
+    """Each layer's units: ``units`` itself when it is one per layer, else it repeated."""
+    return tuple(units) if isinstance(units, (tuple, list)) else (units,) * layers
+
+
+def sizes_text(units, sep: str = "-") -> str:
+    """Units in words as a point's name and the tables show them: 32, or 64-32."""
+    return sep.join(map(str, units)) if isinstance(units, (tuple, list)) else str(units)
 
 
 def read_batch_size(text: str) -> int | None:

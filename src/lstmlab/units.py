@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import evaluate
-from .cells import CELLS, cell_of, layer_keys, layered, layers_of
+from .cells import CELLS, cell_of, layer_keys, layered, layers_of, sizes_of
 from .config import UNIT_THRESHOLD
 from .errors import DataError
 
@@ -165,9 +165,10 @@ def saturation(trace, cell, layers: int) -> pd.DataFrame:
 
 # -- ablation ---------------------------------------------------------------------------
 
-def unit_list(units, layers: int, width: int) -> list[tuple[int, int]]:
+def unit_list(units, sizes: tuple[int, ...]) -> list[tuple[int, int]]:
     """``units`` as (layer, unit) pairs: an int is a unit of layer 1, a pair names its
-    layer; a DataError names one that the model does not have."""
+    layer; a DataError names one that the model (of these layers' ``sizes``) does not
+    have."""
     if isinstance(units, pd.DataFrame):
         units = list(zip(units["layer"].astype(int), units["unit"].astype(int)))
     if isinstance(units, (int, np.integer)) or (isinstance(units, tuple) and len(units) == 2
@@ -177,13 +178,16 @@ def unit_list(units, layers: int, width: int) -> list[tuple[int, int]]:
     def whole(v) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
-    out = []
+    out, layers = [], len(sizes)
     for u in units if isinstance(units, (list, tuple, np.ndarray)) else [units]:
         pair = (1, u) if whole(u) else tuple(u) if isinstance(u, (list, tuple)) else ()
         if len(pair) != 2 or not all(map(whole, pair)) or \
-                not (1 <= pair[0] <= layers and 0 <= pair[1] < width):
+                not (1 <= pair[0] <= layers and 0 <= pair[1] < sizes[pair[0] - 1]):
+            widths = "" if len(set(sizes)) == 1 else " (units per layer: " + ", ".join(
+                f"layer {k + 1} {s}" for k, s in enumerate(sizes)) + ")"
             raise DataError(f"unit {u!r} is not allowed; allowed: a unit from 0 to "
-                            f"{width - 1}, or (layer, unit) with a layer from 1 to {layers}")
+                            f"{sizes[0] - 1}, or (layer, unit) with a layer from 1 to "
+                            f"{layers}{widths}")
         out.append((int(pair[0]), int(pair[1])))
     return out
 
@@ -198,7 +202,7 @@ def ablate(params, units) -> dict:
     layers = layers_of(params)
     keys = layer_keys(c, layers)
     out = jax.tree.map(lambda a: np.array(a, np.float32), params)
-    for layer, unit in unit_list(units, layers, c.units(params[c.name])):
+    for layer, unit in unit_list(units, sizes_of(params)):
         out[keys[layer - 1]]["recurrent_kernel"][unit] = 0.0
         reader = keys[layer] if layer < layers else "dense"
         out[reader]["kernel"][unit] = 0.0

@@ -27,9 +27,12 @@
       // each layer's cell arrays by their Keras names (row-major) and its names on the page
       // (from lstmlab.cells.layered), then the Dense layer's; a layer is this net seen with
       // its own weights (the cells' steps read net.w)
+      // (a layer's U is its own: a stack may taper; the net's U is the last layer's)
       this.layers = m.layers.map((l) => Object.assign(Object.create(this), {
         w: Object.fromEntries(Object.entries(l.weights).map(([k, v]) => [k, floats(v)])),
-        gates: l.gates, state: l.state }));
+        gates: l.gates, state: l.state, U: l.units }));
+      this.sizeOf = {};  // each traced name → its layer's units
+      m.layers.forEach((l) => l.gates.forEach((g) => { this.sizeOf[g] = l.units; }));
       this.D = floats(m.dense.kernel);      // (U, V)
       this.E = floats(m.dense.bias);        // (V)
       this.cellGates = m.layers[0].gates;   // layer 1's names are the cell's own
@@ -50,16 +53,17 @@
         for (const [name, v] of Object.entries(this.original[k])) l.w[name] = v.slice();
       });
       this.D = this.originalD.slice();
-      const zeroRow = (a, u) => { const cols = a.length / this.U; a.fill(0, u * cols, (u + 1) * cols); };
+      const zeroRow = (a, u, rows) => { const cols = a.length / rows; a.fill(0, u * cols, (u + 1) * cols); };
       for (const key of this.ablated) {
         const [layer, u] = key.split("/").map(Number);
-        zeroRow(this.layers[layer - 1].w.recurrent_kernel, u);
-        zeroRow(layer < this.layers.length ? this.layers[layer].w.kernel : this.D, u);
+        const rows = this.layers[layer - 1].U;  // both arrays have a row per unit of the layer
+        zeroRow(this.layers[layer - 1].w.recurrent_kernel, u, rows);
+        zeroRow(layer < this.layers.length ? this.layers[layer].w.kernel : this.D, u, rows);
       }
     }
     // the state after a reset: zeros for each of the cell's state arrays (m.state)
     zero() {
-      return Object.fromEntries(this.m.state.map((k) => [k, new Float32Array(this.U)]));
+      return Object.fromEntries(this.m.state.map((k) => [k, new Float32Array(this.sizeOf[k])]));
     }
 
     // z = b + x K + h R for a cell's ``cols`` columns (K (F, cols), R (U, cols)), summed in
@@ -153,9 +157,8 @@
           state = Object.fromEntries(names.map((k) => [k, t[k]]));
           steps.push(t);
         } else {  // masked padding: the state passes through unchanged, nothing else is made
-          const nan = new Float32Array(this.U).fill(NaN);
           steps.push(Object.fromEntries(this.m.gates.map((k) => [k, names.includes(k)
-            ? state[k] : nan])));
+            ? state[k] : new Float32Array(this.sizeOf[k]).fill(NaN)])));
         }
       }
       return { state, steps, real, probs: this.probs(state[this.m.output]) };
@@ -202,7 +205,7 @@
   class Panel {
     constructor(m, root) {
       this.m = m; this.net = new Net(m); this.cols = [];
-      const U = m.units;
+      const U = Math.max(...m.layers.map((l) => l.units));
       this.cellH = Math.max(1, Math.min(8, Math.floor(120 / U)));  // px per unit
       this.colW = Math.max(44, this.net.S * 10);                   // px per symbol
       this.root = root;
@@ -228,7 +231,7 @@
       labels.appendChild(el("div", "topk", `top ${Math.min(TOP_K, this.net.V)}`));
       for (const g of m.gates) {  // the cell's traced quantities, top to bottom
         const l = el("div", "gate-label", g);
-        l.style.height = U * this.cellH + "px";
+        l.style.height = this.net.sizeOf[g] * this.cellH + "px";
         l.title = m.gate_text[g];
         labels.appendChild(l);
       }
@@ -344,8 +347,9 @@
         pred.title = "this window does not occur in the training sequence";
       }
       div.insertBefore(pred, top);
-      const S = col.steps.length, U = this.m.units, cw = this.colW / S;
+      const S = col.steps.length, cw = this.colW / S;
       for (const g of this.m.gates) {
+        const U = this.net.sizeOf[g];
         const cv = el("canvas", "heat");
         cv.width = this.colW; cv.height = U * this.cellH;
         cv.dataset.gate = g;
@@ -390,7 +394,7 @@
       const r = cv.getBoundingClientRect();
       const S = col.steps.length;
       const s = Math.min(S - 1, Math.floor((e.clientX - r.left) / (r.width / S)));
-      const u = Math.min(this.m.units - 1, Math.floor((e.clientY - r.top) / this.cellH));
+      const u = Math.min(this.net.sizeOf[g] - 1, Math.floor((e.clientY - r.top) / this.cellH));
       const v = col.steps[s][g][u];
       const reads = this.net.S === 1 ? col.window.map((k) => this.label(k)).join("")
         : this.label(col.window[s]);
@@ -430,7 +434,7 @@
       }
       const last = chain[chain.length - 1], p = last.probs, top = argmax(p);
       const d = {};
-      for (const k of names) d[k] = new Float64Array(U);
+      for (const k of names) d[k] = new Float64Array(net.sizeOf[k]);
       const V = net.V, out = this.m.output;
       for (let u = 0; u < U; u++) {
         let sum = 0;
@@ -447,7 +451,7 @@
           net.cellState.forEach((n, i) => { own[n] = st.before[layer.state[i]]; });
           net.cellGates.forEach((n, i) => { t[n] = st.t[layer.gates[i]]; });
           const hName = layer.state[0];
-          if (below) for (let u = 0; u < U; u++) d[hName][u] += below[u];
+          if (below) for (let u = 0; u < below.length; u++) d[hName][u] += below[u];
           const x = k === 0 ? st.x : st.t[net.layers[k - 1].state[0]];
           net.cellState.forEach((n, i) => { dIn[n] = d[layer.state[i]]; });
           const r = net.cellStep.back(layer, own, x, t, dIn.h, dIn.c);

@@ -173,8 +173,8 @@ class MemoryModel:
         net = keras.Sequential(
             [keras.Input((t.steps(c.lag), t.inputs))]
             + [getattr(keras.layers, cell.keras_layer)(
-                c.units, return_sequences=k < c.layers - 1 or t.every_step,
-                **cell.keras_config) for k in range(c.layers)]
+                u, return_sequences=k < c.layers - 1 or t.every_step,
+                **cell.keras_config) for k, u in enumerate(c.sizes)]
             + [keras.layers.Dense(t.outputs, activation=None if t.regression else "softmax")])
         net.set_weights(keras_weights(self.params))
         return net
@@ -215,10 +215,10 @@ class Memory(KindBase, view=memory_view):
                               "sequences are drawn fresh: there is no 'all'); allowed: an "
                               "integer from 1")
         steps = TASKS[cfg.task].steps(cfg.lag)
-        work = cfg.seeds * cfg.batch_size * steps * cfg.units * cfg.layers
+        work = cfg.seeds * cfg.batch_size * steps * sum(cfg.sizes)
         if work > 2**31:
             raise ConfigError(f"a batch of {cfg.seeds} seeds × {cfg.batch_size} sequences × "
-                              f"{steps} steps × {cfg.units} units × {cfg.layers} layers is "
+                              f"{steps} steps × {cfg.stack_text(' layers')} is "
                               f"too large for memory; use fewer seeds, a smaller batch, "
                               f"fewer units or a shorter --lag")
 

@@ -122,7 +122,7 @@ def plot_curves(res) -> bytes:
     ax.set_xlabel("updates (fresh batches)")
     ax.set_ylabel("test MSE" if res.task.regression else "test loss (nats per step)")
     ax.set_title(f"{res.config.name}: {res.config.task} at T = {res.config.lag}, "
-                 f"{res.config.cell} ({res.config.units})")
+                 f"{res.config.stack_text()}")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return png(fig)

@@ -13,6 +13,7 @@ import numpy as np
 from rich.progress import (BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
+from ..config import sizes_text
 from ..data import quoted, show
 from ..document import H, Img, Link, P, Pre, Table
 from ..stats import loss_text
@@ -174,7 +175,9 @@ def table(results: list, terminal: bool = False) -> tuple[str, list, list, list[
     for r in results:
         c = r.config
         rows.append([c.name + ("*" if r.cached else ""),
-                     f"{c.streams}×{c.seq_length} u{c.units}×{c.layers} e{c.epochs}",
+                     f"{c.streams}×{c.seq_length} u"
+                     + (sizes_text(c.units) if isinstance(c.units, tuple) else
+                        f"{c.units}×{c.layers}") + f" e{c.epochs}",
                      str(c.seeds), r.best_val_text(say_train=mixed),
                      r.best_val_text(math.log(2)),
                      ", ".join(str(int(e) + 1) for e in r.best_epoch[:5])

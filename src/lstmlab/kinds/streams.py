@@ -75,7 +75,7 @@ def memory_estimate(cfg: Config, vocab_size: int) -> int:
     index_bytes = 1 if vocab_size <= 256 else 2 if vocab_size <= 65536 else 4
     params = param_count(CELLS[cfg.cell], vocab_size, cfg.units, vocab_size, cfg.layers)
     batch = cfg.streams * cfg.seq_length
-    per_replica = 4 * (8 * params + 3 * batch * (6 * cfg.units * cfg.layers + 3 * vocab_size))
+    per_replica = 4 * (8 * params + 3 * batch * (6 * sum(cfg.sizes) + 3 * vocab_size))
     return sys.getsizeof(cfg.sequence) + 5 * index_bytes * len(cfg.sequence) \
         + cfg.seeds * per_replica
 

@@ -70,7 +70,7 @@ def states_figure(res: Result) -> Figure:
         name = names.get(cell.state[i % len(cell.state)], f"state {key}")
         name = f"layer {i // len(cell.state) + 1}'s {name} ({key})" if layers > 1 else name
         ax = fig.add_subplot(rows, 1, i + 1)
-        s = res.states[i].T  # units × steps
+        s = res.states[i][:, :res.config.sizes[i // len(cell.state)]].T  # its units × steps
         lim = float(np.max(np.abs(s[np.isfinite(s)]), initial=0.0)) or 1.0
         im = ax.imshow(s, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
                        interpolation="nearest")

@@ -36,7 +36,7 @@ class Result(ExperimentResult):
     probe_probs: np.ndarray | None = None  # (S, P, V)
     generated: dict[str, list[str]] = field(default_factory=dict)  # start → per replica
     order_diff: tuple[float, float] | None = None  # (largest difference, gradient scale)
-    states: np.ndarray | None = None       # (state arrays, T, units): the cell's state
+    states: np.ndarray | None = None       # (state arrays, T, units; NaN beyond a narrower layer's)
                                            # (the LSTM's h, c) of replica 0 reading the
                                            # sequence after a reset (stateful only)
     cached: bool = False

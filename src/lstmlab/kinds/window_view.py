@@ -9,6 +9,7 @@ from functools import partial
 import numpy as np
 from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
+from ..config import sizes_text
 from ..data import best_achievable, quoted, show
 from ..document import H, Img, Link, P, Table
 from ..evaluate import order_check
@@ -134,14 +135,14 @@ def table(results: list, terminal: bool = False) -> tuple[str, list, list, list[
         if terminal:
             # every cell breaks only at spaces into words of ≤ 11 characters, so the table
             # wraps to 80 columns without cutting a number
-            settings = (f"{c.framing} w{c.window} u{c.units} e{c.epochs} "
+            settings = (f"{c.framing} w{c.window} u{sizes_text(c.units)} e{c.epochs} "
                         f"b{batch if c.batch_size else '(all)'}"
                         f"{' stateful' if c.stateful else ''}")
             rows.append([c.name + ("*" if r.cached else ""), settings, str(c.seeds),
                          with_interval(s, 2), interval_text(s["min"], s["max"]), full,
                          f"{r.compile_s:.2f} + {r.train_s:.2f}"])
         else:
-            rows.append([c.name, c.framing, str(c.window), str(c.units), str(c.epochs), batch,
+            rows.append([c.name, c.framing, str(c.window), sizes_text(c.units, ','), str(c.epochs), batch,
                          str(c.seeds), with_interval(s, 2, "%"),
                          interval_text(s["min"], s["max"]) + "%", full,
                          f"{r.compile_s:.2f}", f"{r.train_s:.2f}"])

@@ -221,9 +221,17 @@ def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, trai
         # the first MAX_STATE_STEPS inputs are enough to see the state move (a heatmap of a
         # 10,000-symbol text is unreadable and its array large)
         idx = ds.vocab.encode(cfg.sequence[:MAX_STATE_STEPS + cfg.window - 1])
-        res.states = states if states is not None else np.stack(evaluate.state_trajectory(
+        res.states = states if states is not None else _padded(evaluate.state_trajectory(
             res.replica_params(0), res.model(0).stateful_windows(idx), act))
     return res
+
+
+def _padded(arrays) -> np.ndarray:
+    """The stack's state arrays (T, U_k) each as one array (arrays, T, max U): a narrower
+    layer's columns beyond its units are NaN (a tapering stack)."""
+    width = max(a.shape[-1] for a in arrays)
+    return np.stack([np.pad(np.asarray(a, np.float32), ((0, 0), (0, width - a.shape[-1])),
+                            constant_values=np.nan) for a in arrays])
 
 
 def load(exp_dir: Path, record: dict, cfg: Config) -> Result:
@@ -268,7 +276,7 @@ def load(exp_dir: Path, record: dict, cfg: Config) -> Result:
     if cfg.stateful:
         steps = min(MAX_STATE_STEPS, len(cfg.sequence) - cfg.window + 1)
         states = shaped(arrays, "states", (len(CELLS[cfg.cell].state) * cfg.layers, steps,
-                                           cfg.units), "f")
+                                           max(cfg.sizes)), "f")
     has_models = record_io.models_flag(record)
     finite = None if has_models else shaped(arrays, "finite", (s,), "b")
     asked = record.get("asked_seeds")  # settled to more seeds than the run asked for
