@@ -171,14 +171,11 @@ class Config:
         sweep=False, trains=False)})
 
     def __post_init__(self):
-        # one size per layer is kept as a tuple (hashable; JSON gives a list back), and the
-        # same size for every layer as that size (one model, one training key); how many
-        # layers it names is with_defaults' (a mismatch is datasets.validate's error)
-        u = self.units
-        if isinstance(u, (list, tuple)) and u and all(map(_is_int, u)):
-            u = tuple(u)
-            object.__setattr__(self, "units", u[0] if len(set(u)) == 1 and
-                               len(u) == self.layers else u)
+        # one size per layer is kept as a tuple (hashable; JSON gives a list back), as
+        # given: a sweep's point 32-32 stays that point, apart from 32 at one layer; how
+        # many layers it names is with_defaults' (a mismatch is datasets.validate's error)
+        if isinstance(self.units, list):
+            object.__setattr__(self, "units", tuple(self.units))
 
     @property
     def sizes(self) -> tuple[int, ...]:
