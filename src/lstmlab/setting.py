@@ -71,7 +71,7 @@ def allowed(st: Setting, python: bool = True) -> str:
         return f"an integer from {int(st.low)} to {int(st.high)}"
     if st.kind == "sizes":
         return (f"an integer from {int(st.low)} to {int(st.high)}, or one per layer "
-                + ("(a tuple, e.g. (64, 32))" if python else "(e.g. 64,32)"))
+                + ("(--units 64,32 / units=(64, 32))" if python else "(e.g. 64,32)"))
     if st.kind == "batch":
         return "an integer ≥ 1, or None for all samples" if python \
             else "an integer ≥ 1 or 'all'"
