@@ -92,6 +92,9 @@ def test_one_size_per_layer_is_checked_read_and_named(run_cli, tmp_path):
     assert Config(units=[8, 4], layers=2).units == (8, 4)  # a record's JSON list
     assert Config(units=(8, 8), layers=2).sizes == Config(units=8, layers=2).sizes
     assert config.configure(lstmlab.PRESETS["char-rnn"], {"units": (64, 32, 16)}).layers == 3
+    # the Python API as the command line (numpy numbers too): the layers follow
+    api = experiments.resolve("variable-length", units=[np.int64(64), 32])
+    assert (api.units, api.layers) == ((64, 32), 2)
     with pytest.raises(lstmlab.ConfigError, match=r"units 8,4 name 2 layers but layers is 3"):
         datasets.validate(Config(units=(8, 4), layers=3))
     datasets.validate(Config(units=(8, 4), layers=2))  # the positive control

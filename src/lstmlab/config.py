@@ -483,7 +483,7 @@ def with_defaults(changes: dict) -> dict:
     encoding for a sequence of more than AUTO_ONEHOT_VOCAB symbols unless an encoding is
     given (the scaled codes of neighbouring symbols of a large vocabulary blur); as many
     layers as the units name one size for."""
-    if "sequence" in changes and "encoding" not in changes and \
+    if isinstance(changes.get("sequence"), str) and "encoding" not in changes and \
             len(set(changes["sequence"])) > AUTO_ONEHOT_VOCAB:
         changes = {**changes, "encoding": "onehot"}
     sizes = changes.get("units")

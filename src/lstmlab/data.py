@@ -258,14 +258,17 @@ def quoted_short(text) -> str:
 
 
 def plain(value):
-    """A numpy scalar as the Python number it holds (np.int64(4) → 4); anything else as
-    it is — so the Python API takes numpy numbers as the CLI takes typed ones."""
+    """A numpy scalar as the Python number it holds (np.int64(4) → 4), in a list or tuple
+    too; anything else as it is — so the Python API takes numpy numbers as the CLI takes
+    typed ones."""
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
         return float(value)
+    if isinstance(value, (list, tuple)):  # one size per layer, a sweep's values
+        return type(value)(plain(v) for v in value)
     return value
 
 

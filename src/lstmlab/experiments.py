@@ -6,7 +6,7 @@ and evaluated, or added to a prior result). Run directories are the engine's."""
 from __future__ import annotations
 
 from . import kinds
-from .config import PRESETS, Config
+from .config import PRESETS, Config, applies, with_defaults
 from .errors import ConfigError
 from .results import plain
 
@@ -18,7 +18,8 @@ def prepare(cfg: Config):
 
 
 def resolve(experiment: str | Config, **overrides) -> Config:
-    """A preset name or a Config, with overrides applied (numpy numbers as Python ones)."""
+    """A preset name or a Config, with overrides applied (numpy numbers as Python ones) and
+    what follows from them (``config.with_defaults``: the layers of one size per layer)."""
     if not isinstance(experiment, (str, Config)):
         raise ConfigError(f"experiment {experiment!r} is not allowed; allowed: a preset name "
                           f"({', '.join(PRESETS)}) or an lstmlab.Config")
@@ -28,8 +29,11 @@ def resolve(experiment: str | Config, **overrides) -> Config:
             raise ConfigError(f"unknown experiment {experiment!r}; allowed: "
                               f"{', '.join(PRESETS)}")
         experiment = PRESETS[experiment]
+    # the defaults that follow from the overrides, where they apply (config.configure's)
+    derived = {k: v for k, v in with_defaults(overrides).items()
+               if k not in overrides and applies(k, experiment)}
     try:
-        return experiment.replace(**overrides)
+        return experiment.replace(**overrides, **derived)
     except TypeError as e:
         raise ConfigError(str(e)) from None
 
