@@ -16,6 +16,8 @@ from kinds import KINDS, make, text_for
 from lstmlab import explorer
 
 pytestmark = pytest.mark.browser
+# a three-size stack in the page: in CI's full run (the fast tier has the tapering one)
+SLOW_3_SIZES = pytest.param("gru-3-sizes-variable-length", marks=pytest.mark.slow)
 
 
 def chromium() -> str | None:
@@ -304,7 +306,7 @@ def _corpus_h(page, model):
 
 
 @pytest.mark.parametrize("kind", ["stateful", "timesteps", "lstm-2-layers-stateful", "gru",
-                                  "lstm-tapering-stateful", "gru-3-sizes-variable-length"])
+                                  "lstm-tapering-stateful", SLOW_3_SIZES])
 def test_ablation_in_the_page_is_model_ablate(open_page, kind):
     m = make(kind, seed=3, units=6)
     text = text_for(m, 12)
@@ -375,7 +377,7 @@ def test_match_speed_and_keystroke_with_ablation(open_page, capsys):
 @pytest.mark.parametrize("kind", ["stateful", "timesteps", "features", "variable-length",
                                   "gru-stateful", "gru-reset-before", "rnn",
                                   "lstm-2-layers-stateful", "hard-sigmoid",
-                                  "lstm-tapering-stateful", "gru-3-sizes-variable-length"])
+                                  "lstm-tapering-stateful", SLOW_3_SIZES])
 def test_connectivity_row_is_model_connectivity(open_page, kind):
     """The page's backpropagation against Model.connectivity's last row (JAX's autodiff,
     itself checked against finite differences in test_units.py)."""

@@ -7,14 +7,13 @@ presets and builds its options from here without loading the numerical stack."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 from .data import ALPHABET, ENCODINGS, FRAMINGS, MAX_WINDOW
-from .errors import ConfigError, shown
-from .setting import (LIST_OF, _BOOL, Setting, _is_int, allowed,  # noqa: F401  (config's)
-                      layer_sizes, read_batch_size, read_sizes, sizes_text, table)
+from .errors import ConfigError
+from .setting import (LIST_OF, Setting, allowed,  # noqa: F401  (config's, and re-exported)
+                      layer_sizes, read_value, sizes_text, table, value_problem)
 from .setting import setting as _s
 
 # The names the numerical modules implement (model, train, artifacts import them from here).
@@ -392,48 +391,13 @@ def problem(name: str, value) -> str | None:
     """What is wrong with ``value`` for the setting ``name`` alone (its type, range and
     choices), as the end of a message: "framing 'diagonal' is not allowed; allowed: …" —
     or None. Settings that depend on each other are checked in datasets.validate."""
-    st, v = SETTINGS[name], value
-    if st.kind in ("int", "count"):
-        ok = _is_int(v) and st.low <= v <= st.high
-    elif st.kind == "batch":
-        ok = v is None or _is_int(v) and v >= st.low
-    elif st.kind == "sizes":
-        ok = all(_is_int(u) and st.low <= u <= st.high
-                 for u in (v if isinstance(v, (tuple, list)) and v else [v]))
-    elif st.kind == "float":
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
-            and (st.low < v if st.high is None else st.low <= v < st.high)
-    elif st.kind == "bool":
-        ok = isinstance(v, bool)
-    else:
-        ok = isinstance(v, str)
-    if ok and st.choices:
-        ok = value in st.choices
-    if ok:
-        return None
-    if st.kind == "sizes" and isinstance(value, (tuple, list)):
-        value = sizes_text(value, ",")
-    return f"{st.label} {shown(value)} is not allowed; allowed: {allowed(st)}"
+    return value_problem(SETTINGS[name], value)
 
 
 def read(name: str, text: str):
     """One value of the setting ``name`` as typed on the command line (ValueError if it
     is not of the setting's kind; the range is checked by :func:`problem`)."""
-    kind = SETTINGS[name].kind
-    if kind in ("int", "count"):
-        return int(text)
-    if kind == "float":
-        return float(text)
-    if kind == "batch":
-        return read_batch_size(text)
-    if kind == "sizes":
-        return read_sizes(text)
-    if kind == "bool":
-        try:
-            return _BOOL[text.lower()]
-        except KeyError:
-            raise ValueError(text) from None
-    return text
+    return read_value(SETTINGS[name], text)
 
 
 def option(name: str) -> str:

@@ -1,12 +1,16 @@
 """What one setting is (:class:`Setting`), how a settings table is read from a dataclass's
-fields (:func:`table`), and a setting's values in words and as typed — below ``config``,
-which declares the settings themselves (every Config field is one line: ``setting``)."""
+fields (:func:`table`), and a setting's values checked, in words and as typed — below
+``config``, which declares the settings themselves (every Config field is one line:
+``setting``)."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Callable
+
+from .errors import shown
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,50 @@ def layer_sizes(units, layers: int) -> tuple[int, ...]:
 def sizes_text(units, sep: str = "-") -> str:
     """Units in words as a point's name and the tables show them: 32, or 64-32."""
     return sep.join(map(str, units)) if isinstance(units, (tuple, list)) else str(units)
+
+
+def value_problem(st: Setting, value) -> str | None:
+    """What is wrong with ``value`` for setting ``st`` alone (config.problem's)."""
+    v = value
+    if st.kind in ("int", "count"):
+        ok = _is_int(v) and st.low <= v <= st.high
+    elif st.kind == "batch":
+        ok = v is None or _is_int(v) and v >= st.low
+    elif st.kind == "sizes":
+        ok = all(_is_int(u) and st.low <= u <= st.high
+                 for u in (v if isinstance(v, (tuple, list)) and v else [v]))
+    elif st.kind == "float":
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
+            and (st.low < v if st.high is None else st.low <= v < st.high)
+    elif st.kind == "bool":
+        ok = isinstance(v, bool)
+    else:
+        ok = isinstance(v, str)
+    if ok and st.choices:
+        ok = value in st.choices
+    if ok:
+        return None
+    if st.kind == "sizes" and isinstance(value, (tuple, list)):
+        value = sizes_text(value, ",")
+    return f"{st.label} {shown(value)} is not allowed; allowed: {allowed(st)}"
+
+
+def read_value(st: Setting, text: str):
+    """One value of setting ``st`` as typed on the command line (config.read's)."""
+    if st.kind in ("int", "count"):
+        return int(text)
+    if st.kind == "float":
+        return float(text)
+    if st.kind == "batch":
+        return read_batch_size(text)
+    if st.kind == "sizes":
+        return read_sizes(text)
+    if st.kind == "bool":
+        try:
+            return _BOOL[text.lower()]
+        except KeyError:
+            raise ValueError(text) from None
+    return text
 
 
 def read_batch_size(text: str) -> int | None:
