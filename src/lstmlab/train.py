@@ -232,10 +232,12 @@ def _plan(spec: TrainSpec, n_rep: int, x, y, mask, order, workers, chunk):
 
 
 def _fit_inputs(x, y, mask, order):
-    """The arrays the training program reads (a mask that hides nothing is left out)."""
-    mask = None if mask is None or bool(np.all(mask)) else jnp.asarray(mask)
-    return (jnp.asarray(x), jnp.asarray(y), mask,
-            None if order is None else jnp.asarray(order))
+    """The arrays the training program reads (a mask that hides nothing is left out).
+    device_put, not jnp.asarray: the same arrays (dtypes made JAX's alike), but asarray
+    compiles a conversion program for every new shape (0.27 s of a one-seed run)."""
+    mask = None if mask is None or bool(np.all(mask)) else jax.device_put(mask)
+    return (jax.device_put(x), jax.device_put(y), mask,
+            None if order is None else jax.device_put(order))
 
 
 def compile_ahead(spec: TrainSpec, n_rep: int, x, y, mask=None, order=None,
