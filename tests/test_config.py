@@ -92,6 +92,9 @@ def test_one_size_per_layer_is_checked_read_and_named(run_cli, tmp_path):
     assert Config(units=[8, 4], layers=2).units == (8, 4)  # a record's JSON list
     assert Config(units=(8, 8), layers=2).sizes == Config(units=8, layers=2).sizes
     assert config.configure(lstmlab.PRESETS["char-rnn"], {"units": (64, 32, 16)}).layers == 3
+    # a resumed run names a changed size list as it is typed
+    from lstmlab import engine
+    assert engine.settings_diff({"units": 32}, {"units": (32, 32)}) == ["units 32 → 32,32"]
     # the Python API as the command line (numpy numbers too): the layers follow
     api = experiments.resolve("variable-length", units=[np.int64(64), 32])
     assert (api.units, api.layers) == ((64, 32), 2)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import budget, measure, records
-from .config import Config, training_key
+from .config import Config, sizes_text, training_key
 from .errors import ConfigError, DataError
 from . import kinds
 from .experiments import run as run_experiment
@@ -100,7 +100,9 @@ class Outcome:
 def settings_diff(a: dict, b: dict) -> list[str]:
     """How settings ``b`` differ from ``a`` (dicts of a Config's fields), one "name old →
     new" each; a note is words, not a setting."""
-    short = lambda v: repr(sequence_text(v)) if isinstance(v, str) else repr(v)  # noqa: E731
+    def short(v):  # a long sequence cut short; one size per layer as it is typed (64,32)
+        return repr(sequence_text(v)) if isinstance(v, str) else \
+            sizes_text(v, ",") if isinstance(v, (list, tuple)) else repr(v)
     return [f"{k} {short(a.get(k))} → {short(b[k])}" for k in b
             if k != "note" and a.get(k) != b[k]]
 
