@@ -76,7 +76,8 @@ class Config:
                    "gru-reset-before (Keras's GRU with reset_after=False, Keras 2's "
                    "default) or rnn (Keras's SimpleRNN).", choices=tuple(CELL_LAYERS))
     units: int | tuple[int, ...] = _s(32, "Units of each recurrent layer, or one size per "
-                                      "layer (64,32: a tapering stack of two layers).",
+                                      "layer (a tapering stack of two: 64,32 in a run, "
+                                      "64-32 as a sweep's point).",
                                       low=1, high=MAX_UNITS)
     layers: int = _s(1, "Recurrent layers stacked, each but the last passing its whole "
                      "sequence to the next (Keras's return_sequences=True), then Dense.",
