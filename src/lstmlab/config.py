@@ -13,7 +13,8 @@ from typing import Callable
 from .data import ALPHABET, ENCODINGS, FRAMINGS, MAX_WINDOW
 from .errors import ConfigError
 from .setting import (LIST_OF, Setting, allowed,  # noqa: F401  (config's, and re-exported)
-                      layer_sizes, read_value, sizes_text, table, value_problem)
+                      layer_sizes, read_value, sizes_problem, sizes_text, stack_text,
+                      table, value_problem)
 from .setting import setting as _s
 
 # The names the numerical modules implement (model, train, artifacts import them from here).
@@ -27,15 +28,6 @@ UNIT_THRESHOLD = 0.9  # |r| at which a unit is said to track a track (lstmlab un
 MAX_SEED = 2**31 - 1
 MAX_LAYERS = 16
 AUTO_ONEHOT_VOCAB = 26  # own data with more symbols than A–Z gets one-hot unless told
-
-
-def stack_text(cell: str, units, layers: int, layers_word: str = "") -> str:
-    """A recurrent stack as Keras names its layers: LSTM(32), LSTM(32) × 2 (+
-    ``layers_word``), LSTM(64) → LSTM(32) for one size per layer."""
-    name = CELL_LAYERS.get(cell, cell)
-    if isinstance(units, tuple):
-        return " → ".join(f"{name}({u})" for u in units)
-    return f"{name}({units})" + (f" × {layers}{layers_word}" if layers > 1 else "")
 
 
 _STATEFUL = (lambda c: c.stateful and not c.streams, "stateful window experiments")
@@ -206,7 +198,8 @@ class Config:
                           if text and not set(names) & set(leave_out))
 
     def stack_text(self, layers: str = "") -> str:
-        return stack_text(self.cell, self.units, self.layers, layers)
+        return stack_text(CELL_LAYERS.get(self.cell, self.cell), self.units, self.layers,
+                          layers)
 
     def _described(self) -> list[tuple[tuple[str, ...], str]]:
         """Each part of :meth:`describe`: (the settings it shows, its words)."""
@@ -340,9 +333,16 @@ def configure(preset: Config, changes: dict) -> Config:
     """``preset`` with the user's changes; a setting that does not apply to this preset
     (APPLIES) is left out here, and is an error only when it applies to none of the
     experiments asked for (:func:`check_applies`); the defaults that follow from the
-    changes (:func:`with_defaults`) are added where they apply."""
-    return preset.replace(**{k: v for k, v in with_defaults(changes).items()
-                             if applies(k, preset)})
+    changes (:func:`derived`) are added."""
+    return preset.replace(**{k: v for k, v in changes.items() if applies(k, preset)},
+                          **derived(preset, changes))
+
+
+def derived(preset: Config, changes: dict) -> dict:
+    """The settings that follow from ``changes`` of ``preset`` (:func:`with_defaults`)
+    and apply to it — what the command line and the Python API both add."""
+    return {k: v for k, v in with_defaults(changes).items()
+            if k not in changes and applies(k, preset)}
 
 
 def kind_changed(name: str, streams: int, typed: str) -> str | None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import data
 from .config import (APPLIES, MIN_FOLLOWING, Config, applies, default_start,
-                     problem, sizes_text, wrong_kind)
+                     problem, sizes_problem, wrong_kind)
 from .errors import ConfigError, shown
 
 def validate(cfg: Config, n_samples: int | None = None) -> None:
@@ -26,10 +26,8 @@ def validate(cfg: Config, n_samples: int | None = None) -> None:
             raise ConfigError(wrong)
     if (wrong := wrong_kind(cfg)):
         raise ConfigError(wrong)
-    if isinstance(cfg.units, tuple) and len(cfg.units) != cfg.layers:
-        raise ConfigError(f"units {sizes_text(cfg.units, ',')} name {len(cfg.units)} layers "
-                          f"but layers is {cfg.layers}; allowed: one size for every layer, "
-                          f"or one size per layer")
+    if (wrong := sizes_problem(cfg.units, cfg.layers)):
+        raise ConfigError(wrong)
     if len(cfg.sequence) < 2 or len(set(cfg.sequence)) < 2:
         raise ConfigError(f"the sequence needs at least 2 different symbols, got "
                           f"{shown(cfg.sequence)}")

@@ -6,7 +6,7 @@ and evaluated, or added to a prior result). Run directories are the engine's."""
 from __future__ import annotations
 
 from . import kinds
-from .config import PRESETS, Config, applies, with_defaults
+from .config import PRESETS, Config, derived
 from .errors import ConfigError
 from .results import plain
 
@@ -19,7 +19,7 @@ def prepare(cfg: Config):
 
 def resolve(experiment: str | Config, **overrides) -> Config:
     """A preset name or a Config, with overrides applied (numpy numbers as Python ones) and
-    what follows from them (``config.with_defaults``: the layers of one size per layer)."""
+    what follows from them (``config.derived``: the layers of one size per layer)."""
     if not isinstance(experiment, (str, Config)):
         raise ConfigError(f"experiment {experiment!r} is not allowed; allowed: a preset name "
                           f"({', '.join(PRESETS)}) or an lstmlab.Config")
@@ -29,11 +29,8 @@ def resolve(experiment: str | Config, **overrides) -> Config:
             raise ConfigError(f"unknown experiment {experiment!r}; allowed: "
                               f"{', '.join(PRESETS)}")
         experiment = PRESETS[experiment]
-    # the defaults that follow from the overrides, where they apply (config.configure's)
-    derived = {k: v for k, v in with_defaults(overrides).items()
-               if k not in overrides and applies(k, experiment)}
-    try:
-        return experiment.replace(**overrides, **derived)
+    try:  # with what follows from the overrides, as on the command line
+        return experiment.replace(**overrides, **derived(experiment, overrides))
     except TypeError as e:
         raise ConfigError(str(e)) from None
 

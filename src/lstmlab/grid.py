@@ -169,7 +169,6 @@ def _where(key: tuple) -> str:
 def _smallest_full(name: str, slices: dict, grid: dict, h) -> str:
     level = 1 - 2 * ALPHA / len(slices)  # a two-sided interval's lower end: one-sided α/m
     share, words = h.full_share, h.full_words  # 0.9 and "reach 100%" for window points
-    where = _where
 
     def bound(res) -> tuple[int, int, float]:
         """A point's seeds at 100%, its seeds, and the share's exact lower bound."""
@@ -199,7 +198,7 @@ def _smallest_full(name: str, slices: dict, grid: dict, h) -> str:
         else:
             tops = [(key, max(s, key=_sort_key)) for key, s in slices.items()]
             why = "at the largest value: " + "; ".join(
-                f"{name} {value_text(v)}{' (' + where(key) + ')' if key else ''}: "
+                f"{name} {value_text(v)}{' (' + _where(key) + ')' if key else ''}: "
                 "{}/{}, lower bound {:.2f}".format(*bound(slices[key][v])) for key, v in tops)
         return (f"{name}: no value is shown to {words} in ≥ {share:.0%} of its seeds "
                 f"({how}); {why}")
@@ -207,7 +206,7 @@ def _smallest_full(name: str, slices: dict, grid: dict, h) -> str:
     k100, n, lower = bound(r)
     return (f"{name}: ≥ {share:.0%} of seeds {words} at every value from "
             f"{value_text(v)} up ({how}); at {value_text(v)}: {k100}/{n}, lower bound "
-            f"{lower:.2f}" + (f"; with {where(key)}" if key else ""))
+            f"{lower:.2f}" + (f"; with {_where(key)}" if key else ""))
 
 
 def _largest_full(name: str, slices: dict, h) -> str:

@@ -217,6 +217,22 @@ def read(model_or_path, sequence: str | None = None, vocab=None,
     return model.from_keras_weights(weights, cell.name), info
 
 
+def check_activation(activation: str) -> None:
+    """KerasError unless Keras 3 has this recurrent activation (sigmoid)."""
+    if activation != "sigmoid":
+        raise KerasError(f"recurrent activation {activation!r} has no Keras 3 equivalent "
+                         f"(Keras 3's hard_sigmoid is x/6 + 1/2, not Keras 2's 0.2x + 1/2)")
+
+
+def recurrent_layers(keras, cell, sizes, last_sequences: bool = False,
+                     stateful: bool = False) -> list:
+    """The stack as Keras layers: ``cell``'s layer of each size, return_sequences=True
+    below the last (and on the last with ``last_sequences``)."""
+    return [getattr(keras.layers, cell.keras_layer)(
+        u, stateful=stateful, return_sequences=k < len(sizes) - 1 or last_sequences,
+        **cell.keras_config) for k, u in enumerate(sizes)]
+
+
 def build(params, info):
     """A Keras model with these weights for a model described by ``info`` (a ModelInfo):
     [Masking(0) →] the cell's layer, ``layers`` times (return_sequences=True below the
@@ -224,19 +240,15 @@ def build(params, info):
     shape (1, steps, features)."""
     keras = _keras()
     i = info
-    if i.activation != "sigmoid":
-        raise KerasError(f"recurrent activation {i.activation!r} has no Keras 3 equivalent "
-                         f"(Keras 3's hard_sigmoid is x/6 + 1/2, not Keras 2's 0.2x + 1/2)")
+    check_activation(i.activation)
     if i.mask and i.variable_length and i.encoding == "scaled":
         raise KerasError(NO_SCALED_MASK)
     shape = (1 if i.framing == "features" else i.window, i.n_features)
     inp = keras.Input(batch_shape=(1,) + shape) if i.stateful else keras.Input(shape)
     cell = CELLS[i.cell]
-    layers = [inp] + ([keras.layers.Masking(0.0)] if i.mask and i.variable_length else []) + [
-        getattr(keras.layers, cell.keras_layer)(u, stateful=i.stateful,
-                                                return_sequences=k < i.layers - 1,
-                                                **cell.keras_config)
-        for k, u in enumerate(i.sizes)] + [keras.layers.Dense(len(i.vocab), activation="softmax")]
+    layers = [inp] + ([keras.layers.Masking(0.0)] if i.mask and i.variable_length else []) \
+        + recurrent_layers(keras, cell, i.sizes, stateful=i.stateful) \
+        + [keras.layers.Dense(len(i.vocab), activation="softmax")]
     net = keras.Sequential(layers)
     net.set_weights(model.keras_weights(params))
     return net

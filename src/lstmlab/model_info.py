@@ -10,7 +10,7 @@ import numpy as np
 
 from . import data
 from .cells import CELLS, stack_shapes
-from .config import layer_sizes, problem, stack_text
+from .config import layer_sizes, problem, sizes_problem, stack_text
 
 MAX_STORED_SEQUENCE = 100_000  # model.json keeps the training sequence up to this length
 
@@ -49,8 +49,8 @@ class ModelInfo:
         return layer_sizes(self.units, self.layers)
 
     def stack_text(self, layers_word: str = "") -> str:
-        """LSTM(32), LSTM(32) × 2, LSTM(64) → LSTM(32) (``config.stack_text``)."""
-        return stack_text(self.cell, self.units, self.layers, layers_word)
+        """LSTM(32), LSTM(32) × 2, LSTM(64) → LSTM(32) (``setting.stack_text``)."""
+        return stack_text(CELLS[self.cell].keras_layer, self.units, self.layers, layers_word)
 
     @property
     def reads_text(self) -> bool:
@@ -67,9 +67,8 @@ class ModelInfo:
                      "mask", "stateful", "sequence", "streams"):
             if (wrong := problem(name, getattr(self, name))) is not None:
                 raise ValueError(wrong)
-        if isinstance(self.units, tuple) and len(self.units) != self.layers:
-            raise ValueError(f"units {self.units} name {len(self.units)} layers, not "
-                             f"{self.layers}")
+        if (wrong := sizes_problem(self.units, self.layers)):
+            raise ValueError(wrong)
         if not isinstance(self.variable_length, bool):
             raise ValueError("variable_length must be true or false")
 

@@ -109,6 +109,23 @@ def layer_sizes(units, layers: int) -> tuple[int, ...]:
     return tuple(units) if isinstance(units, (tuple, list)) else (units,) * layers
 
 
+def sizes_problem(units, layers: int) -> str | None:
+    """What is wrong with one size per layer for ``layers`` layers (another count), or
+    None — the check of a Config and of a model file alike."""
+    if isinstance(units, (tuple, list)) and len(units) != layers:
+        return (f"units {sizes_text(units, ',')} name {len(units)} layers but layers is "
+                f"{layers}; allowed: one size for every layer, or one size per layer")
+    return None
+
+
+def stack_text(layer: str, units, layers: int, layers_word: str = "") -> str:
+    """A recurrent stack as Keras names its layers (``layer``: LSTM, GRU, …): LSTM(32),
+    LSTM(32) × 2 (+ ``layers_word``), LSTM(64) → LSTM(32) for one size per layer."""
+    if isinstance(units, tuple):
+        return " → ".join(f"{layer}({u})" for u in units)
+    return f"{layer}({units})" + (f" × {layers}{layers_word}" if layers > 1 else "")
+
+
 def sizes_text(units, sep: str = "-") -> str:
     """Units in words as a point's name and the tables show them: 32, or 64-32."""
     return sep.join(map(str, units)) if isinstance(units, (tuple, list)) else str(units)

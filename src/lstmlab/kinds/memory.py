@@ -166,25 +166,19 @@ class MemoryModel:
         (× layers; return_sequences below the last, and on the last for copy) → Dense
         (linear for adding, softmax for the classes)."""
         from ..cells import CELLS
-        from ..keras_io import _keras
+        from ..keras_io import _keras, recurrent_layers
         from ..model import keras_weights
-        keras, c, cell = _keras(), self.config, CELLS[self.config.cell]
-        t = self.task
+        keras, c, t = _keras(), self.config, self.task
         net = keras.Sequential(
             [keras.Input((t.steps(c.lag), t.inputs))]
-            + [getattr(keras.layers, cell.keras_layer)(
-                u, return_sequences=k < c.layers - 1 or t.every_step,
-                **cell.keras_config) for k, u in enumerate(c.sizes)]
+            + recurrent_layers(keras, CELLS[c.cell], c.sizes, last_sequences=t.every_step)
             + [keras.layers.Dense(t.outputs, activation=None if t.regression else "softmax")])
         net.set_weights(keras_weights(self.params))
         return net
 
     def save_keras(self, path):
-        from ..keras_io import save
-        if self.config.activation != "sigmoid":
-            from ..errors import KerasError
-            raise KerasError(f"recurrent activation {self.config.activation!r} has no Keras 3 "
-                             f"equivalent")
+        from ..keras_io import check_activation, save
+        check_activation(self.config.activation)
         return save(self.keras(), path)
 
 
