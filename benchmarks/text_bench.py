@@ -1,10 +1,12 @@
 """char-rnn's training speed on a real text, side by side in one run: characters per second
 of lstmlab's char-rnn step (``lstmlab.kinds.charrnn.train_chunk``, as ``lstmlab run char-rnn``
-trains: 2 × LSTM(128), 50 streams × 50 steps, RMSprop, clipping) for one model and for
-several seeds vmapped in one program (summed), against a minimal hand-written JAX loop of the same math (both layers inside one
-``lax.scan`` over the 50 steps, as a first JAX port would write it) and, when installed,
-PyTorch's ``nn.LSTM`` (oneDNN) doing the same training (``pip install -e ".[bench]"``),
-one process with all cores, and one process per seed with one core each.
+trains: 2 × LSTM(128), 50 streams × 50 steps, RMSprop, clipping) for one model, for several
+seeds in one program, and for the seeds as ``lstmlab run char-rnn`` trains them (a group per
+core, the groups at once on threads of their own; summed), against a minimal hand-written
+JAX loop of the same math (both layers inside one ``lax.scan`` over the 50 steps, as a
+first JAX port would write it) and, when installed, PyTorch's ``nn.LSTM`` (oneDNN) doing
+the same training (``pip install -e ".[bench]"``), one process with all cores, and one
+process per seed with one core each; each row's ratio to PyTorch's one process.
 
     python benchmarks/text_bench.py                     # ../shared/data/tinyshakespeare.txt
     python benchmarks/text_bench.py --text FILE --batches 40 --seeds 4
@@ -17,6 +19,7 @@ import importlib.util
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jax
@@ -120,18 +123,29 @@ def main():
     x, y, lr = jnp.asarray(b.x), jnp.asarray(b.y), jnp.float32(spec.lr)
     rows = []
 
-    def lstmlab_pass(seeds):
+    def lstmlab_pass(seeds, size):
+        """The seeds in groups of ``size``, each group one call of the compiled program,
+        the groups at once on threads of their own (as ``lstmlab run char-rnn`` trains
+        them: charrnn.replica_group)."""
         keys = jax.random.split(jax.random.PRNGKey(1), seeds)
         params, opt = jax.vmap(lambda k: charrnn.init(spec, k))(keys)
         state = jax.vmap(lambda _: model.zero_state(x.shape[1], U, CELLS[spec.cell], L))(keys)
-        step = charrnn.train_chunk.lower(spec, params, opt, state, lr, x, y, keys,
+        groups = charrnn._groups((params, opt, state, keys), size, -(-seeds // size))
+        step = charrnn.train_chunk.lower(spec, *groups[0][:3], lr, x, y, groups[0][3],
                                          0).compile()
+        pool = ThreadPoolExecutor(len(groups))
         # donated buffers: every pass starts from copies
-        return lambda: step(*jax.tree.map(jnp.copy, (params, opt, state)), lr, x, y, keys, 0)
-    t = timed(lstmlab_pass(1), args.repeats)
+        return lambda: list(pool.map(lambda g: jax.block_until_ready(step(
+            *jax.tree.map(jnp.array, g[:3]), lr, x, y, g[3], 0)), groups))
+    t = timed(lstmlab_pass(1, 1), args.repeats)
     rows.append(("lstmlab char-rnn, 1 model", chars / t))
-    t = timed(lstmlab_pass(args.seeds), args.repeats)
+    t = timed(lstmlab_pass(args.seeds, args.seeds), args.repeats)
     rows.append((f"lstmlab char-rnn, {args.seeds} seeds in one program (summed)", args.seeds * chars / t))
+    size = charrnn.replica_group(args.seeds)
+    t = timed(lstmlab_pass(args.seeds, size), args.repeats)
+    rows.append((f"lstmlab char-rnn, {args.seeds} seeds as it trains them: "
+                 f"{-(-args.seeds // size)} groups of {size} at once (summed)",
+                 args.seeds * chars / t))
     t = timed(minimal_loop(spec, b), args.repeats)
     rows.append(("minimal JAX loop (layers in one scan)", chars / t))
     has_torch = importlib.util.find_spec("torch") is not None
@@ -142,12 +156,14 @@ def main():
     print(f"\n{args.batches} batches of {spec.streams} streams × {spec.seq_length} steps, "
           f"{L} × LSTM({U}), {V} symbols; ≈ {flops / 1e6:.2f} MFLOP per character trained "
           f"(6 per parameter)")
+    torch_one = rows[-2][1]
     for name, cps in rows:
         if cps is None:
-            print(f"{name:48} not installed (pip install -e '.[bench]')")
+            print(f"{name:75} not installed (pip install -e '.[bench]')")
         else:
-            print(f"{name:48} {cps:10,.0f} chars/s  {cps * flops / 1e9:6.1f} GFLOP/s  "
-                  f"epoch of this text {full.chars / cps:5.1f} s")
+            print(f"{name:75} {cps:10,.0f} chars/s  {cps * flops / 1e9:6.1f} GFLOP/s  "
+                  f"epoch of this text {full.chars / cps:5.1f} s"
+                  + (f"  {cps / torch_one:4.2f}x PyTorch's 1 process" if torch_one else ""))
     print(f"(cores: {os.cpu_count()}; compare the rows, not runs: the machine is shared)")
 
 

@@ -198,6 +198,29 @@ def test_replicas_trained_together_are_each_trained_alone():
     assert abs(together["history"][0, -1, 1] - together["history"][1, -1, 1]) > 1e-3
 
 
+@pytest.mark.parametrize("size", [1, 2])
+def test_seeds_trained_in_groups_at_once_are_those_of_one_program(monkeypatch, size):
+    """On the CPU the seeds train in a group per core, the groups at once on threads of
+    their own (charrnn.replica_group; 3 seeds in groups of 2 pad the second group with a
+    copy of the last): every replica's numbers are bit for bit those of one program of
+    all, and the padding is dropped."""
+    spec, b, v = small(epochs=2)
+    keys = jax.random.split(jax.random.PRNGKey(3), 3)
+    monkeypatch.setattr(charrnn, "replica_group", lambda r: r)
+    one = charrnn.fit(spec, keys, b, v)
+    monkeypatch.setattr(charrnn, "replica_group", lambda r: size)
+    grouped = charrnn.fit(spec, keys, b, v)
+    assert grouped["history"].shape == one["history"].shape == (3, 2, 2)
+    np.testing.assert_array_equal(grouped["history"], one["history"])
+    for got, want in zip(jax.tree.leaves((grouped["params"], grouped["best"])),
+                         jax.tree.leaves((one["params"], one["best"]))):
+        assert got.shape[0] == 3
+        np.testing.assert_array_equal(got, want)
+    # negative control: each replica is its own (no group trained a copy of another's)
+    h = grouped["history"][:, -1, 0]
+    assert len(set(h.tolist())) == 3
+
+
 def test_dropout_drops_at_its_rate_scales_the_rest_and_is_off_in_evaluation():
     """Simulation where the truth is known: a share p of 100,000 entries dropped (within 4
     binomial SE), the kept ones scaled by 1/(1 − p); the loss with dropout differs in

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -174,6 +176,34 @@ def chunk_batches(spec: TextSpec, n_batches: int, replicas: int) -> int:
     return max(d for d in range(1, want + 1) if n_batches % d == 0)
 
 
+def replica_group(replicas: int) -> int:
+    """Replicas per compiled call. On the CPU the replicas train in one group per core, the
+    groups at once on threads of their own: XLA runs a text program's recurrence on one
+    core, so two groups train about 1.4× faster than one program of all
+    (benchmarks/text_bench.py); on an accelerator one program holds them all."""
+    if jax.default_backend() != "cpu":
+        return replicas
+    return -(-replicas // min(replicas, os.cpu_count() or 1))
+
+
+def _groups(trees, size: int, groups: int) -> list:
+    """``trees`` (a leading replica axis) as ``groups`` groups of ``size`` replicas (numpy
+    slices: an eager jnp slice of a new shape compiles a kernel), the last padded with
+    copies of the last replica, whose results are dropped."""
+    def part(a, g):
+        a = np.asarray(a)
+        if len(a) < groups * size:
+            a = np.concatenate([a, np.repeat(a[-1:], groups * size - len(a), 0)])
+        return a[g * size:(g + 1) * size]
+    return [jax.tree.map(lambda a: part(a, g), trees) for g in range(groups)]
+
+
+def _joined(parts: list, replicas: int):
+    """The groups' trees as one, the padding dropped."""
+    return jax.tree.map(lambda *a: np.concatenate([np.asarray(v) for v in a])[:replicas],
+                        *parts)
+
+
 class Progress(NamedTuple):
     """What ``fit`` tells its observer after every compiled call: the epoch (0-based),
     batches done in it and in all, the epoch's training losses so far (per replica),
@@ -201,6 +231,8 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
     params, opt_state = jax.vmap(lambda k: init(spec, k))(keys)
     drop_keys = jax.vmap(lambda k: jax.random.fold_in(k, DROPOUT_STREAM))(keys)
     r = len(keys)
+    size = replica_group(r)
+    groups = -(-r // size)
     # the best parameters are copies: training donates its buffers to the next step
     best, best_val, best_epoch, history = jax.tree.map(jnp.copy, params), \
         np.full(r, np.inf), np.full(r, -1), []
@@ -210,48 +242,54 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
     x, y = jnp.asarray(train.x), jnp.asarray(train.y)
     vx, vy = (jnp.asarray(val.x), jnp.asarray(val.y)) if val is not None else (None, None)
     n = x.shape[0]
-    chunk = chunk_batches(spec, n, r)
+    chunk = chunk_batches(spec, n, size)
     last_val = history[-1][:, 1] if history and val is not None else None
     zero = lambda: jax.vmap(lambda _: model.zero_state(  # noqa: E731
-        x.shape[1], spec.units, CELLS[spec.cell], spec.layers))(keys)
+        x.shape[1], spec.units, CELLS[spec.cell], spec.layers))(jnp.arange(groups * size))
     t0 = time.perf_counter()
-    step = train_chunk.lower(spec, params, opt_state, zero(), jnp.float32(spec.lr),
-                             x[:chunk], y[:chunk], drop_keys, 0).compile()
+    first = _groups((params, opt_state, zero(), drop_keys), size, groups)[0]
+    step = train_chunk.lower(spec, *first[:3], jnp.float32(spec.lr), x[:chunk], y[:chunk],
+                             first[3], 0).compile()
     compile_s, t0 = time.perf_counter() - t0, time.perf_counter()
     resumed = len(history)
-    for epoch in range(len(history), spec.epochs):
-        lr = jnp.float32(spec.lr_at(epoch))
-        state = zero()
-        ek = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(drop_keys)
-        losses = []
-        for b in range(0, n, chunk):
-            params, opt_state, state, part = step(params, opt_state, state, lr,
-                                                  x[b:b + chunk], y[b:b + chunk], ek, b)
-            losses.append(np.asarray(part))
+    with ThreadPoolExecutor(groups) as pool:
+        for epoch in range(len(history), spec.epochs):
+            lr = jnp.float32(spec.lr_at(epoch))
+            ek = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(drop_keys)
+            parts = _groups((params, opt_state, zero(), ek), size, groups)
+            losses = []
+            for b in range(0, n, chunk):
+                def run(g, b=b):  # a group's chunk (its params, opt_state, state, keys)
+                    *carry, keys_g = parts[g]
+                    *carry, part = step(*carry, lr, x[b:b + chunk], y[b:b + chunk], keys_g, b)
+                    parts[g] = (*jax.block_until_ready(carry), keys_g)
+                    return np.asarray(part)
+                losses.append(np.concatenate(list(pool.map(run, range(groups))))[:r])
+                if on_progress is not None:
+                    on_progress(Progress(epoch, b + chunk, n, np.concatenate(losses, 1),
+                                         last_val))
+                if check is not None and b + chunk < n:
+                    check()
+            params, opt_state = _joined([p[:2] for p in parts], r)
+            train_loss = np.concatenate(losses, 1).mean(1).astype(np.float64)
+            val_loss = np.asarray(evaluate(spec, params, vx, vy), np.float64) \
+                if val is not None else np.full(r, np.nan)
+            history.append(np.stack([train_loss, val_loss], 1))
+            better = val_loss < best_val if val is not None else np.ones(r, bool)
+            if better.any():
+                pick = jnp.asarray(better)
+                best = jax.tree.map(lambda b_, p: jnp.where(
+                    pick.reshape((-1,) + (1,) * (p.ndim - 1)), p, b_), best, params)
+                best_val = np.where(better, val_loss, best_val)
+                best_epoch = np.where(better, epoch, best_epoch)
+            last_val = None if val is None else val_loss
+            if checkpoint is not None:
+                _save(Path(checkpoint), spec, (params, opt_state, best), best_val, best_epoch,
+                      history)
             if on_progress is not None:
-                on_progress(Progress(epoch, b + chunk, n, np.concatenate(losses, 1),
-                                     last_val))
-            if check is not None and b + chunk < n:
+                on_progress(Progress(epoch + 1, 0, n, np.zeros((r, 0)), last_val))
+            if check is not None:
                 check()
-        train_loss = np.concatenate(losses, 1).mean(1).astype(np.float64)
-        val_loss = np.asarray(evaluate(spec, params, vx, vy), np.float64) \
-            if val is not None else np.full(r, np.nan)
-        history.append(np.stack([train_loss, val_loss], 1))
-        better = val_loss < best_val if val is not None else np.ones(r, bool)
-        if better.any():
-            pick = jnp.asarray(better)
-            best = jax.tree.map(lambda b_, p: jnp.where(
-                pick.reshape((-1,) + (1,) * (p.ndim - 1)), p, b_), best, params)
-            best_val = np.where(better, val_loss, best_val)
-            best_epoch = np.where(better, epoch, best_epoch)
-        last_val = None if val is None else val_loss
-        if checkpoint is not None:
-            _save(Path(checkpoint), spec, (params, opt_state, best), best_val, best_epoch,
-                  history)
-        if on_progress is not None:
-            on_progress(Progress(epoch + 1, 0, n, np.zeros((r, 0)), last_val))
-        if check is not None:
-            check()
     return {"params": params, "best": best, "best_epoch": np.asarray(best_epoch),
             "history": np.stack(history, 1), "compile_s": compile_s,
             "train_s": time.perf_counter() - t0, "trained_epochs": spec.epochs - resumed}
