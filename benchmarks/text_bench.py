@@ -30,7 +30,7 @@ import optax
 sys.path.insert(0, str(Path(__file__).parent))
 from bench import machine  # noqa: E402
 
-from lstmlab import data, model  # noqa: E402
+from lstmlab import data, model, replicas  # noqa: E402
 from lstmlab.kinds import charrnn, stream_layout as streams  # noqa: E402
 from lstmlab.kinds.streams import text_spec_of  # noqa: E402
 from lstmlab.cells import CELLS  # noqa: E402
@@ -126,11 +126,11 @@ def main():
     def lstmlab_pass(seeds, size):
         """The seeds in groups of ``size``, each group one call of the compiled program,
         the groups at once on threads of their own (as ``lstmlab run char-rnn`` trains
-        them: charrnn.replica_group)."""
+        them: replicas.per_group)."""
         keys = jax.random.split(jax.random.PRNGKey(1), seeds)
         params, opt = jax.vmap(lambda k: charrnn.init(spec, k))(keys)
         state = jax.vmap(lambda _: model.zero_state(x.shape[1], U, CELLS[spec.cell], L))(keys)
-        groups = charrnn._groups((params, opt, state, keys), size, -(-seeds // size))
+        groups = replicas.split((params, opt, state, keys), size, -(-seeds // size))
         step = charrnn.train_chunk.lower(spec, *groups[0][:3], lr, x, y, groups[0][3],
                                          0).compile()
         pool = ThreadPoolExecutor(len(groups))
@@ -141,7 +141,7 @@ def main():
     rows.append(("lstmlab char-rnn, 1 model", chars / t))
     t = timed(lstmlab_pass(args.seeds, args.seeds), args.repeats)
     rows.append((f"lstmlab char-rnn, {args.seeds} seeds in one program (summed)", args.seeds * chars / t))
-    size = charrnn.replica_group(args.seeds)
+    size = replicas.per_group(args.seeds)
     t = timed(lstmlab_pass(args.seeds, size), args.repeats)
     rows.append((f"lstmlab char-rnn, {args.seeds} seeds as it trains them: "
                  f"{-(-args.seeds // size)} groups of {size} at once (summed)",

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstmlab import data, experiments
+from lstmlab import data, experiments, replicas
 from lstmlab.kinds import charrnn, stream_layout as streams, streams as streams_kind
 from lstmlab.config import PRESETS
 from lstmlab.errors import DataError, RecordError
@@ -201,14 +201,14 @@ def test_replicas_trained_together_are_each_trained_alone():
 @pytest.mark.parametrize("size", [1, 2])
 def test_seeds_trained_in_groups_at_once_are_those_of_one_program(monkeypatch, size):
     """On the CPU the seeds train in a group per core, the groups at once on threads of
-    their own (charrnn.replica_group; 3 seeds in groups of 2 pad the second group with a
+    their own (replicas.per_group; 3 seeds in groups of 2 pad the second group with a
     copy of the last): every replica's numbers are bit for bit those of one program of
     all, and the padding is dropped."""
     spec, b, v = small(epochs=2)
     keys = jax.random.split(jax.random.PRNGKey(3), 3)
-    monkeypatch.setattr(charrnn, "replica_group", lambda r: r)
+    monkeypatch.setattr(replicas, "per_group", lambda r: r)
     one = charrnn.fit(spec, keys, b, v)
-    monkeypatch.setattr(charrnn, "replica_group", lambda r: size)
+    monkeypatch.setattr(replicas, "per_group", lambda r: size)
     grouped = charrnn.fit(spec, keys, b, v)
     assert grouped["history"].shape == one["history"].shape == (3, 2, 2)
     np.testing.assert_array_equal(grouped["history"], one["history"])

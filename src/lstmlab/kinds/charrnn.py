@@ -3,7 +3,8 @@ char-rnn, ``train.lua``): the text as B contiguous streams (:mod:`lstmlab.kinds.
 prediction and a loss at every step of every stream, one update per S steps of all B
 streams, the state carried from batch to batch without gradient (truncated BPTT), reset at
 every epoch's start, RMSprop on element-wise clipped gradients, the learning rate decayed
-per epoch, and validation on streams of its own; replicas (seeds) in one program.
+per epoch, and validation on streams of its own; replicas (seeds) in a group per core
+(``lstmlab.replicas``).
 A trained text model is a stateful window-1 one-hot model: sampling with a temperature is
 ``Model.generate``'s.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .. import model
+from .. import model, replicas
 from ..cells import CELLS, param_count
 from ..config import MAX_LAYERS
 from ..errors import RecordError
@@ -176,34 +176,6 @@ def chunk_batches(spec: TextSpec, n_batches: int, replicas: int) -> int:
     return max(d for d in range(1, want + 1) if n_batches % d == 0)
 
 
-def replica_group(replicas: int) -> int:
-    """Replicas per compiled call. On the CPU the replicas train in one group per core, the
-    groups at once on threads of their own: XLA runs a text program's recurrence on one
-    core, so two groups train about 1.4× faster than one program of all
-    (benchmarks/text_bench.py); on an accelerator one program holds them all."""
-    if jax.default_backend() != "cpu":
-        return replicas
-    return -(-replicas // min(replicas, os.cpu_count() or 1))
-
-
-def _groups(trees, size: int, groups: int) -> list:
-    """``trees`` (a leading replica axis) as ``groups`` groups of ``size`` replicas (numpy
-    slices: an eager jnp slice of a new shape compiles a kernel), the last padded with
-    copies of the last replica, whose results are dropped."""
-    def part(a, g):
-        a = np.asarray(a)
-        if len(a) < groups * size:
-            a = np.concatenate([a, np.repeat(a[-1:], groups * size - len(a), 0)])
-        return a[g * size:(g + 1) * size]
-    return [jax.tree.map(lambda a: part(a, g), trees) for g in range(groups)]
-
-
-def _joined(parts: list, replicas: int):
-    """The groups' trees as one, the padding dropped."""
-    return jax.tree.map(lambda *a: np.concatenate([np.asarray(v) for v in a])[:replicas],
-                        *parts)
-
-
 class Progress(NamedTuple):
     """What ``fit`` tells its observer after every compiled call: the epoch (0-based),
     batches done in it and in all, the epoch's training losses so far (per replica),
@@ -231,7 +203,7 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
     params, opt_state = jax.vmap(lambda k: init(spec, k))(keys)
     drop_keys = jax.vmap(lambda k: jax.random.fold_in(k, DROPOUT_STREAM))(keys)
     r = len(keys)
-    size = replica_group(r)
+    size = replicas.per_group(r)
     groups = -(-r // size)
     # the best parameters are copies: training donates its buffers to the next step
     best, best_val, best_epoch, history = jax.tree.map(jnp.copy, params), \
@@ -247,7 +219,7 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
     zero = lambda: jax.vmap(lambda _: model.zero_state(  # noqa: E731
         x.shape[1], spec.units, CELLS[spec.cell], spec.layers))(jnp.arange(groups * size))
     t0 = time.perf_counter()
-    first = _groups((params, opt_state, zero(), drop_keys), size, groups)[0]
+    first = replicas.split((params, opt_state, zero(), drop_keys), size, groups)[0]
     step = train_chunk.lower(spec, *first[:3], jnp.float32(spec.lr), x[:chunk], y[:chunk],
                              first[3], 0).compile()
     compile_s, t0 = time.perf_counter() - t0, time.perf_counter()
@@ -256,7 +228,7 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
         for epoch in range(len(history), spec.epochs):
             lr = jnp.float32(spec.lr_at(epoch))
             ek = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(drop_keys)
-            parts = _groups((params, opt_state, zero(), ek), size, groups)
+            parts = replicas.split((params, opt_state, zero(), ek), size, groups)
             losses = []
             for b in range(0, n, chunk):
                 def run(g, b=b):  # a group's chunk (its params, opt_state, state, keys)
@@ -270,7 +242,7 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
                                          last_val))
                 if check is not None and b + chunk < n:
                     check()
-            params, opt_state = _joined([p[:2] for p in parts], r)
+            params, opt_state = replicas.joined([p[:2] for p in parts], r)
             train_loss = np.concatenate(losses, 1).mean(1).astype(np.float64)
             val_loss = np.asarray(evaluate(spec, params, vx, vy), np.float64) \
                 if val is not None else np.full(r, np.nan)

@@ -6,6 +6,7 @@ epoch each replica is scored on the same fixed test set of fresh sequences."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .. import model
+from .. import model, replicas
 from ..keras_compat import scale_by_keras_adam
 from .memory_tasks import TASKS, Task, batch, loss_and_score
 
@@ -109,30 +110,42 @@ def test_set(spec: MemorySpec, seed: int):
 
 
 def fit(spec: MemorySpec, keys, seed: int, on_progress=None, check=None) -> dict:
-    """Train one replica per key (``keys`` (R, 2)) for spec.epochs × EPOCH_UPDATES updates in
-    one compiled program. After every epoch: ``on_progress(epochs done, history so far)``
+    """Train one replica per key (``keys`` (R, 2)) for spec.epochs × EPOCH_UPDATES updates,
+    the replicas in a group per core, the groups at once (``lstmlab.replicas``). After every epoch: ``on_progress(epochs done, history so far)``
     and ``check()`` (which may raise to stop). Returns the parameters, the history (R,
     epochs, 3): the mean training loss of the epoch, the test loss and the test score
     (adding: MSE; else accuracy), and the seconds compiling and training."""
     keys = jnp.asarray(keys)
+    r = len(keys)
     params, opt_state = jax.vmap(lambda k: init(spec, k))(keys)
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, DATA_STREAM))(keys)
     tx, ty, tw = test_set(spec, seed)
     lr = jnp.float32(spec.lr)
+    size = replicas.per_group(r)  # a group per core, trained at once (lstmlab.replicas)
+    groups = -(-r // size)
+    parts = replicas.split((params, opt_state), size, groups)
     t0 = time.perf_counter()
-    step = train_epoch.lower(spec, params, opt_state, lr, data_keys).compile()
-    scored = test.lower(spec, params, tx, ty, tw).compile()
+    step = train_epoch.lower(spec, *parts[0], lr, replicas.split(data_keys, size, 1)[0]
+                             ).compile()
+    scored = test.lower(spec, parts[0][0], tx, ty, tw).compile()
     compile_s, t0 = time.perf_counter() - t0, time.perf_counter()
     history = []
-    for epoch in range(spec.epochs):
-        ek = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(data_keys)
-        params, opt_state, train_loss = step(params, opt_state, lr, ek)
-        loss, score = scored(params, tx, ty, tw)
-        history.append(np.stack([np.asarray(train_loss), np.asarray(loss),
-                                 np.asarray(score)], 1).astype(np.float64))
-        if on_progress is not None:
-            on_progress(epoch + 1, np.stack(history, 1))
-        if check is not None:
-            check()
-    return {"params": params, "history": np.stack(history, 1), "compile_s": compile_s,
+
+    def run(g, ek):  # a group's epoch and its test scores
+        params_g, opt_g, loss_g = step(*parts[g], lr, ek)
+        parts[g] = (params_g, opt_g)
+        return np.stack([np.asarray(loss_g), *map(np.asarray, scored(params_g, tx, ty, tw))],
+                        1)
+    with ThreadPoolExecutor(groups) as pool:
+        for epoch in range(spec.epochs):
+            ek = replicas.split(jax.vmap(lambda k: jax.random.fold_in(k, epoch))(data_keys),
+                                size, groups)
+            history.append(np.concatenate(list(pool.map(run, range(groups), ek)))[:r]
+                           .astype(np.float64))
+            if on_progress is not None:
+                on_progress(epoch + 1, np.stack(history, 1))
+            if check is not None:
+                check()
+    return {"params": replicas.joined([p[0] for p in parts], r),
+            "history": np.stack(history, 1), "compile_s": compile_s,
             "train_s": time.perf_counter() - t0}
