@@ -190,9 +190,10 @@ class Progress(NamedTuple):
 
 def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=None,
         checkpoint: Path | None = None, check=None) -> dict:
-    """Train one replica per key (``keys`` (R, 2)) for spec.epochs, all in one compiled
-    program; after every compiled call ``on_progress(Progress)`` and ``check()`` (which
-    may raise to stop: the last finished epoch is kept). With ``checkpoint`` (a file),
+    """Train one replica per key (``keys`` (R, 2)) for spec.epochs with one compiled
+    program, the replicas in a group per core trained at once (``lstmlab.replicas``);
+    after every compiled call ``on_progress(Progress)`` and ``check()`` (which may raise
+    to stop: the last finished epoch is kept). With ``checkpoint`` (a file),
     every finished epoch is written there (atomically) and a run finds it and goes on from
     it: an interrupted training resumed ends with the same parameters as an uninterrupted
     one, bit for bit (the dropout keys depend only on the key, the epoch and the batch).
