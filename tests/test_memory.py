@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstmlab import grid, replicas
+from lstmlab import grid
 from lstmlab.config import Config, PRESETS
 from lstmlab.kinds import memory_tasks as mt
 from lstmlab.kinds.base import Headline
@@ -152,16 +152,15 @@ def test_training_is_deterministic_and_replica_r_does_not_depend_on_how_many_run
     assert np.array_equal(a, b[:2])
 
 
-@pytest.mark.parametrize("size", [1, 2])
-def test_seeds_trained_in_groups_at_once_are_those_of_one_program(monkeypatch, size):
+@pytest.mark.parametrize("workers", [2, 3])
+def test_seeds_trained_in_groups_at_once_are_those_of_one_program(workers):
     """The replicas train in a group per core, the groups at once (lstmlab.replicas; 3
-    seeds in groups of 2 pad the second): every replica's history and parameters are bit
-    for bit those of one program of all, the padding dropped."""
+    seeds in 2 workers' groups of 2 pad the second): every replica's history and
+    parameters are bit for bit those of one program of all (one worker), the padding
+    dropped."""
     spec = _spec(epochs=2)
-    monkeypatch.setattr(replicas, "per_group", lambda r: r)
-    one = fit(spec, replica_keys(7, 3), 7)
-    monkeypatch.setattr(replicas, "per_group", lambda r: size)
-    grouped = fit(spec, replica_keys(7, 3), 7)
+    one = fit(spec, replica_keys(7, 3), 7, workers=1)
+    grouped = fit(spec, replica_keys(7, 3), 7, workers=workers)
     assert grouped["history"].shape == one["history"].shape == (3, 2, 3)
     np.testing.assert_array_equal(grouped["history"], one["history"])
     for got, want in zip(jax.tree.leaves(grouped["params"]), jax.tree.leaves(one["params"])):

@@ -198,18 +198,18 @@ def test_replicas_trained_together_are_each_trained_alone():
     assert abs(together["history"][0, -1, 1] - together["history"][1, -1, 1]) > 1e-3
 
 
-@pytest.mark.parametrize("size", [1, 2])
-def test_seeds_trained_in_groups_at_once_are_those_of_one_program(monkeypatch, size):
+@pytest.mark.parametrize("workers", [2, 3])
+def test_seeds_trained_in_groups_at_once_are_those_of_one_program(workers):
     """On the CPU the seeds train in a group per core, the groups at once on threads of
-    their own (replicas.per_group; 3 seeds in groups of 2 pad the second group with a
+    their own (replicas.per_group; 3 seeds in 2 workers' groups of 2 pad the second with a
     copy of the last): every replica's numbers are bit for bit those of one program of
-    all, and the padding is dropped."""
+    all (one worker), and the padding is dropped."""
     spec, b, v = small(epochs=2)
     keys = jax.random.split(jax.random.PRNGKey(3), 3)
-    monkeypatch.setattr(replicas, "per_group", lambda r: r)
-    one = charrnn.fit(spec, keys, b, v)
-    monkeypatch.setattr(replicas, "per_group", lambda r: size)
-    grouped = charrnn.fit(spec, keys, b, v)
+    # workers: the groups (on the CPU one per core by default; a Ray task's seeds are one)
+    assert [replicas.per_group(3, w) for w in (1, 2, 3)] == [3, 2, 1]
+    one = charrnn.fit(spec, keys, b, v, workers=1)
+    grouped = charrnn.fit(spec, keys, b, v, workers=workers)
     assert grouped["history"].shape == one["history"].shape == (3, 2, 2)
     np.testing.assert_array_equal(grouped["history"], one["history"])
     for got, want in zip(jax.tree.leaves((grouped["params"], grouped["best"])),

@@ -205,8 +205,9 @@ class _reporting(_Stopped):
               "an address (auto, HOST:PORT, ray://HOST:PORT), on that cluster. Needs the "
               "extra: pip install \"lstmlab[ray]\".")
 @click.option("--workers", type=int, help="Groups the seeds of a point are split into, "
-              "each one compiled call, as many at once as there are cores (default: groups "
-              "of at most 5 seeds on the CPU; one on an accelerator).")
+              "each one compiled call, as many at once as there are cores (default on the "
+              "CPU: groups of at most 5 seeds, a text or memory task's one per core; one on "
+              "an accelerator).")
 @click.option("--no-cache", is_flag=True, help="Compile everything afresh, without the "
               "persistent compilation cache.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

@@ -13,12 +13,18 @@ import jax
 import numpy as np
 
 
-def per_group(replicas: int) -> int:
-    """Replicas per group: as many groups as cores (fewer with fewer replicas) on the CPU,
-    one group of all elsewhere."""
-    if jax.default_backend() != "cpu":
+def per_group(replicas: int, workers: int | None = None) -> int:
+    """Replicas per group: ``workers`` groups if given (a Ray task's seeds are one group);
+    else as many groups as cores (fewer with fewer replicas) on the CPU, one group of all
+    elsewhere."""
+    if workers is None and jax.default_backend() != "cpu":
         return replicas
-    return -(-replicas // min(replicas, os.cpu_count() or 1))
+    return -(-replicas // max(1, min(replicas, workers or os.cpu_count() or 1)))
+
+
+def threads(groups: int) -> int:
+    """How many groups train at once: one per core."""
+    return max(1, min(groups, os.cpu_count() or 1))
 
 
 def split(trees, size: int, groups: int) -> list:

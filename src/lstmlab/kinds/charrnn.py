@@ -189,9 +189,10 @@ class Progress(NamedTuple):
 
 
 def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=None,
-        checkpoint: Path | None = None, check=None) -> dict:
+        checkpoint: Path | None = None, check=None, workers: int | None = None) -> dict:
     """Train one replica per key (``keys`` (R, 2)) for spec.epochs with one compiled
-    program, the replicas in a group per core trained at once (``lstmlab.replicas``);
+    program, the replicas in a group per core (``workers`` groups if given) trained at once
+    (``lstmlab.replicas``);
     after every compiled call ``on_progress(Progress)`` and ``check()`` (which may raise
     to stop: the last finished epoch is kept). With ``checkpoint`` (a file),
     every finished epoch is written there (atomically) and a run finds it and goes on from
@@ -204,7 +205,7 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
     params, opt_state = jax.vmap(lambda k: init(spec, k))(keys)
     drop_keys = jax.vmap(lambda k: jax.random.fold_in(k, DROPOUT_STREAM))(keys)
     r = len(keys)
-    size = replicas.per_group(r)
+    size = replicas.per_group(r, workers)
     groups = -(-r // size)
     # the best parameters are copies: training donates its buffers to the next step
     best, best_val, best_epoch, history = jax.tree.map(jnp.copy, params), \
@@ -225,7 +226,7 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
                              first[3], 0).compile()
     compile_s, t0 = time.perf_counter() - t0, time.perf_counter()
     resumed = len(history)
-    with ThreadPoolExecutor(groups) as pool:
+    with ThreadPoolExecutor(replicas.threads(groups)) as pool:
         for epoch in range(len(history), spec.epochs):
             lr = jnp.float32(spec.lr_at(epoch))
             ek = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(drop_keys)

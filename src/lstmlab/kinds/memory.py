@@ -231,7 +231,7 @@ class Memory(KindBase, view=memory_view):
               check=None, checkpoint=None, workers=None, chunk=None) -> MemoryResult:
         from ..train import replica_keys
         spec, keys = spec_of(cfg), replica_keys(cfg.seed, cfg.seeds)
-        out = fit(spec, keys, cfg.seed, on_progress, check)
+        out = fit(spec, keys, cfg.seed, on_progress, check, workers)
         initial = jax.vmap(lambda k: init(spec, k)[0])(keys)  # the untrained control
         return MemoryResult(cfg, ds, out["params"], out["history"], out["compile_s"],
                             out["train_s"], analyses={

@@ -109,9 +109,11 @@ def test_set(spec: MemorySpec, seed: int):
                  TEST_SEQUENCES, spec.lag)
 
 
-def fit(spec: MemorySpec, keys, seed: int, on_progress=None, check=None) -> dict:
+def fit(spec: MemorySpec, keys, seed: int, on_progress=None, check=None,
+        workers: int | None = None) -> dict:
     """Train one replica per key (``keys`` (R, 2)) for spec.epochs × EPOCH_UPDATES updates,
-    the replicas in a group per core, the groups at once (``lstmlab.replicas``). After every epoch: ``on_progress(epochs done, history so far)``
+    the replicas in a group per core (``workers`` groups if given), the groups at once
+    (``lstmlab.replicas``). After every epoch: ``on_progress(epochs done, history so far)``
     and ``check()`` (which may raise to stop). Returns the parameters, the history (R,
     epochs, 3): the mean training loss of the epoch, the test loss and the test score
     (adding: MSE; else accuracy), and the seconds compiling and training."""
@@ -121,7 +123,7 @@ def fit(spec: MemorySpec, keys, seed: int, on_progress=None, check=None) -> dict
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, DATA_STREAM))(keys)
     tx, ty, tw = test_set(spec, seed)
     lr = jnp.float32(spec.lr)
-    size = replicas.per_group(r)  # a group per core, trained at once (lstmlab.replicas)
+    size = replicas.per_group(r, workers)  # a group per core, at once (lstmlab.replicas)
     groups = -(-r // size)
     parts = replicas.split((params, opt_state), size, groups)
     t0 = time.perf_counter()
@@ -136,7 +138,7 @@ def fit(spec: MemorySpec, keys, seed: int, on_progress=None, check=None) -> dict
         parts[g] = (params_g, opt_g)
         return np.stack([np.asarray(loss_g), *map(np.asarray, scored(params_g, tx, ty, tw))],
                         1)
-    with ThreadPoolExecutor(groups) as pool:
+    with ThreadPoolExecutor(replicas.threads(groups)) as pool:
         for epoch in range(spec.epochs):
             ek = replicas.split(jax.vmap(lambda k: jax.random.fold_in(k, epoch))(data_keys),
                                 size, groups)

@@ -146,12 +146,13 @@ class Streams(KindBase, view=stream_view):
     def train(self, cfg: Config, ds: TextData, *, prior=None, first: int = 0,
               on_progress=None, check=None, checkpoint=None, workers=None,
               chunk=None) -> TextResult:
-        """Train its replicas (charrnn.fit, one compiled program; ``checkpoint``: the file
-        of the last finished epoch) and draw a sample of SAMPLE_LENGTH symbols at
-        SAMPLE_TEMPERATURE from each best model."""
+        """Train its replicas (charrnn.fit: one compiled program, ``workers`` groups of
+        seeds or one per core; ``checkpoint``: the file of the last finished epoch) and
+        draw a sample of SAMPLE_LENGTH symbols at SAMPLE_TEMPERATURE from each best
+        model."""
         spec = text_spec_of(cfg, len(ds.vocab))
         out = charrnn.fit(spec, train.replica_keys(cfg.seed, cfg.seeds), ds.train, ds.val,
-                          on_progress, checkpoint, check)
+                          on_progress, checkpoint, check, workers)
         res = TextResult(cfg, ds, out["best"], out["params"], out["history"],
                          out["best_epoch"], out["compile_s"], out["train_s"],
                          trained_epochs=out["trained_epochs"])
