@@ -127,8 +127,8 @@ def fit(spec: MemorySpec, keys, seed: int, on_progress=None, check=None,
     groups = -(-r // size)
     parts = replicas.split((params, opt_state), size, groups)
     t0 = time.perf_counter()
-    step = train_epoch.lower(spec, *parts[0], lr, replicas.split(data_keys, size, 1)[0]
-                             ).compile()
+    step = train_epoch.lower(spec, *parts[0], lr,
+                             replicas.split(data_keys, size, groups)[0]).compile()
     scored = test.lower(spec, parts[0][0], tx, ty, tw).compile()
     compile_s, t0 = time.perf_counter() - t0, time.perf_counter()
     history = []
