@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -257,3 +258,30 @@ def test_the_test_suites_compilation_cache_is_kept_only_where_asked(tmp_path):
     assert not list(tmp_path.glob("lstmlab-test-cache-*"))
     session(str(tmp_path / "kept"))
     assert len(list((tmp_path / "kept").iterdir())) > 0
+
+
+def test_the_command_leaves_at_once_with_its_output_and_files_whole(tmp_path):
+    """``python -m lstmlab`` (cli.process) leaves without the interpreter's teardown once
+    JAX has run: its exit code, its piped output to the last line and its files are whole;
+    a bad value is still one line and exit 2."""
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "lstmlab", "run", "timestep-window", "--seeds",
+                        "1", "--epochs", "2", "--out", str(out)], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.stdout.rstrip().splitlines()[-1].startswith("Run directory:")
+    assert (out / "report.html").read_text().rstrip().endswith("</html>")
+    assert json.loads((out / "timestep-window" / "record.json").read_text())
+    # one seed's report draws no accuracy histogram (one bar); two seeds' does
+    assert (out / "plots" / "timestep-window-curves.png").is_file()
+    assert not (out / "plots" / "timestep-window-accuracy.png").exists()
+    two = tmp_path / "two"
+    assert subprocess.run([sys.executable, "-m", "lstmlab", "run", "timestep-window",
+                           "--seeds", "2", "--epochs", "2", "--out", str(two), "-q"],
+                          capture_output=True).returncode == 0
+    assert (two / "plots" / "timestep-window-accuracy.png").is_file()
+    bad = subprocess.run([sys.executable, "-m", "lstmlab", "run", "timestep-window",
+                          "--seeds", "0", "--out", str(tmp_path / "bad")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "seeds 0" in bad.stderr
+    assert not (tmp_path / "bad").exists()

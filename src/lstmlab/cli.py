@@ -3,6 +3,7 @@ options, show what happens, turn errors into one line)."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import sys
@@ -364,3 +365,26 @@ def entry() -> None:
         error("out of memory: this run does not fit; use fewer seeds, units or "
                       "samples (" + str(e).strip().splitlines()[0][:160] + ")")
         sys.exit(2)
+
+
+def process() -> None:
+    """The ``lstmlab`` command as a process: :func:`entry`, then, once JAX has run, leave
+    without the interpreter's teardown — freeing XLA's compiled programs and threads took
+    0.4 s after every command (docs/speed.md), longer than some commands' own work. Every
+    file is written and closed by then; the compilations started ahead are waited for (JAX
+    writes its cache files in place); with Ray loaded the teardown is Ray's, so it runs."""
+    try:
+        entry()
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    if "jax" not in sys.modules or "ray" in sys.modules:
+        sys.exit(code)
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)  # what sys.exit("words") prints
+        code = 1
+    from .programs import wait_ahead
+    wait_ahead()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)

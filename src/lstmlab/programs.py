@@ -79,6 +79,11 @@ def program_ahead(spec, args, kind, build, *static):
         _PROGRAMS[key] = _AHEAD.submit(_compile, build, args)
 
 
+def wait_ahead() -> None:
+    """Wait for the compilations started ahead that are running (none start after it)."""
+    _AHEAD.shutdown(wait=True)
+
+
 def cancel_ahead() -> None:
     """Drop compilations started ahead that have not begun (an interrupted run)."""
     for key, program in list(_PROGRAMS.items()):

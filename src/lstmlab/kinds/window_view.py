@@ -182,8 +182,9 @@ def sections(r, ctx: dict) -> list:
                         f" — type symbols and watch {watched} (opens offline)."))
     out.append(Img(f"{c.name}-curves.png", f"{c.name}: loss and accuracy",
                    partial(plots.plot_curves, r)))
-    out.append(Img(f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",
-                   partial(plots.plot_accuracy_distribution, r)))
+    if c.seeds > 1:  # one seed's histogram is one bar: the table says it
+        out.append(Img(f"{c.name}-accuracy.png", f"{c.name}: final accuracy over seeds",
+                       partial(plots.plot_accuracy_distribution, r)))
     if r.probe is not None:
         s = summarize(r.probe_accuracy)
         ci = "" if s["n"] < 2 else f", 95% CI {interval_text(*s['ci95'], 2, '%')}"
