@@ -3,7 +3,8 @@ core, each group one call of the same compiled program (its replicas one after a
 inside it), the groups on threads of their own. XLA runs such a program's recurrence on
 one core and releases the GIL while it runs, so two groups on two cores train about 1.4×
 faster than one program of all (benchmarks/text_bench.py). On an accelerator one program
-holds them all. (The window experiments group their replicas in ``train.fit``.)"""
+holds them all. The window experiments' ``train.fit`` groups its replicas with the same
+pieces, in groups of at most ``train.MAX_GROUP``."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def per_group(replicas: int, workers: int | None = None) -> int:
     elsewhere."""
     if workers is None and jax.default_backend() != "cpu":
         return replicas
-    return -(-replicas // max(1, min(replicas, workers or os.cpu_count() or 1)))
+    groups = (os.cpu_count() or 1) if workers is None else workers
+    return -(-replicas // max(1, min(replicas, groups)))
 
 
 def threads(groups: int) -> int:

@@ -9,7 +9,6 @@ move between them; the chunk size never changes the numbers (the program is the 
 
 from __future__ import annotations
 
-import os
 import time
 from functools import partial
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import model
+from . import model, replicas
 from .cells import CELLS
 from .keras_compat import keras_crossentropy, optimizer
 from .programs import program, program_ahead
@@ -301,11 +300,9 @@ def group_size(n_rep: int, workers: int | None = None) -> int:
     """Replicas per group (one compiled call): ``n_rep / workers`` groups if ``workers``
     is given; on the CPU enough groups of at most MAX_GROUP to keep every core busy; one
     group of all on an accelerator (one program holds every replica on the device)."""
-    if workers is not None:
-        return -(-n_rep // max(1, min(n_rep, workers)))
-    if jax.default_backend() != "cpu":
-        return n_rep
-    return max(1, min(MAX_GROUP, -(-n_rep // (os.cpu_count() or 1))))
+    size = replicas.per_group(n_rep, workers)
+    return size if workers is not None or jax.default_backend() != "cpu" \
+        else min(MAX_GROUP, size)
 
 
 def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
@@ -329,9 +326,6 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
     x, y, mask, order = batch = _fit_inputs(x, y, mask, order)
     n, n_rep = y.shape[0], len(keys)
     groups, size, ce, programs = _plan(spec, n_rep, x, y, mask, order, workers, chunk)
-    # numpy slices and joins: an eager jnp slice of a new shape compiles a kernel (~8 ms)
-    keys = np.asarray(keys)
-    keys = np.concatenate([keys, np.repeat(keys[-1:], groups * size - n_rep, axis=0)])
     lr = jnp.float32(spec.lr)
     with ThreadPoolExecutor(2) as pool:  # the two programs compile at the same time
         (start, t_init), (run, t_chunk) = [f.result() for f in [pool.submit(program, spec, *p)
@@ -339,8 +333,8 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
     # what compiling this run's programs took, at the same time (or ahead, in the
     # background): not the wait, which compiling ahead hides
     compile_s = max(t_init, t_chunk)
-    parts = [jax.tree.map(np.asarray, start(keys[g * size:(g + 1) * size]))
-             for g in range(groups)]
+    parts = [jax.tree.map(np.asarray, start(k))
+             for k in replicas.split(np.asarray(keys), size, groups)]
 
     def run_group(g, start):
         carry_g, keys_g = parts[g]
@@ -350,7 +344,7 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
 
     hist = []
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(min(groups, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(replicas.threads(groups)) as pool:
         for start in range(0, spec.epochs, ce):
             futures = [pool.submit(run_group, g, start) for g in range(groups)]
             try:
@@ -367,6 +361,5 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
             if on_progress is not None:
                 on_progress(start + ce, np.concatenate(hist, axis=1))
     train_s = time.perf_counter() - t0
-    params = jax.tree.map(lambda *a: np.concatenate([np.asarray(x) for x in a])[:n_rep],
-                          *[p[0][0] for p in parts])
+    params = replicas.joined([p[0][0] for p in parts], n_rep)
     return FitResult(params, np.concatenate(hist, axis=1), compile_s, train_s)
