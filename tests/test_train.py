@@ -5,7 +5,8 @@ import optax
 import pytest
 
 import reference as ref
-from lstmlab import PRESETS, data, evaluate, experiments, keras_compat, model, programs, train
+from lstmlab import (PRESETS, data, evaluate, experiments, keras_compat, model, programs,
+                     replicas, train)
 
 
 def az_windows(n=3, encoding="scaled", framing="timesteps"):
@@ -283,7 +284,7 @@ def test_cancelled_compilations_are_compiled_when_needed():
 def test_more_seeds_run_the_same_compiled_program_in_more_groups(monkeypatch):
     x, y = az_windows()
     spec = train.TrainSpec(units=6, vocab_size=26, epochs=6, batch_size=1)
-    monkeypatch.setattr(train.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(replicas.os, "cpu_count", lambda: 2)  # the groups are replicas.py's
     programs._PROGRAMS.clear()
     keys = train.replica_keys(9, 3 * train.MAX_GROUP)
     few = train.fit(spec, keys[:2 * train.MAX_GROUP], x, y)  # 2 groups, one per core
