@@ -88,7 +88,8 @@ def test_an_interrupted_run_keeps_its_finished_experiments(run_cli, monkeypatch,
     assert "Traceback" not in err
     assert (out / "one-char" / "record.json").is_file()
     assert not (out / "two-char").exists()
-    assert [p.name for p in out.rglob(".*")] == [".lstmlab"]
+    # no temporary file left (one-char's pictures may have been drawn ahead, whole)
+    assert {p.name for p in out.rglob(".*")} <= {".lstmlab", ".drawn.json"}
     assert set(json.loads((out / "results.json").read_text())) == {"one-char"}
 
 

@@ -227,15 +227,16 @@ def render_html(blocks_: list) -> str:
 MAX_PNG_BYTES = 64 * 2**20
 
 
-def write(out_dir: Path, bl: list, stem: str = "report") -> list[Path]:
-    """``stem``.md (with plots/*.png) and ``stem``.html of the blocks in ``out_dir``. A
-    picture with a key whose PNG ``out_dir`` keeps from the same key is read, not drawn
-    again (``lstmlab report`` on a finished run draws nothing)."""
+def pictures(out_dir: Path, bl: list, read: bool = True) -> None:
+    """Every picture of ``bl`` in ``out_dir``/plots: one kept from the same key is read
+    (not at all unless ``read``), any other drawn, written and kept with its key."""
     kept, keys = record_io.drawn(out_dir), {}
     for b in bl:
         if isinstance(b, Img):
             name, path = f"plots/{b.file}", out_dir / "plots" / b.file
             if record_io.is_kept(out_dir, name, b.key, kept):
+                if not read:
+                    continue
                 try:
                     b.png = read_bytes(path, MAX_PNG_BYTES, name)
                     continue
@@ -245,6 +246,13 @@ def write(out_dir: Path, bl: list, stem: str = "report") -> list[Path]:
             keys[name] = b.key
     if any(v is not None or k in kept for k, v in keys.items()):
         record_io.keep_drawn(out_dir, keys)
+
+
+def write(out_dir: Path, bl: list, stem: str = "report") -> list[Path]:
+    """``stem``.md (with plots/*.png) and ``stem``.html of the blocks in ``out_dir``. A
+    picture with a key whose PNG ``out_dir`` keeps from the same key is read, not drawn
+    again (``lstmlab report`` on a finished run draws nothing)."""
+    pictures(out_dir, bl)
     atomic_write(out_dir / f"{stem}.md", render_md(bl))
     atomic_write(out_dir / f"{stem}.html", render_html(bl))
     return [out_dir / f"{stem}.md", out_dir / f"{stem}.html"]

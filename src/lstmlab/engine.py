@@ -120,7 +120,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
             write_files: Callable[[list[Result], list[Result]], None] | None = None,
             on_locked: Callable[[], None] | None = None,
             asked: dict[str, int] | None = None, looks: list[int] | None = None,
-            ahead: bool = True, kind: str = "run") -> Outcome:
+            ahead: bool = True, kind: str = "run",
+            saved: Callable[[Result, bool], None] | None = None) -> Outcome:
     """Run ``cfgs`` (already validated, with their ``datasets``) in ``run_dir``.
 
     Experiments that finished there with the same settings are loaded, not trained; one
@@ -136,7 +137,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
     ``ahead`` (local training): start compiling every experiment's training at once, on
     background threads (``train.compile_ahead``); off, each compiles when it trains.
     ``kind``: "run" or "sweep" — a directory holds one kind, and only what lstmlab wrote
-    (``records.claim``).
+    (``records.claim``). ``saved(result, more)`` is called after each experiment it saves;
+    ``more``: whether another is still to train here (locally) after it.
     """
     obs = observer or Observer()
     with records.lock(run_dir), StopRequest(obs.stopping, obs.leaving) as stop:
@@ -168,7 +170,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
         done: dict[str, Result] = {}
         failed: dict[str, str] = {}
 
-        def finish(res: Result) -> None:
+        def finish(res: Result, more: bool = False) -> None:
             prior = known.get(res.config.name)
             if not res.cached and prior is not None and prior.grows_into(res.config):
                 # grown from a result that was judged at its seeds: a look, by hand or
@@ -183,6 +185,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
                 if save_models and kind == "run":  # what a run's findings and report
                     measure.everything(res)            # read, made once (a sweep reads none)
                 records.save_result(run_dir, res, models=save_models)
+                if saved is not None:
+                    saved(res, more)
             done[res.config.name] = res
             obs.finished(res)
 
@@ -192,7 +196,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
                     kinds.of(cfg).compile_ahead(cfg, by_name[cfg.name], workers, chunk,
                                                 known.get(cfg.name))
                 trained: dict = {}  # training key → a result this invocation trained
-                for cfg in cfgs:
+                for i, cfg in enumerate(cfgs):
                     stop.check()
                     res = known.get(cfg.name)
                     fresh = res is None or not res.answers(cfg)
@@ -221,7 +225,7 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
                                                  checkpoint=records.checkpoint(run_dir, cfg)
                                                  if its.checkpointed else None)
                         trained[training_key(cfg)] = res
-                    finish(res)
+                    finish(res, any(c in todo for c in cfgs[i + 1:]))
             else:
                 for cfg in cfgs:
                     if cfg not in todo:

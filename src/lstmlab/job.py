@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine, explorer, findings, measure, records, report, settle as settle_mod
+from . import (drawing, engine, explorer, findings, measure, records, report,
+               settle as settle_mod)
 from .config import MAIN_RUN, PRESETS, Config, check_applies, configure
 from .errors import ConfigError
 from .kinds import ExperimentResult as Result
@@ -84,12 +85,14 @@ def check_max_seeds(max_seeds) -> None:
 @dataclass
 class Judged:
     """The first phase's outcome: this invocation's results, every finished experiment
-    (settled ones with all their seeds), the findings and the design in words."""
+    (settled ones with all their seeds), the findings and the design in words; the
+    report's pictures being drawn meanwhile (``drawing.Ahead``; write_pages waits)."""
 
     results: list[Result]
     everything: list[Result]
     found: list
     design: str
+    ahead: drawing.Ahead | None = None
 
 
 def judge_run(run_dir: Path, cfgs: list[Config], datasets: list, *, force: bool = False,
@@ -98,13 +101,24 @@ def judge_run(run_dir: Path, cfgs: list[Config], datasets: list, *, force: bool 
               settle_observer: engine.Observer | None = None) -> Judged:
     """Train ``cfgs`` in ``run_dir`` (resuming what finished there), settle the
     inconclusive findings (unless ``settle`` is False) and judge the claims; the run's
-    files and findings.json are written. Interrupts raise engine.Interrupted."""
-    obs = observer or engine.Observer()
+    files and findings.json are written, and the report's pictures of each experiment
+    saved are drawn meanwhile in the background. Interrupts raise engine.Interrupted."""
+    ahead = drawing.Ahead(run_dir)
+    try:
+        return _judge(run_dir, cfgs, datasets, force, settle, max_seeds,
+                      observer or engine.Observer(), settle_observer, ahead)
+    except BaseException:
+        ahead.stop()
+        raise
+
+
+def _judge(run_dir, cfgs, datasets, force, settle, max_seeds, obs, settle_observer,
+           ahead) -> Judged:
 
     def files(results, everything):
         records.write_run_files(run_dir, everything, cfgs)
     outcome = engine.execute(run_dir, cfgs, datasets, force=force, observer=obs,
-                             write_files=files)
+                             write_files=files, saved=ahead.saved)
     everything, design = outcome.everything, ""
     if settle:
         looks = settle_mod.plan(min(c.seeds for c in cfgs), max_seeds)
@@ -117,7 +131,8 @@ def judge_run(run_dir: Path, cfgs: list[Config], datasets: list, *, force: bool 
 
         def more_seeds(bigger):  # one settling round, through the same engine
             return engine.execute(run_dir, bigger, engine.prepare_all(bigger),
-                                  observer=settle_observer, asked=asked, looks=looks).results
+                                  observer=settle_observer, asked=asked, looks=looks,
+                                  saved=ahead.saved).results
         settled, found = settle_mod.settle(everything, looks, more_seeds)
         everything = records.in_order(settled)
         judged = settle_mod.strictest(everything, looks)
@@ -133,13 +148,18 @@ def judge_run(run_dir: Path, cfgs: list[Config], datasets: list, *, force: bool 
     records.write_findings(run_dir, found, design)
     latest = {r.config.name: r for r in everything}  # settled: with all their seeds
     return Judged([latest.get(r.config.name, r) for r in outcome.results], everything,
-                  found, design)
+                  found, design, ahead)
 
 
 def write_pages(run_dir: Path, judged: Judged, step=None) -> tuple[tuple, dict]:
     """The explorer pages and the report of a judged run: (report paths, pages);
     ``step(words)`` is told each step (a progress display: this takes seconds)."""
     step = step or (lambda what: None)
+    if judged.ahead is not None:
+        try:  # the pictures drawn ahead, and their keys, are in the directory from here on
+            judged.ahead.finish()
+        finally:
+            judged.ahead.stop()
     step("writing the explorer pages")
     pages = explorer.for_run(run_dir, judged.everything)
     for name in records.left_out(run_dir, judged.everything):

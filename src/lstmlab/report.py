@@ -117,14 +117,19 @@ def blocks(results: list, title: str, found: list | None = None, design: str = "
         heading, header, rows, notes = kind.table(rs)
         out += [H(2, heading), Table(header, rows)] + [P(n) for n in notes]
         for r in rs:
-            mine = kind.sections(r, ctx)
-            if r.config.name in studies:
-                mine += units_blocks(studies[r.config.name])
-            for b in mine:
-                if isinstance(b, Img) and b.key is None:
-                    b.key = (keys or {}).get(r.config.name)
-            out += mine
+            out += experiment_blocks(r, ctx, studies.get(r.config.name),
+                                     (keys or {}).get(r.config.name))
     return out
+
+
+def experiment_blocks(r, ctx: dict, study=None, key: str | None = None) -> list:
+    """One experiment's section of the report (its kind's, then what its units learned,
+    ``study``), its pictures keyed by ``key`` (what they are drawn from)."""
+    mine = r.kind.sections(r, ctx) + (units_blocks(study) if study is not None else [])
+    for b in mine:
+        if isinstance(b, Img) and b.key is None:
+            b.key = key
+    return mine
 
 
 def write(run_dir: Path, results: list, found: list | None = None,

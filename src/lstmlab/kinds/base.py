@@ -25,7 +25,9 @@ A kind is one object (:class:`Kind`) and one result class (:class:`ExperimentRes
   ``lstmlab units`` prints of a kind whose models read no symbols);
 - ``claims``: whether the tutorial's findings are judged on it; ``measures``: the names
   of ``measure.MEASURES`` that apply to its models; ``explores``: whether its ``model(r)``
-  is an ``artifacts.Model`` (the explorer page, ``lstmlab units``, Keras export).
+  is an ``artifacts.Model`` (the explorer page, ``lstmlab units``, Keras export);
+  ``pictures_ahead``: whether its report's pictures are drawn from its record alone
+  (``lstmlab.drawing`` may then draw them while later experiments train).
 
 A new kind subclasses :class:`KindBase` (every member above has a plain default there:
 no checkpoint, no claims, a summary table, report section and sweep columns of its
@@ -81,6 +83,7 @@ class Kind(Protocol):
     sweep_note: str
     measures: tuple[str, ...]
     checkpointed: bool
+    pictures_ahead: bool
 
     def validate(self, cfg: Config, n_samples: int | None = None) -> None: ...
     def prepare(self, cfg: Config) -> Any: ...
@@ -144,6 +147,7 @@ class KindBase:
     claims = False
     checkpointed = False
     explores = True  # its model(r) is an artifacts.Model (the explorer, units, Keras)
+    pictures_ahead = True
     measures: tuple[str, ...] = ()
     explorer_words = ""
     sweep_note = ""

@@ -201,6 +201,7 @@ class Memory(KindBase, view=memory_view):
     result = MemoryResult
     explores = False  # a model of numbers and task symbols (MemoryModel), not of a vocabulary
     claims = True     # adding-lstm and adding-rnn (findings.CLAIMS) rest on its presets
+    pictures_ahead = False  # its units picture runs seed 0's model
 
     def validate(self, cfg: Config, n_samples: int | None = None) -> None:
         super().validate(cfg)  # each setting alone, and where each applies
