@@ -96,18 +96,26 @@ class _Pipe(io.StringIO):
 
 
 class _Process:
-    """subprocess.Popen's stand-in: what it was sent, whether it was waited for."""
-    started = []
+    """subprocess.Popen's stand-in: what it was sent, whether it was waited for; ``busy``:
+    it does not end by itself (drawing for longer than it is waited for)."""
+    started, busy = [], False
 
     def __init__(self, args, **kw):
         self.args, self.stdin, self.waited, self.terminated = args, _Pipe(), False, False
+        self.waits = []
         _Process.started.append(self)
 
     def terminate(self):
         self.terminated = True
 
+    def kill(self):
+        raise AssertionError("a terminated process leaves through Python: no kill")
+
     def wait(self, timeout=None):
         assert self.stdin.closed  # its input ended before it is waited for
+        self.waits.append(timeout)
+        if not self.terminated and (self.busy or timeout == 0):
+            raise subprocess.TimeoutExpired("drawing", timeout)
         self.lines, self.waited = self.stdin.lines, True
 
 
@@ -128,6 +136,24 @@ def test_the_process_starts_only_when_an_experiment_is_left_to_train(monkeypatch
     assert not p.terminated
     a.saved(_result("more"), True)  # finished: nothing more is sent or started
     assert len(_Process.started) == 1
+
+
+def test_the_end_waits_for_what_is_left_only_so_long(monkeypatch, tmp_path):
+    """A process that is still drawing (starved at its low priority) is ended after
+    FINISH_S: the report draws the rest; one that is done is not ended."""
+    _Process.started = []
+    monkeypatch.setattr(drawing.subprocess, "Popen", _Process)
+    monkeypatch.setattr(_Process, "busy", True)
+    a = drawing.Ahead(tmp_path)
+    a.saved(_result("one-char"), True)
+    a.finish()
+    p = _Process.started[0]
+    assert p.terminated and p.waits[0] == drawing.FINISH_S and p.lines[-1] == drawing.DONE
+    monkeypatch.setattr(_Process, "busy", False)
+    b = drawing.Ahead(tmp_path)
+    b.saved(_result("one-char"), True)
+    b.finish()
+    assert not _Process.started[1].terminated
 
 
 def test_a_stopped_run_ends_the_process_at_once(monkeypatch, tmp_path):

@@ -24,7 +24,10 @@ import sys
 from pathlib import Path
 
 DONE = "."
-WAIT_S = 600.0  # at most this long for what is left (a stuck process is killed, not waited)
+# At the end, what is left is waited for at most this long; then the process is ended and
+# the report draws the rest itself. At its low priority, other work on the machine can
+# starve it: it must never hold the run (with a core to itself it draws ~8 pictures/s).
+FINISH_S = 3.0
 
 
 class Ahead:
@@ -59,10 +62,11 @@ class Ahead:
             self._broken = True
 
     def finish(self) -> None:
-        """Wait until every picture asked for is drawn (or the process ended)."""
+        """Wait until every picture asked for is drawn, at most FINISH_S; then end it (the
+        report draws what it did not)."""
         if self._proc is not None:
             self._send(DONE)
-            self._end(WAIT_S)
+            self._end(FINISH_S)
 
     def stop(self) -> None:
         """End the process now, without drawing what is left (a file it was writing is
@@ -76,13 +80,15 @@ class Ahead:
             proc.stdin.close()
         except OSError:
             pass
-        if not timeout:
-            proc.terminate()
         try:
-            proc.wait(timeout or WAIT_S)
+            proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            proc.terminate()  # SystemExit there: a file being written is removed
+            try:
+                proc.wait(2.0)
+            except subprocess.TimeoutExpired:  # starved even for that: its leftover
+                proc.kill()                    # temporary file is cleaned by the next run
+                proc.wait()
         self._proc = None  # (interrupted while waiting, stop() still ends it)
 
 
