@@ -103,11 +103,7 @@ def draw(run_dir: Path, name: str) -> None:
     res = records.load_result(exp_dir)
     if not res.kind.pictures_ahead or record_io.record_digest(exp_dir) != key:
         return  # saved again while it was read: its next line draws it
-    # the units' study as kept with the record (measure.studies would measure a missing
-    # one: nothing here may run a model)
-    kept = res.analyses.get("units")
-    study = None if kept is None else measure.study_from(kept,
-                                                         res.kind.analysed_text(res.config))
+    study = measure.kept_study(res, make=False)  # as kept: nothing here may run a model
     document.pictures(run_dir, report.experiment_blocks(res, {}, study, key), read=False)
 
 

@@ -219,13 +219,14 @@ def _study_record(res) -> dict | None:
     return None if s is None else study_record(s)
 
 
-def kept_study(res):
-    """The report's study of ``res`` (its default text and threshold), made once."""
+def kept_study(res, make: bool = True):
+    """The report's study of ``res`` (its default text and threshold), made once; with
+    ``make`` False only as its record keeps it (None otherwise: no model is run)."""
     text = res.kind.analysed_text(res.config)
-    rec = _kept(res, "units")
+    rec = _kept(res, "units") if make else res.analyses.get("units")
     got = None if rec is None else study_from(rec, text)
-    if got is None and rec is not None and res.params is not None:  # kept of another text
-        res.analyses.pop("units")
+    if make and got is None and rec is not None and res.params is not None:
+        res.analyses.pop("units")  # kept of another text: made again
         rec = _kept(res, "units")
         got = None if rec is None else study_from(rec, text)
     return got
