@@ -283,6 +283,30 @@ def test_initial_params_are_what_training_starts_from():
     assert not np.allclose(every["dense"]["kernel"][1], want["dense"]["kernel"])
 
 
+def test_a_trained_result_keeps_the_weights_its_training_started_from():
+    """The unit claims' untrained control is the weights training started from, kept on
+    the result (not drawn again): bit for bit train.initial_params, also for replicas
+    added to a prior; the measurement is the same with them as drawn again, and it reads
+    them (negative control: other weights there, other numbers)."""
+    from lstmlab import experiments, measure
+    settings = dict(epochs=2, units=4)
+    few = experiments.run("one-char", seeds=2, **settings)
+    grown = experiments.run("one-char", seeds=3, prior=few, **settings)
+    c = grown.config
+    want = train.initial_params(c.seed, 3, grown.dataset.x.shape[-1], c.units,
+                                len(grown.dataset.vocab))
+    assert jax.tree.structure(grown.initial) == jax.tree.structure(want)
+    for a, b in zip(jax.tree.leaves(grown.initial), jax.tree.leaves(want)):
+        np.testing.assert_array_equal(a, np.asarray(b))
+    for a, b in zip(jax.tree.leaves(few.initial), jax.tree.leaves(want)):
+        np.testing.assert_array_equal(a, np.asarray(b)[:2])
+    kept = measure.position_unit(grown)["untrained"]
+    grown.initial = None  # as a loaded record: drawn again
+    np.testing.assert_array_equal(measure.position_unit(grown)["untrained"], kept)
+    grown.initial = grown.params
+    assert not np.array_equal(measure.position_unit(grown)["untrained"], kept)
+
+
 @pytest.mark.slow
 def test_units_command_end_to_end(run_cli, tmp_path):
     run = tmp_path / "run"

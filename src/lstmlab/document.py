@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import quote
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 from . import record_io
 from .data import VISIBLE, show
@@ -160,7 +161,16 @@ def drawn(text, family: str = "sans-serif") -> str:
                    for ch in show(text))
 
 
+def figure(**kw) -> Figure:
+    """A matplotlib figure (``Figure(**kw)``). matplotlib is imported here, on the first
+    picture, not with lstmlab: 0.25 s that ``lstmlab run`` does without when its pictures
+    were drawn in the background (drawing.py) and a command that draws none never pays."""
+    from matplotlib.figure import Figure
+    return Figure(**kw)
+
+
 def png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")

@@ -88,17 +88,22 @@ def _strongest(params, x, mask, carry, activation, cell, layers, track) -> np.nd
 
     from . import evaluate, units
     from .cells import CELLS
-    gates = evaluate.traces(params, x, mask, carry, activation)     # (R, P, N, S, U) each
+    gates = {k: np.asarray(v) for k, v in   # (R, P, N, S, U) each; on the host at once
+             evaluate.traces(params, x, mask, carry, activation).items()}
     out = []
     for r in range(len(jax.tree.leaves(params)[0])):
-        trace = units.Quantities({k: np.asarray(v[r]).reshape(-1, *v.shape[-2:])
+        trace = units.Quantities({k: v[r].reshape(-1, *v.shape[-2:])
                                   for k, v in gates.items()})
         out.append(units.strongest(units.activations(trace, CELLS[cell], layers), track))
     return np.array(out)
 
 
 def _untrained(res, n_features: int):
-    """Each replica's weights before training (train.initial_params), stacked."""
+    """Each replica's weights before training, stacked: those its training started from
+    when it trained in this process, else drawn again as training drew them
+    (train.initial_params: the same numbers, but a program traced per shape)."""
+    if res.initial is not None:
+        return res.initial
     from . import train
     c = res.config
     return train.initial_params(c.seed, c.seeds, n_features, c.units, len(res.dataset.vocab),

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matplotlib.figure import Figure
 
 from . import document, findings as findings_mod, grid as grid_mod, record_io
 from .config import Config
-from .document import H, Colored, Img, P, Table, png
+from .document import H, Colored, Img, P, Table, figure, png
 from .kinds import grouped
 from .tables import divergence, sequence_text
 
@@ -21,7 +20,7 @@ def plot_saturation(study) -> bytes:
     < 0.1) against right-saturated (y, > 0.9); a panel per layer, a colour per gate."""
     sat = study.saturation
     layers = sorted(set(sat["layer"])) or [1]
-    fig = Figure(figsize=(3.4 * len(layers), 3.2))
+    fig = figure(figsize=(3.4 * len(layers), 3.2))
     for k, layer in enumerate(layers):
         ax = fig.add_subplot(1, len(layers), k + 1)
         for gate, g in sat[sat["layer"] == layer].groupby("gate", sort=False):

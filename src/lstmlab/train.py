@@ -54,6 +54,7 @@ class FitResult:
     history: np.ndarray    # (replicas, epochs, 2): training loss and accuracy per epoch
     compile_s: float
     train_s: float
+    initial: dict | None = None  # the same pytree before training (the untrained control)
 
 
 def batch_plan(spec: TrainSpec, n: int, epoch_keys, order=None):
@@ -335,6 +336,7 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
     compile_s = max(t_init, t_chunk)
     parts = [jax.tree.map(np.asarray, start(k))
              for k in replicas.split(np.asarray(keys), size, groups)]
+    initial = replicas.joined([p[0][0] for p in parts], n_rep)
 
     def run_group(g, start):
         carry_g, keys_g = parts[g]
@@ -362,4 +364,4 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
                 on_progress(start + ce, np.concatenate(hist, axis=1))
     train_s = time.perf_counter() - t0
     params = replicas.joined([p[0][0] for p in parts], n_rep)
-    return FitResult(params, np.concatenate(hist, axis=1), compile_s, train_s)
+    return FitResult(params, np.concatenate(hist, axis=1), compile_s, train_s, initial)

@@ -10,11 +10,10 @@ import time
 import warnings
 
 import numpy as np
-from matplotlib.figure import Figure
 from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
 from .. import grid, terminal
-from ..document import H, Img, P, Table, png
+from ..document import H, Img, P, Table, figure, png
 from ..stats import loss_text
 from ..tables import divergence
 from ..terminal import Bar as LiveBar, live, out, warn
@@ -108,7 +107,7 @@ def table(results: list, terminal: bool = False):
 def plot_curves(res) -> bytes:
     """Test loss against updates: every seed, the baseline line, the solved threshold."""
     from .memory_tasks import ADDING_SOLVED
-    fig = Figure(figsize=(8, 3.4))
+    fig = figure(figsize=(8, 3.4))
     ax = fig.add_subplot()
     x = np.arange(1, res.history.shape[1] + 1) * EPOCH_UPDATES
     for r in range(len(res.history)):
@@ -168,7 +167,7 @@ def plot_at_work(res) -> bytes:
     from .memory_units import at_work, events
     x, drawn = at_work(spec_of(res.config), res.replica_params(0), res.config.seed,
                        res.analyses["memory_units"])
-    fig = Figure(figsize=(8, 1.5 + 1.3 * len(drawn)))
+    fig = figure(figsize=(8, 1.5 + 1.3 * len(drawn)))
     axes = fig.subplots(len(drawn), 1, sharex=True, squeeze=False)[:, 0]
     scaled = lambda v: (v - v.min()) / (v.max() - v.min()) if v.max() > v.min() else v * 0  # noqa: E731
     for ax, (name, (track, unit)) in zip(axes, drawn.items()):
@@ -219,7 +218,7 @@ SWEEP_NOTE = ("Final test loss on the same fresh sequences (mean, 95% t interval
 def plot_solved(results: list, setting: str, swept: list) -> bytes:
     """Seeds solved (share) by the value of ``setting``, one line per value of the other
     ``swept`` settings."""
-    fig = Figure(figsize=(7, 3.4))
+    fig = figure(figsize=(7, 3.4))
     ax = fig.add_subplot()
     lines: dict = {}
     for r in results:

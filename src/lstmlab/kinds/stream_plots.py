@@ -6,17 +6,16 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from .. import grid
-from ..document import drawn, layout_grid, png
+from ..document import drawn, figure, layout_grid, png
 from .stream_result import TextResult
 
 
 def plot_text_curves(res: TextResult) -> bytes:
     """Training and validation loss per epoch in nats (bits on the right axis): the
     median over seeds with the min–max band; the best validation epoch marked."""
-    fig = Figure(figsize=(8, 3.4))
+    fig = figure(figsize=(8, 3.4))
     ax = fig.add_subplot()
     epochs = np.arange(1, res.history.shape[1] + 1)
     for i, (label, marker) in enumerate((("training", ""), ("validation", "o"))):
@@ -60,7 +59,7 @@ def plot_text_layout(res: TextResult) -> bytes:
         start = i * n * steps + k * steps
         snippet = "".join(vocab.decode(b.x[k, i, :SNIPPET]))
         return f"@{start:,}\n{drawn(snippet, 'monospace')}…"
-    fig = Figure(figsize=(1.45 * cols + 2.2, 0.62 * rows + 1.7))
+    fig = figure(figsize=(1.45 * cols + 2.2, 0.62 * rows + 1.7))
     ax = layout_grid(fig, cols, rows, label, "stream", family="monospace")
     ax.set_xlabel(f"batch of {steps} steps (the state is reset before batch 1 of every "
                   f"epoch); first {cols} of {n} batches, {rows} of {streams} streams; "
@@ -74,7 +73,7 @@ def plot_sweep_text_curves(results: list[TextResult], setting: str, values: list
     """Validation loss over epochs per value of the setting: the median over the seeds of
     every point with that value (text points)."""
     import matplotlib
-    fig = Figure(figsize=(7, 3.4))
+    fig = figure(figsize=(7, 3.4))
     ax = fig.add_subplot()
     colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(values)))
     for v, colour in zip(values, colours):

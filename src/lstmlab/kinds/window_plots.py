@@ -7,11 +7,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from .. import grid
 from ..cells import CELLS, layered
-from ..document import MAX_TICKS, drawn, layout_grid, png
+from ..document import MAX_TICKS, drawn, figure, layout_grid, png
 from ..grid import axis
 from ..data import PAD
 from ..stats import at_100, summarize
@@ -20,7 +19,7 @@ from .window_result import Result
 
 def plot_curves(res: Result) -> bytes:
     """Loss and accuracy over epochs: the median over seeds and the min–max band."""
-    fig = Figure(figsize=(9, 3.2))
+    fig = figure(figsize=(9, 3.2))
     epochs = np.arange(1, res.history.shape[1] + 1)
     for i, label in enumerate(("loss (cross-entropy)", "accuracy")):
         ax = fig.add_subplot(1, 2, i + 1)
@@ -40,7 +39,7 @@ def plot_curves(res: Result) -> bytes:
 
 def plot_accuracy_distribution(res: Result) -> bytes:
     """Histogram of the final accuracy of every seed."""
-    fig = Figure(figsize=(5, 2.6))
+    fig = figure(figsize=(5, 2.6))
     ax = fig.add_subplot()
     acc = 100 * res.accuracy
     ax.hist(acc, bins=np.linspace(min(acc.min(), 90) - 1, 101, 24), edgecolor="black")
@@ -55,10 +54,10 @@ def plot_states(res: Result) -> bytes:
     return png(states_figure(res))
 
 
-def states_figure(res: Result) -> Figure:
+def states_figure(res: Result):
     """h and c of replica 0 while it reads the sequence after a reset (stateful); the
     x axis names the last symbol of each input, every k-th one on a long sequence."""
-    fig = Figure(figsize=(10, 2.5 * len(res.states)))
+    fig = figure(figsize=(10, 2.5 * len(res.states)))
     n = res.states.shape[1]
     w = res.config.window
     labels = [drawn(ch) for ch in res.config.sequence[w - 1:w - 1 + n]]
@@ -100,7 +99,7 @@ def plot_stream_layout(res: Result) -> bytes:
         s = order[k, i]
         return (f"#{s}\n{drawn(''.join(vocab.decode(p.x[s])))}→"
                 f"{drawn(vocab.symbols[p.y[s]])}")
-    fig = Figure(figsize=(min(1.1 * shown + 2, 20), 0.55 * rows + 1.6))
+    fig = figure(figsize=(min(1.1 * shown + 2, 20), 0.55 * rows + 1.6))
     ax = layout_grid(fig, shown, rows, label, "row")
     ax.set_xlabel("batch (in training order; the state is reset before batch 1)"
                   + (f"; first {shown} of {n_batches}" if shown < n_batches else ""))
@@ -121,7 +120,7 @@ def probe_by_length(res: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def plot_probe_by_length(res: Result) -> bytes:
     """Bar chart of :func:`probe_by_length`."""
     ls, acc, counts = probe_by_length(res)
-    fig = Figure(figsize=(5, 2.6))
+    fig = figure(figsize=(5, 2.6))
     ax = fig.add_subplot()
     ax.bar(ls, 100 * acc)
     for n, a, c in zip(ls, acc, counts):
@@ -146,7 +145,7 @@ def _pooled(results: list[Result], select: dict) -> np.ndarray:
 def plot_sweep_1d(results: list[Result], setting: str, values: list) -> bytes:
     """Mean accuracy against the setting with its 95% CI band, and the share of seeds
     at 100% with its exact interval on a second axis."""
-    fig = Figure(figsize=(7, 3.6))
+    fig = figure(figsize=(7, 3.6))
     ax = fig.add_subplot()
     xs = axis(ax, values)
     stats = [summarize(_pooled(results, {setting: v})) for v in values]  # per value
@@ -174,7 +173,7 @@ def plot_sweep_1d(results: list[Result], setting: str, values: list) -> bytes:
 def plot_sweep_heatmaps(results: list[Result], a: str, va: list, b: str, vb: list) -> bytes:
     """Mean accuracy and share of seeds at 100% for every pair of values of two settings
     (pooled over any other swept setting), the values written in the cells."""
-    fig = Figure(figsize=(11, 0.5 * len(va) + 2.6))
+    fig = figure(figsize=(11, 0.5 * len(va) + 2.6))
     for i, (title, stat) in enumerate((
             ("mean accuracy (%)", lambda acc: 100 * acc.mean()),
             ("seeds at 100% (%)", lambda acc: 100 * np.mean(at_100(acc))))):
@@ -204,12 +203,12 @@ def plot_sweep_curves(results: list[Result], setting: str, values: list) -> byte
     return png(sweep_curves_figure(results, setting, values))
 
 
-def sweep_curves_figure(results: list[Result], setting: str, values: list) -> Figure:
+def sweep_curves_figure(results: list[Result], setting: str, values: list):
     """Training accuracy over epochs per value of the setting: the median over the seeds
     of every point with that value and the interquartile band; the legend beside the axes
     (curves of a sweep fill every corner)."""
     import matplotlib
-    fig = Figure(figsize=(7, 3.4))
+    fig = figure(figsize=(7, 3.4))
     ax = fig.add_subplot()
     colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(values)))
     for v, colour in zip(values, colours):

@@ -51,6 +51,9 @@ class Result(ExperimentResult):
                                            # a record kept only a sample of a long text's
     measured: np.ndarray | None = None     # (S, 2) accuracy, loss over all patterns (with kept)
     analyses: dict = field(default_factory=dict)  # measure.of's, made once (name → dict)
+    initial: dict | None = None            # params before training, when trained in this
+                                           # process (the unit claims' untrained control;
+                                           # not kept: measured before the record is saved)
 
     @property
     def patterns(self) -> data.Patterns:

@@ -132,7 +132,9 @@ def evaluated_again(cfg: Config, ds: Dataset, twin: Result) -> Result:
     """``cfg``'s result from the models of ``twin``, trained with the same training
     settings (``config.training_key``): only the evaluation — probes, generation from
     ``cfg``'s starts, the order test — is done again; no compile or training seconds."""
-    return _evaluated(cfg, ds, twin.params, twin.history, 0.0, 0.0)
+    res = _evaluated(cfg, ds, twin.params, twin.history, 0.0, 0.0)
+    res.initial = twin.initial
+    return res
 
 
 def extends(prior: Result | None, cfg: Config) -> bool:
@@ -154,8 +156,10 @@ def train_replicas(cfg: Config, ds: Dataset, first: int = 0, on_progress=None,
     of that many seeds (all of them when ``first`` is 0; a Ray task's part, see
     :func:`merge`)."""
     fit = _fit(cfg, ds, first, on_progress, workers, chunk, check)
-    return _evaluated(cfg.replace(seeds=cfg.seeds - first), ds, fit.params, fit.history,
-                      fit.compile_s, fit.train_s)
+    res = _evaluated(cfg.replace(seeds=cfg.seeds - first), ds, fit.params, fit.history,
+                     fit.compile_s, fit.train_s)
+    res.initial = fit.initial
+    return res
 
 
 def merge(prior: Result, more, cfg: Config) -> Result:
@@ -170,6 +174,8 @@ def merge(prior: Result, more, cfg: Config) -> Result:
     res = _evaluated(cfg, prior.dataset, _cat(prior.params, more.params),
                      _cat(prior.history, more.history), prior.compile_s + more.compile_s,
                      prior.train_s + more.train_s, generated, prior.states)
+    if prior.initial is not None and more.initial is not None:
+        res.initial = _cat(prior.initial, more.initial)
     return res  # (the engine carries the prior's design and looks: engine.execute)
 
 
