@@ -352,3 +352,30 @@ def test_the_process_keeps_a_bounded_number_of_compiled_programs(monkeypatch):
     monkeypatch.setattr(programs, "MAX_PROGRAMS", 100)
     get(4), get(5)
     assert len(programs._PROGRAMS) == 4
+
+
+def test_arrays_go_to_the_device_as_jnp_asarray_makes_them_but_without_a_program():
+    """programs.device: the values and dtypes of jnp.asarray (int64 → int32, float64 →
+    float32 without x64, float64 kept with it), a JAX array as it is, and no compiled
+    program per new shape (negative control: jnp.asarray of a new shape compiles one)."""
+    compiled = []
+    listen = lambda event, *a, **k: compiled.append(event) if event.endswith(  # noqa: E731
+        "backend_compile_duration") else None
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        rng = np.random.default_rng(0)
+        for a in [rng.integers(0, 9, (3, 7)), rng.normal(size=(5, 11)),
+                  rng.normal(size=(2, 13)).astype(np.float32), rng.random((4, 17)) > 0.5]:
+            compiled.clear()
+            got = programs.device(a)
+            assert compiled == []
+            want = jnp.asarray(a)
+            assert compiled, "jnp.asarray no longer compiles: programs.device is not needed"
+            assert got.dtype == want.dtype and isinstance(got, jax.Array)
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+        x = jnp.ones(3)
+        assert programs.device(x) is x and programs.device(x, jnp.int32).dtype == jnp.int32
+        with jax.enable_x64(True):
+            assert programs.device(np.ones(2)).dtype == jnp.float64
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)

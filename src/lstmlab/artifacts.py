@@ -25,6 +25,7 @@ from .cells import CELLS, layered
 from .config import MAX_GENERATE, MAX_SEED
 from .files import FileError, atomic_write, dumps, read_bytes
 from .errors import DataError, ModelError, shown
+from .programs import device
 from .model_info import MAX_STORED_SEQUENCE, ModelInfo, Trace  # noqa: F401  (artifacts's)
 
 FORMAT_VERSION = 1
@@ -45,7 +46,7 @@ class Model:
     """
 
     def __init__(self, params, info: ModelInfo):
-        self.params = jax.tree.map(jnp.asarray, params)
+        self.params = jax.tree.map(device, params)
         self.info = info
         self.vocab = data.Vocab(tuple(info.vocab))
 
@@ -74,7 +75,7 @@ class Model:
                             f"{example!r})")
         x, mask = data.model_inputs(data.pad_front([idx], i.window), len(self.vocab),
                                     i.encoding, i.framing, i.mask)
-        return jnp.asarray(x), None if mask is None else jnp.asarray(mask)
+        return device(x), None if mask is None else device(mask)
 
     def stateful_windows(self, idx: np.ndarray):
         """What a stateful model reads from a reset: every window of ``idx`` in order, one
@@ -83,7 +84,7 @@ class Model:
         if len(idx) < i.window:
             self._window_input(idx)  # the one-line error that names the window
         win = np.lib.stride_tricks.sliding_window_view(idx, i.window)  # (n, window)
-        return jnp.asarray(data.encode(win, len(self.vocab), i.encoding, i.framing))
+        return device(data.encode(win, len(self.vocab), i.encoding, i.framing))
 
     def unseen(self, text: str) -> str | None:
         """Why the model never saw ``text`` as it reads it in training, or None when it did
@@ -153,8 +154,8 @@ class Model:
         over the whole text from a reset. See :class:`Trace` for the shapes."""
         i = self.info
         windows, positions, since, x, mask = self._reading(text)
-        probs, gates = evaluate.trace(self.params, jnp.asarray(x),
-                                      None if mask is None else jnp.asarray(mask),
+        probs, gates = evaluate.trace(self.params, device(x),
+                                      None if mask is None else device(mask),
                                       carry=i.stateful, activation=i.activation)
         steps = x.shape[1]
         real = np.ones((len(positions), steps), bool) if mask is None else mask
@@ -272,8 +273,8 @@ class Model:
             table = data.encode(np.arange(len(self.vocab))[:, None], len(self.vocab),
                                 i.encoding, "timesteps")[:, 0]  # (V, F per symbol)
             out = evaluate.generate_stateful(self.params, self.stateful_windows(idx),
-                                             jnp.asarray(idx[-i.window:]),
-                                             jnp.asarray(table), length,
+                                             device(idx[-i.window:]),
+                                             device(table), length,
                                              i.framing == "features", i.activation,
                                              jnp.float32(temperature), key)
             return start + "".join(self.vocab.decode(out))

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import model
 from .cells import cell_of, layered, layers_of
+from .programs import device
 from .train import batch_loss
 
 
@@ -153,10 +154,10 @@ def order_test(params, x, y, mask=None, activation="sigmoid", seed=0,
     # in float64, so that rounding cannot decide: with 3000 samples a float32 batch sum
     # re-ordered differs by ~1e-5 of its scale, a float64 one by ~1e-13
     with jax.enable_x64(True):
-        f64 = lambda a: None if a is None else jnp.asarray(np.asarray(a), jnp.float64)  # noqa
-        diff, scale = jax.jit(fn)(jax.tree.map(f64, params), f64(x), jnp.asarray(y),
+        f64 = lambda a: None if a is None else device(np.asarray(a, np.float64))  # noqa
+        diff, scale = jax.jit(fn)(jax.tree.map(f64, params), f64(x), device(np.asarray(y)),
                                   f64(mask) if mask is not None else None,
-                                  jnp.asarray(_permutation(len(y), seed)))
+                                  device(_permutation(len(y), seed)))
         return float(jnp.max(diff)), float(jnp.max(scale))
 
 

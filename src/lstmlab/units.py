@@ -25,6 +25,7 @@ from . import evaluate
 from .cells import CELLS, cell_of, layer_keys, layered, layers_of, sizes_of
 from .config import UNIT_THRESHOLD
 from .errors import DataError
+from .programs import device
 
 from .tracks import (TRACKS, checked_tracks, read_track,  # noqa: F401  (units.TRACKS, …)
                      text_tracks, tracks_at)
@@ -259,9 +260,9 @@ def connectivity(params, x, mask, targets, where, length: int, carry: bool,
     respect to the encoding of the s-th symbol, summed over every place the model reads
     it, as a Euclidean norm. ``x`` (N, S, F) and ``mask`` as Model.trace builds them;
     ``where`` (N, W): the text position each window slot reads (-1: padding)."""
-    return np.asarray(_connectivity(params, jnp.asarray(x), None if mask is None else
-                                    jnp.asarray(mask), jnp.asarray(targets),
-                                    jnp.asarray(where), length, carry, activation))
+    return np.asarray(_connectivity(params, device(x), None if mask is None else
+                                    device(mask), device(targets), device(where), length,
+                                    carry, activation))
 
 
 def by_distance(conn: np.ndarray, positions: np.ndarray) -> np.ndarray:

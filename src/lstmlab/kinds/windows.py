@@ -9,7 +9,6 @@ import dataclasses
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .. import data, evaluate, record_io, train
@@ -21,6 +20,7 @@ from ..config import SETTINGS, Config
 from ..datasets import (Dataset, build_dataset, generation_starts, probe_patterns,
                         validate as validate_settings)
 from ..errors import ConfigError, DataError, shown
+from ..programs import device
 from ..record_io import check, shaped
 from . import window_view
 from .base import KindBase
@@ -200,10 +200,10 @@ def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, trai
     generation for the replicas ``generated`` lacks; replica 0's state heatmap unless
     ``states`` is given."""
     act = cfg.activation
-    x, mask = jnp.asarray(ds.x), None if ds.mask is None else jnp.asarray(ds.mask)
+    x, mask = device(ds.x), None if ds.mask is None else device(ds.mask)
     if cfg.stateful:
         probs, _ = jax.vmap(lambda p: evaluate.stateful_probabilities(
-            p, x, jnp.asarray(ds.order), mask, act))(params)
+            p, x, device(ds.order), mask, act))(params)
     else:
         probs = jax.vmap(lambda p: evaluate.probabilities(p, x, mask, act))(params)
     res = Result(cfg, ds, params, history, np.asarray(probs), compile_s, train_s)
@@ -221,7 +221,7 @@ def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, trai
                                                        for r in range(len(g), cfg.seeds)]
                          for s in generation_starts(cfg)}
     if cfg.order_test and not cfg.stateful:
-        res.order_diff = evaluate.order_test(params, x, jnp.asarray(ds.patterns.y), mask,
+        res.order_diff = evaluate.order_test(params, x, device(ds.patterns.y), mask,
                                              act, seed=cfg.seed, replicas=True)
     if cfg.stateful:
         # the first MAX_STATE_STEPS inputs are enough to see the state move (a heatmap of a
