@@ -163,8 +163,8 @@ def drawn(text, family: str = "sans-serif") -> str:
 
 def figure(**kw) -> Figure:
     """A matplotlib figure (``Figure(**kw)``). matplotlib is imported here, on the first
-    picture, not with lstmlab: 0.25 s that ``lstmlab run`` does without when its pictures
-    were drawn in the background (drawing.py) and a command that draws none never pays."""
+    picture, not with lstmlab: ``lstmlab run`` does without it when its pictures were
+    drawn in the background (drawing.py), and a command that draws none never pays it."""
     from matplotlib.figure import Figure
     return Figure(**kw)
 

@@ -26,8 +26,8 @@ def device(a, dtype=None):
     """``a`` (a NumPy array or number) as a JAX array on the default device, of JAX's dtype
     (int64 as int32, float64 as float32 without x64), as ``jnp.asarray`` gives it — but
     copied, not converted by a compiled program: ``jnp.asarray`` compiles one for every
-    new shape and dtype (22 of them in the report's unit studies of the main job, ~20 ms
-    each). A JAX array is returned as it is (cast if ``dtype`` asks)."""
+    new shape and dtype (docs/speed.md). A JAX array is returned as it is (cast if
+    ``dtype`` asks)."""
     if isinstance(a, jax.Array):
         return a if dtype is None or a.dtype == dtype else a.astype(dtype)
     return jax.device_put(np.asarray(a, dtype))

@@ -224,7 +224,7 @@ class Result(ExperimentResult):
     def run_files(self) -> dict[str, tuple[list[str], list]]:
         """Its rows of the run-wide CSVs: history.csv and predictions.csv."""
         c, vocab = self.config, self.dataset.vocab
-        # Python floats, not numpy scalars: the same strings, formatted 3x faster
+        # Python floats, not numpy scalars: the same strings, formatted several times faster
         hist = [(c.name, s, e + 1, f"{loss:.6g}", f"{acc:.6g}")
                 for s in range(c.seeds) for e, (loss, acc) in
                 enumerate(self.history[s].tolist())]
