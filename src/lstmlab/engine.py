@@ -256,7 +256,7 @@ def _other_checkpoints(run_dir: Path, cfg: Config, obs: Observer) -> None:
         k = kinds.of(cfg).finished_epochs(p)
         obs.warn(f"{p} holds an unfinished training of {cfg.name} with other settings"
                  + (f" ({k} finished epoch(s))" if k else "") + "; it is kept, not used: "
-                 f"run those settings again to go on from it, or remove it")
+                 "run those settings again to go on from it, or remove it")
 
 
 def _finished(cfgs, done: dict, known: dict) -> tuple[list[Result], list[Result]]:
