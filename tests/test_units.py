@@ -283,7 +283,7 @@ def test_initial_params_are_what_training_starts_from():
     assert not np.allclose(every["dense"]["kernel"][1], want["dense"]["kernel"])
 
 
-def test_a_trained_result_keeps_the_weights_its_training_started_from():
+def test_a_trained_result_keeps_the_weights_its_training_started_from(tmp_path):
     """The unit claims' untrained control is the weights training started from, kept on
     the result (not drawn again): bit for bit train.initial_params, also for replicas
     added to a prior; the measurement is the same with them as drawn again, and it reads
@@ -305,6 +305,11 @@ def test_a_trained_result_keeps_the_weights_its_training_started_from():
     np.testing.assert_array_equal(measure.position_unit(grown)["untrained"], kept)
     grown.initial = grown.params
     assert not np.array_equal(measure.position_unit(grown)["untrained"], kept)
+    # a run's results hold them until they are measured; a sweep's, measured never, do not
+    import lstmlab
+    swept = lstmlab.sweep("one-char", out=tmp_path / "s", lr=[0.001, 0.01], seeds=2,
+                          epochs=2, units=4)
+    assert len(swept.results) == 2 and all(r.initial is None for r in swept.results)
 
 
 @pytest.mark.slow

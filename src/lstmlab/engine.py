@@ -184,6 +184,8 @@ def execute(run_dir: Path, cfgs: list[Config], datasets: list, *,
             if not res.cached:
                 if save_models and kind == "run":  # what a run's findings and report
                     measure.everything(res)            # read, made once (a sweep reads none)
+                else:
+                    measure.let_go(res)
                 records.save_result(run_dir, res, models=save_models)
                 if saved is not None:
                     saved(res, more)

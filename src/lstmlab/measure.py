@@ -292,6 +292,13 @@ def everything(res) -> None:
             _kept(res, name)
 
 
+def let_go(res) -> None:
+    """Drop what only these measurements read — the weights before training — from a
+    result nothing will measure (a sweep's: it holds every point's result while it runs)."""
+    if getattr(res, "initial", None) is not None:
+        res.initial = None
+
+
 def jsonable(value):
     """A measurement as a record keeps it: numpy arrays as lists, numpy numbers as
     Python's."""

@@ -5,6 +5,7 @@ learning curves."""
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from ..grid import axis
 from ..data import PAD
 from ..stats import at_100, summarize
 from .window_result import Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def plot_curves(res: Result) -> bytes:
@@ -54,7 +58,7 @@ def plot_states(res: Result) -> bytes:
     return png(states_figure(res))
 
 
-def states_figure(res: Result):
+def states_figure(res: Result) -> Figure:
     """h and c of replica 0 while it reads the sequence after a reset (stateful); the
     x axis names the last symbol of each input, every k-th one on a long sequence."""
     fig = figure(figsize=(10, 2.5 * len(res.states)))
@@ -203,7 +207,7 @@ def plot_sweep_curves(results: list[Result], setting: str, values: list) -> byte
     return png(sweep_curves_figure(results, setting, values))
 
 
-def sweep_curves_figure(results: list[Result], setting: str, values: list):
+def sweep_curves_figure(results: list[Result], setting: str, values: list) -> Figure:
     """Training accuracy over epochs per value of the setting: the median over the seeds
     of every point with that value and the interquartile band; the legend beside the axes
     (curves of a sweep fill every corner)."""
