@@ -35,6 +35,7 @@ from ..cells import CELLS, param_count
 from ..config import MAX_LAYERS
 from ..errors import RecordError
 from ..files import FileError, atomic_write, read_bytes
+from ..programs import device
 from .stream_layout import Batches
 
 MAX_CHECKPOINT_BYTES = 2**31
@@ -213,8 +214,8 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
     if checkpoint is not None and Path(checkpoint).exists():
         params, opt_state, best, best_val, best_epoch, history = _resume(
             Path(checkpoint), spec, (params, opt_state, best))
-    x, y = jnp.asarray(train.x), jnp.asarray(train.y)
-    vx, vy = (jnp.asarray(val.x), jnp.asarray(val.y)) if val is not None else (None, None)
+    x, y = device(train.x), device(train.y)
+    vx, vy = (device(val.x), device(val.y)) if val is not None else (None, None)
     n = x.shape[0]
     chunk = chunk_batches(spec, n, size)
     last_val = history[-1][:, 1] if history and val is not None else None
@@ -251,7 +252,7 @@ def fit(spec: TextSpec, keys, train: Batches, val: Batches | None, on_progress=N
             history.append(np.stack([train_loss, val_loss], 1))
             better = val_loss < best_val if val is not None else np.ones(r, bool)
             if better.any():
-                pick = jnp.asarray(better)
+                pick = device(better)
                 best = jax.tree.map(lambda b_, p: jnp.where(
                     pick.reshape((-1,) + (1,) * (p.ndim - 1)), p, b_), best, params)
                 best_val = np.where(better, val_loss, best_val)
@@ -324,5 +325,5 @@ def _resume(path: Path, spec: TextSpec, fresh):
             or len(history) > spec.epochs or any(h.shape != (r, 2) for h in history) \
             or best_val.shape != (r,) or best_epoch.shape != (r,):
         raise RecordError(f"{path}: the checkpoint's arrays do not match this model")
-    params, opt_state, best = jax.tree.unflatten(treedef, [jnp.asarray(a) for a in arrays])
+    params, opt_state, best = jax.tree.unflatten(treedef, [device(a) for a in arrays])
     return params, opt_state, best, best_val, best_epoch, history

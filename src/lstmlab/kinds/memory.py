@@ -12,12 +12,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .. import data, record_io
 from ..config import Config
 from ..errors import ConfigError
+from ..programs import device
 from ..record_io import check, shaped
 from ..stats import describe, share_interval
 from . import memory_view
@@ -159,7 +159,7 @@ class MemoryModel:
         """The Dense outputs for x (B, steps, inputs): copy's at every step (softmax
         logits), else the last step's (adding: the sum; temporal order: logits)."""
         return np.asarray(memory_train.outputs(spec_of(self.config), self.params,
-                                               jnp.asarray(x, jnp.float32)))
+                                               device(x, np.float32)))
 
     def keras(self):
         """The same model as a Keras Sequential: Input((steps, inputs)) → the cell's layer

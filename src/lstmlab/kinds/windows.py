@@ -132,9 +132,7 @@ def evaluated_again(cfg: Config, ds: Dataset, twin: Result) -> Result:
     """``cfg``'s result from the models of ``twin``, trained with the same training
     settings (``config.training_key``): only the evaluation — probes, generation from
     ``cfg``'s starts, the order test — is done again; no compile or training seconds."""
-    res = _evaluated(cfg, ds, twin.params, twin.history, 0.0, 0.0)
-    res.initial = twin.initial
-    return res
+    return _evaluated(cfg, ds, twin.params, twin.history, 0.0, 0.0, initial=twin.initial)
 
 
 def extends(prior: Result | None, cfg: Config) -> bool:
@@ -156,10 +154,8 @@ def train_replicas(cfg: Config, ds: Dataset, first: int = 0, on_progress=None,
     of that many seeds (all of them when ``first`` is 0; a Ray task's part, see
     :func:`merge`)."""
     fit = _fit(cfg, ds, first, on_progress, workers, chunk, check)
-    res = _evaluated(cfg.replace(seeds=cfg.seeds - first), ds, fit.params, fit.history,
-                     fit.compile_s, fit.train_s)
-    res.initial = fit.initial
-    return res
+    return _evaluated(cfg.replace(seeds=cfg.seeds - first), ds, fit.params, fit.history,
+                      fit.compile_s, fit.train_s, initial=fit.initial)
 
 
 def merge(prior: Result, more, cfg: Config) -> Result:
@@ -173,9 +169,9 @@ def merge(prior: Result, more, cfg: Config) -> Result:
     generated = {s: g + made.get(s, []) for s, g in prior.generated.items()}
     res = _evaluated(cfg, prior.dataset, _cat(prior.params, more.params),
                      _cat(prior.history, more.history), prior.compile_s + more.compile_s,
-                     prior.train_s + more.train_s, generated, prior.states)
-    if prior.initial is not None and more.initial is not None:
-        res.initial = _cat(prior.initial, more.initial)
+                     prior.train_s + more.train_s, generated, prior.states,
+                     None if prior.initial is None or more.initial is None else
+                     _cat(prior.initial, more.initial))
     return res  # (the engine carries the prior's design and looks: engine.execute)
 
 
@@ -195,10 +191,10 @@ def _fit(cfg: Config, ds: Dataset, first: int, on_progress, workers, chunk,
 
 
 def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, train_s: float,
-               generated: dict | None = None, states=None) -> Result:
+               generated: dict | None = None, states=None, initial=None) -> Result:
     """The Result of trained replicas: probabilities, probe, order test over all of them;
     generation for the replicas ``generated`` lacks; replica 0's state heatmap unless
-    ``states`` is given."""
+    ``states`` is given; ``initial``: their weights before training, if known."""
     act = cfg.activation
     x, mask = device(ds.x), None if ds.mask is None else device(ds.mask)
     if cfg.stateful:
@@ -206,7 +202,8 @@ def _evaluated(cfg: Config, ds: Dataset, params, history, compile_s: float, trai
             p, x, device(ds.order), mask, act))(params)
     else:
         probs = jax.vmap(lambda p: evaluate.probabilities(p, x, mask, act))(params)
-    res = Result(cfg, ds, params, history, np.asarray(probs), compile_s, train_s)
+    res = Result(cfg, ds, params, history, np.asarray(probs), compile_s, train_s,
+                 initial=initial)
 
     if cfg.probe:
         res.probe = probe_patterns(cfg, ds)
