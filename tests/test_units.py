@@ -189,7 +189,13 @@ def test_connectivity_against_finite_differences(kind):
     all of them)."""
     m = make(kind, seed=4, units=5)
     text = text_for(m, 9, seed=2)
-    conn = m.connectivity(text)
+    # the last prediction's target (its most likely symbol) is found in connectivity's
+    # own program: the model's probabilities are not run again (and below: it is that one)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Model, "_probs", lambda *a: pytest.fail("ran the model again"))
+        with pytest.raises(pytest.fail.Exception):
+            m.predict_proba(text)  # the patch is in force
+        conn = m.connectivity(text)
     windows, positions, _, x, mask = m._reading(text)
     targets = m._targets(text, positions)
     targets[-1] = np.argmax(m.trace(text).probs[-1])
@@ -310,6 +316,49 @@ def test_a_trained_result_keeps_the_weights_its_training_started_from(tmp_path):
     swept = lstmlab.sweep("one-char", out=tmp_path / "s", lr=[0.001, 0.01], seeds=2,
                           epochs=2, units=4)
     assert len(swept.results) == 2 and all(r.initial is None for r in swept.results)
+
+
+def _lowered(f):
+    """How many programs ``f()`` traced and lowered (compiled or loaded from the cache)."""
+    lowered = []
+    listen = lambda event, *a, **k: lowered.append(event) if event.endswith(  # noqa: E731
+        "jaxpr_to_mlir_module_duration") else None
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        f()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    return len(lowered)
+
+
+def test_the_position_claim_is_a_float64_reference_and_runs_the_study_s_program():
+    """The position claim's strongest |r| (trained and untrained) against a float64 NumPy
+    LSTM reading every training window from a zero state; and it lowers no program of
+    its own once the report's unit study has run on the same experiment (negative
+    control: on an experiment of another shape it lowers one)."""
+    from lstmlab import experiments, measure
+    res = experiments.run("timestep-window", seeds=2, epochs=3, units=11)  # shapes of its own
+    c, vocab = res.config, res.dataset.vocab
+    win = data.windows(vocab.encode(c.sequence), c.window)
+    x, _ = data.model_inputs(win.x, len(vocab), c.encoding, c.framing, False)
+    track = win.x[:, -1].astype(float)
+    assert _lowered(lambda: measure.study(res)) >= 1
+    got = {}
+    assert _lowered(lambda: got.update(measure.position_unit(res))) == 0
+    for which, params in (("trained", res.params), ("untrained", res.initial)):
+        for r in range(2):
+            p = jax.tree.map(lambda a: np.asarray(a)[r], params)
+            last = [lstm_gates(p, xi)[0] for xi in x]
+            best = 0.0
+            for q in "ifgoch":
+                a = np.array([g[q][-1] for g in last])                      # (N, U)
+                a = np.tanh(a) if q == "c" else a
+                for u in range(a.shape[1]):
+                    if a[:, u].std() > 1e-7:
+                        best = max(best, abs(np.corrcoef(a[:, u], track)[0, 1]))
+            assert abs(got[which][r] - best) < 1e-4, (which, r)
+    other = experiments.run("one-char", seeds=2, epochs=3, units=11)
+    assert _lowered(lambda: measure.position_unit(other)) >= 1
 
 
 @pytest.mark.slow

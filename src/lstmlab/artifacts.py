@@ -231,9 +231,7 @@ class Model:
             raise DataError(f"the text has {len(text)} symbols; connectivity reads at most "
                             f"{units.MAX_CONNECTIVITY} (it is N × N): give a shorter one")
         windows, positions, _, x, mask = self._reading(text)
-        targets = self._targets(text, positions)
-        if targets[-1] < 0:
-            targets[-1] = int(np.argmax(self._probs(self._indices(text))))
+        targets = self._targets(text, positions)  # -1 after the last: its most likely
         where = np.where(windows >= 0, positions[:, None] - windows.shape[1] + 1 +
                          np.arange(windows.shape[1]), -1)
         return units.connectivity(self.params, x, mask, targets, where, len(text),

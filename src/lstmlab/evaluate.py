@@ -197,3 +197,12 @@ def traces(params, x, mask=None, carry=False, activation="sigmoid"):
     one = lambda p, w, m: trace(p, w, m, carry, activation)[1]  # noqa: E731
     texts = jax.vmap(one, in_axes=(None, 0, None if mask is None else 0))
     return jax.vmap(texts, in_axes=(0, None, None))(params, x, mask)
+
+
+@partial(jax.jit, static_argnames=("carry", "activation"))
+def texts_probabilities(params, x, mask=None, carry=False, activation="sigmoid"):
+    """:func:`trace`'s next-symbol probabilities for every replica of ``params`` and every
+    text of ``x`` (P, N, S, F), each read on its own: (R, P, N, V)."""
+    one = lambda p, w, m: trace(p, w, m, carry, activation)[0]  # noqa: E731
+    texts = jax.vmap(one, in_axes=(None, 0, None if mask is None else 0))
+    return jax.vmap(texts, in_axes=(0, None, None))(params, x, mask)

@@ -41,16 +41,15 @@ def counting_share(res) -> dict | None:
     c, seq = res.config, res.config.sequence
     if res.params is None or c.window != 1 or not c.stateful or len(seq) < 8:
         return None
-    import jax
-
     from . import data, evaluate
+    from .programs import device
     vocab = res.dataset.vocab
     probes = counting_probes(seq, c.seed)
     idx = np.stack([vocab.encode(p) for p in probes])                  # (P, L)
     x = np.stack([data.model_inputs(i[:, None], len(vocab), c.encoding, c.framing,
                                     c.mask)[0] for i in idx])          # (P, L, 1, F)
-    probs = jax.vmap(lambda p: jax.vmap(lambda w: evaluate.trace(
-        p, w, None, True, c.activation)[0])(x))(res.params)           # (S, P, L, V)
+    probs = evaluate.texts_probabilities(res.params, device(x), None, True,
+                                         c.activation)                 # (S, P, L, V)
     answer = np.asarray(probs).argmax(-1)
     count = vocab.encode(seq[1:idx.shape[1] + 1])                     # (L,)
     nxt = {s: seq[seq.index(s) + 1] for s in set(seq[:-1])}
@@ -139,15 +138,23 @@ def position_unit(res) -> dict | None:
     c = res.config
     if res.params is None or c.stateful or c.samples:
         return None
-    from . import data
-    vocab = res.dataset.vocab
-    win = data.windows(vocab.encode(c.sequence), c.window).x
-    x, mask = data.model_inputs(win, len(vocab), c.encoding, c.framing, c.mask)
-    track = win[:, -1].astype(float)
-    args = (x[None], None if mask is None else mask[None], False, c.activation, c.cell,
-            c.layers, track)
-    return {"trained": _strongest(res.params, *args),
-            "untrained": _strongest(_untrained(res, x.shape[-1]), *args)}
+    from . import units
+    from .artifacts import Model
+    from .cells import CELLS
+
+    def strongest(model) -> float:
+        # the model reads the sequence as the unit study does (Model.trace: the program the
+        # study compiles for these windows, one fewer per experiment); its windows are the
+        # training windows and the one ending at the last symbol, which has no target
+        tr = model.trace(c.sequence)
+        trace = units.Quantities({k: v[:-1] for k, v in tr.quantities.items()})
+        return units.strongest(units.activations(trace, CELLS[c.cell], c.layers),
+                               tr.windows[:-1, -1].astype(float))
+    models = [res.model(r) for r in range(c.seeds)]
+    initial = _untrained(res, res.dataset.x.shape[-1])
+    return {"trained": np.array([strongest(m) for m in models]),
+            "untrained": np.array([strongest(Model(res.replica_params(r, initial), m.info))
+                                   for r, m in enumerate(models)])}
 
 
 def line_unit(res) -> dict | None:

@@ -239,7 +239,10 @@ def _connectivity(params, x, mask, targets, where, length, carry, activation):
 
     def logp(x):
         probs, _ = evaluate.trace(params, x, mask, carry, activation)
-        return jnp.log(jnp.maximum(probs[jnp.arange(n), targets], 1e-30))
+        # a prediction with no symbol after it (the text's last): its most likely one
+        # (in this program, not another: Model.connectivity then runs nothing else)
+        t = jnp.where(targets >= 0, targets, jnp.argmax(probs, -1))
+        return jnp.log(jnp.maximum(probs[jnp.arange(n), t], 1e-30))
 
     _, vjp = jax.vjp(logp, x)
     slot = jnp.where(where >= 0, where, length).reshape(-1)         # padding → a spare row
@@ -258,7 +261,8 @@ def connectivity(params, x, mask, targets, where, length: int, carry: bool,
     """|∂ log p(target_n) / ∂ input_s| for every prediction n and every symbol s of the
     text (N, L): the gradient of the log-probability of prediction n's target with
     respect to the encoding of the s-th symbol, summed over every place the model reads
-    it, as a Euclidean norm. ``x`` (N, S, F) and ``mask`` as Model.trace builds them;
+    it, as a Euclidean norm (a target of -1: the prediction's most likely symbol). ``x``
+    (N, S, F) and ``mask`` as Model.trace builds them;
     ``where`` (N, W): the text position each window slot reads (-1: padding)."""
     return np.asarray(_connectivity(params, device(x), None if mask is None else
                                     device(mask), device(targets), device(where), length,
