@@ -37,6 +37,29 @@ def test_run_writes_every_record(run_cli, tmp_path):
     assert sorted(p.name for p in out.rglob(".*")) == [".drawn.json", ".lstmlab"]
 
 
+def test_history_rows_are_what_csv_writes_of_them():
+    """history.csv's rows, formatted as one string per seed, against csv.writer of the
+    rows (the reference): an experiment name csv must quote, with a % in it, NaN and
+    tiny losses; and the file reads back as those rows."""
+    import csv
+    import io
+
+    import lstmlab
+    res = lstmlab.run("one-char", epochs=3, seeds=2, units=4)
+    res.config = res.config.replace(name='a,"b"%d')
+    res.history = res.history.copy()
+    res.history[1, 1] = [np.nan, 1e-12]
+    header, text = res.run_files()["history.csv"]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(
+        (res.config.name, s, e + 1, f"{loss:.6g}", f"{acc:.6g}") for s in range(2)
+        for e, (loss, acc) in enumerate(res.history[s].tolist()))
+    assert text == buf.getvalue()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert len(rows) == 6 and {r[0] for r in rows} == {'a,"b"%d'}
+    assert rows[4][3:] == ["nan", "1e-12"]
+
+
 @pytest.mark.slow
 def test_resume_skips_a_finished_experiment_and_retrains_a_changed_one(run_cli, monkeypatch,
                                                                        tmp_path):

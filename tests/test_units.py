@@ -318,6 +318,59 @@ def test_a_trained_result_keeps_the_weights_its_training_started_from(tmp_path):
     assert len(swept.results) == 2 and all(r.initial is None for r in swept.results)
 
 
+def test_the_study_table_on_arrays_is_the_one_of_the_frames():
+    """units.across_seeds (on each seed's arrays) against the frames' route it replaces,
+    written here with pandas: each seed's correlations as a frame, units.best per seed,
+    then per track the strongest over seeds, how many reach the threshold, the median —
+    on r with ties (rounded to one decimal, ± the same), NaN units, and tracks missing in
+    some seeds or first seen late; ties are there and decide (else the test is vacuous)."""
+    import pandas as pd
+    rng = np.random.default_rng(5)
+    names = np.array(["a", "b = c", "d", "e"], dtype=object)
+    layer = np.repeat([1, 1, 2, 2], 3)
+    quantity = np.array(["i", "h", "i", "h"] * 3, dtype=object).reshape(3, 4).T.reshape(-1)
+    unit = np.tile(np.arange(3), 4)
+    seeds_correlated = []
+    for seed in range(4):
+        r = np.round(rng.uniform(-1, 1, (12, 4)), 1)
+        r[rng.random((12, 4)) < 0.2] = np.nan
+        if seed == 0:
+            r[:, 3] = np.nan           # "e" first seen in a later seed
+        if seed == 2:
+            r[:, 1] = np.nan           # "b = c" missing in one seed
+            r[:5, 2] = np.nan          # "d" first seen after the others
+        seeds_correlated.append(units.Correlated(names, layer, quantity, unit, r))
+    frames = [units._frame(c) for c in seeds_correlated]
+    per = [units.best(f).assign(seed=s) for s, f in enumerate(frames)]
+    for c, b in zip(seeds_correlated, per):
+        got = units.strongest_per_track(c)
+        assert [(t, r, la, q, u) for t, r, la, q, u in got] == list(zip(
+            b["track"], b["r"], b["layer"], b["quantity"], b["unit"]))
+    allb = pd.concat(per, ignore_index=True)
+    rows = []
+    for track, g in allb.groupby("track", sort=False):
+        top = g.iloc[int(np.argmax(g["r"].abs().to_numpy()))]
+        rows.append({"track": track, "r": float(top["r"]), "seed": int(top["seed"]),
+                     "layer": int(top["layer"]), "quantity": top["quantity"],
+                     "unit": int(top["unit"]), "seeds": int((g["r"].abs() >= 0.5).sum()),
+                     "of": 4, "median |r|": float(np.median(np.r_[
+                         g["r"].abs().to_numpy(), np.zeros(4 - len(g))]))})
+    want = pd.DataFrame(rows).sort_values("median |r|", ascending=False,
+                                          kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(units.across_seeds(seeds_correlated, 0.5), want,
+                                  check_exact=True)
+    assert list(want["track"]) != list(names) and set(want["track"]) == set(names)
+    ties = 0
+    for c in seeds_correlated:
+        for k in range(4):
+            a = np.abs(c.r[:, k])
+            ties += np.sum(a == np.nanmax(a)) > 1 if np.isfinite(a).any() else 0
+    assert ties >= 3
+    # no track anywhere: the empty table with its columns
+    empty = units.Correlated(names[:0], layer[:0], quantity[:0], unit[:0], np.zeros((0, 0)))
+    assert list(units.across_seeds([empty], 0.5).columns) == list(want.columns)
+
+
 def _lowered(f):
     """How many programs ``f()`` traced and lowered (compiled or loaded from the cache)."""
     lowered = []

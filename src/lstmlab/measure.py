@@ -179,18 +179,19 @@ def line_unit(res) -> dict | None:
 # -- the report's unit study --------------------------------------------------------------
 
 def study(res, text: str | None = None, tracks: dict | None = None,
-          threshold: float = UNIT_THRESHOLD):
+          threshold: float = UNIT_THRESHOLD, frames: bool = True):
     """What the units of every seed's model of ``res`` learned, reading ``text`` (default
-    its kind's ``analysed_text``; ``tracks``: the user's, one value per symbol); the
-    seeds whose training diverged are left out (None when every one did). Computed anew:
-    :func:`kept_study` is the report's, made once."""
+    its kind's ``analysed_text``; ``tracks``: the user's, one value per symbol; ``frames``:
+    with each seed's correlations as a frame); the seeds whose training diverged are left
+    out (None when every one did). Computed anew: :func:`kept_study` is the report's, made
+    once."""
     from . import units
     kept = [r for r in range(res.config.seeds) if res.sound[r]]  # not diverged
     if not kept:
         return None
     return units.study(res.config.name, [res.model(r) for r in kept],
                        res.kind.analysed_text(res.config) if text is None else text, tracks,
-                       threshold, kept)
+                       threshold, kept, frames)
 
 
 def study_record(s) -> dict:
@@ -227,7 +228,7 @@ def study_from(rec: dict, text: str):
 
 
 def _study_record(res) -> dict | None:
-    s = study(res)
+    s = study(res, frames=False)  # a record keeps no seed's correlations
     return None if s is None else study_record(s)
 
 

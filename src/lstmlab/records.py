@@ -332,11 +332,9 @@ def load_run(run_dir: Path, must_exist: bool = False) -> tuple[list[Result], lis
     return in_order(results), damaged
 
 
-def _csv(header: list[str], rows) -> str:
+def _csv(rows) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
+    csv.writer(buf, lineterminator="\n").writerows(rows)
     return buf.getvalue()
 
 
@@ -356,13 +354,15 @@ def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] 
         {r.config.name: {"summary": r.summary(), "seeds": r.per_seed(strings=True),
                          "cached": r.cached} for r in results}))
     # each kind's rows of the run-wide CSVs (history.csv, predictions.csv, text-history.csv)
-    files: dict[str, tuple[list[str], list]] = {"history.csv": (HISTORY_HEADER, []),
-                                                "predictions.csv": (PREDICTIONS_HEADER, [])}
+    # (rows as tuples, or as CSV text already)
+    files: dict[str, list[str]] = {"history.csv": [_csv([HISTORY_HEADER])],
+                                   "predictions.csv": [_csv([PREDICTIONS_HEADER])]}
     for r in results:
         for name, (header, rows) in r.run_files().items():
-            files.setdefault(name, (header, []))[1].extend(rows)
-    for name, (header, rows) in files.items():
-        atomic_write(run_dir / name, _csv(header, rows))
+            files.setdefault(name, [_csv([header])]).append(
+                rows if isinstance(rows, str) else _csv(rows))
+    for name, parts in files.items():
+        atomic_write(run_dir / name, "".join(parts))
 
 
 FINDINGS = "findings.json"

@@ -63,6 +63,29 @@ def quantity_words(cell, name: str) -> str:
 def correlations(acts, tracks: dict[str, np.ndarray]) -> pd.DataFrame:
     """Pearson's r of every unit's every quantity with every track, over the predictions:
     columns track, layer, quantity, unit, r (a constant track or unit gives no row)."""
+    return _frame(_correlated(acts, tracks))
+
+
+def _frame(c: "Correlated") -> pd.DataFrame:
+    if not len(c.names):
+        return pd.DataFrame(columns=["track", "layer", "quantity", "unit", "r"])
+    m, k = np.nonzero(np.isfinite(c.r))  # unit by unit, each unit's tracks in order
+    return pd.DataFrame({"track": c.names[k], "layer": c.layer[m], "quantity": c.quantity[m],
+                         "unit": c.unit[m], "r": c.r[m, k]})
+
+
+class Correlated(NamedTuple):
+    """Every unit's every quantity against every track, as arrays: ``names`` (K,) of the
+    tracks, ``layer``, ``quantity`` and ``unit`` (M,) of the rows (layer by layer, quantity
+    by quantity, unit by unit) and ``r`` (M, K), NaN where a unit never changes."""
+    names: np.ndarray
+    layer: np.ndarray
+    quantity: np.ndarray
+    unit: np.ndarray
+    r: np.ndarray
+
+
+def _correlated(acts, tracks: dict[str, np.ndarray]) -> Correlated:
     # tracks equal up to scale and shift on this text cannot be told apart: one row,
     # named by all of them ("since reset = symbol index" when reading A–Z from a reset)
     names, cols = [], []
@@ -76,16 +99,17 @@ def correlations(acts, tracks: dict[str, np.ndarray]) -> pd.DataFrame:
             cols.append(z)
         else:
             names[same] += f" = {k}"
-    if not names:
-        return pd.DataFrame(columns=["track", "layer", "quantity", "unit", "r"])
+    if not names or not acts:
+        return Correlated(np.array(names, dtype=object), np.zeros(0, np.int64),
+                          np.zeros(0, object), np.zeros(0, np.int64),
+                          np.zeros((0, len(names))))
     tz = np.stack(cols, 1)                                             # (N, K)
-    rows = []
-    for layer, q, a in acts:
-        r = _pearson(a, tz)
-        u, k = np.nonzero(np.isfinite(r))
-        rows.append(pd.DataFrame({"track": np.array(names)[k], "layer": layer,
-                                  "quantity": q, "unit": u, "r": r[u, k]}))
-    return pd.concat(rows, ignore_index=True)
+    return Correlated(
+        np.array(names, dtype=object),
+        np.concatenate([np.full(a.shape[1], layer, np.int64) for layer, _, a in acts]),
+        np.concatenate([np.full(a.shape[1], q, object) for _, q, a in acts]),
+        np.concatenate([np.arange(a.shape[1], dtype=np.int64) for _, _, a in acts]),
+        np.concatenate([_pearson(a, tz) for _, _, a in acts]))
 
 
 def _pearson(a, tz) -> np.ndarray:
@@ -123,29 +147,46 @@ def best(frame: pd.DataFrame, top: int = 1) -> pd.DataFrame:
             .drop(columns="strength").reset_index(drop=True))
 
 
-def across_seeds(frames: list[pd.DataFrame], threshold: float = THRESHOLD,
+def strongest_per_track(c: Correlated) -> list[tuple[str, float, int, str, int]]:
+    """(track, r, layer, quantity, unit) of each track's strongest unit in ``c``, as
+    :func:`best` picks it from the frame of ``c`` (by |r|, then the lower layer, then the
+    lower unit, then the earlier row; tracks in the order they first appear) — on the
+    arrays: a unit study makes one frame per seed otherwise, most of its time."""
+    ok = np.isfinite(c.r)                                              # (M, K)
+    if not ok.any():
+        return []
+    first = ok.argmax(0)
+    out = []
+    for k in sorted(np.nonzero(ok.any(0))[0], key=lambda k: (first[k], k)):
+        m = np.nonzero(ok[:, k])[0]
+        pick = m[np.lexsort((m, c.unit[m], c.layer[m], -np.abs(c.r[m, k])))[0]]
+        out.append((c.names[k], float(c.r[pick, k]), int(c.layer[pick]), c.quantity[pick],
+                    int(c.unit[pick])))
+    return out
+
+
+def across_seeds(seeds_correlated: list[Correlated], threshold: float = THRESHOLD,
                  seeds: list[int] | None = None) -> pd.DataFrame:
-    """Per track, over the seeds' correlation tables: the strongest unit (its seed —
-    ``seeds[k]`` for frame k, default k —, layer, quantity, unit and r), how many seeds
+    """Per track, over the seeds' correlations: the strongest unit (its seed —
+    ``seeds[k]`` for the k-th, default k —, layer, quantity, unit and r), how many seeds
     have a unit with |r| ≥ ``threshold``, and the median over seeds of each seed's
-    strongest |r|."""
-    per = []
-    for seed, f in zip(range(len(frames)) if seeds is None else seeds, frames):
-        b = best(f)
-        per.append(b.assign(seed=seed))
-    if not per or all(p.empty for p in per):
+    strongest |r| (0 for a seed where the track has none); the highest median first."""
+    n = len(seeds_correlated)
+    groups: dict[str, list] = {}  # tracks in the order they first appear, seed by seed
+    for seed, c in zip(range(n) if seeds is None else seeds, seeds_correlated):
+        for track, r, layer, q, unit in strongest_per_track(c):
+            groups.setdefault(track, []).append((seed, r, layer, q, unit))
+    if not groups:
         return pd.DataFrame(columns=["track", "r", "seed", "layer", "quantity", "unit",
                                      "seeds", "of", "median |r|"])
-    allb = pd.concat(per, ignore_index=True)
     rows = []
-    for track, g in allb.groupby("track", sort=False):
-        top = g.iloc[int(np.argmax(g["r"].abs().to_numpy()))]
-        rows.append({"track": track, "r": float(top["r"]), "seed": int(top["seed"]),
-                     "layer": int(top["layer"]), "quantity": top["quantity"],
-                     "unit": int(top["unit"]),
-                     "seeds": int((g["r"].abs() >= threshold).sum()), "of": len(frames),
-                     "median |r|": float(np.median(np.r_[g["r"].abs().to_numpy(),
-                                                        np.zeros(len(frames) - len(g))]))})
+    for track, g in groups.items():
+        strength = np.abs([r for _, r, *_ in g])
+        seed, r, layer, q, unit = g[int(np.argmax(strength))]
+        rows.append({"track": track, "r": r, "seed": int(seed), "layer": layer,
+                     "quantity": q, "unit": unit, "seeds": int((strength >= threshold).sum()),
+                     "of": n, "median |r|": float(np.median(np.r_[strength,
+                                                                 np.zeros(n - len(g))]))})
     return pd.DataFrame(rows).sort_values("median |r|", ascending=False,
                                           kind="stable").reset_index(drop=True)
 
@@ -358,20 +399,21 @@ class Study:
 
 
 def study(name: str, models: list, text: str, tracks: dict | None = None,
-          threshold: float = THRESHOLD, seeds: list[int] | None = None) -> Study:
+          threshold: float = THRESHOLD, seeds: list[int] | None = None,
+          frames: bool = True) -> Study:
     """Every model of one experiment (the seeds; ``seeds``: their replica numbers, default
-    0, 1, …) read ``text``: the correlations of each, the table across seeds, and the best
-    seed's saturation, shown units and reach."""
+    0, 1, …) read ``text``: the correlations of each (as frames: ``frames``), the table
+    across seeds, and the best seed's saturation, shown units and reach."""
     seeds = list(range(len(models))) if seeds is None else list(seeds)
-    frames, traces = [], []
+    correlated, traces = [], []
     first = models[0]
     cell = CELLS[first.info.cell]
     for m in models:
         tr = m.trace(text)
         tr_tracks = tracks_at(tr, tracks)
-        frames.append(correlations(activations(tr, cell, m.info.layers), tr_tracks))
+        correlated.append(_correlated(activations(tr, cell, m.info.layers), tr_tracks))
         traces.append((tr, tr_tracks))
-    table = across_seeds(frames, threshold, seeds)
+    table = across_seeds(correlated, threshold, seeds)
     best_seed = seeds.index(int(table["seed"].iloc[0])) if len(table) else 0
     tr, _ = traces[best_seed]
     sat = saturation(tr, cell, first.info.layers)
@@ -391,5 +433,6 @@ def study(name: str, models: list, text: str, tracks: dict | None = None,
             conn = m.connectivity(part)
             profile = by_distance(conn, m._reading(part)[1])
             reach_at = reach(profile)
-    return Study(name, text, first.info.cell, threshold, table, frames, sat, shown,
-                 profile, reach_at)
+    return Study(name, text, first.info.cell, threshold, table,
+                 [_frame(c) for c in correlated] if frames else [], sat, shown, profile,
+                 reach_at)

@@ -268,8 +268,10 @@ class ExperimentResult:
         key = h.name.replace(" ", "_")
         return {"seeds": self.config.seeds, f"{key}_mean": d["mean"], "train_s": self.train_s}
 
-    def run_files(self) -> dict[str, tuple[list[str], list]]:
-        """Its rows of run-wide CSVs, by file name (none by default)."""
+    def run_files(self) -> dict[str, tuple[list[str], list | str]]:
+        """Its rows of run-wide CSVs, by file name: the file's header and the rows (tuples,
+        or already as CSV text: a long history formats faster as one string); none by
+        default."""
         return {}
 
     def answers(self, cfg: Config) -> bool:

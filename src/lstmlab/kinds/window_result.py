@@ -4,7 +4,9 @@ accuracy, loss, divergence, collapse, models; its per-seed numbers, summary and 
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -224,10 +226,12 @@ class Result(ExperimentResult):
     def run_files(self) -> dict[str, tuple[list[str], list]]:
         """Its rows of the run-wide CSVs: history.csv and predictions.csv."""
         c, vocab = self.config, self.dataset.vocab
-        # Python floats, not numpy scalars: the same strings, formatted several times faster
-        hist = [(c.name, s, e + 1, f"{loss:.6g}", f"{acc:.6g}")
-                for s in range(c.seeds) for e, (loss, acc) in
-                enumerate(self.history[s].tolist())]
+        # as CSV text, a seed's rows in one formatting of Python floats (the strings
+        # csv.writer writes of the rows, ~3x faster: the main job has 134,000)
+        name = _csv_field(c.name).replace("%", "%%")
+        hist = "".join((f"{name},{s},%d,%.6g,%.6g\n" * len(h)) % tuple(
+            v for e, (loss, acc) in enumerate(h, 1) for v in (e, loss, acc))
+            for s, h in enumerate(self.history.tolist()))
         sets = [("train", *self.readable()[1:])]
         if self.probe is not None:
             sets.append(("probe", self.probe, self.probe_probs))
@@ -242,3 +246,10 @@ class Result(ExperimentResult):
         return {"history.csv": (["experiment", "replica", "epoch", "loss", "accuracy"], hist),
                 "predictions.csv": (["experiment", "replica", "set", "input", "target",
                                      "prediction", "probability"], preds)}
+
+
+def _csv_field(value: str) -> str:
+    """``value`` as csv.writer writes one field (quoted where it must be)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([value])
+    return buf.getvalue()
