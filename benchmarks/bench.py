@@ -103,10 +103,16 @@ def main():
     ap.add_argument("--cells-preset", default="timestep-window")
     ap.add_argument("--cells-layers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--json", help="also write every figure to this JSON file")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="only where the main job's time goes (breakdown(): two fresh "
+                         "processes sharing a fresh compilation cache)")
     ap.add_argument("--breakdown-in", help=argparse.SUPPRESS)  # breakdown()'s subprocess
     args = ap.parse_args()
     if args.breakdown_in:
         print(json.dumps(breakdown_here(args.breakdown_in)))
+        return
+    if args.breakdown:
+        breakdown()
         return
     try:
         import importlib.util

@@ -276,31 +276,43 @@ def test_match_ranking():
     assert units.match(h, np.array([], int), 0.5, 3) == []
 
 
-def test_initial_params_are_what_training_starts_from():
+def test_initial_weights_are_what_training_starts_from():
+    """train.initial_weights: each replica's init (run eagerly, the reference) within
+    float32 rounding, and bit for bit what fit keeps (FitResult.initial) — drawn by the
+    training's own program, so after the training it lowers none (7 replicas: groups of 5,
+    the last padded)."""
     spec = train.TrainSpec(units=4, vocab_size=5, epochs=2, batch_size=1, stateful=False)
+    keys = train.replica_keys(11, 7)
+    x = np.eye(5, dtype=np.float32)[np.arange(3) % 5][:, None, :]        # (3, 1, 5)
+    fitted = train.fit(spec, keys, x, np.array([1, 2, 3]) % 5)
+    got = []
+    assert _lowered(lambda: got.append(train.initial_weights(spec, keys, 5))) == 0
+    every = got[0]
+    for a, b in zip(jax.tree.leaves(every), jax.tree.leaves(fitted.initial)):
+        np.testing.assert_array_equal(a, b)
     init, _ = train.make_chunk_fn(spec, 3)
-    key = train.replica_keys(11, 3)[2]
-    (params, _, _), _ = init(key, 5)
-    every = train.initial_params(11, 3, 5, 4, 5)
-    want = jax.tree.map(lambda a: a[2], every)
-    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(want)):
-        assert np.allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-6)
+    for r in (0, 2, 6):
+        (params, _, _), _ = init(keys[r], 5)
+        want = jax.tree.map(lambda a: a[r], every)
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(want)):
+            assert np.allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-6)
     # another replica: other weights
-    assert not np.allclose(every["dense"]["kernel"][1], want["dense"]["kernel"])
+    assert not np.allclose(every["dense"]["kernel"][1], every["dense"]["kernel"][2])
 
 
 def test_a_trained_result_keeps_the_weights_its_training_started_from(tmp_path):
     """The unit claims' untrained control is the weights training started from, kept on
-    the result (not drawn again): bit for bit train.initial_params, also for replicas
+    the result (not drawn again): bit for bit train.initial_weights, also for replicas
     added to a prior; the measurement is the same with them as drawn again, and it reads
     them (negative control: other weights there, other numbers)."""
     from lstmlab import experiments, measure
     settings = dict(epochs=2, units=4)
     few = experiments.run("one-char", seeds=2, **settings)
     grown = experiments.run("one-char", seeds=3, prior=few, **settings)
-    c = grown.config
-    want = train.initial_params(c.seed, 3, grown.dataset.x.shape[-1], c.units,
-                                len(grown.dataset.vocab))
+    c, ds = grown.config, grown.dataset
+    from lstmlab.kinds import windows
+    want = train.initial_weights(windows.spec_of(c, len(ds.patterns), len(ds.vocab)),
+                                 train.replica_keys(c.seed, 3), ds.x.shape[-1])
     assert jax.tree.structure(grown.initial) == jax.tree.structure(want)
     for a, b in zip(jax.tree.leaves(grown.initial), jax.tree.leaves(want)):
         np.testing.assert_array_equal(a, np.asarray(b))

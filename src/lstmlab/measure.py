@@ -97,18 +97,6 @@ def _strongest(params, x, mask, carry, activation, cell, layers, track) -> np.nd
     return np.array(out)
 
 
-def _untrained(res, n_features: int):
-    """Each replica's weights before training, stacked: those its training started from
-    when it trained in this process, else drawn again as training drew them
-    (train.initial_params: the same numbers, but a program traced per shape)."""
-    if res.initial is not None:
-        return res.initial
-    from . import train
-    c = res.config
-    return train.initial_params(c.seed, c.seeds, n_features, c.units, len(res.dataset.vocab),
-                                c.cell, c.layers)
-
-
 UNIT_STRINGS, UNIT_SEED = 20, 3_000_017  # random strings read after a reset
 
 
@@ -129,7 +117,7 @@ def counter_unit(res) -> dict | None:
     track = np.tile(np.arange(1, idx.shape[1] + 1), UNIT_STRINGS).astype(float)
     args = (x, None, True, c.activation, c.cell, c.layers, track)
     return {"trained": _strongest(res.params, *args),
-            "untrained": _strongest(_untrained(res, x.shape[-1]), *args)}
+            "untrained": _strongest(res.kind.initial_weights(res), *args)}
 
 
 def position_unit(res) -> dict | None:
@@ -151,7 +139,7 @@ def position_unit(res) -> dict | None:
         return units.strongest(units.activations(trace, CELLS[c.cell], c.layers),
                                tr.windows[:-1, -1].astype(float))
     models = [res.model(r) for r in range(c.seeds)]
-    initial = _untrained(res, res.dataset.x.shape[-1])
+    initial = res.kind.initial_weights(res)
     return {"trained": np.array([strongest(m) for m in models]),
             "untrained": np.array([strongest(Model(res.replica_params(r, initial), m.info))
                                    for r, m in enumerate(models)])}

@@ -195,7 +195,7 @@ def make_chunk_fn(spec: TrainSpec, n: int):
         return carry, jnp.stack([loss_sum, correct]).reshape(2, -1, upe)
 
     def init(key, n_features):
-        k_init, k_shuffle = jax.random.split(key)  # as initial_params splits it
+        k_init, k_shuffle = jax.random.split(key)  # the weights, and the epochs' shuffles
         params = model.init_params(k_init, n_features, spec.units, spec.vocab_size, spec.cell,
                                    spec.layers)
         state = model.zero_state(spec.batch_size, spec.units, CELLS[spec.cell], spec.layers)
@@ -216,19 +216,40 @@ def _plan(spec: TrainSpec, n_rep: int, x, y, mask, order, workers, chunk):
     ce = chunk or chunk_epochs(spec.epochs, cap=CHUNK_UPDATES // (size * y.shape[0]))
     if spec.epochs % ce:
         raise ValueError(f"chunk {ce} does not divide {spec.epochs} epochs")
-    n_features = x.shape[-1]
+    init_program = _init_program(init, size, x.shape[-1])
+    (keys,), _, build, _ = init_program
+    group = jax.eval_shape(build(), keys)  # one group's carry and epoch keys, as shapes
+    group_keys = jax.ShapeDtypeStruct((size, ce) + group[1].shape[2:], group[1].dtype)
+    batch = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (x, y, mask, order))
+    lr = jax.ShapeDtypeStruct((), jnp.float32)
+    programs = (init_program,
+                ((group[0], group_keys, lr, batch), "chunk",
+                 lambda: jax.jit(jax.vmap(chunk_fn, in_axes=(0, 0, None, None)))))
+    return groups, size, ce, programs
+
+
+def _init_program(init, size: int, n_features: int) -> tuple:
+    """The initialisation program of a group of ``size`` replicas, as ``program`` takes it
+    (argument shapes, kind, build, static): ``init(key, n_features)`` for each key."""
     # lax.map, not vmap: a batched QR (the orthogonal initializer) compiles 1.7x slower
     # than one QR in a loop, and the numbers are the same
     init_fn = jax.jit(lambda ks: jax.lax.map(lambda k: init(k, n_features), ks))
     keys = jax.ShapeDtypeStruct((size, 2), jnp.uint32)  # one group's, as every program
-    group = jax.eval_shape(init_fn, keys)  # one group's carry and epoch keys, as shapes
-    group_keys = jax.ShapeDtypeStruct((size, ce) + group[1].shape[2:], group[1].dtype)
-    batch = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (x, y, mask, order))
-    lr = jax.ShapeDtypeStruct((), jnp.float32)
-    programs = (((keys,), "init", lambda: init_fn, n_features),
-                ((group[0], group_keys, lr, batch), "chunk",
-                 lambda: jax.jit(jax.vmap(chunk_fn, in_axes=(0, 0, None, None)))))
-    return groups, size, ce, programs
+    return (keys,), "init", lambda: init_fn, n_features
+
+
+def initial_weights(spec: TrainSpec, keys, n_features: int, workers: int | None = None):
+    """Each replica's weights before training (``keys`` (R, 2): replica_keys'), stacked:
+    what ``fit`` keeps as ``FitResult.initial``, drawn by the same compiled program — the
+    training's initialisation, in the same groups — so that a measurement of them (the
+    untrained control) makes no program of its own; in this process after its training,
+    none is even loaded."""
+    n_rep = len(keys)
+    size = group_size(n_rep, workers)
+    start, _ = program(spec, *_init_program(make_chunk_fn(spec, 1)[0], size, n_features))
+    groups = -(-n_rep // size)
+    return replicas.joined([jax.tree.map(np.asarray, start(k))[0][0]
+                            for k in replicas.split(np.asarray(keys), size, groups)], n_rep)
 
 
 def _fit_inputs(x, y, mask, order):
@@ -271,21 +292,9 @@ def replica_keys(seed: int, replicas: int):
     """Replica r of seed s always gets the same key, however many replicas run (one
     dispatched fold_in each: kept, not derived again for every experiment)."""
     base = jax.random.PRNGKey(seed)
-    return jnp.stack([jax.random.fold_in(base, r) for r in range(replicas)])
-
-
-def initial_params(seed: int, replicas: int, n_features: int, units: int, vocab_size: int,
-                   cell: str = "lstm", layers: int = 1):
-    """Every replica's weights before training (what ``make_chunk_fn``'s init draws),
-    leading axis = replica: the untrained control of a measurement on trained models."""
-    return _initial(replica_keys(seed, replicas), n_features, units, vocab_size, cell,
-                    layers)
-
-
-@partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
-def _initial(keys, n_features, units, vocab_size, cell, layers):
-    return jax.vmap(lambda k: model.init_params(jax.random.split(k)[0], n_features, units,
-                                                vocab_size, cell, layers))(keys)
+    # stacked on the host: jnp.stack would compile a program per number of replicas
+    return device(np.stack([np.asarray(jax.random.fold_in(base, r))
+                            for r in range(replicas)]))
 
 
 # On the CPU, replicas train in groups of at most this many, each group one call of the
@@ -327,7 +336,7 @@ def fit(spec: TrainSpec, keys, x, y, mask=None, order=None,
     x, y, mask, order = batch = _fit_inputs(x, y, mask, order)
     n, n_rep = y.shape[0], len(keys)
     groups, size, ce, programs = _plan(spec, n_rep, x, y, mask, order, workers, chunk)
-    lr = jnp.float32(spec.lr)
+    lr = device(np.float32(spec.lr))  # no conversion program
     with ThreadPoolExecutor(2) as pool:  # the two programs compile at the same time
         (start, t_init), (run, t_chunk) = [f.result() for f in [pool.submit(program, spec, *p)
                                                                 for p in programs]]

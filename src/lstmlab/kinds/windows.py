@@ -109,6 +109,17 @@ class Windows(KindBase, view=window_view):
         n = len(ds.patterns)
         return cfg.seeds * cfg.epochs * -(-n // (cfg.batch_size or n))
 
+    def initial_weights(self, res: Result):
+        """Each replica's weights before training, stacked (the unit claims' untrained
+        control): those its training started from when it trained in this process, else
+        (a record read from disk: ``lstmlab report``, a settling round's prior) drawn
+        again by the training's own initialisation program — the same numbers."""
+        if res.initial is not None:
+            return res.initial
+        c, ds = res.config, res.dataset
+        return train.initial_weights(spec_of(c, len(ds.patterns), len(ds.vocab)),
+                                     train.replica_keys(c.seed, c.seeds), ds.x.shape[-1])
+
     def load(self, exp_dir: Path, record: dict, cfg: Config) -> Result:
         return load(exp_dir, record, cfg)
 
