@@ -194,15 +194,19 @@ def traces(params, x, mask=None, carry=False, activation="sigmoid"):
     """:func:`trace`'s quantities for every replica of ``params`` (leading axis) and every
     text of ``x`` (P, N, S, F), each text read on its own (``mask`` (P, N, S) or None):
     by name, each (R, P, N, S, U). One compiled program for trained and untrained alike."""
-    one = lambda p, w, m: trace(p, w, m, carry, activation)[1]  # noqa: E731
-    texts = jax.vmap(one, in_axes=(None, 0, None if mask is None else 0))
-    return jax.vmap(texts, in_axes=(0, None, None))(params, x, mask)
+    return _every_text(params, x, mask, carry, activation, 1)
 
 
 @partial(jax.jit, static_argnames=("carry", "activation"))
 def texts_probabilities(params, x, mask=None, carry=False, activation="sigmoid"):
     """:func:`trace`'s next-symbol probabilities for every replica of ``params`` and every
     text of ``x`` (P, N, S, F), each read on its own: (R, P, N, V)."""
-    one = lambda p, w, m: trace(p, w, m, carry, activation)[0]  # noqa: E731
+    return _every_text(params, x, mask, carry, activation, 0)
+
+
+def _every_text(params, x, mask, carry, activation, part: int):
+    """Part ``part`` of :func:`trace` (0: probabilities, 1: quantities) for every replica
+    and every text (traced inside the two programs above)."""
+    one = lambda p, w, m: trace(p, w, m, carry, activation)[part]  # noqa: E731
     texts = jax.vmap(one, in_axes=(None, 0, None if mask is None else 0))
     return jax.vmap(texts, in_axes=(0, None, None))(params, x, mask)

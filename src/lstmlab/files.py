@@ -6,6 +6,8 @@ NumPy and JAX are not imported here: reading and writing stays cheap to import.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -100,3 +102,10 @@ def _finite(obj):
 def dumps(obj) -> str:
     """Strict JSON (non-finite numbers as null), UTF-8 text kept readable."""
     return json.dumps(_finite(obj), indent=1, ensure_ascii=False, allow_nan=False)
+
+
+def csv_text(rows) -> str:
+    """``rows`` (sequences of fields) as CSV text, a line each, quoted where a field must be."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()

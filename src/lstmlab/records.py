@@ -25,9 +25,7 @@ place and renamed into it, so an interrupted run never leaves half an experiment
 
 from __future__ import annotations
 
-import csv
 import errno
-import io
 import json
 import os
 import platform
@@ -48,7 +46,7 @@ from . import data, kinds, record_io
 from .artifacts import ModelError
 from .config import PRESETS, Config
 from .errors import ConfigError, RecordError
-from .files import atomic_write, dumps, make_temp_dir, read_bytes
+from .files import atomic_write, csv_text, dumps, make_temp_dir, read_bytes
 from .record_io import (ARRAYS, MAX_RECORD_BYTES, RECORD, config_json,  # noqa: F401
                         read_sequence)
 from .kinds import ExperimentResult as Result
@@ -332,12 +330,6 @@ def load_run(run_dir: Path, must_exist: bool = False) -> tuple[list[Result], lis
     return in_order(results), damaged
 
 
-def _csv(rows) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
-
-
 def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] = (),
                     settle_looks: list[int] | None = None, config: bool = True) -> None:
     """config.json, results.json, history.csv and predictions.csv for the whole run;
@@ -355,12 +347,12 @@ def write_run_files(run_dir: Path, results: list[Result], pending: list[Config] 
                          "cached": r.cached} for r in results}))
     # each kind's rows of the run-wide CSVs (history.csv, predictions.csv, text-history.csv)
     # (rows as tuples, or as CSV text already)
-    files: dict[str, list[str]] = {"history.csv": [_csv([HISTORY_HEADER])],
-                                   "predictions.csv": [_csv([PREDICTIONS_HEADER])]}
+    files: dict[str, list[str]] = {"history.csv": [csv_text([HISTORY_HEADER])],
+                                   "predictions.csv": [csv_text([PREDICTIONS_HEADER])]}
     for r in results:
         for name, (header, rows) in r.run_files().items():
-            files.setdefault(name, [_csv([header])]).append(
-                rows if isinstance(rows, str) else _csv(rows))
+            files.setdefault(name, [csv_text([header])]).append(
+                rows if isinstance(rows, str) else csv_text(rows))
     for name, parts in files.items():
         atomic_write(run_dir / name, "".join(parts))
 
@@ -415,5 +407,5 @@ def write_units(out_dir: Path, studies: list) -> Path:
     cols = ["experiment", "seed", "track", "layer", "quantity", "unit", "r"]
     table = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(
         columns=cols)
-    atomic_write(out_dir / UNITS_CSV, table.to_csv(index=False, float_format="%.6g"))
+    atomic_write(out_dir / UNITS_CSV, table.tocsv_text(index=False, float_format="%.6g"))
     return out_dir / UNITS_CSV

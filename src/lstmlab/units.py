@@ -66,7 +66,7 @@ def correlations(acts, tracks: dict[str, np.ndarray]) -> pd.DataFrame:
     return _frame(_correlated(acts, tracks))
 
 
-def _frame(c: "Correlated") -> pd.DataFrame:
+def _frame(c: Correlated) -> pd.DataFrame:
     if not len(c.names):
         return pd.DataFrame(columns=["track", "layer", "quantity", "unit", "r"])
     m, k = np.nonzero(np.isfinite(c.r))  # unit by unit, each unit's tracks in order

@@ -4,9 +4,7 @@ accuracy, loss, divergence, collapse, models; its per-seed numbers, summary and 
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +16,7 @@ from ..artifacts import MAX_STORED_SEQUENCE, Model, ModelInfo
 from ..budget import kept_index
 from ..config import SETTINGS, Config
 from ..datasets import Dataset
+from ..files import csv_text
 from ..results import diverged_at
 from ..stats import CI_METHOD, at_100, describe, share_interval, summarize
 from .base import ExperimentResult, Headline
@@ -228,7 +227,7 @@ class Result(ExperimentResult):
         c, vocab = self.config, self.dataset.vocab
         # as CSV text, a seed's rows in one formatting of Python floats (the strings
         # csv.writer writes of the rows, ~3x faster: the main job has 134,000)
-        name = _csv_field(c.name).replace("%", "%%")
+        name = csv_text([[c.name]])[:-1].replace("%", "%%")  # quoted where it must be
         hist = "".join((f"{name},{s},%d,%.6g,%.6g\n" * len(h)) % tuple(
             v for e, (loss, acc) in enumerate(h, 1) for v in (e, loss, acc))
             for s, h in enumerate(self.history.tolist()))
@@ -246,10 +245,3 @@ class Result(ExperimentResult):
         return {"history.csv": (["experiment", "replica", "epoch", "loss", "accuracy"], hist),
                 "predictions.csv": (["experiment", "replica", "set", "input", "target",
                                      "prediction", "probability"], preds)}
-
-
-def _csv_field(value: str) -> str:
-    """``value`` as csv.writer writes one field (quoted where it must be)."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([value])
-    return buf.getvalue()
