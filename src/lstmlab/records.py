@@ -407,5 +407,5 @@ def write_units(out_dir: Path, studies: list) -> Path:
     cols = ["experiment", "seed", "track", "layer", "quantity", "unit", "r"]
     table = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(
         columns=cols)
-    atomic_write(out_dir / UNITS_CSV, table.tocsv_text(index=False, float_format="%.6g"))
+    atomic_write(out_dir / UNITS_CSV, table.to_csv(index=False, float_format="%.6g"))
     return out_dir / UNITS_CSV
